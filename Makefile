@@ -1,0 +1,85 @@
+# fruitstream build.
+#
+#   make            build the programs into build/
+#   make run        featurize the Fruits-360 Test split end to end (starts its own Redis)
+#   make test       unit tests (also under ASan/UBSan) and integration tests
+#   make bench      speed figures (featurizer vs PyTorch and sgemm peak, sink, stream latency)
+#
+# `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
+# CC=clang works as well as gcc; warnings are errors with both.
+
+CC      ?= cc
+BUILD   ?= build
+SHARED  ?= ../shared
+DATA    ?= $(SHARED)/data/fruits-360/Test
+RUN_ARGS ?=
+
+PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke
+CPPFLAGS += -Icommon -Iworker -Isink -Iventilator -Icli -D_GNU_SOURCE \
+            $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -fno-strict-aliasing $(EXTRA_CFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
+             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke) -lm -lpthread
+LDFLAGS += $(EXTRA_LDFLAGS)
+
+# Every role's main lives in <role>/main.c; all other sources form one library.
+LIB_SRC   := $(filter-out %/main.c,$(wildcard common/*.c worker/*.c sink/*.c ventilator/*.c cli/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libfruitstream.a
+PROGRAMS  := $(BUILD)/fruitstream $(BUILD)/fruitstream-ventilator \
+             $(BUILD)/fruitstream-worker $(BUILD)/fruitstream-sink
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps deps-bench run test unit asan bench clean
+all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN)
+
+deps:
+	@sh scripts/deps.sh
+deps-bench:
+	@sh scripts/deps.sh bench
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fruitstream: $(BUILD)/obj/cli/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/fruitstream-%: $(BUILD)/obj/%/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/fruitstream run --weights $(SHARED)/models/mobilenet_v2/model.safetensors $(RUN_ARGS) $(DATA)
+
+# Unit tests run twice: as built, and under AddressSanitizer + UBSan.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" all
+
+test: deps
+	@$(MAKE) --no-print-directory all asan
+	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan
+
+bench: deps deps-bench
+	@$(MAKE) --no-print-directory all
+	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,56 @@
+/* pca.h -- online PCA of a stream of float vectors, exact at every moment.
+ *
+ * (Design notes live at the top of pca.c.) A pca_t holds the running count, mean and
+ * co-moment matrix of every vector added, in double precision; its memory does not depend on
+ * how many vectors it has seen. pca_refresh turns those sums into a model (principal axes,
+ * eigenvalues, explained variance ratios) equal to batch PCA of all vectors added so far. */
+#ifndef FS_PCA_H
+#define FS_PCA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int dim;          /* vector length (1280 for our features) */
+    int k;            /* fixed number of components, or 0 to use `variance` */
+    double variance;  /* with k == 0: smallest k whose explained variance reaches this */
+    bool standardize; /* scale each feature to unit variance first (StandardScaler + PCA) */
+} pca_options_t;
+
+typedef struct pca_t pca_t;
+
+pca_t *pca_new(const pca_options_t *options);
+void pca_destroy(pca_t **self_p);
+
+/* Merges n row-major vectors of dim floats into the running sums. */
+void pca_add(pca_t *self, const float *rows, size_t n);
+
+/* Recomputes the model from the sums (LAPACK); the model version goes up by one.
+ * Returns 0, or -1 when there are fewer than 2 vectors (no model yet). */
+int pca_refresh(pca_t *self);
+
+int64_t pca_count(const pca_t *self);       /* vectors added */
+uint64_t pca_version(const pca_t *self);    /* 0 until the first successful refresh */
+int pca_k(const pca_t *self);               /* components of the current model, 0 if none */
+const pca_options_t *pca_options(const pca_t *self);
+
+/* The current model (valid until the next refresh or destroy). */
+const double *pca_mean(const pca_t *self);             /* dim: mean at the last refresh */
+const double *pca_scale(const pca_t *self);            /* dim: 1/std dev, or NULL if not standardized */
+const double *pca_axes(const pca_t *self);             /* k x dim, row i = axis i, unit length */
+const double *pca_eigenvalues(const pca_t *self);      /* k, descending, denominator n - 1 */
+const double *pca_variance_ratios(const pca_t *self);  /* k: eigenvalue / total variance */
+double pca_total_variance(const pca_t *self);
+
+/* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale). */
+void pca_project(const pca_t *self, const float *x, float *out);
+
+/* The running sums as a self-describing little-endian byte string (checkpoints), and back.
+ * pca_state_read fails with a message on a malformed or mismatched buffer. */
+size_t pca_state_size(const pca_t *self);
+void pca_state_write(const pca_t *self, void *buffer);
+pca_t *pca_state_read(const void *buffer, size_t len, const pca_options_t *options, char *err,
+                      size_t errlen);
+
+#endif

@@ -1,0 +1,40 @@
+/* featurizer.h -- one JPEG in, one 1280-float MobileNetV2 feature vector out.
+ *
+ * A featurizer owns everything one image needs: the weights (memory-mapped from a
+ * safetensors file), a JPEG decoder, and every activation buffer, planned once for the
+ * input size S given at creation. featurizer_run allocates nothing; a worker creates one
+ * featurizer and feeds it images one after another. It runs on the calling thread only
+ * (OpenBLAS is set to one thread): a machine is used by running one worker per core. */
+#ifndef FS_FEATURIZER_H
+#define FS_FEATURIZER_H
+
+#include <stddef.h>
+
+#define FEATURE_DIM 1280
+#define FEATURIZER_DEFAULT_SIZE 224
+#define FEATURIZER_DEFAULT_MAX_PIXELS (64L * 1024 * 1024)
+
+typedef struct {
+    double decode_ms; /* JPEG bytes -> RGB8 */
+    double resize_ms; /* RGB8 -> normalised S x S float input */
+    double net_ms;    /* the network and the average pool */
+} featurizer_timings_t;
+
+typedef struct featurizer_t featurizer_t;
+
+/* Loads and validates the weights at weights_path for input size S x S. Images whose JPEG
+ * header declares more than max_pixels pixels are rejected before anything is allocated for
+ * them. Returns NULL and a message naming the file and the problem in err on failure. */
+featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
+                             size_t errlen);
+void featurizer_destroy(featurizer_t **self_p);
+
+/* Featurizes one JPEG held in memory into features[FEATURE_DIM]. Returns 0, or -1 with a
+ * one-line reason in err (corrupt data, unsupported format, too many pixels...). timings may
+ * be NULL. */
+int featurizer_run(featurizer_t *self, const void *jpeg, size_t len, float *features,
+                   featurizer_timings_t *timings, char *err, size_t errlen);
+
+int featurizer_size(const featurizer_t *self);
+
+#endif
