@@ -45,6 +45,10 @@ double pca_total_variance(const pca_t *self);
 
 /* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale). */
 void pca_project(const pca_t *self, const float *x, float *out);
+/* The same for n row-major vectors at once (one BLAS-3 call per 256 rows, much cheaper per
+ * vector than pca_project): out is n x k. Returns 0, or -1 (out untouched) when there is no
+ * model yet or memory runs out. */
+int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out);
 
 /* The running sums as a self-describing little-endian byte string (checkpoints), and back.
  * pca_state_read fails with a message on a malformed or mismatched buffer. */
