@@ -1,0 +1,124 @@
+/* test_reference.c -- the featurizer against the reference features of
+ * ../shared/reference (PyTorch 1.13, same weights and preprocessing): every one of the 286
+ * images at S = 224 and S = 100 must reach cosine >= 0.99999 and max |diff| <= 1e-3. The
+ * worst row of each size goes to stderr. Run once with the best kernels the CPU has and
+ * once with the portable ones. */
+#include "featurizer.h"
+#include "kernels.h"
+#include "../test.h"
+
+#include <math.h>
+#include <string.h>
+
+#define NIMAGES 286
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void check_size(int size)
+{
+    char path[4096], err[512];
+    const char *shared = test_shared_dir();
+    snprintf(path, sizeof path, "%s/reference/features-%d.f32", shared, size);
+    size_t len;
+    float *ref = (float *)read_file(path, &len);
+    CHECK(ref && len == (size_t)NIMAGES * FEATURE_DIM * sizeof(float), "%s: cannot read", path);
+    snprintf(path, sizeof path, "%s/models/mobilenet_v2/model.safetensors", shared);
+    featurizer_t *fz = featurizer_new(path, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    CHECK(fz, "featurizer_new: %s", err);
+    snprintf(path, sizeof path, "%s/reference/images.txt", shared);
+    FILE *list = fopen(path, "r");
+    CHECK(list, "%s: cannot open", path);
+
+    double worst_cos = 1, worst_diff = 0;
+    int n = 0, bad = 0, worst_cos_row = -1, worst_diff_row = -1;
+    char line[1024], bad_msg[2048] = "";
+    while (n < NIMAGES && fgets(line, sizeof line, list)) {
+        line[strcspn(line, "\r\n")] = 0;
+        snprintf(path, sizeof path, "%s/%s", shared, line);
+        size_t jlen;
+        char *jpeg = read_file(path, &jlen);
+        float f[FEATURE_DIM];
+        if (!jpeg)
+            snprintf(err, sizeof err, "cannot read");
+        int rc = jpeg ? featurizer_run(fz, jpeg, jlen, f, NULL, err, sizeof err) : -1;
+        free(jpeg);
+        if (rc) {
+            if (!bad++)
+                snprintf(bad_msg, sizeof bad_msg, "%s: %s", line, err);
+            n++;
+            continue;
+        }
+        const float *r = ref + (size_t)n * FEATURE_DIM;
+        double dot = 0, na = 0, nb = 0, diff = 0;
+        for (int i = 0; i < FEATURE_DIM; i++) {
+            dot += (double)f[i] * r[i];
+            na += (double)f[i] * f[i];
+            nb += (double)r[i] * r[i];
+            double d = fabs((double)f[i] - r[i]);
+            if (!(d <= diff))
+                diff = d;
+        }
+        double cos = dot / sqrt(na * nb);
+        if (!(cos >= worst_cos))
+            worst_cos = cos, worst_cos_row = n;
+        if (diff > worst_diff)
+            worst_diff = diff, worst_diff_row = n;
+        if (!(cos >= 0.99999 && diff <= 1e-3) && !bad++)
+            snprintf(bad_msg, sizeof bad_msg, "%s: cosine %.8f, max diff %.3g", line, cos, diff);
+        n++;
+    }
+    fclose(list);
+    featurizer_destroy(&fz);
+    free(ref);
+    fprintf(stderr,
+            "S=%d %s: %d images, worst 1 - cosine %.3g (row %d), worst max|diff| %.3g (row %d)\n",
+            size, kernels_isa_name(kernels_isa()), n, 1 - worst_cos, worst_cos_row, worst_diff,
+            worst_diff_row);
+    CHECK(n == NIMAGES, "images.txt has %d lines, expected %d", n, NIMAGES);
+    CHECK(bad == 0, "S=%d: %d of %d images off, first: %s", size, bad, n, bad_msg);
+}
+
+static void test_reference_224(void)
+{
+    check_size(224);
+}
+
+static void test_reference_100(void)
+{
+    check_size(100);
+}
+
+/* The same through the plain-C + OpenBLAS kernels, when the CPU would pick AVX-512. */
+static void test_reference_portable(void)
+{
+    kernels_isa_t best = kernels_isa();
+    kernels_set_isa(KERNELS_PORTABLE);
+    check_size(224);
+    if (!test_failed_now)
+        check_size(100);
+    kernels_set_isa(best);
+}
+
+int main(void)
+{
+    RUN(test_reference_224);
+    RUN(test_reference_100);
+    if (kernels_isa() != KERNELS_PORTABLE)
+        RUN(test_reference_portable);
+    TEST_DONE();
+}

@@ -1,0 +1,81 @@
+/* featurizer.c -- JPEG bytes to a 1280-float MobileNetV2 feature vector.
+ *
+ * Glue between the image loader (decode, resize, normalise: worker/image.h) and the
+ * network (worker/mobilenet.h): the loader writes straight into the network's input
+ * tensor, so one image costs no copies and no allocation once the loader's buffers have
+ * grown to the largest image seen. Each stage is timed with CLOCK_MONOTONIC. OpenBLAS is
+ * set to one thread here: a worker process featurizes on one core and machines are filled
+ * with one worker per core, which beats threading each small GEMM. */
+#include "featurizer.h"
+
+#include "image.h"
+#include "mobilenet.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct featurizer_t {
+    image_loader_t *loader;
+    mobilenet_t *net;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
+                             size_t errlen)
+{
+    openblas_set_num_threads(1);
+    featurizer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->net = mobilenet_new(weights_path, size, err, errlen);
+    if (self->net && !(self->loader = image_loader_new(size, max_pixels)))
+        snprintf(err, errlen, "out of memory for the image loader");
+    if (!self->loader)
+        featurizer_destroy(&self);
+    return self;
+}
+
+void featurizer_destroy(featurizer_t **self_p)
+{
+    featurizer_t *self = *self_p;
+    if (!self)
+        return;
+    image_loader_destroy(&self->loader);
+    mobilenet_destroy(&self->net);
+    free(self);
+    *self_p = NULL;
+}
+
+int featurizer_run(featurizer_t *self, const void *jpeg, size_t len, float *features,
+                   featurizer_timings_t *timings, char *err, size_t errlen)
+{
+    double t0 = now_ms();
+    if (image_loader_decode(self->loader, jpeg, len, err, errlen))
+        return -1;
+    double t1 = now_ms();
+    image_loader_to_input(self->loader, mobilenet_input(self->net));
+    double t2 = now_ms();
+    mobilenet_run(self->net, features);
+    double t3 = now_ms();
+    if (timings) {
+        timings->decode_ms = t1 - t0;
+        timings->resize_ms = t2 - t1;
+        timings->net_ms = t3 - t2;
+    }
+    return 0;
+}
+
+int featurizer_size(const featurizer_t *self)
+{
+    return mobilenet_size(self->net);
+}

@@ -1,0 +1,399 @@
+/* mobilenet.c -- MobileNetV2 (width 1.0, features only) as one layer table plus a runner.
+ *
+ * The architecture lives in the `blocks` table below (the model README's table); tensor
+ * names and expected shapes are derived from it, so a weights file is checked against the
+ * same description the runner uses. Weights are repacked at load (kernels_pw_new for 1x1
+ * convolutions, tap-major for depthwise) and the safetensors mapping is then released.
+ *
+ * Activations are HWC and ping-pong between two buffers sized for the largest layer.
+ * Each inverted-residual block runs over bands of output rows: the expand 1x1 conv writes
+ * the rows it needs into a ring of expanded rows (each expanded row is computed once, and
+ * the ring is only as tall as one band needs), the depthwise conv turns them into the
+ * band's rows, and the project 1x1 conv (with the residual add fused) writes the band out.
+ * Band heights are planned once per input size so that ring + depthwise output stay
+ * within BAND_BYTES, small enough for L2: the 6x-expanded tensor, the largest data of the
+ * network, never goes to memory. */
+#include "mobilenet.h"
+
+#include "kernels.h"
+#include "safetensors.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBLOCKS 17
+#define STEM_OUT 32
+#define HEAD_IN 320
+#define BAND_BYTES (512 * 1024)
+#define STEM_COL_BYTES (128 * 1024)
+
+/* features.1 .. features.17: output channels, stride, expansion factor. */
+static const struct {
+    int cout, stride, expand;
+} blocks[NBLOCKS] = {
+    {16, 1, 1},  {24, 2, 6},  {24, 1, 6},  {32, 2, 6},  {32, 1, 6},  {32, 1, 6},
+    {64, 2, 6},  {64, 1, 6},  {64, 1, 6},  {64, 1, 6},  {96, 1, 6},  {96, 1, 6},
+    {96, 1, 6},  {160, 2, 6}, {160, 1, 6}, {160, 1, 6}, {320, 1, 6},
+};
+
+typedef struct {
+    int cin, hidden, cout, stride;
+    int h, w, ho, wo; /* input and output grids at the planned size */
+    int band;         /* output rows per band */
+    int ring_rows;    /* expanded rows the ring holds */
+    kernels_pw_t *expand; /* NULL when the block has no expansion */
+    float *dw_weight;     /* 9 x hidden */
+    float *dw_bias;
+    kernels_pw_t *project;
+} block_t;
+
+struct mobilenet_t {
+    int size;
+    int stem_h, stem_w, stem_band;
+    kernels_pw_t *stem;
+    block_t block[NBLOCKS];
+    kernels_pw_t *head;
+    int head_h, head_w;
+    double flops;
+    float *input, *act[2], *ring, *dw_out, *zero_row, *col, *head_out;
+};
+
+static int out_side(int side, int stride)
+{
+    return (side - 1) / stride + 1;
+}
+
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? "," : "",
+                                 (long long)shape[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+/* The data of tensor `prefix.suffix`, checked to have exactly the expected shape. */
+static const float *find_tensor(const safetensors_t *st, const char *prefix, const char *suffix,
+                                int ndim, const int64_t *expected, char *err, size_t errlen)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    const safetensors_tensor_t *t = safetensors_find(st, name);
+    if (!t) {
+        fail(err, errlen, "%s: %s: missing", safetensors_path(st), name);
+        return NULL;
+    }
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++)
+        same = t->shape[i] == expected[i];
+    if (!same) {
+        char got[128], want[128];
+        format_shape(got, sizeof got, t->ndim, t->shape);
+        format_shape(want, sizeof want, ndim, expected);
+        fail(err, errlen, "%s: %s: shape %s, expected %s", safetensors_path(st), name, got, want);
+        return NULL;
+    }
+    return t->data;
+}
+
+/* A convolution's weight [o, i, k, k] and bias [o]; *used counts the tensors read. */
+static int find_conv(const safetensors_t *st, const char *prefix, int o, int i, int k,
+                     const float **weight, const float **bias, int *used, char *err,
+                     size_t errlen)
+{
+    const int64_t wshape[4] = {o, i, k, k}, bshape[1] = {o};
+    *weight = find_tensor(st, prefix, "weight", 4, wshape, err, errlen);
+    *bias = *weight ? find_tensor(st, prefix, "bias", 1, bshape, err, errlen) : NULL;
+    *used += 2;
+    return *bias ? 0 : -1;
+}
+
+/* A 1x1 convolution (or, with k = 3, the stem reshaped for im2col), packed. */
+static kernels_pw_t *load_pointwise(const safetensors_t *st, const char *prefix, int o, int i,
+                                    int k, int *used, char *err, size_t errlen)
+{
+    const float *weight, *bias;
+    if (find_conv(st, prefix, o, i, k, &weight, &bias, used, err, errlen))
+        return NULL;
+    kernels_pw_t *pw;
+    if (k == 1) {
+        pw = kernels_pw_new(i, o, weight, bias);
+    } else {
+        float *mat = malloc((size_t)o * i * 9 * sizeof *mat);
+        if (mat)
+            kernels_conv3x3_reorder(weight, o, i, mat);
+        pw = mat ? kernels_pw_new(9 * i, o, mat, bias) : NULL;
+        free(mat);
+    }
+    if (!pw)
+        fail(err, errlen, "%s: %s: out of memory", safetensors_path(st), prefix);
+    return pw;
+}
+
+static int load_block(const safetensors_t *st, int index, block_t *b, int *used, char *err,
+                      size_t errlen)
+{
+    char prefix[64];
+    int expand = b->hidden != b->cin;
+    if (expand) {
+        snprintf(prefix, sizeof prefix, "features.%d.conv.0.0", index);
+        if (!(b->expand = load_pointwise(st, prefix, b->hidden, b->cin, 1, used, err, errlen)))
+            return -1;
+    }
+    const float *weight, *bias;
+    snprintf(prefix, sizeof prefix, "features.%d.conv.%d.0", index, expand);
+    if (find_conv(st, prefix, b->hidden, 1, 3, &weight, &bias, used, err, errlen))
+        return -1;
+    b->dw_weight = malloc((size_t)b->hidden * 9 * sizeof(float));
+    b->dw_bias = malloc((size_t)b->hidden * sizeof(float));
+    if (!b->dw_weight || !b->dw_bias) {
+        fail(err, errlen, "%s: %s: out of memory", safetensors_path(st), prefix);
+        return -1;
+    }
+    kernels_dw_reorder(weight, b->hidden, b->dw_weight);
+    memcpy(b->dw_bias, bias, (size_t)b->hidden * sizeof(float));
+    snprintf(prefix, sizeof prefix, "features.%d.conv.%d", index, expand + 1);
+    b->project = load_pointwise(st, prefix, b->cout, b->hidden, 1, used, err, errlen);
+    return b->project ? 0 : -1;
+}
+
+static int load_weights(mobilenet_t *self, const safetensors_t *st, char *err, size_t errlen)
+{
+    int used = 0;
+    if (!(self->stem = load_pointwise(st, "features.0.0", STEM_OUT, 3, 3, &used, err, errlen)))
+        return -1;
+    for (int i = 0; i < NBLOCKS; i++)
+        if (load_block(st, i + 1, &self->block[i], &used, err, errlen))
+            return -1;
+    if (!(self->head = load_pointwise(st, "features.18.0", MOBILENET_FEATURES, HEAD_IN, 1, &used,
+                                      err, errlen)))
+        return -1;
+    if (safetensors_count(st) != (size_t)used) {
+        fail(err, errlen, "%s: %zu tensors, expected the %d of MobileNetV2", safetensors_path(st),
+             safetensors_count(st), used);
+        return -1;
+    }
+    return 0;
+}
+
+/* Grids, band heights, flops and buffer sizes for input side S. */
+static void plan(mobilenet_t *self, size_t *act_floats, size_t *ring_floats, size_t *dw_floats,
+                 size_t *row_floats)
+{
+    int s = self->size;
+    self->stem_h = out_side(s, 2);
+    self->stem_w = out_side(s, 2);
+    int per_row = self->stem_w * 9 * 3 * (int)sizeof(float);
+    self->stem_band = imin(self->stem_h, STEM_COL_BYTES / per_row > 0 ? STEM_COL_BYTES / per_row : 1);
+    self->flops = 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT;
+    *act_floats = (size_t)self->stem_h * self->stem_w * STEM_OUT;
+    *ring_floats = *dw_floats = *row_floats = 0;
+    int h = self->stem_h, w = self->stem_w, c = STEM_OUT;
+    for (int i = 0; i < NBLOCKS; i++) {
+        block_t *b = &self->block[i];
+        b->cin = c;
+        b->hidden = c * blocks[i].expand;
+        b->cout = blocks[i].cout;
+        b->stride = blocks[i].stride;
+        b->h = h, b->w = w;
+        b->ho = out_side(h, b->stride), b->wo = out_side(w, b->stride);
+        size_t in_row = (size_t)b->w * b->hidden, out_row = (size_t)b->wo * b->hidden;
+        int has_ring = b->hidden != b->cin;
+        b->band = b->ho;
+        for (;;) {
+            b->ring_rows = imin((b->band - 1) * b->stride + 3, b->h);
+            size_t bytes = ((has_ring ? b->ring_rows * in_row : 0) + b->band * out_row) * sizeof(float);
+            if (bytes <= BAND_BYTES || b->band == 1)
+                break;
+            b->band--;
+        }
+        if (has_ring && (size_t)b->ring_rows * in_row > *ring_floats)
+            *ring_floats = (size_t)b->ring_rows * in_row;
+        if ((size_t)b->band * out_row > *dw_floats)
+            *dw_floats = (size_t)b->band * out_row;
+        if (in_row > *row_floats)
+            *row_floats = in_row;
+        if ((size_t)b->ho * b->wo * b->cout > *act_floats)
+            *act_floats = (size_t)b->ho * b->wo * b->cout;
+        self->flops += 2.0 * b->ho * b->wo * b->hidden * (9 + b->cout) +
+                       (has_ring ? 2.0 * h * w * b->cin * b->hidden : 0);
+        h = b->ho, w = b->wo, c = b->cout;
+    }
+    self->head_h = h, self->head_w = w;
+    self->flops += 2.0 * h * w * HEAD_IN * MOBILENET_FEATURES;
+}
+
+/* 64-byte aligned, zeroed. */
+static float *alloc_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t errlen)
+{
+    if (size < 1 || size > MOBILENET_MAX_SIZE) {
+        fail(err, errlen, "input size %d is not in 1..%d", size, MOBILENET_MAX_SIZE);
+        return NULL;
+    }
+    mobilenet_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->size = size;
+    size_t act, ring, dw, row;
+    plan(self, &act, &ring, &dw, &row);
+    safetensors_t *st = safetensors_open(weights_path, err, errlen);
+    int rc = st ? load_weights(self, st, err, errlen) : -1;
+    safetensors_destroy(&st);
+    if (rc) {
+        mobilenet_destroy(&self);
+        return NULL;
+    }
+    self->input = alloc_floats((size_t)size * size * 3);
+    self->act[0] = alloc_floats(act);
+    self->act[1] = alloc_floats(act);
+    self->ring = alloc_floats(ring);
+    self->dw_out = alloc_floats(dw);
+    self->zero_row = alloc_floats(row);
+    self->col = alloc_floats((size_t)self->stem_band * self->stem_w * 27);
+    self->head_out = alloc_floats((size_t)self->head_h * self->head_w * MOBILENET_FEATURES);
+    if (!self->input || !self->act[0] || !self->act[1] || !self->ring || !self->dw_out ||
+        !self->zero_row || !self->col || !self->head_out) {
+        fail(err, errlen, "out of memory for the %dx%d network buffers", size, size);
+        mobilenet_destroy(&self);
+    }
+    return self;
+}
+
+void mobilenet_destroy(mobilenet_t **self_p)
+{
+    mobilenet_t *self = *self_p;
+    if (!self)
+        return;
+    kernels_pw_destroy(&self->stem);
+    for (int i = 0; i < NBLOCKS; i++) {
+        kernels_pw_destroy(&self->block[i].expand);
+        free(self->block[i].dw_weight);
+        free(self->block[i].dw_bias);
+        kernels_pw_destroy(&self->block[i].project);
+    }
+    kernels_pw_destroy(&self->head);
+    free(self->input);
+    free(self->act[0]);
+    free(self->act[1]);
+    free(self->ring);
+    free(self->dw_out);
+    free(self->zero_row);
+    free(self->col);
+    free(self->head_out);
+    free(self);
+    *self_p = NULL;
+}
+
+float *mobilenet_input(mobilenet_t *self)
+{
+    return self->input;
+}
+
+int mobilenet_size(const mobilenet_t *self)
+{
+    return self->size;
+}
+
+double mobilenet_flops(const mobilenet_t *self)
+{
+    return self->flops;
+}
+
+static void run_stem(mobilenet_t *self, float *out)
+{
+    for (int y0 = 0; y0 < self->stem_h; y0 += self->stem_band) {
+        int y1 = imin(y0 + self->stem_band, self->stem_h);
+        kernels_im2col3x3_s2(self->input, self->size, self->size, 3, y0, y1, self->col);
+        kernels_conv1x1(self->col, (y1 - y0) * self->stem_w, self->stem, 1, NULL,
+                        out + (size_t)y0 * self->stem_w * STEM_OUT);
+    }
+}
+
+/* Expanded rows [from, to) of the block input into their ring slots (row y in slot
+ * y % ring_rows), one GEMM per contiguous run of slots. */
+static void expand_rows(mobilenet_t *self, const block_t *b, const float *in, int from, int to)
+{
+    size_t ring_row = (size_t)b->w * b->hidden;
+    while (from < to) {
+        int slot = from % b->ring_rows, n = imin(to - from, b->ring_rows - slot);
+        kernels_conv1x1(in + (size_t)from * b->w * b->cin, n * b->w, b->expand, 1, NULL,
+                        self->ring + slot * ring_row);
+        from += n;
+    }
+}
+
+/* Input row iy of the depthwise conv: a ring slot, the block input itself when there is no
+ * expansion, or the zero row outside the image. */
+static const float *dw_input_row(const mobilenet_t *self, const block_t *b, const float *in, int iy)
+{
+    if (iy < 0 || iy >= b->h)
+        return self->zero_row;
+    if (!b->expand)
+        return in + (size_t)iy * b->w * b->cin;
+    return self->ring + (size_t)(iy % b->ring_rows) * b->w * b->hidden;
+}
+
+static void run_block(mobilenet_t *self, const block_t *b, const float *in, float *out)
+{
+    int residual = b->stride == 1 && b->cin == b->cout;
+    int expanded = 0; /* expanded rows [0, expanded) have been computed */
+    size_t dw_row = (size_t)b->wo * b->hidden, out_row = (size_t)b->wo * b->cout;
+    for (int o0 = 0; o0 < b->ho; o0 += b->band) {
+        int o1 = imin(o0 + b->band, b->ho);
+        if (b->expand) {
+            int need = imin((o1 - 1) * b->stride + 2, b->h);
+            expand_rows(self, b, in, expanded, need);
+            expanded = need;
+        }
+        for (int y = o0; y < o1; y++) {
+            const float *rows[3];
+            for (int r = 0; r < 3; r++)
+                rows[r] = dw_input_row(self, b, in, y * b->stride - 1 + r);
+            kernels_dw3x3_row(rows, b->w, b->hidden, b->stride, b->dw_weight, b->dw_bias,
+                              self->dw_out + (y - o0) * dw_row);
+        }
+        kernels_conv1x1(self->dw_out, (o1 - o0) * b->wo, b->project, 0,
+                        residual ? in + o0 * out_row : NULL, out + o0 * out_row);
+    }
+}
+
+void mobilenet_run(mobilenet_t *self, float *features)
+{
+    run_stem(self, self->act[0]);
+    int cur = 0;
+    for (int i = 0; i < NBLOCKS; i++, cur ^= 1)
+        run_block(self, &self->block[i], self->act[cur], self->act[cur ^ 1]);
+    int m = self->head_h * self->head_w;
+    kernels_conv1x1(self->act[cur], m, self->head, 1, NULL, self->head_out);
+    kernels_avgpool(self->head_out, m, MOBILENET_FEATURES, features);
+}
