@@ -1,0 +1,285 @@
+/* export.c -- `fruitstream export` writes what users take away; `fruitstream pca` shows the
+ * model.
+ *
+ * export rebuilds the PCA from the sink's checkpoint plus every vector stored after it
+ * (sink/pca_store.h), so its projections use a model that includes every stored vector even
+ * while the pipeline runs, then walks fs:stored in store order and writes one CSV row per
+ * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280. */
+#include "commands.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "pca.h"
+#include "pca_store.h"
+#include "redis.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT_CHUNK 256
+#define FEATURES 1280
+
+typedef struct {
+    const char *redis_url;
+    const char *out;
+    bool projections, features;
+    pca_options_t pca;
+} export_config_t;
+
+static void export_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fruitstream export [options]\n"
+            "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with a PCA\n"
+            "model that includes every stored vector.\n\n"
+            "  --out FILE       write here instead of standard output\n"
+            "  --features       write path,label,f_1..f_1280 instead of projections\n"
+            "  --with-features  write the projections and then the features\n"
+            "  --k K            fixed number of components...\n"
+            "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
+            "                   else 0.95)\n"
+            "  --standardize    standardize features before PCA\n"
+            "  --redis URL      Redis (default $REDIS_URL or %s)\n",
+            CONFIG_REDIS_DEFAULT);
+}
+
+/* The sink's model options, so that export agrees with it unless told otherwise. */
+static void options_from_model(redis_t *redis, pca_options_t *o)
+{
+    redisReply *r = redisCommand(redis->ctx, "HMGET %s k variance_target standardize",
+                                 KEY_PCA_MODEL);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->str) {
+        double target = atof(r->element[1]->str ? r->element[1]->str : "0");
+        o->k = target > 0 ? 0 : atoi(r->element[0]->str);
+        o->variance = target > 0 ? target : o->variance;
+        o->standardize = r->element[2]->str && atoi(r->element[2]->str);
+    }
+    freeReplyObject(r);
+}
+
+static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *explicit_pca)
+{
+    static const struct option options[] = {
+        {"out", required_argument, 0, 'o'},   {"features", no_argument, 0, 'f'},
+        {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
+        {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
+        {"redis", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    *cfg = (export_config_t){.redis_url = redis_url_from_env(), .projections = true,
+                             .pca = {FEATURES, 0, 0.95, false}};
+    if (!cfg->redis_url)
+        cfg->redis_url = CONFIG_REDIS_DEFAULT;
+    *explicit_pca = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'o': cfg->out = optarg; break;
+        case 'f': cfg->projections = false; cfg->features = true; break;
+        case 'F': cfg->features = true; break;
+        case 'k': cfg->pca.k = atoi(optarg); *explicit_pca = true; break;
+        case 'v': cfg->pca.variance = atof(optarg); *explicit_pca = true; break;
+        case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
+        case 'R': cfg->redis_url = optarg; break;
+        case 'h': export_usage(stdout); exit(0);
+        default: export_usage(stderr); return -1;
+        }
+    }
+    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
+        cfg->pca.variance > 1) {
+        export_usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break. */
+static void put_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void put_header(FILE *out, const export_config_t *cfg, int k)
+{
+    fputs("path,label", out);
+    for (int i = 1; cfg->projections && i <= k; i++)
+        fprintf(out, ",pca_%d", i);
+    for (int i = 1; cfg->features && i <= FEATURES; i++)
+        fprintf(out, ",f_%d", i);
+    fputc('\n', out);
+}
+
+/* Writes the rows of one chunk of fs:stored entries; returns rows written or -1. */
+static long put_chunk(redis_t *redis, redisReply *entries, const export_config_t *cfg,
+                      const pca_t *pca, FILE *out)
+{
+    int k = pca ? pca_k(pca) : 0;
+    for (size_t i = 0; i < entries->elements; i++)
+        redisAppendCommand(redis->ctx, "HMGET %s%s key label features", KEY_IMAGE_PREFIX,
+                           entries->element[i]->element[1]->element[1]->str);
+    float x[FEATURES], p[FEATURES];
+    long rows = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK)
+            return -1;
+        redisReply **f = r->element;
+        if (r->type != REDIS_REPLY_ARRAY || !f[0]->str || !f[2]->str ||
+            f[2]->len != sizeof x) {
+            log_warn("stored entry %s has no features; skipped", entries->element[i]->element[0]->str);
+            freeReplyObject(r);
+            continue;
+        }
+        memcpy(x, f[2]->str, sizeof x);
+        put_field(out, f[0]->str);
+        fputc(',', out);
+        put_field(out, f[1]->str ? f[1]->str : "");
+        if (cfg->projections) {
+            pca_project(pca, x, p);
+            for (int j = 0; j < k; j++)
+                fprintf(out, ",%.9g", p[j]);
+        }
+        for (int j = 0; cfg->features && j < FEATURES; j++)
+            fprintf(out, ",%.9g", x[j]);
+        fputc('\n', out);
+        rows++;
+        freeReplyObject(r);
+    }
+    return rows;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    export_config_t cfg;
+    bool explicit_pca;
+    if (parse_export_args(argc, argv, &cfg, &explicit_pca) != 0)
+        return 2;
+    char err[512];
+    redis_t *redis = redis_new(cfg.redis_url, err, sizeof err);
+    if (!redis) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (!explicit_pca)
+        options_from_model(redis, &cfg.pca);
+    pca_t *pca = NULL;
+    int64_t applied = 0;
+    int status = 1;
+    if (cfg.projections) {
+        pca = pca_store_load(redis, &cfg.pca, &applied, err, sizeof err);
+        if (!pca)
+            log_error("%s", err);
+        else if (pca_refresh(pca) != 0)
+            log_error("fewer than 2 stored vectors: no PCA model to project with");
+        else
+            status = 0;
+    } else {
+        status = 0;
+    }
+    FILE *out = status == 0 && cfg.out ? fopen(cfg.out, "w") : stdout;
+    if (!out) {
+        log_error("cannot write %s: %s", cfg.out, strerror(errno));
+        status = 1;
+    }
+    long rows = 0;
+    if (status == 0) {
+        put_header(out, &cfg, pca ? pca_k(pca) : 0);
+        char after[64] = "-";
+        for (;;) {
+            redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
+                                             after, EXPORT_CHUNK);
+            if (!range || range->type != REDIS_REPLY_ARRAY) {
+                log_error("reading %s failed", KEY_STORED);
+                freeReplyObject(range);
+                status = 1;
+                break;
+            }
+            long n = range->elements ? put_chunk(redis, range, &cfg, pca, out) : 0;
+            size_t got = range->elements;
+            if (got)
+                snprintf(after, sizeof after, "(%s", range->element[got - 1]->element[0]->str);
+            freeReplyObject(range);
+            if (n < 0) {
+                status = 1;
+                break;
+            }
+            rows += n;
+            if (got < EXPORT_CHUNK)
+                break;
+        }
+    }
+    if (out && out != stdout && fclose(out) != 0)
+        status = 1;
+    if (status == 0)
+        log_info("exported %ld images%s", rows, pca ? "" : " (features only)");
+    if (pca)
+        log_info("PCA: n=%lld k=%d", (long long) pca_count(pca), pca_k(pca));
+    pca_destroy(&pca);
+    redis_destroy(&redis);
+    return status;
+}
+
+static double *doubles(redisReply *r, size_t *count)
+{
+    *count = r && r->type == REDIS_REPLY_STRING ? r->len / sizeof(double) : 0;
+    return *count ? (double *) r->str : NULL;
+}
+
+int cmd_pca(int argc, char **argv)
+{
+    const char *url = argc == 3 && strcmp(argv[1], "--redis") == 0 ? argv[2]
+                                                                   : redis_url_from_env();
+    if (argc != 1 && argc != 3) {
+        fprintf(stderr, "usage: fruitstream pca [--redis URL]\n"
+                        "Prints the sink's PCA model (%s): n, k, explained variance.\n",
+                KEY_PCA_MODEL);
+        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
+    }
+    char err[512];
+    redis_t *redis = redis_new(url ? url : CONFIG_REDIS_DEFAULT, err, sizeof err);
+    if (!redis) {
+        log_error("%s", err);
+        return 1;
+    }
+    redisReply *r = redisCommand(redis->ctx,
+                                 "HMGET %s version n k variance_target standardize explained "
+                                 "ratios",
+                                 KEY_PCA_MODEL);
+    int status = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || !r->element[0]->str) {
+        fprintf(stderr, "fruitstream pca: no model in %s yet\n", KEY_PCA_MODEL);
+        status = 1;
+    } else {
+        redisReply **f = r->element;
+        printf("version: %s\nn: %s\nk: %s\n", f[0]->str, f[1]->str, f[2]->str);
+        printf("choice: %s\nstandardized: %s\n",
+               atof(f[3]->str) > 0 ? "smallest k reaching the variance target" : "fixed k",
+               atoi(f[4]->str) ? "yes" : "no");
+        if (atof(f[3]->str) > 0)
+            printf("variance target: %s\n", f[3]->str);
+        printf("variance explained by k: %.6f\n", atof(f[5]->str));
+        size_t count;
+        const double *ratios = doubles(f[6], &count);
+        double cumulative = 0;
+        printf("component  ratio  cumulative\n");
+        for (size_t i = 0; i < count && i < 10; i++) {
+            cumulative += ratios[i];
+            printf("%9zu  %.6f  %.6f\n", i + 1, ratios[i], cumulative);
+        }
+    }
+    freeReplyObject(r);
+    redis_destroy(&redis);
+    return status;
+}

@@ -1,0 +1,398 @@
+/* run.c -- `fruitstream run [DIR]`: the whole pipeline on one machine, start to finish.
+ *
+ * A supervisor, nothing more: it starts a private redis-server (append-only file in
+ * --data-dir, so results survive) unless --redis/REDIS_URL names one, then the sink, the
+ * ventilator and --workers workers as child processes talking over ipc:// sockets, adds
+ * every image of DIR to the upload stream (the same path live uploads take), shows progress
+ * until the stream is empty (the sink deletes each entry once its result is stored), stops
+ * the children in order (workers, ventilator, then the sink, which publishes its final PCA
+ * model), and prints a summary. Ctrl-C stops everything the same way. */
+#include "clock.h"
+#include "commands.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "redis.h"
+#include "uploads.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUN_MAX_WORKERS 256
+
+typedef struct {
+    const char *dir;
+    const char *redis_url;
+    const char *data_dir;
+    const char *weights;
+    int workers;
+    const char *size;
+    const char *k, *variance;
+    bool standardize;
+    const char *lease_ms;
+} run_config_t;
+
+typedef struct {
+    run_config_t cfg;
+    char bin_dir[PATH_MAX];
+    char redis_url[PATH_MAX];
+    char socket_path[128];
+    char tasks[128], results[128];
+    pid_t redis_pid, sink_pid, ventilator_pid;
+    pid_t worker_pids[RUN_MAX_WORKERS];
+} run_t;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fruitstream run [options] [DIR]\n"
+            "Featurizes every *.jpg/*.jpeg under DIR (default $%s or %s; label = parent\n"
+            "folder) with local workers, stores results and the PCA model in Redis, and prints\n"
+            "a summary. Ctrl-C stops everything cleanly.\n\n"
+            "  --redis URL         use this Redis (default $REDIS_URL; else a private one)\n"
+            "  --data-dir DIR      the private Redis's files (default ./fruitstream-data)\n"
+            "  --workers N         local workers (default: number of cores)\n"
+            "  --size S            network input side (default 224)\n"
+            "  --weights PATH      MobileNetV2 safetensors (default $%s or %s)\n"
+            "  --k K | --variance V   PCA components: fixed, or to explain V (default 0.95)\n"
+            "  --standardize       standardize features before PCA\n"
+            "  --lease-ms MS       re-send tasks not stored within MS (default 30000)\n"
+            "  -h, --help          this text\n",
+            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
+}
+
+static int parse_args(int argc, char **argv, run_config_t *cfg)
+{
+    static const struct option options[] = {
+        {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
+        {"workers", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
+        {"weights", required_argument, 0, 'W'}, {"k", required_argument, 0, 'k'},
+        {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
+        {"lease-ms", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = "fruitstream-data",
+                          .workers = cores > 0 ? (int) cores : 1, .size = "224"};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'R': cfg->redis_url = optarg; break;
+        case 'D': cfg->data_dir = optarg; break;
+        case 'w': cfg->workers = atoi(optarg); break;
+        case 's': cfg->size = optarg; break;
+        case 'W': cfg->weights = optarg; break;
+        case 'k': cfg->k = optarg; break;
+        case 'v': cfg->variance = optarg; break;
+        case 'S': cfg->standardize = true; break;
+        case 'e': cfg->lease_ms = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc - 1 || cfg->workers < 1 || cfg->workers > RUN_MAX_WORKERS) {
+        fprintf(stderr, "fruitstream run: give at most one DIR and 1..%d workers\n",
+                RUN_MAX_WORKERS);
+        return -1;
+    }
+    cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);
+    cfg->weights = config_weights_path(cfg->weights);
+    return 0;
+}
+
+/* Starts a program from our own directory (or PATH for redis-server) with argv. */
+static pid_t spawn(const run_t *self, const char *program, char *const argv[])
+{
+    char path[PATH_MAX + 64];
+    if (strchr(program, '/') || strncmp(program, "fruitstream", 11) != 0)
+        snprintf(path, sizeof path, "%s", program);
+    else
+        snprintf(path, sizeof path, "%s/%s", self->bin_dir, program);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; we stop children in order */
+        execvp(path, argv);
+        fprintf(stderr, "fruitstream run: cannot start %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0)
+        log_error("fork: %s", strerror(errno));
+    return pid;
+}
+
+static void stop_child(pid_t *pid, const char *what)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    int status;
+    for (int i = 0; i < 600; i++) { /* 60 s, then no more patience */
+        pid_t done = waitpid(*pid, &status, WNOHANG);
+        if (done == *pid || (done < 0 && errno == ECHILD)) {
+            *pid = 0;
+            return;
+        }
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    log_warn("%s did not stop in 60 s; killing it", what);
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &status, 0);
+    *pid = 0;
+}
+
+static int start_redis(run_t *self)
+{
+    if (mkdir(self->cfg.data_dir, 0755) != 0 && errno != EEXIST) {
+        log_error("cannot create data directory %s: %s", self->cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(self->socket_path, sizeof self->socket_path, "/tmp/fruitstream-%d.redis.sock",
+             (int) getpid());
+    char *const argv[] = {"redis-server", "--port", "0", "--unixsocket", self->socket_path,
+                          "--dir", (char *) self->cfg.data_dir, "--appendonly", "yes",
+                          "--appendfsync", "always", "--save", "", "--loglevel", "warning",
+                          NULL};
+    self->redis_pid = spawn(self, "redis-server", argv);
+    snprintf(self->redis_url, sizeof self->redis_url, "unix://%s", self->socket_path);
+    for (int i = 0; i < 300; i++) { /* up to 30 s: a big append-only file takes a while */
+        char err[256];
+        redis_t *probe = redis_new(self->redis_url, err, sizeof err);
+        if (probe) {
+            redisReply *r = redisCommand(probe->ctx, "PING");
+            bool ready = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            redis_destroy(&probe);
+            if (ready) {
+                log_info("private Redis on %s, data in %s", self->socket_path, self->cfg.data_dir);
+                return 0;
+            }
+        }
+        if (waitpid(self->redis_pid, NULL, WNOHANG) == self->redis_pid) {
+            log_error("redis-server exited at start (is redis-server installed?)");
+            self->redis_pid = 0;
+            return -1;
+        }
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    log_error("redis-server did not answer on %s", self->socket_path);
+    return -1;
+}
+
+static void start_roles(run_t *self)
+{
+    char *sink_argv[16] = {"fruitstream-sink", "--results", self->results, "--redis",
+                           self->redis_url};
+    int n = 5;
+    if (self->cfg.k) {
+        sink_argv[n++] = "--k";
+        sink_argv[n++] = (char *) self->cfg.k;
+    }
+    if (self->cfg.variance) {
+        sink_argv[n++] = "--variance";
+        sink_argv[n++] = (char *) self->cfg.variance;
+    }
+    if (self->cfg.standardize)
+        sink_argv[n++] = "--standardize";
+    sink_argv[n] = NULL;
+    self->sink_pid = spawn(self, "fruitstream-sink", sink_argv);
+
+    char *vent_argv[8] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
+                          self->redis_url};
+    n = 5;
+    if (self->cfg.lease_ms) {
+        vent_argv[n++] = "--lease-ms";
+        vent_argv[n++] = (char *) self->cfg.lease_ms;
+    }
+    vent_argv[n] = NULL;
+    self->ventilator_pid = spawn(self, "fruitstream-ventilator", vent_argv);
+
+    for (int i = 0; i < self->cfg.workers; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "local-%d", i + 1);
+        char *argv[] = {"fruitstream-worker", "--tasks", self->tasks, "--results",
+                        self->results, "--weights", (char *) self->cfg.weights, "--size",
+                        (char *) self->cfg.size, "--id", id, NULL};
+        self->worker_pids[i] = spawn(self, "fruitstream-worker", argv);
+    }
+}
+
+typedef struct {
+    long long stored, failed, duplicates, backlog;
+} progress_t;
+
+static int read_progress(redis_t *redis, progress_t *p)
+{
+    redisReply *c = redisCommand(redis->ctx, "HMGET %s stored failed duplicates", KEY_COUNTERS);
+    redisReply *len = redisCommand(redis->ctx, "XLEN %s", KEY_UPLOADS);
+    int rc = -1;
+    if (c && c->type == REDIS_REPLY_ARRAY && len && len->type == REDIS_REPLY_INTEGER) {
+        p->stored = c->element[0]->str ? atoll(c->element[0]->str) : 0;
+        p->failed = c->element[1]->str ? atoll(c->element[1]->str) : 0;
+        p->duplicates = c->element[2]->str ? atoll(c->element[2]->str) : 0;
+        p->backlog = len->integer;
+        rc = 0;
+    }
+    freeReplyObject(c);
+    freeReplyObject(len);
+    return rc;
+}
+
+/* A child that exits on its own is trouble: the sink or ventilator ends the run. */
+static int check_children(run_t *self)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        const char *what = pid == self->sink_pid ? "sink"
+                         : pid == self->ventilator_pid ? "ventilator"
+                         : pid == self->redis_pid ? "redis-server" : "a worker";
+        log_error("%s (pid %d) exited unexpectedly with status %d", what, (int) pid,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        for (int i = 0; i < self->cfg.workers; i++)
+            if (self->worker_pids[i] == pid)
+                self->worker_pids[i] = 0;
+        if (pid == self->sink_pid || pid == self->ventilator_pid || pid == self->redis_pid)
+            return -1;
+    }
+    return 0;
+}
+
+static int monitor(run_t *self, redis_t *redis, long total, const progress_t *start,
+                   progress_t *now)
+{
+    bool tty = isatty(STDERR_FILENO);
+    double last_print = 0, t0 = clock_seconds();
+    while (!interrupted) {
+        if (check_children(self) != 0)
+            return -1;
+        if (read_progress(redis, now) != 0) {
+            log_error("lost Redis");
+            return -1;
+        }
+        long long done = (now->stored - start->stored) + (now->failed - start->failed) +
+                         (now->duplicates - start->duplicates);
+        double elapsed = clock_seconds() - t0;
+        if (now->backlog == 0 || clock_seconds() - last_print >= (tty ? 0.5 : 10.0)) {
+            fprintf(stderr, "%s%lld/%ld images  %lld failed  %.0f images/s  %.0f s%s",
+                    tty ? "\r" : "", done, total, now->failed - start->failed,
+                    elapsed > 0 ? (double) done / elapsed : 0.0, elapsed, tty ? "  " : "\n");
+            last_print = clock_seconds();
+        }
+        if (now->backlog == 0) {
+            if (tty)
+                fputc('\n', stderr);
+            return 0;
+        }
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    if (tty)
+        fputc('\n', stderr);
+    return -1;
+}
+
+static void print_summary(redis_t *redis, long long images, long long failed, double seconds)
+{
+    redisReply *labels = redisCommand(redis->ctx, "HLEN %s", KEY_LABELS);
+    redisReply *model = redisCommand(redis->ctx, "HMGET %s n k explained", KEY_PCA_MODEL);
+    printf("images: %lld\nclasses: %lld\nfailed: %lld\nseconds: %.1f\nimages/s: %.1f\n", images,
+           labels && labels->type == REDIS_REPLY_INTEGER ? labels->integer : 0, failed, seconds,
+           seconds > 0 ? (double) images / seconds : 0.0);
+    if (model && model->type == REDIS_REPLY_ARRAY && model->element[0]->str)
+        printf("pca: n=%s k=%s explained=%s\n", model->element[0]->str, model->element[1]->str,
+               model->element[2]->str);
+    freeReplyObject(labels);
+    freeReplyObject(model);
+}
+
+static void find_bin_dir(run_t *self)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(self->bin_dir, sizeof self->bin_dir, "%s", n > 0 ? exe : ".");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static run_t run;
+    run_t *self = &run;
+    if (parse_args(argc, argv, &self->cfg) != 0)
+        return 2;
+    struct stat st;
+    if (stat(self->cfg.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        log_error("%s is not a folder of images", self->cfg.dir);
+        return 1;
+    }
+    if (access(self->cfg.weights, R_OK) != 0) {
+        log_error("cannot read the weights %s: %s (set --weights or $%s)", self->cfg.weights,
+                  strerror(errno), CONFIG_WEIGHTS_ENV);
+        return 1;
+    }
+    find_bin_dir(self);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
+    snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
+             (int) getpid());
+    if (self->cfg.redis_url)
+        snprintf(self->redis_url, sizeof self->redis_url, "%s", self->cfg.redis_url);
+    else if (start_redis(self) != 0)
+        return 1;
+
+    char err[512];
+    redis_t *redis = redis_new(self->redis_url, err, sizeof err);
+    int status = 1;
+    progress_t start = {0}, now = {0};
+    double t0 = clock_seconds();
+    long total = -1;
+    if (!redis) {
+        log_error("%s", err);
+    } else if (uploads_ensure_group(redis) == 0 && read_progress(redis, &start) == 0) {
+        start_roles(self);
+        uploads_t *uploads = uploads_new(redis);
+        total = uploads_add_tree(uploads, self->cfg.dir);
+        uploads_destroy(&uploads);
+        if (total >= 0) {
+            freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
+                                         total));
+            log_info("%ld images from %s, %d workers", total, self->cfg.dir, self->cfg.workers);
+            status = monitor(self, redis, total, &start, &now) == 0 ? 0 : 1;
+        }
+    }
+    double seconds = clock_seconds() - t0;
+    for (int i = 0; i < self->cfg.workers; i++)
+        if (self->worker_pids[i] > 0)
+            kill(self->worker_pids[i], SIGTERM);
+    for (int i = 0; i < self->cfg.workers; i++)
+        stop_child(&self->worker_pids[i], "a worker");
+    stop_child(&self->ventilator_pid, "the ventilator");
+    stop_child(&self->sink_pid, "the sink");
+    if (redis && total >= 0)
+        print_summary(redis, (now.stored - start.stored) + (now.failed - start.failed) +
+                                 (now.duplicates - start.duplicates),
+                      now.failed - start.failed, seconds);
+    if (interrupted)
+        fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
+    redis_destroy(&redis);
+    stop_child(&self->redis_pid, "redis-server");
+    return interrupted ? 130 : status;
+}

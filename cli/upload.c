@@ -1,0 +1,161 @@
+/* upload.c -- `fruitstream upload` puts images into a running pipeline; `fruitstream
+ * status` shows how it is doing. Both talk to Redis only: an upload is a blob plus an
+ * entry in the upload stream (common/uploads.h), exactly what an app back-end would write. */
+#include "commands.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "redis.h"
+#include "uploads.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static redis_t *connect_or_complain(const char *url)
+{
+    char err[512];
+    redis_t *redis = redis_new(url ? url : CONFIG_REDIS_DEFAULT, err, sizeof err);
+    if (!redis)
+        log_error("%s", err);
+    return redis;
+}
+
+/* Reads a whole file; NULL with errno set on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *data = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n == cap) {
+            char *bigger = realloc(data, cap = cap ? cap * 2 : 65536);
+            if (!bigger)
+                break;
+            data = bigger;
+        }
+        got = fread(data + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(data);
+        errno = EIO;
+        return NULL;
+    }
+    *len = n;
+    return data;
+}
+
+int cmd_upload(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"label", required_argument, 0, 'L'}, {"key", required_argument, 0, 'k'},
+        {"path-only", no_argument, 0, 'p'},   {"redis", required_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    const char *label = NULL, *key = NULL, *url = redis_url_from_env();
+    bool path_only = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'L': label = optarg; break;
+        case 'k': key = optarg; break;
+        case 'p': path_only = true; break;
+        case 'R': url = optarg; break;
+        case 'h':
+        default:
+            fprintf(c == 'h' ? stdout : stderr,
+                    "usage: fruitstream upload [options] FILE...\n"
+                    "Adds images to the upload stream %s of a running pipeline.\n\n"
+                    "  --label L      label of every file (default: its parent folder's name)\n"
+                    "  --key K        image key, with a single FILE (default: the path)\n"
+                    "  --path-only    send the path instead of the bytes (the ventilator must\n"
+                    "                 be able to read it)\n"
+                    "  --redis URL    Redis (default $REDIS_URL or %s)\n",
+                    KEY_UPLOADS, CONFIG_REDIS_DEFAULT);
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (optind >= argc || (key && argc - optind != 1)) {
+        fprintf(stderr, "fruitstream upload: give FILE... (and --key only with one FILE)\n");
+        return 2;
+    }
+    redis_t *redis = connect_or_complain(url);
+    if (!redis || uploads_ensure_group(redis) != 0) {
+        redis_destroy(&redis);
+        return 1;
+    }
+    uploads_t *uploads = uploads_new(redis);
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        char derived[256];
+        if (!label)
+            uploads_label_from_path(path, derived, sizeof derived);
+        const char *this_label = label ? label : derived;
+        if (path_only) {
+            uploads_add_path(uploads, key ? key : path, this_label, path);
+            continue;
+        }
+        size_t len;
+        char *bytes = read_file(path, &len);
+        if (!bytes) {
+            fprintf(stderr, "fruitstream upload: %s: %s\n", path, strerror(errno));
+            status = 1;
+            continue;
+        }
+        uploads_add_blob(uploads, key ? key : path, this_label, bytes, len);
+        free(bytes);
+    }
+    long count = uploads_count(uploads);
+    if (uploads_flush(uploads) != 0)
+        status = 1;
+    else if (count > 0)
+        freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS, count));
+    uploads_destroy(&uploads);
+    redis_destroy(&redis);
+    fprintf(stderr, "uploaded %ld images\n", count);
+    return status;
+}
+
+static void print_hash(redisReply *r, const char *indent)
+{
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        printf("%s%s: %s\n", indent, r->element[i]->str, r->element[i + 1]->str);
+}
+
+int cmd_status(int argc, char **argv)
+{
+    const char *url = argc == 3 && strcmp(argv[1], "--redis") == 0 ? argv[2]
+                                                                   : redis_url_from_env();
+    if (argc != 1 && argc != 3) {
+        fprintf(stderr, "usage: fruitstream status [--redis URL]\n"
+                        "Prints the counters in %s and the live workers (%s*).\n",
+                KEY_COUNTERS, KEY_WORKER_PREFIX);
+        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
+    }
+    redis_t *redis = connect_or_complain(url);
+    if (!redis)
+        return 1;
+    redisReply *counters = redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS);
+    printf("counters:\n");
+    print_hash(counters, "  ");
+    freeReplyObject(counters);
+    redisReply *workers = redisCommand(redis->ctx, "KEYS %s*", KEY_WORKER_PREFIX);
+    printf("workers:\n");
+    for (size_t i = 0; workers && workers->type == REDIS_REPLY_ARRAY && i < workers->elements;
+         i++) {
+        printf("  %s\n", workers->element[i]->str + strlen(KEY_WORKER_PREFIX));
+        redisReply *w = redisCommand(redis->ctx, "HGETALL %s", workers->element[i]->str);
+        print_hash(w, "    ");
+        freeReplyObject(w);
+    }
+    freeReplyObject(workers);
+    redis_destroy(&redis);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* config.c -- see config.h. */
+#include "config.h"
+
+#include <stdlib.h>
+
+static const char *pick(const char *flag, const char *env, const char *fallback)
+{
+    if (flag && *flag)
+        return flag;
+    const char *value = getenv(env);
+    return value && *value ? value : fallback;
+}
+
+const char *config_weights_path(const char *flag)
+{
+    return pick(flag, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
+}
+
+const char *config_data_path(const char *flag)
+{
+    return pick(flag, CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT);
+}

@@ -1,0 +1,27 @@
+/* config.h -- defaults shared by every program, and where the big inputs are found.
+ *
+ * The weights and the data set are never part of the repository: they are read from the
+ * workspace's shared folder by default, or from wherever the user points (a flag, else an
+ * environment variable, else the default below). */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+/* Where the ventilator binds its task socket and the sink its result socket... */
+#define CONFIG_TASKS_BIND "tcp://*:5557"
+#define CONFIG_RESULTS_BIND "tcp://*:5558"
+/* ...and where a worker on the same machine finds them. */
+#define CONFIG_TASKS_CONNECT "tcp://127.0.0.1:5557"
+#define CONFIG_RESULTS_CONNECT "tcp://127.0.0.1:5558"
+
+#define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
+#define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
+#define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"
+#define CONFIG_DATA_ENV "FRUITSTREAM_DATA"
+#define CONFIG_DATA_DEFAULT "../shared/data/fruits-360/Test"
+
+/* flag if given, else $FRUITSTREAM_WEIGHTS, else the default relative to the project root. */
+const char *config_weights_path(const char *flag);
+/* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
+const char *config_data_path(const char *flag);
+
+#endif

@@ -1,0 +1,203 @@
+/* uploads.c -- see uploads.h. Commands are appended to the connection and their replies
+ * collected every UPLOADS_PIPELINE entries, so a folder of 100,000 images goes in a few
+ * seconds with bounded memory: the tree is walked one directory at a time (sorted, so two
+ * runs enqueue in the same order) and nothing is kept once sent. */
+#include "uploads.h"
+
+#include "keys.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define UPLOADS_PIPELINE 256
+
+struct uploads_t {
+    redis_t *redis;
+    int pending;  /* replies not yet read */
+    long count;   /* entries queued */
+    int failed;   /* a reply was an error */
+};
+
+uploads_t *uploads_new(redis_t *redis)
+{
+    uploads_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->redis = redis;
+    return self;
+}
+
+void uploads_destroy(uploads_t **self_p)
+{
+    if (!*self_p)
+        return;
+    uploads_flush(*self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int uploads_ensure_group(redis_t *redis)
+{
+    redisReply *r = redisCommand(redis->ctx, "XGROUP CREATE %s %s 0 MKSTREAM", KEY_UPLOADS,
+                                 GROUP_VENTILATORS);
+    int ok = r && (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0);
+    if (!ok)
+        log_error("XGROUP CREATE %s %s: %s", KEY_UPLOADS, GROUP_VENTILATORS,
+                  r ? r->str : redis->ctx->errstr);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int uploads_flush(uploads_t *self)
+{
+    for (; self->pending > 0; self->pending--) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK) {
+            log_error("upload failed: %s", self->redis->ctx->errstr);
+            self->pending = 0;
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            log_error("upload failed: %s", r->str);
+            self->failed = 1;
+        }
+        freeReplyObject(r);
+    }
+    int rc = self->failed ? -1 : 0;
+    self->failed = 0;
+    return rc;
+}
+
+static int after_append(uploads_t *self, int commands)
+{
+    self->pending += commands;
+    self->count++;
+    return self->pending >= UPLOADS_PIPELINE ? uploads_flush(self) : 0;
+}
+
+void uploads_label_from_path(const char *path, char *out, size_t outlen)
+{
+    const char *end = strrchr(path, '/');
+    const char *start = end;
+    while (start && start > path && start[-1] != '/')
+        start--;
+    if (!end || !start || end == start) {
+        snprintf(out, outlen, "%s", "");
+        return;
+    }
+    snprintf(out, outlen, "%.*s", (int) (end - start), start);
+}
+
+int uploads_add_path(uploads_t *self, const char *key, const char *label, const char *path)
+{
+    char absolute[PATH_MAX], derived[256];
+    if (!realpath(path, absolute)) {
+        log_warn("%s: %s; queued anyway so that it is recorded as failed", path, strerror(errno));
+        snprintf(absolute, sizeof absolute, "%s", path);
+    }
+    if (!label) {
+        uploads_label_from_path(path, derived, sizeof derived);
+        label = derived;
+    }
+    redisAppendCommand(self->redis->ctx, "XADD %s * key %s label %s path %s", KEY_UPLOADS, key,
+                       label, absolute);
+    return after_append(self, 1);
+}
+
+int uploads_add_blob(uploads_t *self, const char *key, const char *label, const void *bytes,
+                     size_t len)
+{
+    redisAppendCommand(self->redis->ctx, "SET %s%s %b", KEY_BLOB_PREFIX, key, bytes, len);
+    redisAppendCommand(self->redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS,
+                       key, label ? label : "", KEY_BLOB_PREFIX, key);
+    return after_append(self, 2);
+}
+
+static int is_jpeg_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
+}
+
+static int compare_names(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static long add_tree(uploads_t *self, const char *dir, int depth)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, compare_names);
+    if (n < 0) {
+        log_error("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    long added = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char path[PATH_MAX];
+        if (name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+            continue;
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 64) {
+            long sub = add_tree(self, path, depth + 1);
+            added = sub < 0 || added < 0 ? -1 : added + sub;
+        } else if (S_ISREG(st.st_mode) && is_jpeg_name(name) && added >= 0) {
+            added = uploads_add_path(self, path, NULL, path) == 0 ? added + 1 : -1;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return added;
+}
+
+long uploads_add_tree(uploads_t *self, const char *dir)
+{
+    size_t len = strlen(dir);
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%.*s", (int) (len > 1 && dir[len - 1] == '/' ? len - 1 : len), dir);
+    long added = add_tree(self, root, 0);
+    return uploads_flush(self) == 0 ? added : -1;
+}
+
+long uploads_add_list(uploads_t *self, FILE *in, const char *what)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long added = 0, lineno = 0;
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char *tab = strchr(line, '\t');
+        if (tab)
+            *tab = '\0';
+        if (!*line) {
+            log_warn("%s:%ld: empty path, skipped", what, lineno);
+            continue;
+        }
+        if (uploads_add_path(self, line, tab ? tab + 1 : NULL, line) != 0) {
+            added = -1;
+            break;
+        }
+        added++;
+    }
+    free(line);
+    return uploads_flush(self) == 0 ? added : -1;
+}
+
+long uploads_count(const uploads_t *self)
+{
+    return self->count;
+}

@@ -1,0 +1,87 @@
+/* wire.h -- the three messages that travel over ZeroMQ, defined once.
+ *
+ *   ventilator --TASK--> worker --RESULT/HEARTBEAT--> sink
+ *
+ * Each message is one ZeroMQ frame holding a msgpack map. Every map carries "t" (message
+ * type: "task", "result", "heartbeat") and "v" (WIRE_VERSION); the other fields are listed
+ * in wire.c's field tables and in README.md ("Wire messages"). A decoder rejects, with a
+ * reason, any frame that is not a map, has an unknown type or version, lacks a required
+ * field, or has a field of the wrong type or size; unknown extra fields are ignored, so a
+ * newer sender may add optional fields without a version bump.
+ *
+ * Decoded byte fields (the JPEG of a task, the features of a result) point into the frame
+ * that was decoded: keep the frame alive while using them. */
+#ifndef FS_WIRE_H
+#define FS_WIRE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+#define WIRE_ENTRY_MAX 64   /* a Redis stream entry ID */
+#define WIRE_KEY_MAX 1024   /* an image key */
+#define WIRE_LABEL_MAX 256
+#define WIRE_NAME_MAX 128   /* worker ids, host names */
+#define WIRE_ERROR_MAX 256
+
+typedef enum { WIRE_TASK = 1, WIRE_RESULT, WIRE_HEARTBEAT } wire_type_t;
+
+/* One image to featurize. */
+typedef struct {
+    char entry[WIRE_ENTRY_MAX]; /* upload stream entry ID, echoed in the result */
+    char key[WIRE_KEY_MAX];     /* the image's unique key */
+    char label[WIRE_LABEL_MAX]; /* class label, may be empty */
+    int64_t uploaded_ms;        /* when the upload entered the stream (Unix ms) */
+    int64_t attempt;            /* 1 for the first delivery, more for re-sends */
+    const uint8_t *image;       /* JPEG bytes */
+    size_t image_len;
+    char error[WIRE_ERROR_MAX]; /* set when the ventilator could not read the image */
+} wire_task_t;
+
+/* What a worker made of one task: features, or the reason it failed. */
+typedef struct {
+    char entry[WIRE_ENTRY_MAX];
+    char key[WIRE_KEY_MAX];
+    char label[WIRE_LABEL_MAX];
+    char worker[WIRE_NAME_MAX];
+    int64_t uploaded_ms;
+    int64_t attempt;
+    bool ok;
+    char error[WIRE_ERROR_MAX];  /* why it failed, when !ok */
+    int64_t size;                /* network input side S */
+    const uint8_t *features;     /* ok: little-endian float32 x feature_count */
+    size_t features_len;         /* bytes */
+    double decode_ms, resize_ms, net_ms;
+} wire_result_t;
+
+/* A worker's sign of life, sent every second even when idle. */
+typedef struct {
+    char worker[WIRE_NAME_MAX];
+    char host[WIRE_NAME_MAX];
+    int64_t pid;
+    int64_t size;
+    int64_t done;    /* images featurized since start */
+    int64_t failed;  /* images that could not be featurized */
+    double rate;     /* images per second over the last interval */
+} wire_heartbeat_t;
+
+typedef struct {
+    wire_type_t type;
+    union {
+        wire_task_t task;
+        wire_result_t result;
+        wire_heartbeat_t heartbeat;
+    };
+} wire_msg_t;
+
+/* Encoders clear buf and write one message into it. */
+void wire_encode_task(msgpack_sbuffer *buf, const wire_task_t *task);
+void wire_encode_result(msgpack_sbuffer *buf, const wire_result_t *result);
+void wire_encode_heartbeat(msgpack_sbuffer *buf, const wire_heartbeat_t *heartbeat);
+
+/* Decodes one frame. Returns 0, or -1 with a one-line reason in err. */
+int wire_decode(const void *data, size_t len, wire_msg_t *msg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,347 @@
+/* fruitstream-sink -- collects results, stores each once in Redis, keeps the online PCA.
+ *
+ * One loop: wait for results on the PULL socket, drain up to a batch of them, project the
+ * good ones on the current PCA model, store the batch with one pipelined round trip
+ * (sink/store.c), then add the newly stored vectors to the PCA in sequence order
+ * (sink/pca_store.c explains why order makes restarts exact). The model is refreshed every
+ * N vectors or T seconds and the running sums are checkpointed likewise. Heartbeats from
+ * workers become expiring fs:worker:<id> hashes. A frame that does not decode is dropped
+ * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
+ * batch; ZeroMQ's high-water marks then hold the workers back. SIGINT/SIGTERM: finish the
+ * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
+#include "clock.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "pca.h"
+#include "pca_store.h"
+#include "redis.h"
+#include "store.h"
+#include "wire.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SINK_MAX_BATCH 1024
+
+typedef struct {
+    const char *results_endpoint;
+    const char *redis_url;
+    pca_options_t pca;
+    int batch;
+    int64_t refresh_every;
+    double refresh_seconds;
+    int64_t checkpoint_every;
+    double checkpoint_seconds;
+    int heartbeat_ttl;
+} sink_config_t;
+
+typedef struct {
+    sink_config_t cfg;
+    redis_t *redis;
+    pca_t *pca;
+    int64_t applied;           /* last stored seq included in the PCA */
+    int64_t applied_at_refresh, applied_at_checkpoint;
+    double refreshed_at, checkpointed_at;
+    zframe_t *frames[SINK_MAX_BATCH];
+    wire_msg_t msgs[SINK_MAX_BATCH];
+    store_item_t items[SINK_MAX_BATCH];
+    float *projections;        /* batch x dim */
+    float *rows;               /* batch x dim: new vectors in seq order */
+    int64_t malformed;
+} sink_t;
+
+static volatile int stop_requested;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fruitstream-sink [options]\n"
+            "Collects worker results, stores them in Redis exactly once, keeps an online PCA.\n\n"
+            "  --results ENDPOINT       bind the result socket here (default %s)\n"
+            "  --redis URL              Redis (default $REDIS_URL or %s)\n"
+            "  --k K                    fixed number of PCA components\n"
+            "  --variance V             else the smallest k explaining V (default 0.95)\n"
+            "  --standardize            scale features to unit variance before PCA\n"
+            "  --refresh-every N        refresh the model every N vectors (default 2000)\n"
+            "  --refresh-seconds T      ...or every T seconds (default 10)\n"
+            "  --checkpoint-every N     checkpoint the PCA sums every N vectors (default 5000)\n"
+            "  --checkpoint-seconds T   ...or every T seconds (default 5)\n"
+            "  --batch N                results stored per round trip, at most (default 256)\n"
+            "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+            "  -h, --help               this text\n",
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT);
+}
+
+static int parse_args(int argc, char **argv, sink_config_t *cfg)
+{
+    static const struct option options[] = {
+        {"results", required_argument, 0, 'r'}, {"redis", required_argument, 0, 'R'},
+        {"k", required_argument, 0, 'k'}, {"variance", required_argument, 0, 'v'},
+        {"standardize", no_argument, 0, 'S'}, {"refresh-every", required_argument, 0, 'n'},
+        {"refresh-seconds", required_argument, 0, 't'},
+        {"checkpoint-every", required_argument, 0, 'c'},
+        {"checkpoint-seconds", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'b'},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *env_url = redis_url_from_env();
+    *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
+                           {1280, 0, 0.95, false}, 256, 2000, 10.0, 5000, 5.0, 5};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'r': cfg->results_endpoint = optarg; break;
+        case 'R': cfg->redis_url = optarg; break;
+        case 'k': cfg->pca.k = atoi(optarg); break;
+        case 'v': cfg->pca.variance = atof(optarg); break;
+        case 'S': cfg->pca.standardize = true; break;
+        case 'n': cfg->refresh_every = atoll(optarg); break;
+        case 't': cfg->refresh_seconds = atof(optarg); break;
+        case 'c': cfg->checkpoint_every = atoll(optarg); break;
+        case 'C': cfg->checkpoint_seconds = atof(optarg); break;
+        case 'b': cfg->batch = atoi(optarg); break;
+        case 'l':
+            if (log_level_parse(optarg) < 0) {
+                fprintf(stderr, "fruitstream-sink: unknown log level \"%s\"\n", optarg);
+                return -1;
+            }
+            log_set_level((log_level_t) log_level_parse(optarg));
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
+        cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
+        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->checkpoint_every < 1) {
+        fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
+                        "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs a Redis write until it works, reconnecting in between; gives up only on stop. */
+#define UNTIL_WRITTEN(self, call)                                                          \
+    while ((call) != 0) {                                                                  \
+        if (redis_reconnect((self)->redis, &stop_requested) != 0)                          \
+            break;                                                                         \
+    }
+
+static void count_malformed(sink_t *self, const char *why)
+{
+    self->malformed++;
+    log_warn("dropped a malformed message (%lld so far): %s", (long long) self->malformed, why);
+    freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s malformed 1", KEY_COUNTERS));
+}
+
+static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
+{
+    redisAppendCommand(self->redis->ctx,
+                       "HSET %s%s host %s pid %lld size %lld done %lld failed %lld rate %.2f "
+                       "seen_ms %lld",
+                       KEY_WORKER_PREFIX, b->worker, b->host, (long long) b->pid,
+                       (long long) b->size, (long long) b->done, (long long) b->failed, b->rate,
+                       (long long) clock_unix_ms());
+    redisAppendCommand(self->redis->ctx, "EXPIRE %s%s %d", KEY_WORKER_PREFIX, b->worker,
+                       self->cfg.heartbeat_ttl);
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis->ctx, (void **) &r) == REDIS_OK)
+            freeReplyObject(r);
+    }
+}
+
+/* Receives up to a batch of frames without waiting once the first has arrived. */
+static int receive_batch(sink_t *self, zsock_t *results, zpoller_t *poller)
+{
+    if (!zpoller_wait(poller, 200))
+        return 0;
+    int n = 0;
+    while (n < self->cfg.batch) {
+        zframe_t *frame = zframe_recv_nowait(results);
+        if (!frame)
+            break;
+        self->frames[n++] = frame;
+    }
+    return n;
+}
+
+/* Decodes frames into store items; heartbeats and malformed frames are handled here. */
+static size_t prepare_items(sink_t *self, int nframes)
+{
+    size_t n = 0;
+    int dim = self->cfg.pca.dim, k = pca_k(self->pca);
+    char err[256];
+    for (int i = 0; i < nframes; i++) {
+        wire_msg_t *msg = &self->msgs[n];
+        zframe_t *frame = self->frames[i];
+        if (wire_decode(zframe_data(frame), zframe_size(frame), msg, err, sizeof err) != 0) {
+            count_malformed(self, err);
+        } else if (msg->type == WIRE_HEARTBEAT) {
+            record_heartbeat(self, &msg->heartbeat);
+        } else if (msg->type != WIRE_RESULT) {
+            count_malformed(self, "a task sent to the sink");
+        } else if (msg->result.ok && msg->result.features_len != (size_t) dim * sizeof(float)) {
+            snprintf(err, sizeof err, "result for %s has %zu bytes of features, expected %zu",
+                     msg->result.key, msg->result.features_len, (size_t) dim * sizeof(float));
+            count_malformed(self, err);
+        } else {
+            store_item_t *item = &self->items[n];
+            *item = (store_item_t){.result = &msg->result, .k = k,
+                                   .pca_version = pca_version(self->pca)};
+            if (msg->result.ok && k > 0) {
+                float *x = self->rows; /* scratch: features may be unaligned in the frame */
+                memcpy(x, msg->result.features, (size_t) dim * sizeof(float));
+                item->projection = self->projections + n * (size_t) dim;
+                pca_project(self->pca, x, (float *) item->projection);
+            }
+            self->frames[n] = frame; /* keep the frame: the item points into it */
+            n++;
+            continue;
+        }
+        zframe_destroy(&frame);
+    }
+    return n;
+}
+
+/* Adds the batch's new vectors to the PCA in seq order, reading from Redis any stored
+ * vector the batch does not hold (a result stored before a lost reply, say). */
+static void apply_to_pca(sink_t *self, size_t n)
+{
+    int dim = self->cfg.pca.dim;
+    size_t rows = 0;
+    int64_t newest = self->applied;
+    for (size_t i = 0; i < n; i++) {
+        store_item_t *item = &self->items[i];
+        if (item->seq > newest)
+            newest = item->seq;
+        if (item->outcome != STORE_NEW || item->seq <= self->applied + (int64_t) rows)
+            continue;
+        if (item->seq > self->applied + (int64_t) rows + 1) {
+            pca_add(self->pca, self->rows, rows);
+            self->applied += (int64_t) rows;
+            rows = 0;
+            UNTIL_WRITTEN(self, pca_store_catch_up(self->redis, self->pca, &self->applied,
+                                                   item->seq - 1));
+        }
+        memcpy(self->rows + rows++ * (size_t) dim, item->result->features,
+               (size_t) dim * sizeof(float));
+    }
+    pca_add(self->pca, self->rows, rows);
+    self->applied += (int64_t) rows;
+    if (newest > self->applied)
+        UNTIL_WRITTEN(self, pca_store_catch_up(self->redis, self->pca, &self->applied, newest));
+}
+
+static void refresh_and_checkpoint(sink_t *self, bool force)
+{
+    double now = clock_seconds();
+    if (self->applied > self->applied_at_refresh &&
+        (force || self->applied - self->applied_at_refresh >= self->cfg.refresh_every ||
+         now - self->refreshed_at >= self->cfg.refresh_seconds)) {
+        if (pca_refresh(self->pca) == 0) {
+            UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->pca));
+            log_info("PCA model v%llu: n=%lld k=%d", (unsigned long long) pca_version(self->pca),
+                     (long long) pca_count(self->pca), pca_k(self->pca));
+        }
+        self->applied_at_refresh = self->applied;
+        self->refreshed_at = now;
+    }
+    if (self->applied > self->applied_at_checkpoint &&
+        (force || self->applied - self->applied_at_checkpoint >= self->cfg.checkpoint_every ||
+         now - self->checkpointed_at >= self->cfg.checkpoint_seconds)) {
+        UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, self->pca, self->applied));
+        self->applied_at_checkpoint = self->applied;
+        self->checkpointed_at = now;
+    }
+}
+
+static void handle_signal(int sig)
+{
+    (void) sig;
+    stop_requested = 1;
+    zsys_interrupted = 1;
+}
+
+static int sink_setup(sink_t *self)
+{
+    char err[512];
+    self->redis = redis_new(self->cfg.redis_url, err, sizeof err);
+    if (!self->redis) {
+        log_warn("%s; waiting for it", err);
+        redis_address_t address;
+        if (redis_address_parse(self->cfg.redis_url, &address, err, sizeof err) != 0) {
+            log_error("%s", err);
+            return -1;
+        }
+        self->redis = calloc(1, sizeof *self->redis);
+        self->redis->address = address;
+        if (redis_reconnect(self->redis, &stop_requested) != 0)
+            return -1;
+    }
+    while (!(self->pca = pca_store_load(self->redis, &self->cfg.pca, &self->applied, err,
+                                         sizeof err))) {
+        log_error("%s", err);
+        if (stop_requested || redis_reconnect(self->redis, &stop_requested) != 0)
+            return -1;
+    }
+    if (self->applied > 0 && pca_refresh(self->pca) == 0)
+        UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->pca));
+    self->applied_at_refresh = self->applied_at_checkpoint = self->applied;
+    self->refreshed_at = self->checkpointed_at = clock_seconds();
+    size_t floats = (size_t) SINK_MAX_BATCH * (size_t) self->cfg.pca.dim;
+    self->projections = malloc(floats * sizeof(float));
+    self->rows = malloc(floats * sizeof(float));
+    return self->projections && self->rows ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("sink");
+    static sink_t sink;
+    sink_t *self = &sink;
+    if (parse_args(argc, argv, &self->cfg) != 0)
+        return 2;
+    zsys_handler_set(NULL);
+    signal(SIGINT, handle_signal);
+    signal(SIGTERM, handle_signal);
+    zsys_init();
+    if (sink_setup(self) != 0)
+        return 1;
+    zsock_t *results = zsock_new(ZMQ_PULL);
+    if (zsock_bind(results, "%s", self->cfg.results_endpoint) < 0) {
+        log_error("cannot bind results socket %s: %s", self->cfg.results_endpoint,
+                  zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    log_info("sink: results on %s, PCA has %lld vectors", self->cfg.results_endpoint,
+             (long long) self->applied);
+    zpoller_t *poller = zpoller_new(results, NULL);
+    while (!stop_requested) {
+        int nframes = receive_batch(self, results, poller);
+        size_t n = prepare_items(self, nframes);
+        if (n > 0) {
+            UNTIL_WRITTEN(self, store_batch(self->redis, self->items, n));
+            if (!stop_requested)
+                apply_to_pca(self, n);
+        }
+        for (size_t i = 0; i < n; i++)
+            zframe_destroy(&self->frames[i]);
+        refresh_and_checkpoint(self, false);
+    }
+    if (self->redis->ctx) {
+        refresh_and_checkpoint(self, true);
+        log_info("sink stopping: PCA has %lld vectors", (long long) self->applied);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&results);
+    pca_destroy(&self->pca);
+    redis_destroy(&self->redis);
+    free(self->projections);
+    free(self->rows);
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* store.h -- writes results into Redis, each exactly once.
+ *
+ * One Lua script (in store.c) stores a result atomically: if the image key is already
+ * stored it only acknowledges the upload entry again; otherwise it gives the result the
+ * next sequence number, writes the fs:image hash, appends to fs:stored, bumps the counters,
+ * acknowledges and deletes the upload entry and its blob. Results are sent in pipelined
+ * batches, so a batch costs one round trip. */
+#ifndef FS_STORE_H
+#define FS_STORE_H
+
+#include "redis.h"
+#include "wire.h"
+
+#include <stdint.h>
+
+typedef enum { STORE_NEW = 1, STORE_DUPLICATE = 0, STORE_FAILED = 2 } store_outcome_t;
+
+typedef struct {
+    const wire_result_t *result;
+    const float *projection; /* k floats, or NULL before the first PCA model */
+    int k;
+    uint64_t pca_version;
+    /* filled by store_batch: */
+    store_outcome_t outcome;
+    int64_t seq; /* STORE_NEW: its sequence number; STORE_DUPLICATE: the stored one's */
+} store_item_t;
+
+/* Sends items in one pipeline and reads the outcomes. Returns 0, or -1 when the connection
+ * was lost midway (reconnect and call again: the script makes a repeat harmless). */
+int store_batch(redis_t *redis, store_item_t *items, size_t n);
+
+#endif

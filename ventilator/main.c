@@ -1,0 +1,398 @@
+/* fruitstream-ventilator -- hands out uploads as tasks to whatever workers are connected.
+ *
+ * Work comes from the upload stream (fs:uploads), read through a consumer group; --dir,
+ * --list and --stdin first add their images to that stream, so batch runs and live uploads
+ * take the same path. The loop keeps at most --max-in-flight entries delivered but not yet
+ * stored (the group's pending list, which the sink clears as it stores), reads only as many
+ * new entries as that allows, and sends each as one TASK on a PUSH socket whose send
+ * high-water mark is 1 per worker, so no worker hoards tasks. Every second it re-sends the
+ * entries whose lease ran out (XAUTOCLAIM: a worker died, or a message was lost) and
+ * writes backlog and in-flight counts to fs:counters. A result that then arrives twice is
+ * stored once by the sink. Nothing is lost if the ventilator dies: what it had read stays
+ * pending in Redis and is re-sent when its lease ends. */
+#include "clock.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "redis.h"
+#include "uploads.h"
+#include "wire.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *tasks_endpoint;
+    const char *redis_url;
+    const char *dir, *list;
+    bool from_stdin;
+    const char *consumer;
+    int64_t lease_ms;
+    int max_in_flight;
+    long max_image_bytes;
+} ventilator_config_t;
+
+typedef struct {
+    ventilator_config_t cfg;
+    redis_t *redis;
+    zsock_t *tasks;
+    msgpack_sbuffer buf;
+    char *image;          /* file or blob bytes of the task being built */
+    int64_t in_flight;    /* pending entries of the group */
+    int64_t backlog;      /* entries not yet delivered */
+    char claim_cursor[WIRE_ENTRY_MAX];
+    int64_t sent, resent;
+} ventilator_t;
+
+static volatile int stop_requested;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fruitstream-ventilator [options]\n"
+            "Reads uploads from Redis (%s) and pushes them to workers as tasks; re-sends any\n"
+            "task whose result is not stored within the lease.\n\n"
+            "  --tasks ENDPOINT        bind the task socket here (default %s)\n"
+            "  --redis URL             Redis (default $REDIS_URL or %s)\n"
+            "  --dir DIR               first upload every *.jpg/*.jpeg under DIR (label = folder)\n"
+            "  --list FILE             first upload the paths listed in FILE (PATH[<TAB>LABEL])\n"
+            "  --stdin                 first upload the paths listed on standard input\n"
+            "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
+            "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
+            "  --max-image-bytes N     larger files are recorded as failed (default 67108864)\n"
+            "  --consumer NAME         consumer name in the group (default ventilator)\n"
+            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
+            "  -h, --help              this text\n",
+            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT);
+}
+
+static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
+{
+    static const struct option options[] = {
+        {"tasks", required_argument, 0, 't'}, {"redis", required_argument, 0, 'R'},
+        {"dir", required_argument, 0, 'd'}, {"list", required_argument, 0, 'L'},
+        {"stdin", no_argument, 0, 'i'}, {"lease-ms", required_argument, 0, 'e'},
+        {"max-in-flight", required_argument, 0, 'f'},
+        {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *env_url = redis_url_from_env();
+    *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
+                                 .redis_url = env_url ? env_url : CONFIG_REDIS_DEFAULT,
+                                 .consumer = "ventilator", .lease_ms = 30000,
+                                 .max_in_flight = 64, .max_image_bytes = 64L << 20};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 't': cfg->tasks_endpoint = optarg; break;
+        case 'R': cfg->redis_url = optarg; break;
+        case 'd': cfg->dir = optarg; break;
+        case 'L': cfg->list = optarg; break;
+        case 'i': cfg->from_stdin = true; break;
+        case 'e': cfg->lease_ms = atoll(optarg); break;
+        case 'f': cfg->max_in_flight = atoi(optarg); break;
+        case 'b': cfg->max_image_bytes = atol(optarg); break;
+        case 'c': cfg->consumer = optarg; break;
+        case 'l':
+            if (log_level_parse(optarg) < 0) {
+                fprintf(stderr, "fruitstream-ventilator: unknown log level \"%s\"\n", optarg);
+                return -1;
+            }
+            log_set_level((log_level_t) log_level_parse(optarg));
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc || cfg->lease_ms < 100 || cfg->max_in_flight < 1 ||
+        cfg->max_image_bytes < 1) {
+        fprintf(stderr, "fruitstream-ventilator: bad arguments (lease >= 100 ms, "
+                        "max-in-flight >= 1)\n");
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds --dir/--list/--stdin to the upload stream. */
+static int enqueue_inputs(ventilator_t *self)
+{
+    uploads_t *uploads = uploads_new(self->redis);
+    long added = 0;
+    if (self->cfg.dir && added >= 0)
+        added = uploads_add_tree(uploads, self->cfg.dir);
+    if (self->cfg.list && added >= 0) {
+        FILE *in = fopen(self->cfg.list, "r");
+        if (!in) {
+            log_error("%s: %s", self->cfg.list, strerror(errno));
+            added = -1;
+        } else {
+            added = uploads_add_list(uploads, in, self->cfg.list);
+            fclose(in);
+        }
+    }
+    if (self->cfg.from_stdin && added >= 0)
+        added = uploads_add_list(uploads, stdin, "stdin");
+    long total = uploads_count(uploads);
+    uploads_destroy(&uploads);
+    if (added < 0)
+        return -1;
+    if (total > 0) {
+        log_info("uploaded %ld images", total);
+        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
+                                     total));
+    }
+    return 0;
+}
+
+/* Finds a field's value in a stream entry's flat field list, or NULL. */
+static const redisReply *entry_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; fields && i + 1 < fields->elements; i += 2)
+        if (strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1];
+    return NULL;
+}
+
+/* Loads the image bytes an entry points to; on failure task->error says why. */
+static void load_image(ventilator_t *self, const redisReply *fields, wire_task_t *task)
+{
+    const redisReply *path = entry_field(fields, "path"), *blob = entry_field(fields, "blob");
+    if (blob) {
+        redisReply *r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
+        if (r && r->type == REDIS_REPLY_STRING && (long) r->len <= self->cfg.max_image_bytes) {
+            memcpy(self->image, r->str, r->len);
+            task->image = (const uint8_t *) self->image;
+            task->image_len = r->len;
+        } else {
+            snprintf(task->error, sizeof task->error, "blob %s: %s", blob->str,
+                     !r ? "Redis unreachable" : r->type == REDIS_REPLY_STRING ? "too large"
+                                                                              : "missing");
+        }
+        freeReplyObject(r);
+        return;
+    }
+    if (!path) {
+        snprintf(task->error, sizeof task->error, "upload entry has neither path nor blob");
+        return;
+    }
+    FILE *f = fopen(path->str, "rb");
+    if (!f) {
+        snprintf(task->error, sizeof task->error, "%s: %s", path->str, strerror(errno));
+        return;
+    }
+    size_t n = fread(self->image, 1, (size_t) self->cfg.max_image_bytes + 1, f);
+    if (ferror(f))
+        snprintf(task->error, sizeof task->error, "%s: read error", path->str);
+    else if ((long) n > self->cfg.max_image_bytes)
+        snprintf(task->error, sizeof task->error, "%s: larger than %ld bytes", path->str,
+                 self->cfg.max_image_bytes);
+    fclose(f);
+    task->image = (const uint8_t *) self->image;
+    task->image_len = task->error[0] ? 0 : n;
+}
+
+/* Sends one frame, waiting (and staying responsive to signals) until a worker can take it. */
+static int send_when_ready(ventilator_t *self)
+{
+    void *socket = zsock_resolve(self->tasks);
+    while (!stop_requested) {
+        if (zmq_send(socket, self->buf.data, self->buf.size, ZMQ_DONTWAIT) >= 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR) {
+            log_error("sending a task failed: %s", zmq_strerror(errno));
+            return -1;
+        }
+        zmq_pollitem_t item = {socket, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&item, 1, 200);
+    }
+    return -1;
+}
+
+/* Sends every entry of an XREADGROUP/XAUTOCLAIM entry list as a task. */
+static void send_entries(ventilator_t *self, const redisReply *entries, int64_t attempt)
+{
+    for (size_t i = 0; i < entries->elements && !stop_requested; i++) {
+        const redisReply *entry = entries->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+            entry->element[1]->type != REDIS_REPLY_ARRAY)
+            continue; /* an entry deleted while pending: nothing left to do */
+        const redisReply *fields = entry->element[1];
+        wire_task_t task = {.attempt = attempt};
+        snprintf(task.entry, sizeof task.entry, "%s", entry->element[0]->str);
+        task.uploaded_ms = atoll(task.entry);
+        const redisReply *key = entry_field(fields, "key"), *label = entry_field(fields, "label");
+        snprintf(task.key, sizeof task.key, "%s", key ? key->str : task.entry);
+        snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
+        load_image(self, fields, &task);
+        if (task.error[0])
+            log_warn("%s: %s", task.key, task.error);
+        wire_encode_task(&self->buf, &task);
+        if (send_when_ready(self) != 0)
+            return;
+        self->sent++;
+        self->in_flight++;
+    }
+}
+
+/* Reads the group's pending count and the stream's length: processed entries are deleted
+ * by the sink, so the stream holds exactly the backlog plus what is in flight. */
+static int refresh_counts(ventilator_t *self)
+{
+    redisAppendCommand(self->redis->ctx, "XPENDING %s %s", KEY_UPLOADS, GROUP_VENTILATORS);
+    redisAppendCommand(self->redis->ctx, "XLEN %s", KEY_UPLOADS);
+    redisReply *pending = NULL, *length = NULL;
+    int rc = -1;
+    if (redisGetReply(self->redis->ctx, (void **) &pending) == REDIS_OK &&
+        redisGetReply(self->redis->ctx, (void **) &length) == REDIS_OK &&
+        pending->type == REDIS_REPLY_ARRAY && pending->elements >= 1 &&
+        length->type == REDIS_REPLY_INTEGER) {
+        self->in_flight = pending->element[0]->integer;
+        self->backlog = length->integer - self->in_flight;
+        rc = 0;
+    }
+    freeReplyObject(pending);
+    freeReplyObject(length);
+    return rc;
+}
+
+/* Re-sends entries pending longer than the lease. */
+static int reclaim_expired(ventilator_t *self)
+{
+    redisReply *r = redisCommand(self->redis->ctx, "XAUTOCLAIM %s %s %s %lld %s COUNT %d",
+                                 KEY_UPLOADS, GROUP_VENTILATORS, self->cfg.consumer,
+                                 (long long) self->cfg.lease_ms, self->claim_cursor,
+                                 self->cfg.max_in_flight);
+    if (redis_lost(self->redis, r) || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("XAUTOCLAIM: %s", r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    snprintf(self->claim_cursor, sizeof self->claim_cursor, "%s", r->element[0]->str);
+    size_t n = r->element[1]->elements;
+    if (n > 0) {
+        log_warn("re-sending %zu tasks whose lease of %lld ms ran out", n,
+                 (long long) self->cfg.lease_ms);
+        self->resent += (int64_t) n;
+        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s retried %zu", KEY_COUNTERS, n));
+        self->in_flight -= (int64_t) n; /* send_entries counts them again */
+        send_entries(self, r->element[1], 2);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Reads as many new entries as the in-flight cap allows, waiting briefly for some. */
+static int dispatch_new(ventilator_t *self)
+{
+    int64_t room = self->cfg.max_in_flight - self->in_flight;
+    if (room <= 0) {
+        if (refresh_counts(self) != 0)
+            return -1;
+        room = self->cfg.max_in_flight - self->in_flight;
+        if (room <= 0) {
+            zclock_sleep(2);
+            return 0;
+        }
+    }
+    redisReply *r = redisCommand(self->redis->ctx,
+                                 "XREADGROUP GROUP %s %s COUNT %lld BLOCK 100 STREAMS %s >",
+                                 GROUP_VENTILATORS, self->cfg.consumer, (long long) room,
+                                 KEY_UPLOADS);
+    if (redis_lost(self->redis, r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_error("XREADGROUP: %s", r->str);
+        /* the group vanishes if Redis lost its data: create it again */
+        if (strncmp(r->str, "NOGROUP", 7) == 0)
+            uploads_ensure_group(self->redis);
+        else
+            zclock_sleep(500);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        send_entries(self, r->element[0]->element[1], 1);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static void handle_signal(int sig)
+{
+    (void) sig;
+    stop_requested = 1;
+}
+
+static int ventilator_setup(ventilator_t *self)
+{
+    char err[512];
+    self->redis = redis_new(self->cfg.redis_url, err, sizeof err);
+    if (!self->redis) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (uploads_ensure_group(self->redis) != 0 || enqueue_inputs(self) != 0)
+        return -1;
+    self->image = malloc((size_t) self->cfg.max_image_bytes + 1);
+    snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
+    msgpack_sbuffer_init(&self->buf);
+    self->tasks = zsock_new(ZMQ_PUSH);
+    zsock_set_sndhwm(self->tasks, 1);
+    if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
+        log_error("cannot bind task socket %s: %s", self->cfg.tasks_endpoint,
+                  zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("ventilator");
+    static ventilator_t ventilator;
+    ventilator_t *self = &ventilator;
+    if (parse_args(argc, argv, &self->cfg) != 0)
+        return 2;
+    zsys_handler_set(NULL);
+    signal(SIGINT, handle_signal);
+    signal(SIGTERM, handle_signal);
+    zsys_init();
+    if (ventilator_setup(self) != 0)
+        return 1;
+    log_info("ventilator: tasks on %s, lease %lld ms, at most %d in flight",
+             self->cfg.tasks_endpoint, (long long) self->cfg.lease_ms, self->cfg.max_in_flight);
+    double last_tick = 0;
+    while (!stop_requested) {
+        int rc = 0;
+        if (clock_seconds() - last_tick >= 1.0) {
+            rc = refresh_counts(self);
+            if (rc == 0)
+                rc = reclaim_expired(self);
+            if (rc == 0)
+                freeReplyObject(redisCommand(self->redis->ctx,
+                                             "HSET %s backlog %lld in_flight %lld", KEY_COUNTERS,
+                                             (long long) self->backlog,
+                                             (long long) self->in_flight));
+            last_tick = clock_seconds();
+        }
+        if (rc == 0)
+            rc = dispatch_new(self);
+        if (rc != 0 && !stop_requested) {
+            log_warn("lost Redis (%s); reconnecting",
+                     self->redis->ctx ? self->redis->ctx->errstr : "no connection");
+            if (redis_reconnect(self->redis, &stop_requested) == 0)
+                uploads_ensure_group(self->redis);
+        }
+    }
+    log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
+             (long long) self->resent);
+    zsock_destroy(&self->tasks);
+    msgpack_sbuffer_destroy(&self->buf);
+    free(self->image);
+    redis_destroy(&self->redis);
+    return 0;
+}
