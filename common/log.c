@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static const char *log_ident = "fruitstream";
-static log_level_t log_threshold = LOG_INFO;
+static log_level_t log_threshold = LOG_LEVEL_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 int log_level_parse(const char *name)
