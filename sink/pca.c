@@ -224,10 +224,11 @@ int pca_refresh(pca_t *self)
     size_t d = (size_t)dim;
     int ok = 0;
     /* Workspace: the covariance (column-major lower == row-major upper), T's diagonal and
-     * off-diagonal twice (dstemr destroys its copy), tau, all eigenvalues, their descending
-     * copy, and the model. */
+     * off-diagonal twice (dstemr destroys its copy), tau, all eigenvalues (dsterf, then
+     * descending), dstemr's eigenvalue array (dim long: it is also its workspace; the
+     * reported eigenvalues are dsterf's, equal to rounding, the numbers k was chosen on). */
     double *c = malloc(d * d * sizeof *c);
-    double *work = malloc(6 * d * sizeof *work);
+    double *work = malloc(7 * d * sizeof *work);
     double *mean = malloc(d * sizeof *mean);
     double *scale = self->options.standardize ? malloc(d * sizeof *scale) : NULL;
     double *axes = NULL, *values = NULL, *ratios = NULL, *z = NULL;
@@ -235,7 +236,7 @@ int pca_refresh(pca_t *self)
     if (!c || !work || !mean || (self->options.standardize && !scale))
         goto done;
     double *diag = work, *off = work + d, *diag2 = work + 2 * d, *off2 = work + 3 * d;
-    double *tau = work + 4 * d, *all = work + 5 * d;
+    double *tau = work + 4 * d, *all = work + 5 * d, *w = work + 6 * d;
 
     double inv = 1.0 / (double)(self->n - 1);
     for (size_t i = 0; i < d; i++)
@@ -277,7 +278,6 @@ int pca_refresh(pca_t *self)
     memcpy(off2, off, d * sizeof *off2);
     lapack_int found = 0;
     lapack_logical tryrac = 1;
-    double *w = axes; /* dstemr's eigenvalues (ascending), overwritten below */
     if (LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', dim, diag2, off2, 0, 0, dim - k + 1, dim,
                        &found, w, z, dim, k, isuppz, &tryrac) != 0 ||
         found != k)

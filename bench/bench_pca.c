@@ -1,0 +1,231 @@
+/* bench_pca.c -- how fast the sink's online PCA absorbs and serves 1280-float vectors.
+ *
+ *   bench_pca [--vectors N] [--refresh-every R] [--threads T]
+ *
+ * For OpenBLAS with 1 and then 2 threads (or only T): pca_add throughput by batch size (and
+ * the GFlop/s of its dsyrk), pca_refresh time for k = 128 and for 95% of the variance,
+ * projection cost, checkpoint write/read time, and the overall rate of "add everything,
+ * refresh every R vectors". The data has the spectrum of the real features
+ * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
+ * on the coordinate axes: speed does not depend on the axes' orientation. */
+#include "pca.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DIM 1280
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static double uniform(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+}
+static double gauss(void) { return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform()); }
+
+/* DIM eigenvalues: the reference's first 300, then a geometric tail holding the rest of the
+ * variance (or a plain geometric spectrum without the reference file). */
+static void spectrum(double *l)
+{
+    char path[512];
+    const char *shared = getenv("SHARED");
+    snprintf(path, sizeof path, "%s/reference/pca-test-224.txt", shared && *shared ? shared : "../shared");
+    FILE *f = fopen(path, "r");
+    int have = 0;
+    double cum = 0, total = 0;
+    char line[256];
+    while (f && have < DIM && fgets(line, sizeof line, f)) {
+        int idx;
+        double v, r, c;
+        if (line[0] != '#' && sscanf(line, "%d %lf %lf %lf", &idx, &v, &r, &c) == 4) {
+            l[have++] = v;
+            cum = c;
+            total = v / r;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (have == 0) {
+        fprintf(stderr, "bench_pca: no %s, using a geometric spectrum\n", path);
+        for (int i = 0; i < DIM; i++)
+            l[i] = 20 * pow(0.99, i);
+        return;
+    }
+    /* Tail l[have] * q^j, j = 0.. with sum (1 - cum) * total: solve for q by bisection. */
+    double rest = (1 - cum) * total, first = l[have - 1] * 0.99, lo = 0, hi = 1;
+    for (int it = 0; it < 100; it++) {
+        double q = (lo + hi) / 2, s = first * (1 - pow(q, DIM - have)) / (1 - q);
+        (s < rest ? (lo = q) : (hi = q));
+    }
+    for (int i = have; i < DIM; i++)
+        l[i] = first * pow(lo, i - have);
+}
+
+static float *make_data(int n)
+{
+    double l[DIM];
+    spectrum(l);
+    float *x = malloc((size_t)n * DIM * sizeof *x);
+    for (int j = 0; j < DIM; j++)
+        l[j] = sqrt(l[j]);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < DIM; j++) /* eigenvalue j on coordinate (j * 7) % DIM, mean ~0.5 */
+            x[(size_t)i * DIM + (size_t)(j * 7) % DIM] = (float)(0.5 + l[j] * gauss());
+    return x;
+}
+
+/* Best of 3 runs: n vectors in batches of `batch` (n is a multiple of the 256-row block, so
+ * nothing is left pending and the time is all merging). */
+static double add_rate(const float *x, int n, int batch)
+{
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        pca_t *p = pca_new(&(pca_options_t){.dim = DIM, .k = 128});
+        double t = now();
+        for (int at = 0; at < n; at += batch)
+            pca_add(p, x + (size_t)at * DIM, (size_t)batch);
+        best = fmin(best, now() - t);
+        pca_destroy(&p);
+    }
+    return n / best;
+}
+
+static double refresh_seconds(pca_t *p, int repeat)
+{
+    double best = 1e30;
+    for (int r = 0; r < repeat; r++) {
+        double t = now();
+        pca_refresh(p);
+        best = fmin(best, now() - t);
+    }
+    return best;
+}
+
+static void run(int threads, const float *x, int n, int every)
+{
+    openblas_set_num_threads(threads);
+    printf("-- OpenBLAS %d thread%s\n", threads, threads > 1 ? "s" : "");
+
+    static const int batches[] = {1, 64, 256, 1024};
+    double rate256 = 0;
+    for (int b = 0; b < 4; b++) {
+        double r = add_rate(x, n, batches[b]);
+        if (batches[b] == 256)
+            rate256 = r;
+        printf("pca_add, batches of %4d: %8.0f vectors/s (dsyrk %.1f GFlop/s)\n", batches[b], r,
+               r * DIM * (DIM + 1.0) * (257.0 / 256) / 1e9);
+    }
+
+    pca_t *p = pca_new(&(pca_options_t){.dim = DIM, .k = 128});
+    pca_t *v = pca_new(&(pca_options_t){.dim = DIM, .variance = 0.95});
+    pca_add(p, x, (size_t)n);
+    pca_add(v, x, (size_t)n);
+    double tk = refresh_seconds(p, 3), tv = refresh_seconds(v, 3);
+    printf("pca_refresh, k = 128: %.0f ms; variance 0.95 (k = %d): %.0f ms\n", 1e3 * tk,
+           pca_k(v), 1e3 * tv);
+
+    float out[DIM];
+    int reps = 2000;
+    double t = now();
+    for (int i = 0; i < reps; i++)
+        pca_project(p, x + (size_t)(i % n) * DIM, out);
+    double one = (now() - t) / reps;
+    float *outs = malloc((size_t)n * DIM * sizeof *outs);
+    t = now();
+    pca_project_many(p, x, (size_t)n, outs);
+    double many = (now() - t) / n;
+    t = now();
+    for (int i = 0; i < reps; i++)
+        pca_project(v, x + (size_t)(i % n) * DIM, out);
+    double one_v = (now() - t) / reps;
+    t = now();
+    pca_project_many(v, x, (size_t)n, outs);
+    double many_v = (now() - t) / n;
+    free(outs);
+    printf("projection, k = 128: %.1f us one at a time, %.2f us each in batches; "
+           "k = %d: %.1f us, %.2f us\n", 1e6 * one, 1e6 * many, pca_k(v), 1e6 * one_v,
+           1e6 * many_v);
+
+    size_t len = pca_state_size(v);
+    unsigned char *buf = malloc(len);
+    t = now();
+    pca_state_write(v, buf);
+    double tw = now() - t;
+    char err[200];
+    t = now();
+    pca_t *back = pca_state_read(buf, len, pca_options(v), err, sizeof err);
+    double tr = now() - t;
+    printf("checkpoint: %.1f MB, write %.0f ms, read %.0f ms%s\n", len / 1e6, 1e3 * tw, 1e3 * tr,
+           back ? "" : " (READ FAILED)");
+    pca_destroy(&back);
+    free(buf);
+    pca_destroy(&p);
+
+    /* Overall, best of 2: add in batches of 256, refresh (variance 0.95) every `every`. */
+    int total = 5 * every, refreshes = 0;
+    double overall = 0;
+    for (int r = 0; r < 2; r++) {
+        pca_destroy(&v);
+        v = pca_new(&(pca_options_t){.dim = DIM, .variance = 0.95});
+        refreshes = 0;
+        t = now();
+        for (int at = 0; at < total; at += 256) {
+            pca_add(v, x + (size_t)(at % n) * DIM, 256);
+            if ((at + 256) % every == 0 && pca_refresh(v) == 0)
+                refreshes++;
+        }
+        overall = fmax(overall, total / (now() - t));
+    }
+    printf("overall, add + refresh (variance 0.95) every %d vectors: %.0f vectors/s "
+           "(%d refreshes; estimate from the parts: %.0f)\n", every, overall, refreshes,
+           every / (every / rate256 + tv));
+    static const int es[] = {10000, 25000, 50000, 100000};
+    for (int i = 0; i < 4; i++)
+        printf("  estimate with refresh every %6d: %.0f vectors/s\n", es[i],
+               es[i] / (es[i] / rate256 + tv));
+    pca_destroy(&v);
+}
+
+int main(int argc, char **argv)
+{
+    int n = 10240, every = 10240, threads = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--vectors"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--refresh-every"))
+            every = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: bench_pca [--vectors N] [--refresh-every R] [--threads T]\n");
+            return 2;
+        }
+    }
+    if (n < 1024 || n % 1024 || every < 256 || every % 256) {
+        fprintf(stderr, "bench_pca: --vectors and --refresh-every must be multiples of 1024 and 256\n");
+        return 2;
+    }
+    float *x = make_data(n);
+    printf("online PCA of %d-float vectors (%d of them, cycled), block merge every 256\n", DIM, n);
+    if (threads > 0)
+        run(threads, x, n, every);
+    else {
+        run(1, x, n, every);
+        run(2, x, n, every);
+    }
+    free(x);
+    return 0;
+}
