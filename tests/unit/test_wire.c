@@ -1,0 +1,155 @@
+/* test_wire.c -- every message survives a round trip; every kind of damage is refused with
+ * a reason and never crashes the decoder. */
+#include "../test.h"
+#include "wire.h"
+
+#include <string.h>
+
+static msgpack_sbuffer buf;
+
+static void task_round_trip(void)
+{
+    uint8_t jpeg[300];
+    for (size_t i = 0; i < sizeof jpeg; i++)
+        jpeg[i] = (uint8_t) (i * 7);
+    wire_task_t task = {.uploaded_ms = 1700000000123, .attempt = 2, .image = jpeg,
+                        .image_len = sizeof jpeg};
+    strcpy(task.entry, "1700000000123-7");
+    strcpy(task.key, "Test/Apple Braeburn/321_100.jpg");
+    strcpy(task.label, "Apple Braeburn");
+    wire_encode_task(&buf, &task);
+    wire_msg_t msg;
+    char err[256];
+    CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) == 0, "decode: %s", err);
+    CHECK(msg.type == WIRE_TASK, "type %d", msg.type);
+    CHECK(strcmp(msg.task.entry, task.entry) == 0 && strcmp(msg.task.key, task.key) == 0 &&
+              strcmp(msg.task.label, task.label) == 0, "strings differ");
+    CHECK(msg.task.uploaded_ms == task.uploaded_ms && msg.task.attempt == 2, "integers differ");
+    CHECK(msg.task.image_len == sizeof jpeg && memcmp(msg.task.image, jpeg, sizeof jpeg) == 0,
+          "image bytes differ");
+    CHECK(msg.task.error[0] == '\0', "error should be empty");
+}
+
+static void result_and_heartbeat_round_trip(void)
+{
+    float features[1280];
+    for (int i = 0; i < 1280; i++)
+        features[i] = (float) i * 0.25f - 3.0f;
+    wire_result_t result = {.ok = true, .size = 224, .features = (const uint8_t *) features,
+                            .features_len = sizeof features, .decode_ms = 0.5,
+                            .resize_ms = 0.25, .net_ms = 7.125, .attempt = 1};
+    strcpy(result.entry, "1-1");
+    strcpy(result.key, "k");
+    strcpy(result.worker, "host:42");
+    wire_encode_result(&buf, &result);
+    wire_msg_t msg;
+    char err[256];
+    CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) == 0, "decode: %s", err);
+    CHECK(msg.type == WIRE_RESULT && msg.result.ok && msg.result.size == 224, "fields differ");
+    CHECK(msg.result.features_len == sizeof features &&
+              memcmp(msg.result.features, features, sizeof features) == 0, "features differ");
+    CHECK(msg.result.net_ms == 7.125 && strcmp(msg.result.worker, "host:42") == 0, "differ");
+
+    wire_heartbeat_t beat = {.pid = 42, .done = 10, .failed = 1, .rate = 99.5, .size = 100};
+    strcpy(beat.worker, "w1");
+    strcpy(beat.host, "h");
+    wire_encode_heartbeat(&buf, &beat);
+    CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) == 0, "decode: %s", err);
+    CHECK(msg.type == WIRE_HEARTBEAT && msg.heartbeat.done == 10 && msg.heartbeat.rate == 99.5,
+          "heartbeat differs");
+}
+
+/* Packs a map from alternating key/value C strings; "#n" values are packed as integers. */
+static void pack_map(const char *const *kv, int pairs)
+{
+    msgpack_sbuffer_clear(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, (size_t) pairs);
+    for (int i = 0; i < 2 * pairs; i++) {
+        const char *s = kv[i];
+        if (s[0] == '#') {
+            msgpack_pack_int64(&pk, atoll(s + 1));
+        } else {
+            msgpack_pack_str(&pk, strlen(s));
+            msgpack_pack_str_body(&pk, s, strlen(s));
+        }
+    }
+}
+
+static void malformed_messages_are_refused(void)
+{
+    wire_msg_t msg;
+    char err[256];
+    static const char *const wrong_version[] = {"t", "task", "v", "#99", "entry", "1-1",
+                                                "key", "k"};
+    static const char *const unknown_type[] = {"t", "bogus", "v", "#1"};
+    static const char *const missing_image[] = {"t", "task", "v", "#1", "entry", "1-1",
+                                                "key", "k"};
+    static const char *const string_as_int[] = {"t", "heartbeat", "v", "#1", "worker", "w",
+                                                "pid", "many"};
+    static const struct {
+        const char *const *kv;
+        int pairs;
+        const char *expect;
+    } cases[] = {{wrong_version, 4, "version"},
+                 {unknown_type, 2, "type"},
+                 {missing_image, 4, "image"},
+                 {string_as_int, 4, "pid"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pack_map(cases[i].kv, cases[i].pairs);
+        err[0] = '\0';
+        CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) != 0, "case %zu accepted", i);
+        CHECK(strstr(err, cases[i].expect), "case %zu: reason \"%s\" lacks \"%s\"", i, err,
+              cases[i].expect);
+    }
+    char long_key[WIRE_KEY_MAX + 10];
+    memset(long_key, 'x', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    const char *const too_long[] = {"t", "task", "v", "#1", "entry", "1-1", "key", long_key};
+    pack_map(too_long, 4);
+    CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) != 0 && strstr(err, "long"),
+          "an over-long key was accepted (%s)", err);
+    CHECK(wire_decode("", 0, &msg, err, sizeof err) != 0, "empty frame accepted");
+    CHECK(wire_decode("\x93\x01\x02\x03", 4, &msg, err, sizeof err) != 0, "array accepted");
+}
+
+static void truncations_and_random_bytes_never_crash(void)
+{
+    uint8_t jpeg[64] = {0xff, 0xd8};
+    wire_task_t task = {.image = jpeg, .image_len = sizeof jpeg};
+    strcpy(task.entry, "1-1");
+    strcpy(task.key, "k");
+    wire_encode_task(&buf, &task);
+    char copy[4096];
+    size_t full = buf.size;
+    memcpy(copy, buf.data, full);
+    wire_msg_t msg;
+    char err[256];
+    for (size_t len = 0; len < full; len++)
+        CHECK(wire_decode(copy, len, &msg, err, sizeof err) != 0, "prefix of %zu bytes accepted",
+              len);
+    srand(7);
+    int accepted = 0;
+    for (int round = 0; round < 20000; round++) {
+        memcpy(copy, buf.data, full);
+        for (int flips = 1 + rand() % 4; flips > 0; flips--)
+            copy[rand() % full] = (char) rand();
+        if (wire_decode(copy, full, &msg, err, sizeof err) == 0)
+            accepted++;
+        else
+            CHECK(err[0], "a refusal without a reason");
+    }
+    printf("# %d of 20000 mutated frames still decoded (bytes inside strings/image)\n", accepted);
+}
+
+int main(void)
+{
+    msgpack_sbuffer_init(&buf);
+    RUN(task_round_trip);
+    RUN(result_and_heartbeat_round_trip);
+    RUN(malformed_messages_are_refused);
+    RUN(truncations_and_random_bytes_never_crash);
+    msgpack_sbuffer_destroy(&buf);
+    TEST_DONE();
+}
