@@ -1,0 +1,184 @@
+/* bench_featurizer.c -- single-thread featurizer speed, against the sgemm peak of the
+ * same run.
+ *
+ *   build/bench/bench_featurizer [--images N] [--weights PATH] [DATA_DIR]
+ *
+ * Reads N Fruits-360 Test JPEGs (spread over the classes of DATA_DIR, default
+ * $SHARED/data/fruits-360/Test) into memory, then for S = 224 and S = 100 featurizes them
+ * all (after one warm-up pass) and prints images/s for decode + resize + network, the split
+ * of the time, and the share of the sgemm peak the network reaches (network flops / network
+ * time / peak). The peak is OpenBLAS sgemm on one thread, best of several, at 1024^3 and
+ * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
+ * featurizer passes, before the sgemm buffers exist. Results are `key=value` lines for
+ * bench/section_10_featurizer.sh. */
+#include "featurizer.h"
+#include "kernels.h"
+#include "mobilenet.h"
+
+#include <cblas.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+typedef struct {
+    char **data;
+    size_t *len;
+    int n;
+} images_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    if (!f)
+        return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Every (total / want)-th file of the sorted glob, so all classes are represented. */
+static int load_images(const char *dir, int want, images_t *im)
+{
+    char pattern[4200];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s/*/*.jpg", dir);
+    if (glob(pattern, 0, NULL, &g) || g.gl_pathc == 0) {
+        fprintf(stderr, "bench_featurizer: no JPEGs match %s\n", pattern);
+        return -1;
+    }
+    size_t step = g.gl_pathc / (size_t)want > 0 ? g.gl_pathc / (size_t)want : 1;
+    im->data = calloc((size_t)want, sizeof *im->data);
+    im->len = calloc((size_t)want, sizeof *im->len);
+    im->n = 0;
+    for (size_t i = 0; i < g.gl_pathc && im->n < want; i += step)
+        if ((im->data[im->n] = read_file(g.gl_pathv[i], &im->len[im->n])))
+            im->n++;
+    globfree(&g);
+    return im->n ? 0 : -1;
+}
+
+/* Featurizes the images at S = size; *net_ms gets the network's time per image. */
+static int bench_size(const char *weights, int size, const images_t *im, double *net_ms)
+{
+    char err[512];
+    featurizer_t *fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    if (!fz) {
+        fprintf(stderr, "bench_featurizer: %s\n", err);
+        return -1;
+    }
+    float features[FEATURE_DIM];
+    double best = 1e30;
+    featurizer_timings_t sum = {0, 0, 0};
+    for (int pass = 0; pass < 3; pass++) { /* pass 0 warms up */
+        featurizer_timings_t acc = {0, 0, 0}, t;
+        double t0 = now_s();
+        for (int i = 0; i < im->n; i++) {
+            if (featurizer_run(fz, im->data[i], im->len[i], features, &t, err, sizeof err)) {
+                fprintf(stderr, "bench_featurizer: image %d: %s\n", i, err);
+                featurizer_destroy(&fz);
+                return -1;
+            }
+            acc.decode_ms += t.decode_ms, acc.resize_ms += t.resize_ms, acc.net_ms += t.net_ms;
+        }
+        double wall = now_s() - t0;
+        if (pass > 0 && wall < best)
+            best = wall, sum = acc;
+    }
+    featurizer_destroy(&fz);
+    double n = im->n;
+    printf("ours size=%d images=%d images_per_s=%.1f net_images_per_s=%.1f decode_ms=%.4f "
+           "resize_ms=%.4f net_ms=%.4f\n",
+           size, im->n, n / best, n / (sum.net_ms / 1e3), sum.decode_ms / n, sum.resize_ms / n,
+           sum.net_ms / n);
+    *net_ms = sum.net_ms / n;
+    return 0;
+}
+
+/* Best-of-5 single-thread sgemm GFlop/s for C (m x n) = A (m x k) B (k x n). */
+static double sgemm_gflops(int m, int n, int k)
+{
+    float *a = calloc((size_t)m * k, sizeof *a), *b = calloc((size_t)k * n, sizeof *b);
+    float *c = calloc((size_t)m * n, sizeof *c);
+    double best = 1e30;
+    for (size_t i = 0; i < (size_t)m * k; i++)
+        a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)k * n; i++)
+        b[i] = (float)(i % 5) * 0.1f;
+    for (int rep = 0; rep < 6; rep++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f,
+                    c, n);
+        double t = now_s() - t0;
+        if (rep > 0 && t < best)
+            best = t;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * m * n * k / best / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
+    char weights[4096], data[4096];
+    int want = 300;
+    snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
+    snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--images") && i + 1 < argc)
+            want = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
+            snprintf(weights, sizeof weights, "%s", argv[++i]);
+        else if (argv[i][0] != '-')
+            snprintf(data, sizeof data, "%s", argv[i]);
+        else {
+            fprintf(stderr, "usage: bench_featurizer [--images N] [--weights PATH] [DATA_DIR]\n");
+            return 2;
+        }
+    }
+    images_t im;
+    if (want < 1 || load_images(data, want, &im))
+        return 1;
+    printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
+    static const int sizes[2] = {224, 100};
+    double net_ms[2];
+    for (int s = 0; s < 2; s++)
+        if (bench_size(weights, sizes[s], &im, &net_ms[s]))
+            return 1;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("worker max_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
+    openblas_set_num_threads(1);
+    double peak = sgemm_gflops(1024, 1024, 1024);
+    printf("sgemm peak_gflops=%.1f conv_gflops=%.1f\n", peak, sgemm_gflops(12544, 96, 16));
+    for (int s = 0; s < 2; s++) {
+        char err[512];
+        mobilenet_t *net = mobilenet_new(weights, sizes[s], err, sizeof err);
+        if (!net)
+            return 1;
+        double gflops = mobilenet_flops(net) / (net_ms[s] / 1e3) / 1e9;
+        printf("network size=%d gflop_per_image=%.3f gflops=%.1f peak_share=%.2f\n", sizes[s],
+               mobilenet_flops(net) / 1e9, gflops, gflops / peak);
+        mobilenet_destroy(&net);
+    }
+    for (int i = 0; i < im.n; i++)
+        free(im.data[i]);
+    free(im.data), free(im.len);
+    return 0;
+}
