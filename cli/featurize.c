@@ -1,0 +1,148 @@
+/* featurize.c -- `fruitstream featurize [--size S] [--weights PATH] [--max-pixels N] FILE...`
+ *
+ * Prints one line per image, `PATH<TAB>v1 v2 ... v1280` (%.9g: enough digits to give back
+ * the exact float). A file that cannot be read or decoded gets a line on stderr,
+ * `fruitstream featurize: PATH: reason`, and the others still run; the exit status is then
+ * 1. One featurizer serves all files and each file is read into one buffer that only
+ * grows, so a long list allocates nothing per file. */
+#include "commands.h"
+#include "config.h"
+#include "featurizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "fruitstream featurize"
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buffer_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fruitstream featurize [--size S] [--weights PATH] [--max-pixels N] FILE...\n"
+            "\n"
+            "Prints `FILE<TAB>v1 ... v%d` per JPEG: the MobileNetV2 features at input S x S.\n"
+            "  --size S        network input side (default %d)\n"
+            "  --weights PATH  model.safetensors (default $%s, else %s)\n"
+            "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n",
+            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
+            FEATURIZER_DEFAULT_MAX_PIXELS);
+}
+
+/* Reads the whole file into buf (grown as needed). 0, or -1 with errno set. */
+static int read_file(const char *path, buffer_t *buf)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    buf->len = 0;
+    for (;;) {
+        if (buf->len == buf->cap) {
+            size_t cap = buf->cap ? 2 * buf->cap : 1 << 20;
+            char *data = realloc(buf->data, cap);
+            if (!data) {
+                fclose(f);
+                errno = ENOMEM;
+                return -1;
+            }
+            buf->data = data, buf->cap = cap;
+        }
+        size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
+        buf->len += n;
+        if (n == 0)
+            break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed)
+        errno = EIO;
+    return failed ? -1 : 0;
+}
+
+/* The integer value of option argv[*i] ("--opt N"), advancing *i; -1 when missing/bad. */
+static long option_number(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        return -1;
+    char *end;
+    long v = strtol(argv[++*i], &end, 10);
+    return *end || end == argv[*i] ? -1 : v;
+}
+
+static void print_features(const char *path, const float *f)
+{
+    fputs(path, stdout);
+    for (int i = 0; i < FEATURE_DIM; i++)
+        printf("%c%.9g", i ? ' ' : '\t', f[i]);
+    putchar('\n');
+}
+
+int cmd_featurize(int argc, char **argv)
+{
+    const char *weights = NULL;
+    long size = FEATURIZER_DEFAULT_SIZE, max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS;
+    int first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--size")) {
+            size = option_number(argc, argv, &i);
+        } else if (!strcmp(argv[i], "--max-pixels")) {
+            max_pixels = option_number(argc, argv, &i);
+        } else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
+            weights = argv[++i];
+        } else if (!strcmp(argv[i], "--")) {
+            first = i + 1;
+            break;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, PROG ": unknown or incomplete option \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (size < 1 || size > 100000 || max_pixels < 1 || first >= argc) {
+        fprintf(stderr, PROG ": %s\n",
+                first >= argc ? "no files given" : "--size and --max-pixels take a positive number");
+        usage(stderr);
+        return 2;
+    }
+
+    char err[512];
+    featurizer_t *fz =
+        featurizer_new(config_weights_path(weights), (int)size, max_pixels, err, sizeof err);
+    if (!fz) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    buffer_t buf = {NULL, 0, 0};
+    float features[FEATURE_DIM];
+    int status = 0;
+    for (int i = first; i < argc; i++) {
+        const char *path = argv[i];
+        if (read_file(path, &buf)) {
+            fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+            status = 1;
+        } else if (featurizer_run(fz, buf.data, buf.len, features, NULL, err, sizeof err)) {
+            fprintf(stderr, PROG ": %s: %s\n", path, err);
+            status = 1;
+        } else {
+            print_features(path, features);
+        }
+    }
+    free(buf.data);
+    featurizer_destroy(&fz);
+    if (fflush(stdout)) {
+        fprintf(stderr, PROG ": writing the features: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}
