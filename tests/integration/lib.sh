@@ -1,0 +1,67 @@
+# lib.sh -- shared by the integration tests: real processes, real sockets, cleaned up.
+#
+# Sourcing it makes a private temp dir ($T), starts nothing yet, and arranges for every
+# process started with `bg NAME CMD...` (and Redis) to be killed on exit. Tests report with
+# pass NAME / fail NAME WHY, the lines tests/run.sh counts.
+set -u
+B=${FS_BUILD:-build}
+SHARED=${SHARED:-../shared}
+WEIGHTS=$SHARED/models/mobilenet_v2/model.safetensors
+DATA=$SHARED/data/fruits-360/Test
+T=$(mktemp -d /tmp/fs-test.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${REDIS_PID:-}" ] && kill -9 "$REDIS_PID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# bg NAME CMD... : starts CMD in the background, logs to $T/NAME.log, sets $LAST_PID.
+bg() {
+    name=$1; shift
+    "$@" >"$T/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS="$PIDS $LAST_PID"
+}
+
+# start_redis [extra redis-server options]: a private server on a unix socket in $T.
+start_redis() {
+    redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" \
+        --appendonly yes --appendfsync always --loglevel warning "$@" >"$T/redis.log" 2>&1 &
+    REDIS_PID=$!
+    export REDIS_URL="unix://$T/redis.sock"
+    wait_for 10 "redis-cli -s $T/redis.sock ping"
+}
+
+rcli() { redis-cli -s "$T/redis.sock" "$@"; }
+
+# wait_for SECONDS CMD: true once CMD succeeds, false if it never does in time.
+wait_for() {
+    limit=$(($1 * 10)); shift
+    i=0
+    while [ $i -lt $limit ]; do
+        sh -c "$*" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
+
+# the standard roles on ipc sockets in $T
+start_sink() { bg sink "$B/fruitstream-sink" --results "ipc://$T/results" "$@"; SINK_PID=$LAST_PID; }
+start_ventilator() {
+    bg ventilator "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" "$@"
+    VENT_PID=$LAST_PID
+}
+start_worker() { # ID [options]
+    id=$1; shift
+    bg "worker-$id" "$B/fruitstream-worker" --tasks "ipc://$T/tasks" --results "ipc://$T/results" \
+        --weights "$WEIGHTS" --id "$id" "$@"
+}
