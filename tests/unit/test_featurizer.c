@@ -1,0 +1,172 @@
+/* test_featurizer.c -- the featurizer's failure paths: bad weights files (missing,
+ * truncated, one tensor's shape changed: modified copies in a fresh /tmp directory, never
+ * in the repository) make featurizer_new fail with a message naming the file and the
+ * problem; bad JPEGs (empty, garbage, truncated) make featurizer_run fail with a reason,
+ * and a valid image featurized afterwards gives bit-identical features (no state left
+ * behind by the failures). */
+#include "featurizer.h"
+#include "../test.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    if (!f)
+        return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, len, f) == len;
+    return (f && fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static const char *weights_path(void)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/models/mobilenet_v2/model.safetensors", test_shared_dir());
+    return path;
+}
+
+/* featurizer_new must fail on path with an error mentioning path and `problem`. */
+static const char *expect_new_fails(const char *path, const char *problem)
+{
+    static char err[512];
+    err[0] = 0;
+    featurizer_t *fz = featurizer_new(path, 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    if (fz) {
+        featurizer_destroy(&fz);
+        return "featurizer_new succeeded";
+    }
+    if (!strstr(err, path) || !strstr(err, problem)) {
+        fprintf(stderr, "error was: %s\n", err);
+        return "error does not name the file and the problem";
+    }
+    fprintf(stderr, "expected failure: %s\n", err);
+    return NULL;
+}
+
+static void test_missing_weights(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/no-such-model.safetensors", tmpdir);
+    const char *why = expect_new_fails(path, "No such file");
+    CHECK(!why, "%s", why);
+}
+
+static void test_truncated_weights(void)
+{
+    size_t len;
+    char *data = read_file(weights_path(), &len), path[128];
+    CHECK(data, "%s: cannot read", weights_path());
+    snprintf(path, sizeof path, "%s/truncated.safetensors", tmpdir);
+    int rc = write_file(path, data, len / 2);
+    free(data);
+    CHECK(rc == 0, "%s: cannot write", path);
+    const char *why = expect_new_fails(path, "");
+    unlink(path);
+    CHECK(!why, "%s", why);
+}
+
+static void test_changed_shape(void)
+{
+    static const char from[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,1,3,3]";
+    static const char to[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,3,3,1]";
+    size_t len;
+    char *data = read_file(weights_path(), &len), path[128];
+    CHECK(data && len > 4096, "%s: cannot read", weights_path());
+    char *at = memmem(data, 4096, from, sizeof from - 1);
+    if (at)
+        memcpy(at, to, sizeof to - 1); /* same size: the file stays valid safetensors */
+    snprintf(path, sizeof path, "%s/reshaped.safetensors", tmpdir);
+    int rc = at ? write_file(path, data, len) : -1;
+    free(data);
+    CHECK(at, "tensor features.3.conv.1.0.weight not found in the header");
+    CHECK(rc == 0, "%s: cannot write", path);
+    const char *why = expect_new_fails(
+        path, "features.3.conv.1.0.weight: shape [144,3,3,1], expected [144,1,3,3]");
+    unlink(path);
+    CHECK(!why, "%s", why);
+}
+
+static void test_bad_size(void)
+{
+    char err[256] = "";
+    featurizer_t *fz = featurizer_new(weights_path(), 0, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    CHECK(!fz && err[0], "size 0 accepted");
+}
+
+static void test_bad_jpegs_leave_no_trace(void)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/data/fruits-360/Test/Banana/100_100.jpg", test_shared_dir());
+    size_t len;
+    char *jpeg = read_file(path, &len);
+    CHECK(jpeg && len > 100, "%s: cannot read", path);
+    featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    CHECK(fz, "featurizer_new: %s", err);
+    CHECK(featurizer_size(fz) == 224, "size %d", featurizer_size(fz));
+    float before[FEATURE_DIM], after[FEATURE_DIM];
+    featurizer_timings_t t;
+    int ok = featurizer_run(fz, jpeg, len, before, &t, err, sizeof err) == 0;
+    CHECK(ok, "valid image: %s", err);
+    CHECK(t.decode_ms >= 0 && t.resize_ms >= 0 && t.net_ms > 0, "timings %g %g %g", t.decode_ms,
+          t.resize_ms, t.net_ms);
+
+    static const char garbage[] = "this is not a JPEG, just some text of a reasonable length";
+    const struct {
+        const char *what;
+        const void *data;
+        size_t len;
+    } bad[] = {
+        {"zero bytes", jpeg, 0},
+        {"garbage", garbage, sizeof garbage},
+        {"truncated", jpeg, len / 2},
+        {"header only", jpeg, 20},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        int rc = featurizer_run(fz, bad[i].data, bad[i].len, after, NULL, err, sizeof err);
+        if (rc != -1 || !err[0])
+            featurizer_destroy(&fz), free(jpeg);
+        CHECK(rc == -1, "%s: accepted", bad[i].what);
+        CHECK(err[0], "%s: no message", bad[i].what);
+        fprintf(stderr, "%s: %s\n", bad[i].what, err);
+    }
+    ok = featurizer_run(fz, jpeg, len, after, NULL, err, sizeof err) == 0;
+    featurizer_destroy(&fz);
+    free(jpeg);
+    CHECK(ok, "valid image after the bad ones: %s", err);
+    CHECK(memcmp(before, after, sizeof before) == 0, "features changed after failed runs");
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fs-test-featurizer-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_missing_weights);
+    RUN(test_truncated_weights);
+    RUN(test_changed_shape);
+    RUN(test_bad_size);
+    RUN(test_bad_jpegs_leave_no_trace);
+    rmdir(tmpdir);
+    TEST_DONE();
+}
