@@ -21,6 +21,7 @@
 
 #include <czmq.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +67,9 @@ static void usage(FILE *out)
             "  --k K                    fixed number of PCA components\n"
             "  --variance V             else the smallest k explaining V (default 0.95)\n"
             "  --standardize            scale features to unit variance before PCA\n"
-            "  --refresh-every N        refresh the model every N vectors (default 2000)\n"
+            "  --refresh-every N        refresh the model every N vectors (default 20000)\n"
             "  --refresh-seconds T      ...or every T seconds (default 10)\n"
-            "  --checkpoint-every N     checkpoint the PCA sums every N vectors (default 5000)\n"
+            "  --checkpoint-every N     checkpoint the PCA sums every N vectors (default 20000)\n"
             "  --checkpoint-seconds T   ...or every T seconds (default 5)\n"
             "  --batch N                results stored per round trip, at most (default 256)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
@@ -89,7 +90,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 256, 2000, 10.0, 5000, 5.0, 5};
+                           {1280, 0, 0.95, false}, 256, 20000, 10.0, 20000, 5.0, 5};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -170,11 +171,23 @@ static int receive_batch(sink_t *self, zsock_t *results, zpoller_t *poller)
     return n;
 }
 
-/* Decodes frames into store items; heartbeats and malformed frames are handled here. */
+static bool all_finite(const uint8_t *bytes, int dim)
+{
+    for (int i = 0; i < dim; i++) {
+        float v;
+        memcpy(&v, bytes + (size_t) i * sizeof v, sizeof v);
+        if (!isfinite(v))
+            return false;
+    }
+    return true;
+}
+
+/* Decodes frames into store items; heartbeats and malformed frames are handled here. A
+ * result whose features hold NaN or Inf is stored as failed: it would poison the PCA sums. */
 static size_t prepare_items(sink_t *self, int nframes)
 {
     size_t n = 0;
-    int dim = self->cfg.pca.dim, k = pca_k(self->pca);
+    int dim = self->cfg.pca.dim;
     char err[256];
     for (int i = 0; i < nframes; i++) {
         wire_msg_t *msg = &self->msgs[n];
@@ -190,15 +203,12 @@ static size_t prepare_items(sink_t *self, int nframes)
                      msg->result.key, msg->result.features_len, (size_t) dim * sizeof(float));
             count_malformed(self, err);
         } else {
-            store_item_t *item = &self->items[n];
-            *item = (store_item_t){.result = &msg->result, .k = k,
-                                   .pca_version = pca_version(self->pca)};
-            if (msg->result.ok && k > 0) {
-                float *x = self->rows; /* scratch: features may be unaligned in the frame */
-                memcpy(x, msg->result.features, (size_t) dim * sizeof(float));
-                item->projection = self->projections + n * (size_t) dim;
-                pca_project(self->pca, x, (float *) item->projection);
+            wire_result_t *r = &msg->result;
+            if (r->ok && !all_finite(r->features, dim)) {
+                r->ok = false;
+                snprintf(r->error, sizeof r->error, "features contain NaN or Inf");
             }
+            self->items[n] = (store_item_t){.result = r};
             self->frames[n] = frame; /* keep the frame: the item points into it */
             n++;
             continue;
@@ -206,6 +216,27 @@ static size_t prepare_items(sink_t *self, int nframes)
         zframe_destroy(&frame);
     }
     return n;
+}
+
+/* Projects the good results on the current model, all in one BLAS call. */
+static void project_items(sink_t *self, size_t n)
+{
+    int dim = self->cfg.pca.dim, k = pca_k(self->pca);
+    size_t good = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->items[i].result->ok)
+            memcpy(self->rows + good++ * (size_t) dim, self->items[i].result->features,
+                   (size_t) dim * sizeof(float));
+    bool projected = k > 0 && good > 0 &&
+                     pca_project_many(self->pca, self->rows, good, self->projections) == 0;
+    good = 0;
+    for (size_t i = 0; i < n; i++) {
+        store_item_t *item = &self->items[i];
+        item->k = k;
+        item->pca_version = pca_version(self->pca);
+        if (projected && item->result->ok)
+            item->projection = self->projections + good++ * (size_t) k;
+    }
 }
 
 /* Adds the batch's new vectors to the PCA in seq order, reading from Redis any stored
@@ -325,6 +356,7 @@ int main(int argc, char **argv)
         int nframes = receive_batch(self, results, poller);
         size_t n = prepare_items(self, nframes);
         if (n > 0) {
+            project_items(self, n);
             UNTIL_WRITTEN(self, store_batch(self->redis, self->items, n));
             if (!stop_requested)
                 apply_to_pca(self, n);
