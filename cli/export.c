@@ -276,7 +276,7 @@ int cmd_pca(int argc, char **argv)
         printf("component  ratio  cumulative\n");
         for (size_t i = 0; i < count && i < 10; i++) {
             cumulative += ratios[i];
-            printf("%9zu  %.6f  %.6f\n", i + 1, ratios[i], cumulative);
+            printf("%9zu  %.12f  %.12f\n", i + 1, ratios[i], cumulative);
         }
     }
     freeReplyObject(r);
