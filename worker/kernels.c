@@ -110,6 +110,11 @@ size_t kernels_pw_bytes(const kernels_pw_t *self)
     return ((size_t)self->k + 1) * (((size_t)self->n + 15) & ~(size_t)15) * sizeof(float);
 }
 
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
 static float relu6(float v)
 {
     return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
@@ -242,17 +247,22 @@ void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6_on
 
 void kernels_im2col3x3_s2(const float *in, int h, int w, int c, int y0, int y1, float *col)
 {
-    int wo = (w - 1) / 2 + 1;
+    int wo = (w - 1) / 2 + 1, span = 3 * c;
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < wo; x++)
-            for (int ky = 0; ky < 3; ky++) {
-                int iy = 2 * y - 1 + ky;
-                for (int kx = 0; kx < 3; kx++, col += c) {
-                    int ix = 2 * x - 1 + kx;
-                    if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                        memset(col, 0, (size_t)c * sizeof(float));
-                    else
-                        memcpy(col, in + ((size_t)iy * w + ix) * c, (size_t)c * sizeof(float));
+            for (int ky = 0; ky < 3; ky++, col += span) {
+                int iy = 2 * y - 1 + ky, ix = 2 * x - 1;
+                ptrdiff_t at = ((ptrdiff_t)iy * w + ix) * c; /* index of the left tap */
+                /* The three taps of a row are contiguous unless they cross the border; plain
+                 * loops, since a tap is only c (3 for RGB) floats. */
+                if (iy >= 0 && iy < h && ix >= 0 && ix + 2 < w) {
+                    for (int i = 0; i < span; i++)
+                        col[i] = in[at + i];
+                    continue;
+                }
+                for (int i = 0; i < span; i++) {
+                    int tx = ix + i / c;
+                    col[i] = iy >= 0 && iy < h && tx >= 0 && tx < w ? in[at + i] : 0.0f;
                 }
             }
 }
@@ -293,30 +303,82 @@ static void dw_row_portable(const float *const rows[3], int w, int c, int stride
     }
 }
 
-static AVX512 void dw_row_avx512(const float *const rows[3], int w, int c, int stride,
-                                 const float *weight, const float *bias, float *out)
+/* Output vector x, skipping the taps outside the row: for the edges and leftovers. */
+INLINE AVX512 void dw_pixel_avx512(const float *const rows[3], int x, int w, size_t c, int S,
+                                   const __m512 k[9], __m512 acc, float *out)
 {
-    int wo = (w - 1) / stride + 1;
+    int ix = x * S - 1; /* the left tap's column */
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++) {
+        const float *p = rows[ky] + (size_t)(ix + 1) * c; /* the centre tap */
+        if (ix >= 0)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(p - c), k[3 * ky], acc);
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(p), k[3 * ky + 1], acc);
+        if (ix + 2 < w)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + c), k[3 * ky + 2], acc);
+    }
+    acc = _mm512_min_ps(_mm512_max_ps(acc, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+    _mm512_storeu_ps(out + (size_t)x * c, acc);
+}
+
+/* DW_BLOCK interior output vectors from x on (every tap inside the row): each input vector
+ * is loaded once for all the outputs that use it, and the DW_BLOCK accumulator chains are
+ * independent, so the FMA latency overlaps. */
+#define DW_BLOCK 4
+INLINE AVX512 void dw_block_avx512(const float *const rows[3], int x, size_t c, int S,
+                                   const __m512 k[9], __m512 b, float *out)
+{
+    __m512 acc[DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+#pragma GCC unroll 8
+    for (int i = 0; i < DW_BLOCK; i++)
+        acc[i] = b;
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++) {
+        const float *p = rows[ky] + (size_t)(x * S - 1) * c;
+#pragma GCC unroll 16
+        for (int j = 0; j < (DW_BLOCK - 1) * S + 3; j++)
+            v[j] = _mm512_loadu_ps(p + j * c);
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+            for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
+                acc[i] = _mm512_fmadd_ps(v[i * S + kx], k[3 * ky + kx], acc[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < DW_BLOCK; i++)
+        _mm512_storeu_ps(out + (size_t)(x + i) * c, _mm512_min_ps(_mm512_max_ps(acc[i], zero), six));
+}
+
+INLINE AVX512 void dw_row_stride_avx512(const float *const rows[3], int w, int c, int S,
+                                        const float *weight, const float *bias, float *out)
+{
+    int wo = (w - 1) / S + 1;
+    /* Interior outputs [1, hi) have all three taps inside the row. */
+    int hi = w >= 2 ? imin((w - 2) / S + 1, wo) : 0;
     for (int c0 = 0; c0 < c; c0 += 16) {
+        const float *r[3] = {rows[0] + c0, rows[1] + c0, rows[2] + c0};
+        float *o = out + c0;
         __m512 k[9];
         for (int t = 0; t < 9; t++)
             k[t] = _mm512_loadu_ps(weight + t * c + c0);
         __m512 b = _mm512_loadu_ps(bias + c0);
-        for (int x = 0; x < wo; x++) {
-            int ix = x * stride - 1;
-            __m512 acc = b;
-            for (int ky = 0; ky < 3; ky++) {
-                const float *p = rows[ky] + (size_t)(ix + 1) * c + c0; /* the centre tap */
-                if (ix >= 0)
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p - c), k[3 * ky], acc);
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(p), k[3 * ky + 1], acc);
-                if (ix + 2 < w)
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + c), k[3 * ky + 2], acc);
-            }
-            _mm512_storeu_ps(out + (size_t)x * c + c0, _mm512_min_ps(_mm512_max_ps(acc, zero), six));
-        }
+        int x = 1;
+        for (; x + DW_BLOCK <= hi; x += DW_BLOCK)
+            dw_block_avx512(r, x, (size_t)c, S, k, b, o);
+        dw_pixel_avx512(r, 0, w, (size_t)c, S, k, b, o);
+        for (; x < wo; x++)
+            dw_pixel_avx512(r, x, w, (size_t)c, S, k, b, o);
     }
+}
+
+static AVX512 void dw_row_avx512(const float *const rows[3], int w, int c, int stride,
+                                 const float *weight, const float *bias, float *out)
+{
+    if (stride == 1)
+        dw_row_stride_avx512(rows, w, c, 1, weight, bias, out);
+    else
+        dw_row_stride_avx512(rows, w, c, 2, weight, bias, out);
 }
 
 void kernels_dw3x3_row(const float *const rows[3], int w, int c, int stride, const float *weight,
