@@ -2,10 +2,9 @@
  *
  * A table lists each field's map key, kind and place in the C struct; the same table drives
  * the encoder and the decoder, so the two cannot drift apart, and README.md's "Wire
- * messages" section is a transcription of these tables. Keys are short because they travel
- * with every message. The decoder references the input frame for strings and byte fields
- * (msgpack-c's unpacker does not copy them); strings are copied into the struct's fixed
- * buffers, and byte fields are left pointing into the frame. */
+ * messages" section is a transcription of these tables. Encoding uses msgpack-c's packer;
+ * decoding is a small allocation-free reader (see reader_t). Strings are copied into the
+ * struct's fixed buffers; byte fields are left pointing into the frame. */
 #include "wire.h"
 
 #include <stdio.h>
@@ -123,114 +122,236 @@ void wire_encode_heartbeat(msgpack_sbuffer *buf, const wire_heartbeat_t *heartbe
     encode(buf, &messages[2], heartbeat);
 }
 
-static bool key_is(const msgpack_object *key, const char *name)
+/* A bounds-checked cursor over one frame. The decoder reads msgpack itself rather than
+ * through msgpack_unpack, which allocates storage for a container's declared size before
+ * looking at the bytes: a corrupt frame declaring a 2^32-entry array would cost gigabytes.
+ * Here nothing is allocated, and a declared size larger than the bytes left just fails. */
+typedef struct {
+    const uint8_t *p, *end;
+} reader_t;
+
+static bool take(reader_t *r, size_t n, const uint8_t **out)
 {
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen(name) &&
-           memcmp(key->via.str.ptr, name, key->via.str.size) == 0;
+    if ((size_t) (r->end - r->p) < n)
+        return false;
+    *out = r->p;
+    r->p += n;
+    return true;
+}
+
+static bool take_uint(reader_t *r, size_t bytes, uint64_t *v)
+{
+    const uint8_t *b;
+    if (!take(r, bytes, &b))
+        return false;
+    *v = 0;
+    for (size_t i = 0; i < bytes; i++)
+        *v = *v << 8 | b[i];
+    return true;
+}
+
+typedef enum { VALUE_NIL, VALUE_BOOL, VALUE_UINT, VALUE_INT, VALUE_REAL, VALUE_STR,
+               VALUE_BIN, VALUE_ARRAY, VALUE_MAP } value_kind_t;
+
+typedef struct {
+    value_kind_t kind;
+    bool boolean;
+    uint64_t u;
+    int64_t i;
+    double real;
+    const uint8_t *bytes; /* str, bin */
+    uint64_t len;         /* str/bin bytes, array/map entries */
+} value_t;
+
+/* Reads one value's header (and a string's or blob's bytes). */
+static bool read_value(reader_t *r, value_t *v)
+{
+    const uint8_t *b;
+    if (!take(r, 1, &b))
+        return false;
+    uint8_t c = *b;
+    uint64_t u;
+    memset(v, 0, sizeof *v);
+    if (c <= 0x7f) { v->kind = VALUE_UINT; v->u = c; return true; }
+    if (c >= 0xe0) { v->kind = VALUE_INT; v->i = (int8_t) c; return true; }
+    if ((c & 0xf0) == 0x80) { v->kind = VALUE_MAP; v->len = c & 0x0f; return true; }
+    if ((c & 0xf0) == 0x90) { v->kind = VALUE_ARRAY; v->len = c & 0x0f; return true; }
+    if ((c & 0xe0) == 0xa0) { v->kind = VALUE_STR; v->len = c & 0x1f; return take(r, v->len, &v->bytes); }
+    switch (c) {
+    case 0xc0: v->kind = VALUE_NIL; return true;
+    case 0xc2: case 0xc3: v->kind = VALUE_BOOL; v->boolean = c == 0xc3; return true;
+    case 0xc4: case 0xc5: case 0xc6:
+        v->kind = VALUE_BIN;
+        return take_uint(r, (size_t) 1 << (c - 0xc4), &v->len) && take(r, v->len, &v->bytes);
+    case 0xd9: case 0xda: case 0xdb:
+        v->kind = VALUE_STR;
+        return take_uint(r, (size_t) 1 << (c - 0xd9), &v->len) && take(r, v->len, &v->bytes);
+    case 0xca: {
+        float f;
+        uint32_t bits;
+        if (!take_uint(r, 4, &u))
+            return false;
+        bits = (uint32_t) u;
+        memcpy(&f, &bits, sizeof f);
+        v->kind = VALUE_REAL;
+        v->real = f;
+        return true;
+    }
+    case 0xcb:
+        if (!take_uint(r, 8, &u))
+            return false;
+        v->kind = VALUE_REAL;
+        memcpy(&v->real, &u, sizeof v->real);
+        return true;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        v->kind = VALUE_UINT;
+        return take_uint(r, (size_t) 1 << (c - 0xcc), &v->u);
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        size_t bytes = (size_t) 1 << (c - 0xd0);
+        if (!take_uint(r, bytes, &u))
+            return false;
+        v->kind = VALUE_INT;
+        v->i = bytes == 1 ? (int8_t) u : bytes == 2 ? (int16_t) u : bytes == 4 ? (int32_t) u
+                                                                            : (int64_t) u;
+        return true;
+    }
+    case 0xdc: case 0xdd:
+        v->kind = VALUE_ARRAY;
+        return take_uint(r, c == 0xdc ? 2 : 4, &v->len);
+    case 0xde: case 0xdf:
+        v->kind = VALUE_MAP;
+        return take_uint(r, c == 0xde ? 2 : 4, &v->len);
+    default:
+        return false; /* ext types and the reserved byte: never ours */
+    }
+}
+
+/* Skips a value of an unknown field, nested containers included (depth-limited). */
+static bool skip_value(reader_t *r, const value_t *v, int depth)
+{
+    if (v->kind != VALUE_ARRAY && v->kind != VALUE_MAP)
+        return true;
+    if (depth > 16)
+        return false;
+    uint64_t items = v->kind == VALUE_MAP ? 2 * v->len : v->len;
+    for (uint64_t i = 0; i < items; i++) {
+        value_t inner;
+        if (!read_value(r, &inner) || !skip_value(r, &inner, depth + 1))
+            return false;
+    }
+    return true;
+}
+
+static bool value_is(const value_t *v, const char *s)
+{
+    return v->kind == VALUE_STR && v->len == strlen(s) && memcmp(v->bytes, s, v->len) == 0;
 }
 
 /* Stores one map value into its field; returns NULL or what is wrong with it. */
-static const char *decode_field(const field_t *f, const msgpack_object *v, char *base)
+static const char *decode_field(const field_t *f, const value_t *v, char *base)
 {
     switch (f->kind) {
     case FIELD_STR:
-        if (v->type != MSGPACK_OBJECT_STR)
+        if (v->kind != VALUE_STR)
             return "is not a string";
-        if (v->via.str.size >= f->size)
+        if (v->len >= f->size)
             return "is too long";
-        memcpy(base + f->offset, v->via.str.ptr, v->via.str.size);
-        base[f->offset + v->via.str.size] = '\0';
+        memcpy(base + f->offset, v->bytes, v->len);
+        base[f->offset + v->len] = '\0';
         return NULL;
     case FIELD_INT:
-        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
-            *(int64_t *) (base + f->offset) = (int64_t) v->via.u64;
-        else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-            *(int64_t *) (base + f->offset) = v->via.i64;
+        if (v->kind == VALUE_UINT && v->u <= INT64_MAX)
+            *(int64_t *) (base + f->offset) = (int64_t) v->u;
+        else if (v->kind == VALUE_INT)
+            *(int64_t *) (base + f->offset) = v->i;
         else
             return "is not an integer";
         return NULL;
     case FIELD_REAL:
-        if (v->type != MSGPACK_OBJECT_FLOAT64 && v->type != MSGPACK_OBJECT_FLOAT32)
+        if (v->kind != VALUE_REAL)
             return "is not a number";
-        *(double *) (base + f->offset) = v->via.f64;
+        *(double *) (base + f->offset) = v->real;
         return NULL;
     case FIELD_BOOL:
-        if (v->type != MSGPACK_OBJECT_BOOLEAN)
+        if (v->kind != VALUE_BOOL)
             return "is not a boolean";
-        *(bool *) (base + f->offset) = v->via.boolean;
+        *(bool *) (base + f->offset) = v->boolean;
         return NULL;
     case FIELD_BYTES:
-        if (v->type != MSGPACK_OBJECT_BIN)
+        if (v->kind != VALUE_BIN)
             return "is not binary";
-        *(const uint8_t **) (base + f->offset) = (const uint8_t *) v->via.bin.ptr;
-        *(size_t *) (base + f->size) = v->via.bin.size;
+        *(const uint8_t **) (base + f->offset) = v->bytes;
+        *(size_t *) (base + f->size) = (size_t) v->len;
         return NULL;
     }
     return "has an unknown kind";
 }
 
-static int decode_map(const msgpack_object_map *map, wire_msg_t *msg, char *err, size_t errlen)
+#define WIRE_MAX_FIELDS 64
+
+int wire_decode(const void *data, size_t len, wire_msg_t *msg, char *err, size_t errlen)
 {
+    reader_t r = {data, (const uint8_t *) data + len};
+    value_t map;
+    if (!read_value(&r, &map) || map.kind != VALUE_MAP) {
+        snprintf(err, errlen, "not a msgpack map (%zu bytes)", len);
+        return -1;
+    }
+    if (map.len > WIRE_MAX_FIELDS) {
+        snprintf(err, errlen, "map of %llu fields, more than any message has",
+                 (unsigned long long) map.len);
+        return -1;
+    }
+    value_t keys[WIRE_MAX_FIELDS], values[WIRE_MAX_FIELDS];
     const message_t *message = NULL;
-    int64_t version = -1;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *key = &map->ptr[i].key, *val = &map->ptr[i].val;
-        if (key_is(key, "t") && val->type == MSGPACK_OBJECT_STR) {
-            for (size_t m = 0; m < MESSAGE_COUNT; m++)
-                if (key_is(val, messages[m].name))
-                    message = &messages[m];
-        } else if (key_is(key, "v") && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            version = (int64_t) val->via.u64;
+    uint64_t version = 0;
+    for (uint64_t i = 0; i < map.len; i++) {
+        if (!read_value(&r, &keys[i]) || keys[i].kind != VALUE_STR ||
+            !read_value(&r, &values[i]) || !skip_value(&r, &values[i], 0)) {
+            snprintf(err, errlen, "truncated or malformed map entry %llu",
+                     (unsigned long long) i);
+            return -1;
         }
+        if (value_is(&keys[i], "t"))
+            for (size_t m = 0; m < MESSAGE_COUNT; m++)
+                if (value_is(&values[i], messages[m].name))
+                    message = &messages[m];
+        if (value_is(&keys[i], "v") && values[i].kind == VALUE_UINT)
+            version = values[i].u;
+    }
+    if (r.p != r.end) {
+        snprintf(err, errlen, "%zu bytes of garbage after the message", (size_t) (r.end - r.p));
+        return -1;
     }
     if (!message) {
         snprintf(err, errlen, "no known message type (field \"t\")");
         return -1;
     }
     if (version != WIRE_VERSION) {
-        snprintf(err, errlen, "%s message has version %lld, this program speaks %d",
-                 message->name, (long long) version, WIRE_VERSION);
+        snprintf(err, errlen, "%s message has version %llu, this program speaks %d",
+                 message->name, (unsigned long long) version, WIRE_VERSION);
         return -1;
     }
     memset(msg, 0, sizeof *msg);
     msg->type = message->type;
     char *base = (char *) &msg->task; /* every member of the union starts here */
-    for (size_t i = 0; i < message->count; i++) {
-        const field_t *f = &message->fields[i];
+    for (size_t f = 0; f < message->count; f++) {
+        const field_t *field = &message->fields[f];
         bool seen = false;
-        for (uint32_t j = 0; j < map->size && !seen; j++) {
-            if (!key_is(&map->ptr[j].key, f->name))
+        for (uint64_t i = 0; i < map.len && !seen; i++) {
+            if (!value_is(&keys[i], field->name))
                 continue;
             seen = true;
-            const char *problem = decode_field(f, &map->ptr[j].val, base);
+            const char *problem = decode_field(field, &values[i], base);
             if (problem) {
-                snprintf(err, errlen, "%s field \"%s\" %s", message->name, f->name, problem);
+                snprintf(err, errlen, "%s field \"%s\" %s", message->name, field->name, problem);
                 return -1;
             }
         }
-        if (!seen && f->required) {
-            snprintf(err, errlen, "%s message lacks field \"%s\"", message->name, f->name);
+        if (!seen && field->required) {
+            snprintf(err, errlen, "%s message lacks field \"%s\"", message->name, field->name);
             return -1;
         }
     }
     return 0;
-}
-
-int wire_decode(const void *data, size_t len, wire_msg_t *msg, char *err, size_t errlen)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init(&unpacked);
-    size_t offset = 0;
-    int rc = -1;
-    msgpack_unpack_return ret = msgpack_unpack_next(&unpacked, data, len, &offset);
-    if (ret != MSGPACK_UNPACK_SUCCESS)
-        snprintf(err, errlen, "not a msgpack message (%zu bytes)", len);
-    else if (offset != len)
-        snprintf(err, errlen, "%zu bytes of garbage after the message", len - offset);
-    else if (unpacked.data.type != MSGPACK_OBJECT_MAP)
-        snprintf(err, errlen, "message is not a msgpack map");
-    else
-        rc = decode_map(&unpacked.data.via.map, msg, err, errlen);
-    msgpack_unpacked_destroy(&unpacked);
-    return rc;
 }

@@ -114,6 +114,33 @@ static void malformed_messages_are_refused(void)
     CHECK(wire_decode("\x93\x01\x02\x03", 4, &msg, err, sizeof err) != 0, "array accepted");
 }
 
+/* A frame declaring a container far larger than itself is refused without allocating for
+ * it; an unknown nested field is skipped. */
+static void declared_sizes_are_not_trusted(void)
+{
+    static const uint8_t huge_array[] = {0x81, 0xa1, 'x', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    static const uint8_t huge_map[] = {0xdf, 0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t huge_bin[] = {0x81, 0xa1, 'x', 0xc6, 0xff, 0xff, 0xff, 0xf0, 0x00};
+    wire_msg_t msg;
+    char err[256];
+    CHECK(wire_decode(huge_array, sizeof huge_array, &msg, err, sizeof err) != 0, "array");
+    CHECK(wire_decode(huge_map, sizeof huge_map, &msg, err, sizeof err) != 0, "map");
+    CHECK(wire_decode(huge_bin, sizeof huge_bin, &msg, err, sizeof err) != 0, "bin");
+
+    wire_heartbeat_t beat = {.pid = -5};
+    strcpy(beat.worker, "w");
+    wire_encode_heartbeat(&buf, &beat);
+    /* append an unknown field holding a nested map: the map header count goes up by one */
+    uint8_t frame[512];
+    memcpy(frame, buf.data, buf.size);
+    frame[0]++;
+    static const uint8_t extra[] = {0xa5, 'e', 'x', 't', 'r', 'a', 0x81, 0xa1, 'a', 0x92, 0x01, 0xd1, 0xff, 0x00};
+    memcpy(frame + buf.size, extra, sizeof extra);
+    CHECK(wire_decode(frame, buf.size + sizeof extra, &msg, err, sizeof err) == 0,
+          "unknown nested field not skipped: %s", err);
+    CHECK(msg.heartbeat.pid == -5 && strcmp(msg.heartbeat.worker, "w") == 0, "fields lost");
+}
+
 static void truncations_and_random_bytes_never_crash(void)
 {
     uint8_t jpeg[64] = {0xff, 0xd8};
@@ -149,6 +176,7 @@ int main(void)
     RUN(task_round_trip);
     RUN(result_and_heartbeat_round_trip);
     RUN(malformed_messages_are_refused);
+    RUN(declared_sizes_are_not_trusted);
     RUN(truncations_and_random_bytes_never_crash);
     msgpack_sbuffer_destroy(&buf);
     TEST_DONE();
