@@ -167,7 +167,7 @@ static int start_redis(run_t *self)
     char *const argv[] = {"redis-server", "--port", "0", "--unixsocket", self->socket_path,
                           "--dir", (char *) self->cfg.data_dir, "--appendonly", "yes",
                           "--appendfsync", "always", "--save", "", "--loglevel", "warning",
-                          NULL};
+                          "--logfile", "redis.log", NULL};
     self->redis_pid = spawn(self, "redis-server", argv);
     snprintf(self->redis_url, sizeof self->redis_url, "unix://%s", self->socket_path);
     for (int i = 0; i < 300; i++) { /* up to 30 s: a big append-only file takes a while */
@@ -184,7 +184,7 @@ static int start_redis(run_t *self)
             }
         }
         if (waitpid(self->redis_pid, NULL, WNOHANG) == self->redis_pid) {
-            log_error("redis-server exited at start (is redis-server installed?)");
+            log_error("redis-server exited at start; see %s/redis.log", self->cfg.data_dir);
             self->redis_pid = 0;
             return -1;
         }
@@ -291,7 +291,7 @@ static int monitor(run_t *self, redis_t *redis, long total, const progress_t *st
         if (now->backlog == 0 || clock_seconds() - last_print >= (tty ? 0.5 : 10.0)) {
             fprintf(stderr, "%s%lld/%ld images  %lld failed  %.0f images/s  %.0f s%s",
                     tty ? "\r" : "", done, total, now->failed - start->failed,
-                    elapsed > 0 ? (double) done / elapsed : 0.0, elapsed, tty ? "  " : "\n");
+                    elapsed >= 1 ? (double) done / elapsed : 0.0, elapsed, tty ? "  " : "\n");
             last_print = clock_seconds();
         }
         if (now->backlog == 0) {
