@@ -24,9 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NR 64 /* outputs per packed weight panel: four 16-float vectors */
+#define NR 64     /* outputs per packed weight panel: four 16-float vectors */
+#define MR_MAX 14 /* rows of the tallest AVX-512 tile (one vector wide) */
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE static inline __attribute__((always_inline))
+/* Full unrolling of the constant-count register loops, so that the accumulator arrays live
+ * in registers; each compiler has its own spelling. */
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 
 struct kernels_pw_t {
     int k, n;
@@ -142,42 +150,38 @@ static void conv1x1_portable(const float *in, int m, const kernels_pw_t *w, int 
     kernels_bias_act(out, m, w->n, w->bias, relu6_on, res);
 }
 
-/* One MR x (NV * 16) output tile over the whole K, of which the first mr rows are real
- * (mr == MR for every tile but the last, where the constant folds away the checks).
- * Accumulators live in registers; bias, ReLU6 and the residual are applied before the
- * single store, the last vector masked to the panel's real width. */
+/* One MR x (NV * 16) output tile over the whole K. Accumulators live in registers (MR and
+ * NV are constants after inlining, and there is no data-dependent control flow, which
+ * clang needs to keep the array out of memory); bias, ReLU6 and the residual are applied
+ * before the single store, the last vector masked to the panel's real width. */
 INLINE AVX512 void tile_avx512(const float *a, int k, const float *panel, int pw,
                                const float *bias, int relu6_on, const float *res, float *c,
-                               int ldc, int cols, int NV, int MR, int mr)
+                               int ldc, int cols, int NV, int MR)
 {
-    __m512 acc[14][4];
-#pragma GCC unroll 16
+    __m512 acc[MR_MAX][4];
+UNROLL
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < NV; j++)
             acc[i][j] = _mm512_loadu_ps(bias + 16 * j);
     for (int p = 0; p < k; p++) {
         __m512 b[4];
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < NV; j++)
             b[j] = _mm512_loadu_ps(panel + (size_t)p * pw + 16 * j);
-#pragma GCC unroll 16
+UNROLL
         for (int i = 0; i < MR; i++) {
-            if (i >= mr)
-                break;
             __m512 av = _mm512_set1_ps(a[(size_t)i * k + p]);
-#pragma GCC unroll 4
+UNROLL
             for (int j = 0; j < NV; j++)
                 acc[i][j] = _mm512_fmadd_ps(av, b[j], acc[i][j]);
         }
     }
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     __mmask16 tail = (__mmask16)((1u << (cols - 16 * (NV - 1))) - 1u);
-#pragma GCC unroll 16
+UNROLL
     for (int i = 0; i < MR; i++) {
-        if (i >= mr)
-            break;
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < NV; j++) {
             __mmask16 mask = j == NV - 1 ? tail : (__mmask16)0xffff;
             __m512 v = acc[i][j];
@@ -191,20 +195,19 @@ INLINE AVX512 void tile_avx512(const float *a, int k, const float *panel, int pw
 }
 
 /* All row tiles of one panel with NV vectors; MR is chosen so that MR * NV accumulators,
- * the NV panel vectors and a broadcast fit the 32 registers. */
+ * the NV panel vectors and a broadcast fit the 32 registers. When m is not a multiple of
+ * MR the last tile is the last MR rows, overlapping the previous one: out never aliases
+ * in or res, so writing those rows twice gives the same values (needs m >= MR). */
 INLINE AVX512 void panel_avx512(const float *in, int m, int k, const float *panel, int pw,
                                 const float *bias, int relu6_on, const float *res, float *out,
                                 int ldc, int cols, int NV, int MR)
 {
-    int i = 0;
-    for (; i + MR <= m; i += MR)
-        tile_avx512(in + (size_t)i * k, k, panel, pw, bias, relu6_on,
-                    res ? res + (size_t)i * ldc : NULL, out + (size_t)i * ldc, ldc, cols, NV,
-                    MR, MR);
-    if (i < m)
-        tile_avx512(in + (size_t)i * k, k, panel, pw, bias, relu6_on,
-                    res ? res + (size_t)i * ldc : NULL, out + (size_t)i * ldc, ldc, cols, NV,
-                    MR, m - i);
+    for (int i = 0; i < m; i += MR) {
+        int row = i + MR <= m ? i : m - MR;
+        tile_avx512(in + (size_t)row * k, k, panel, pw, bias, relu6_on,
+                    res ? res + (size_t)row * ldc : NULL, out + (size_t)row * ldc, ldc, cols, NV,
+                    MR);
+    }
 }
 
 static AVX512 void conv1x1_avx512(const float *in, int m, const kernels_pw_t *w, int relu6_on,
@@ -218,7 +221,7 @@ static AVX512 void conv1x1_avx512(const float *in, int m, const kernels_pw_t *w,
         switch (pw / 16) {
         case 1:
             panel_avx512(in, m, w->k, panel, pw, w->bias + n0, relu6_on, r, out + n0, w->n,
-                         cols, 1, 14);
+                         cols, 1, MR_MAX);
             break;
         case 2:
             panel_avx512(in, m, w->k, panel, pw, w->bias + n0, relu6_on, r, out + n0, w->n,
@@ -239,7 +242,8 @@ static AVX512 void conv1x1_avx512(const float *in, int m, const kernels_pw_t *w,
 void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6_on,
                      const float *res, float *out)
 {
-    if (kernels_isa() == KERNELS_AVX512)
+    /* Fewer rows than a tile only happen for tiny inputs: not worth a kernel of their own. */
+    if (kernels_isa() == KERNELS_AVX512 && m >= MR_MAX)
         conv1x1_avx512(in, m, w, relu6_on, res, out);
     else
         conv1x1_portable(in, m, w, relu6_on, res, out);
@@ -308,7 +312,7 @@ INLINE AVX512 void dw_pixel_avx512(const float *const rows[3], int x, int w, siz
                                    const __m512 k[9], __m512 acc, float *out)
 {
     int ix = x * S - 1; /* the left tap's column */
-#pragma GCC unroll 3
+UNROLL
     for (int ky = 0; ky < 3; ky++) {
         const float *p = rows[ky] + (size_t)(ix + 1) * c; /* the centre tap */
         if (ix >= 0)
@@ -330,22 +334,22 @@ INLINE AVX512 void dw_block_avx512(const float *const rows[3], int x, size_t c, 
 {
     __m512 acc[DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-#pragma GCC unroll 8
+UNROLL
     for (int i = 0; i < DW_BLOCK; i++)
         acc[i] = b;
-#pragma GCC unroll 3
+UNROLL
     for (int ky = 0; ky < 3; ky++) {
         const float *p = rows[ky] + (size_t)(x * S - 1) * c;
-#pragma GCC unroll 16
+UNROLL
         for (int j = 0; j < (DW_BLOCK - 1) * S + 3; j++)
             v[j] = _mm512_loadu_ps(p + j * c);
-#pragma GCC unroll 3
+UNROLL
         for (int kx = 0; kx < 3; kx++)
-#pragma GCC unroll 8
+UNROLL
             for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
                 acc[i] = _mm512_fmadd_ps(v[i * S + kx], k[3 * ky + kx], acc[i]);
     }
-#pragma GCC unroll 8
+UNROLL
     for (int i = 0; i < DW_BLOCK; i++)
         _mm512_storeu_ps(out + (size_t)(x + i) * c, _mm512_min_ps(_mm512_max_ps(acc[i], zero), six));
 }
