@@ -278,7 +278,8 @@ static int reclaim_expired(ventilator_t *self)
         log_warn("re-sending %zu tasks whose lease of %lld ms ran out", n,
                  (long long) self->cfg.lease_ms);
         self->resent += (int64_t) n;
-        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s retried %zu", KEY_COUNTERS, n));
+        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s retried %lld", KEY_COUNTERS,
+                                     (long long) n));
         self->in_flight -= (int64_t) n; /* send_entries counts them again */
         send_entries(self, r->element[1], 2);
     }
