@@ -157,32 +157,37 @@ static const redisReply *entry_field(const redisReply *fields, const char *name)
     return NULL;
 }
 
-/* Loads the image bytes an entry points to; on failure task->error says why. */
-static void load_image(ventilator_t *self, const redisReply *fields, wire_task_t *task)
+/* Loads the image bytes an entry points to; on failure task->error says why. Returns -1,
+ * with no task to send, when Redis is unreachable: that is no reason to fail the image, and
+ * the entry stays pending until its lease runs out and it is re-sent. */
+static int load_image(ventilator_t *self, const redisReply *fields, wire_task_t *task)
 {
     const redisReply *path = entry_field(fields, "path"), *blob = entry_field(fields, "blob");
     if (blob) {
         redisReply *r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
+        if (redis_lost(self->redis, r)) {
+            freeReplyObject(r);
+            return -1;
+        }
         if (r && r->type == REDIS_REPLY_STRING && (long) r->len <= self->cfg.max_image_bytes) {
             memcpy(self->image, r->str, r->len);
             task->image = (const uint8_t *) self->image;
             task->image_len = r->len;
         } else {
             snprintf(task->error, sizeof task->error, "blob %s: %s", blob->str,
-                     !r ? "Redis unreachable" : r->type == REDIS_REPLY_STRING ? "too large"
-                                                                              : "missing");
+                     r->type == REDIS_REPLY_STRING ? "too large" : "missing");
         }
         freeReplyObject(r);
-        return;
+        return 0;
     }
     if (!path) {
         snprintf(task->error, sizeof task->error, "upload entry has neither path nor blob");
-        return;
+        return 0;
     }
     FILE *f = fopen(path->str, "rb");
     if (!f) {
         snprintf(task->error, sizeof task->error, "%s: %s", path->str, strerror(errno));
-        return;
+        return 0;
     }
     size_t n = fread(self->image, 1, (size_t) self->cfg.max_image_bytes + 1, f);
     if (ferror(f))
@@ -193,6 +198,7 @@ static void load_image(ventilator_t *self, const redisReply *fields, wire_task_t
     fclose(f);
     task->image = (const uint8_t *) self->image;
     task->image_len = task->error[0] ? 0 : n;
+    return 0;
 }
 
 /* Sends one frame, waiting (and staying responsive to signals) until a worker can take it. */
@@ -227,7 +233,8 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         const redisReply *key = entry_field(fields, "key"), *label = entry_field(fields, "label");
         snprintf(task.key, sizeof task.key, "%s", key ? key->str : task.entry);
         snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
-        load_image(self, fields, &task);
+        if (load_image(self, fields, &task) != 0)
+            return; /* Redis lost: the main loop reconnects */
         if (task.error[0])
             log_warn("%s: %s", task.key, task.error);
         wire_encode_task(&self->buf, &task);
