@@ -10,7 +10,8 @@
  * B = Y * K / 255, rounded. The JPEG header is read first and width * height checked against
  * max_pixels before any pixel buffer grows. Any warning from the decoder -- which is how
  * libjpeg reports a truncated file or corrupt entropy data -- fails the image: a partially
- * decoded picture would silently yield a wrong feature vector.
+ * decoded picture would silently yield a wrong feature vector. After any TurboJPEG failure
+ * the handle is replaced, because TurboJPEG 2.1 leaves it unusable (see turbojpeg_fail).
  *
  * Resizing is separable, in float on 0..255 values: a horizontal pass from the image into
  * a scratch buffer (h x S), then a vertical pass into the output (S x S). Along each axis the
@@ -347,6 +348,19 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Reports TurboJPEG's error after what, then replaces the decompressor: TurboJPEG 2.1
+ * leaves a handle whose header read failed stuck in the middle of reading a header, so
+ * that every later call on it fails too (a good JPEG after a garbage one would be refused).
+ * Failures are rare, so the cost of a new handle does not matter; if it cannot be made, the
+ * next decode tries again. */
+static int turbojpeg_fail(image_loader_t *self, char *err, size_t errlen, const char *what)
+{
+    fail(err, errlen, "%s: %s", what, tjGetErrorStr2(self->tj));
+    tjDestroy(self->tj);
+    self->tj = tjInitDecompress();
+    return -1;
+}
+
 /* Adobe-inverted CMYK to RGB, as libjpeg-turbo's cmyk_to_rgb(): round(C * K / 255). */
 static void cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t pixels)
 {
@@ -382,10 +396,13 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
     if (len < 2 || bytes[0] != 0xFF || bytes[1] != 0xD8)
         return fail(err, errlen, "not a JPEG (no FF D8 start-of-image marker)");
 
+    if (!self->tj && !(self->tj = tjInitDecompress()))
+        return fail(err, errlen, "cannot create a TurboJPEG decompressor");
+
     int width, height, subsampling, colorspace;
     if (tjDecompressHeader3(self->tj, bytes, (unsigned long) len, &width, &height,
                             &subsampling, &colorspace) != 0)
-        return fail(err, errlen, "bad JPEG header: %s", tjGetErrorStr2(self->tj));
+        return turbojpeg_fail(self, err, errlen, "bad JPEG header");
     if (width <= 0 || height <= 0)
         return fail(err, errlen, "JPEG header gives an empty image (%dx%d)", width, height);
     if ((long long) width * height > self->max_pixels)
@@ -403,10 +420,10 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
      * too, with error code TJERR_WARNING; we reject them like fatal errors, and say which. */
     if (tjDecompress2(self->tj, bytes, (unsigned long) len, is_cmyk ? self->cmyk : self->rgb,
                       width, 0, height, is_cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0)
-        return fail(err, errlen, "%s JPEG: %s",
-                    tjGetErrorCode(self->tj) == TJERR_WARNING ? "truncated or corrupt"
-                                                              : "undecodable",
-                    tjGetErrorStr2(self->tj));
+        return turbojpeg_fail(self, err, errlen,
+                              tjGetErrorCode(self->tj) == TJERR_WARNING
+                                  ? "truncated or corrupt JPEG"
+                                  : "undecodable JPEG");
     if (is_cmyk)
         cmyk_to_rgb(self->cmyk, self->rgb, pixels);
     self->width = width;

@@ -1,0 +1,390 @@
+/* test_image.c -- the image loader: resize rule, decoding of every kind of JPEG the
+ * reference set holds, CMYK, and rejection of broken or oversized input.
+ *
+ * The resize is checked against the rule written out the plainest way, in double precision
+ * and without separability: output (oy, ox) is the sum over all input pixels of
+ * wy(y) * wx(x) * in(y, x), each axis's weights being the triangle of half-width max(f, 1)
+ * around (i + 0.5) * f, normalised to sum 1. (That the rule is torch's own was checked by
+ * hand against torch.nn.functional.interpolate: see the commit that added this file.) */
+#include "image.h"
+#include "../test.h"
+
+#include <math.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+static const float mean[3] = {0.485f, 0.456f, 0.406f};
+static const float stddev[3] = {0.229f, 0.224f, 0.225f};
+
+/* A tiny deterministic generator, so that failures reproduce. */
+static unsigned long long rng_state = 42;
+static unsigned random_u32(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned) (rng_state >> 33);
+}
+
+/* Reads a whole file under the shared directory; *len gets its size. NULL if missing. */
+static unsigned char *read_shared(const char *relative, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", test_shared_dir(), relative);
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        return NULL;
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    unsigned char *bytes = malloc(size > 0 ? (size_t) size : 1);
+    *len = bytes ? fread(bytes, 1, (size_t) size, in) : 0;
+    fclose(in);
+    return bytes;
+}
+
+static const char *fruit = "data/fruits-360/Test/Apple Braeburn/321_100.jpg";
+
+/* The weights of output sample i over all in input samples, the plain way. */
+static void reference_weights(int in, int out, int i, double *weights)
+{
+    double scale = (double) in / out;
+    double support = scale > 1.0 ? scale : 1.0;
+    double center = (i + 0.5) * scale;
+    double total = 0.0;
+    for (int j = 0; j < in; j++) {
+        double distance = fabs(j + 0.5 - center) / support;
+        weights[j] = distance < 1.0 ? 1.0 - distance : 0.0;
+        total += weights[j];
+    }
+    for (int j = 0; j < in; j++)
+        weights[j] /= total;
+}
+
+static void reference_resize(const float *in, int w, int h, int c, double *out, int ow, int oh)
+{
+    double *wx = malloc(sizeof(double) * w), *wy = malloc(sizeof(double) * h);
+    for (int oy = 0; oy < oh; oy++) {
+        reference_weights(h, oh, oy, wy);
+        for (int ox = 0; ox < ow; ox++) {
+            reference_weights(w, ow, ox, wx);
+            for (int ch = 0; ch < c; ch++) {
+                double sum = 0.0;
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++)
+                        sum += wy[y] * wx[x] * in[((size_t) y * w + x) * c + ch];
+                out[((size_t) oy * ow + ox) * c + ch] = sum;
+            }
+        }
+    }
+    free(wx);
+    free(wy);
+}
+
+/* Largest error of image_resize against the reference on random 0..256 data, relative to
+ * that range. (Relative to each value it would be meaningless near 0: the weights are
+ * computed in single precision like torch's, so a weight off by 1e-6 on a neighbour of 255
+ * moves a value of 1 by 2.5e-4.) */
+static double resize_error(int w, int h, int c, int ow, int oh)
+{
+    size_t in_len = (size_t) w * h * c, out_len = (size_t) ow * oh * c;
+    float *in = malloc(sizeof(float) * in_len), *out = malloc(sizeof(float) * out_len);
+    float *scratch = malloc(sizeof(float) * h * ow * c);
+    double *expected = malloc(sizeof(double) * out_len);
+    for (size_t i = 0; i < in_len; i++)
+        in[i] = (float) (random_u32() % 25600) / 100.0f;
+    image_resize(in, w, h, c, out, ow, oh, scratch);
+    reference_resize(in, w, h, c, expected, ow, oh);
+    double worst = 0.0;
+    for (size_t i = 0; i < out_len; i++) {
+        double error = fabs(out[i] - expected[i]) / 256.0;
+        if (error > worst)
+            worst = error;
+    }
+    free(in);
+    free(out);
+    free(scratch);
+    free(expected);
+    return worst;
+}
+
+static void resize_matches_plain_rule(void)
+{
+    static const int cases[][5] = {
+        /* w, h, c -> ow, oh */
+        {37, 23, 3, 17, 29},   {5, 200, 3, 64, 3},    {100, 100, 3, 224, 224},
+        {333, 251, 3, 224, 224}, {640, 480, 3, 100, 100}, {1, 1, 4, 5, 4},
+        {10, 13, 2, 1, 1},     {3, 7, 1, 11, 2},      {224, 100, 3, 224, 224},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *k = cases[i];
+        double error = resize_error(k[0], k[1], k[2], k[3], k[4]);
+        CHECK(error < 1e-4, "%dx%dx%d -> %dx%d: relative error %g", k[0], k[1], k[2], k[3],
+              k[4], error);
+    }
+}
+
+static void resize_to_same_size_is_exact(void)
+{
+    float in[7 * 5 * 3], out[7 * 5 * 3], scratch[7 * 5 * 3];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        in[i] = (float) (random_u32() % 25600) / 100.0f;
+    image_resize(in, 7, 5, 3, out, 7, 5, scratch);
+    CHECK(memcmp(in, out, sizeof in) == 0, "7x5 -> 7x5 changed the data");
+}
+
+/* Decodes relative (under the shared directory) with a fresh loader. */
+static image_loader_t *decode_shared(const char *relative, int size, char *err, size_t errlen)
+{
+    size_t len = 0;
+    unsigned char *bytes = read_shared(relative, &len);
+    if (!bytes) {
+        snprintf(err, errlen, "cannot read %s/%s", test_shared_dir(), relative);
+        return NULL;
+    }
+    image_loader_t *loader = image_loader_new(size, 1L << 26);
+    if (image_loader_decode(loader, bytes, len, err, errlen) != 0)
+        image_loader_destroy(&loader);
+    free(bytes);
+    return loader;
+}
+
+static void decodes_reference_images(void)
+{
+    static const struct {
+        const char *path;
+        int width, height;
+    } images[] = {
+        {"reference/images/gray_00.jpg", 100, 100},
+        {"reference/images/prog_00.jpg", 100, 100},
+        {"reference/images/big_00.jpg", 333, 251},
+        {"data/fruits-360/Test/Apple Braeburn/321_100.jpg", 100, 100},
+    };
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+        char err[256] = "";
+        image_loader_t *loader = decode_shared(images[i].path, 224, err, sizeof err);
+        CHECK(loader, "%s: %s", images[i].path, err);
+        int width = image_loader_width(loader), height = image_loader_height(loader);
+        image_loader_destroy(&loader);
+        CHECK(width == images[i].width && height == images[i].height, "%s: %dx%d, expected %dx%d",
+              images[i].path, width, height, images[i].width, images[i].height);
+    }
+}
+
+static void grayscale_gives_equal_channels(void)
+{
+    char err[256] = "";
+    image_loader_t *loader = decode_shared("reference/images/gray_00.jpg", 224, err, sizeof err);
+    CHECK(loader, "%s", err);
+    const uint8_t *rgb = image_loader_rgb(loader);
+    size_t pixels = (size_t) image_loader_width(loader) * image_loader_height(loader);
+    size_t unequal = 0, distinct_levels = 0;
+    int seen[256] = {0};
+    for (size_t i = 0; i < pixels; i++) {
+        unequal += rgb[3 * i] != rgb[3 * i + 1] || rgb[3 * i] != rgb[3 * i + 2];
+        distinct_levels += !seen[rgb[3 * i]]++;
+    }
+    image_loader_destroy(&loader);
+    CHECK(unequal == 0, "%zu pixels with R, G, B not equal", unequal);
+    CHECK(distinct_levels > 10, "only %zu grey levels: not a real picture?", distinct_levels);
+}
+
+/* to_input must be the resize of the decoded pixels, normalised; checked at a size that
+ * enlarges, one that copies and one that shrinks. */
+static void to_input_is_normalised_resize(void)
+{
+    static const struct {
+        const char *path;
+        int size;
+    } cases[] = {
+        {"data/fruits-360/Test/Apple Braeburn/321_100.jpg", 224},
+        {"data/fruits-360/Test/Apple Braeburn/321_100.jpg", 100},
+        {"reference/images/big_00.jpg", 224},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char err[256] = "";
+        int size = cases[c].size;
+        image_loader_t *loader = decode_shared(cases[c].path, size, err, sizeof err);
+        CHECK(loader, "%s", err);
+        int w = image_loader_width(loader), h = image_loader_height(loader);
+        size_t in_len = (size_t) w * h * 3, out_len = (size_t) size * size * 3;
+        float *pixels = malloc(sizeof(float) * in_len);
+        float *expected = malloc(sizeof(float) * out_len);
+        float *scratch = malloc(sizeof(float) * h * size * 3);
+        float *input = malloc(sizeof(float) * out_len);
+        for (size_t i = 0; i < in_len; i++)
+            pixels[i] = image_loader_rgb(loader)[i];
+        image_resize(pixels, w, h, 3, expected, size, size, scratch);
+        image_loader_to_input(loader, input);
+        /* Twice: the second call must not depend on state left by the first. */
+        image_loader_to_input(loader, input);
+        double worst = 0.0;
+        for (size_t i = 0; i < out_len; i++) {
+            double want = (expected[i] / 255.0 - mean[i % 3]) / stddev[i % 3];
+            double error = fabs(input[i] - want);
+            if (error > worst)
+                worst = error;
+        }
+        image_loader_destroy(&loader);
+        free(pixels);
+        free(expected);
+        free(scratch);
+        free(input);
+        CHECK(worst < 1e-5, "%s at S=%d: max abs difference %g", cases[c].path, size, worst);
+    }
+}
+
+/* A 32x32 CMYK JPEG of four flat 16x16 squares, written by TurboJPEG itself (which marks
+ * it Adobe, inverted CMYK, like Photoshop does), must come back as R = C * K / 255 etc. */
+static void cmyk_decodes_to_rgb(void)
+{
+    static const unsigned char colours[4][4] = {
+        {255, 0, 0, 255}, {200, 100, 50, 128}, {255, 255, 255, 0}, {255, 255, 255, 255}};
+    unsigned char cmyk[32 * 32 * 4];
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++)
+            memcpy(cmyk + (y * 32 + x) * 4, colours[(y / 16) * 2 + x / 16], 4);
+    tjhandle compressor = tjInitCompress();
+    CHECK(compressor, "tjInitCompress failed");
+    unsigned char *jpeg = NULL;
+    unsigned long jpeg_len = 0;
+    int rc = tjCompress2(compressor, cmyk, 32, 0, 32, TJPF_CMYK, &jpeg, &jpeg_len, TJSAMP_444,
+                         100, 0);
+    tjDestroy(compressor);
+    CHECK(rc == 0, "tjCompress2 failed");
+
+    image_loader_t *loader = image_loader_new(224, 1L << 26);
+    char err[256] = "";
+    rc = image_loader_decode(loader, jpeg, jpeg_len, err, sizeof err);
+    tjFree(jpeg);
+    int worst = 0;
+    for (int square = 0; rc == 0 && square < 4; square++) {
+        /* The middle of each square, away from the ringing at its borders. */
+        int x = (square % 2) * 16 + 8, y = (square / 2) * 16 + 8;
+        const uint8_t *pixel = image_loader_rgb(loader) + (y * 32 + x) * 3;
+        for (int ch = 0; ch < 3; ch++) {
+            int want = (colours[square][ch] * colours[square][3] + 127) / 255;
+            int error = abs(pixel[ch] - want);
+            if (error > worst)
+                worst = error;
+        }
+    }
+    image_loader_destroy(&loader);
+    CHECK(rc == 0, "decode failed: %s", err);
+    CHECK(worst <= 3, "a channel is off by %d", worst);
+}
+
+/* Decoding bytes must fail with a message, leave no image, and not break the loader. */
+static int rejects(image_loader_t *loader, const void *bytes, size_t len, char *err,
+                   size_t errlen)
+{
+    err[0] = '\0';
+    return image_loader_decode(loader, bytes, len, err, errlen) == -1 && err[0] &&
+           !strchr(err, '\n') && image_loader_width(loader) == 0;
+}
+
+static void broken_input_is_rejected(void)
+{
+    size_t len = 0;
+    unsigned char *good = read_shared(fruit, &len);
+    CHECK(good, "cannot read %s", fruit);
+    unsigned char *bad = malloc(len);
+    image_loader_t *loader = image_loader_new(224, 1L << 26);
+    char err[256];
+    int empty = rejects(loader, good, 0, err, sizeof err);
+    for (size_t i = 0; i < len; i++)
+        bad[i] = (unsigned char) random_u32();
+    int noise = rejects(loader, bad, len, err, sizeof err);
+    bad[0] = 0xFF;
+    bad[1] = 0xD8;
+    int noise_after_marker = rejects(loader, bad, len, err, sizeof err);
+    int half = rejects(loader, good, len / 2, err, sizeof err);
+    char half_err[256];
+    snprintf(half_err, sizeof half_err, "%s", err);
+    /* Overwrite 32 bytes in the middle of the entropy-coded data with an 0xFF 0x00 stuffed
+     * run ending in a bogus marker: libjpeg reports that as corrupt data. */
+    memcpy(bad, good, len);
+    for (size_t i = len / 2; i < len / 2 + 32; i++)
+        bad[i] = (i - len / 2) % 2 ? 0x00 : 0xFF;
+    bad[len / 2 + 31] = 0x01;
+    int corrupt = rejects(loader, bad, len, err, sizeof err);
+    /* A good image still decodes after all that. */
+    int recovers = image_loader_decode(loader, good, len, err, sizeof err) == 0 &&
+                   image_loader_width(loader) == 100;
+    image_loader_destroy(&loader);
+    free(good);
+    free(bad);
+    CHECK(empty, "empty input not rejected");
+    CHECK(noise && noise_after_marker, "random bytes not rejected");
+    CHECK(half && strstr(half_err, "truncated"), "first half of a JPEG: %s", half_err);
+    CHECK(corrupt, "corrupt JPEG not rejected");
+    CHECK(recovers, "a good JPEG fails after bad ones: %s", err);
+}
+
+/* Random damage anywhere: any outcome is fine as long as nothing crashes (run under ASan). */
+static void random_damage_does_not_crash(void)
+{
+    size_t len = 0;
+    unsigned char *good = read_shared(fruit, &len);
+    CHECK(good, "cannot read %s", fruit);
+    unsigned char *bad = malloc(len);
+    image_loader_t *loader = image_loader_new(64, 1L << 26);
+    float *input = malloc(sizeof(float) * 64 * 64 * 3);
+    char err[256];
+    int failures = 0;
+    for (int round = 0; round < 200; round++) {
+        memcpy(bad, good, len);
+        for (int k = 0; k < 1 + round % 8; k++)
+            bad[random_u32() % len] = (unsigned char) random_u32();
+        size_t cut = round % 3 == 0 ? random_u32() % len : len;
+        if (image_loader_decode(loader, bad, cut, err, sizeof err) != 0)
+            failures++;
+        image_loader_to_input(loader, input);
+    }
+    image_loader_destroy(&loader);
+    free(good);
+    free(bad);
+    free(input);
+    CHECK(failures > 0, "200 damaged JPEGs and not one rejected");
+}
+
+static void too_many_pixels_is_rejected(void)
+{
+    size_t len = 0;
+    unsigned char *jpeg = read_shared(fruit, &len);
+    CHECK(jpeg, "cannot read %s", fruit);
+    char err[256] = "";
+    image_loader_t *loader = image_loader_new(224, 100 * 100 - 1);
+    int small_limit = rejects(loader, jpeg, len, err, sizeof err) && strstr(err, "limit");
+    char small_err[256];
+    snprintf(small_err, sizeof small_err, "%s", err);
+    image_loader_destroy(&loader);
+
+    /* Claim 60000 x 60000 in the frame header: refused from the header alone, before any
+     * 10 GB buffer is attempted. */
+    for (size_t i = 0; i + 9 < len; i++)
+        if (jpeg[i] == 0xFF && (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2)) {
+            jpeg[i + 5] = jpeg[i + 7] = 60000 >> 8;
+            jpeg[i + 6] = jpeg[i + 8] = 60000 & 0xFF;
+            break;
+        }
+    loader = image_loader_new(224, 1L << 26);
+    int huge = rejects(loader, jpeg, len, err, sizeof err) &&
+               strstr(err, "60000x60000, more than the limit of 67108864 pixels");
+    image_loader_destroy(&loader);
+    free(jpeg);
+    CHECK(small_limit, "100x100 with a limit of 9999: %s", small_err);
+    CHECK(huge, "60000x60000: %s", err);
+}
+
+int main(void)
+{
+    RUN(resize_matches_plain_rule);
+    RUN(resize_to_same_size_is_exact);
+    RUN(decodes_reference_images);
+    RUN(grayscale_gives_equal_channels);
+    RUN(to_input_is_normalised_resize);
+    RUN(cmyk_decodes_to_rgb);
+    RUN(broken_input_is_rejected);
+    RUN(random_damage_does_not_crash);
+    RUN(too_many_pixels_is_rejected);
+    TEST_DONE();
+}
