@@ -166,7 +166,7 @@ static int start_redis(run_t *self)
              (int) getpid());
     char *const argv[] = {"redis-server", "--port", "0", "--unixsocket", self->socket_path,
                           "--dir", (char *) self->cfg.data_dir, "--appendonly", "yes",
-                          "--appendfsync", "always", "--save", "", "--loglevel", "warning",
+                          "--appendfsync", "everysec", "--save", "", "--loglevel", "warning",
                           "--logfile", "redis.log", NULL};
     self->redis_pid = spawn(self, "redis-server", argv);
     snprintf(self->redis_url, sizeof self->redis_url, "unix://%s", self->socket_path);

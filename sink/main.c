@@ -19,6 +19,7 @@
 #include "store.h"
 #include "wire.h"
 
+#include <cblas.h>
 #include <czmq.h>
 #include <getopt.h>
 #include <math.h>
@@ -38,6 +39,7 @@ typedef struct {
     int64_t checkpoint_every;
     double checkpoint_seconds;
     int heartbeat_ttl;
+    int blas_threads;
 } sink_config_t;
 
 typedef struct {
@@ -72,6 +74,8 @@ static void usage(FILE *out)
             "  --checkpoint-every N     checkpoint the PCA sums every N vectors (default 20000)\n"
             "  --checkpoint-seconds T   ...or every T seconds (default 5)\n"
             "  --batch N                results stored per round trip, at most (default 256)\n"
+            "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
+            "                           workers need the other cores)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n",
             CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT);
@@ -86,11 +90,12 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"refresh-seconds", required_argument, 0, 't'},
         {"checkpoint-every", required_argument, 0, 'c'},
         {"checkpoint-seconds", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'b'},
+        {"blas-threads", required_argument, 0, 'T'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 256, 20000, 10.0, 20000, 5.0, 5};
+                           {1280, 0, 0.95, false}, 256, 20000, 10.0, 20000, 5.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -104,6 +109,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'c': cfg->checkpoint_every = atoll(optarg); break;
         case 'C': cfg->checkpoint_seconds = atof(optarg); break;
         case 'b': cfg->batch = atoi(optarg); break;
+        case 'T': cfg->blas_threads = atoi(optarg); break;
         case 'l':
             if (log_level_parse(optarg) < 0) {
                 fprintf(stderr, "fruitstream-sink: unknown log level \"%s\"\n", optarg);
@@ -117,7 +123,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     }
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
-        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->checkpoint_every < 1) {
+        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->checkpoint_every < 1 ||
+        cfg->blas_threads < 1) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
@@ -341,6 +348,9 @@ int main(int argc, char **argv)
     signal(SIGINT, handle_signal);
     signal(SIGTERM, handle_signal);
     zsys_init();
+    /* Idle OpenBLAS threads spin in sched_yield: on a machine shared with Redis and
+     * workers, extra threads cost more than they give. */
+    openblas_set_num_threads(self->cfg.blas_threads);
     if (sink_setup(self) != 0)
         return 1;
     zsock_t *results = zsock_new(ZMQ_PULL);
