@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pca.h"
 #include "pca_store.h"
+#include "private_redis.h"
 #include "redis.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 
 typedef struct {
     const char *redis_url;
+    const char *data_dir;
     const char *out;
     bool projections, features;
     pca_options_t pca;
@@ -42,8 +44,10 @@ static void export_usage(FILE *out)
             "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
             "                   else 0.95)\n"
             "  --standardize    standardize features before PCA\n"
-            "  --redis URL      Redis (default $REDIS_URL or %s)\n",
-            CONFIG_REDIS_DEFAULT);
+            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
+            "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
+            "                   when it exists, else Redis at %s)\n",
+            PRIVATE_REDIS_DEFAULT_DIR, CONFIG_REDIS_DEFAULT);
 }
 
 /* The sink's model options, so that export agrees with it unless told otherwise. */
@@ -66,12 +70,9 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         {"out", required_argument, 0, 'o'},   {"features", no_argument, 0, 'f'},
         {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
-        {"redis", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    *cfg = (export_config_t){.redis_url = redis_url_from_env(), .projections = true,
-                             .pca = {FEATURES, 0, 0.95, false}};
-    if (!cfg->redis_url)
-        cfg->redis_url = CONFIG_REDIS_DEFAULT;
+        {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false}};
     *explicit_pca = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -83,6 +84,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         case 'v': cfg->pca.variance = atof(optarg); *explicit_pca = true; break;
         case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
         case 'R': cfg->redis_url = optarg; break;
+        case 'D': cfg->data_dir = optarg; break;
         case 'h': export_usage(stdout); exit(0);
         default: export_usage(stderr); return -1;
         }
@@ -167,9 +169,13 @@ int cmd_export(int argc, char **argv)
     if (parse_export_args(argc, argv, &cfg, &explicit_pca) != 0)
         return 2;
     char err[512];
-    redis_t *redis = redis_new(cfg.redis_url, err, sizeof err);
+    private_redis_t *server;
+    const char *url = private_redis_resolve(cfg.redis_url, cfg.data_dir, &server);
+    redis_t *redis = url ? redis_new(url, err, sizeof err) : NULL;
     if (!redis) {
-        log_error("%s", err);
+        if (url)
+            log_error("%s", err);
+        private_redis_destroy(&server);
         return 1;
     }
     if (!explicit_pca)
@@ -228,6 +234,7 @@ int cmd_export(int argc, char **argv)
         log_info("PCA: n=%lld k=%d", (long long) pca_count(pca), pca_k(pca));
     pca_destroy(&pca);
     redis_destroy(&redis);
+    private_redis_destroy(&server);
     return status;
 }
 
@@ -239,18 +246,21 @@ static double *doubles(redisReply *r, size_t *count)
 
 int cmd_pca(int argc, char **argv)
 {
-    const char *url = argc == 3 && strcmp(argv[1], "--redis") == 0 ? argv[2]
-                                                                   : redis_url_from_env();
-    if (argc != 1 && argc != 3) {
-        fprintf(stderr, "usage: fruitstream pca [--redis URL]\n"
+    const char *url = NULL, *data_dir = NULL;
+    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
+        fprintf(stderr, "usage: fruitstream pca [--redis URL | --data-dir DIR]\n"
                         "Prints the sink's PCA model (%s): n, k, explained variance.\n",
                 KEY_PCA_MODEL);
         return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
     }
     char err[512];
-    redis_t *redis = redis_new(url ? url : CONFIG_REDIS_DEFAULT, err, sizeof err);
+    private_redis_t *server;
+    url = private_redis_resolve(url, data_dir, &server);
+    redis_t *redis = url ? redis_new(url, err, sizeof err) : NULL;
     if (!redis) {
-        log_error("%s", err);
+        if (url)
+            log_error("%s", err);
+        private_redis_destroy(&server);
         return 1;
     }
     redisReply *r = redisCommand(redis->ctx,
@@ -281,5 +291,6 @@ int cmd_pca(int argc, char **argv)
     }
     freeReplyObject(r);
     redis_destroy(&redis);
+    private_redis_destroy(&server);
     return status;
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "private_redis.h"
 #include "redis.h"
 #include "uploads.h"
 
@@ -45,9 +46,9 @@ typedef struct {
     run_config_t cfg;
     char bin_dir[PATH_MAX];
     char redis_url[PATH_MAX];
-    char socket_path[128];
+    private_redis_t *redis_server; /* ours, unless a Redis was named */
     char tasks[128], results[128];
-    pid_t redis_pid, sink_pid, ventilator_pid;
+    pid_t sink_pid, ventilator_pid;
     pid_t worker_pids[RUN_MAX_WORKERS];
 } run_t;
 
@@ -88,7 +89,7 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         {"lease-ms", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = "fruitstream-data",
+    *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
                           .workers = cores > 0 ? (int) cores : 1, .size = "224"};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -154,44 +155,6 @@ static void stop_child(pid_t *pid, const char *what)
     kill(*pid, SIGKILL);
     waitpid(*pid, &status, 0);
     *pid = 0;
-}
-
-static int start_redis(run_t *self)
-{
-    if (mkdir(self->cfg.data_dir, 0755) != 0 && errno != EEXIST) {
-        log_error("cannot create data directory %s: %s", self->cfg.data_dir, strerror(errno));
-        return -1;
-    }
-    snprintf(self->socket_path, sizeof self->socket_path, "/tmp/fruitstream-%d.redis.sock",
-             (int) getpid());
-    char *const argv[] = {"redis-server", "--port", "0", "--unixsocket", self->socket_path,
-                          "--dir", (char *) self->cfg.data_dir, "--appendonly", "yes",
-                          "--appendfsync", "everysec", "--save", "", "--loglevel", "warning",
-                          "--logfile", "redis.log", NULL};
-    self->redis_pid = spawn(self, "redis-server", argv);
-    snprintf(self->redis_url, sizeof self->redis_url, "unix://%s", self->socket_path);
-    for (int i = 0; i < 300; i++) { /* up to 30 s: a big append-only file takes a while */
-        char err[256];
-        redis_t *probe = redis_new(self->redis_url, err, sizeof err);
-        if (probe) {
-            redisReply *r = redisCommand(probe->ctx, "PING");
-            bool ready = r && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            redis_destroy(&probe);
-            if (ready) {
-                log_info("private Redis on %s, data in %s", self->socket_path, self->cfg.data_dir);
-                return 0;
-            }
-        }
-        if (waitpid(self->redis_pid, NULL, WNOHANG) == self->redis_pid) {
-            log_error("redis-server exited at start; see %s/redis.log", self->cfg.data_dir);
-            self->redis_pid = 0;
-            return -1;
-        }
-        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-    }
-    log_error("redis-server did not answer on %s", self->socket_path);
-    return -1;
 }
 
 static void start_roles(run_t *self)
@@ -261,13 +224,15 @@ static int check_children(run_t *self)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         const char *what = pid == self->sink_pid ? "sink"
                          : pid == self->ventilator_pid ? "ventilator"
-                         : pid == self->redis_pid ? "redis-server" : "a worker";
+                         : self->redis_server && pid == private_redis_pid(self->redis_server)
+                             ? "redis-server" : "a worker";
         log_error("%s (pid %d) exited unexpectedly with status %d", what, (int) pid,
                   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         for (int i = 0; i < self->cfg.workers; i++)
             if (self->worker_pids[i] == pid)
                 self->worker_pids[i] = 0;
-        if (pid == self->sink_pid || pid == self->ventilator_pid || pid == self->redis_pid)
+        if (pid == self->sink_pid || pid == self->ventilator_pid ||
+            (self->redis_server && pid == private_redis_pid(self->redis_server)))
             return -1;
     }
     return 0;
@@ -355,7 +320,10 @@ int cmd_run(int argc, char **argv)
              (int) getpid());
     if (self->cfg.redis_url)
         snprintf(self->redis_url, sizeof self->redis_url, "%s", self->cfg.redis_url);
-    else if (start_redis(self) != 0)
+    else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))
+        snprintf(self->redis_url, sizeof self->redis_url, "%s",
+                 private_redis_url(self->redis_server));
+    else
         return 1;
 
     char err[512];
@@ -393,6 +361,6 @@ int cmd_run(int argc, char **argv)
     if (interrupted)
         fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
     redis_destroy(&redis);
-    stop_child(&self->redis_pid, "redis-server");
+    private_redis_destroy(&self->redis_server);
     return interrupted ? 130 : status;
 }

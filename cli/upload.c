@@ -5,6 +5,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "private_redis.h"
 #include "redis.h"
 #include "uploads.h"
 
@@ -17,7 +18,7 @@
 static redis_t *connect_or_complain(const char *url)
 {
     char err[512];
-    redis_t *redis = redis_new(url ? url : CONFIG_REDIS_DEFAULT, err, sizeof err);
+    redis_t *redis = redis_new(url, err, sizeof err);
     if (!redis)
         log_error("%s", err);
     return redis;
@@ -85,7 +86,7 @@ int cmd_upload(int argc, char **argv)
         fprintf(stderr, "fruitstream upload: give FILE... (and --key only with one FILE)\n");
         return 2;
     }
-    redis_t *redis = connect_or_complain(url);
+    redis_t *redis = connect_or_complain(url ? url : CONFIG_REDIS_DEFAULT);
     if (!redis || uploads_ensure_group(redis) != 0) {
         redis_destroy(&redis);
         return 1;
@@ -131,17 +132,20 @@ static void print_hash(redisReply *r, const char *indent)
 
 int cmd_status(int argc, char **argv)
 {
-    const char *url = argc == 3 && strcmp(argv[1], "--redis") == 0 ? argv[2]
-                                                                   : redis_url_from_env();
-    if (argc != 1 && argc != 3) {
-        fprintf(stderr, "usage: fruitstream status [--redis URL]\n"
+    const char *url = NULL, *data_dir = NULL;
+    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
+        fprintf(stderr, "usage: fruitstream status [--redis URL | --data-dir DIR]\n"
                         "Prints the counters in %s and the live workers (%s*).\n",
                 KEY_COUNTERS, KEY_WORKER_PREFIX);
         return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
     }
-    redis_t *redis = connect_or_complain(url);
-    if (!redis)
+    private_redis_t *server;
+    url = private_redis_resolve(url, data_dir, &server);
+    redis_t *redis = url ? connect_or_complain(url) : NULL;
+    if (!redis) {
+        private_redis_destroy(&server);
         return 1;
+    }
     redisReply *counters = redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS);
     printf("counters:\n");
     print_hash(counters, "  ");
@@ -157,5 +161,6 @@ int cmd_status(int argc, char **argv)
     }
     freeReplyObject(workers);
     redis_destroy(&redis);
+    private_redis_destroy(&server);
     return 0;
 }

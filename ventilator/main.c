@@ -266,6 +266,19 @@ static int refresh_counts(ventilator_t *self)
     return rc;
 }
 
+/* Refreshes the counts and writes them where operators look. */
+static int publish_counts(ventilator_t *self)
+{
+    if (refresh_counts(self) != 0)
+        return -1;
+    redisReply *r = redisCommand(self->redis->ctx, "HSET %s backlog %lld in_flight %lld",
+                                 KEY_COUNTERS, (long long) self->backlog,
+                                 (long long) self->in_flight);
+    int rc = redis_lost(self->redis, r) ? -1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
 /* Re-sends entries pending longer than the lease. */
 static int reclaim_expired(ventilator_t *self)
 {
@@ -377,14 +390,9 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         int rc = 0;
         if (clock_seconds() - last_tick >= 1.0) {
-            rc = refresh_counts(self);
+            rc = publish_counts(self);
             if (rc == 0)
                 rc = reclaim_expired(self);
-            if (rc == 0)
-                freeReplyObject(redisCommand(self->redis->ctx,
-                                             "HSET %s backlog %lld in_flight %lld", KEY_COUNTERS,
-                                             (long long) self->backlog,
-                                             (long long) self->in_flight));
             last_tick = clock_seconds();
         }
         if (rc == 0)
@@ -396,6 +404,8 @@ int main(int argc, char **argv)
                 uploads_ensure_group(self->redis);
         }
     }
+    if (self->redis->ctx)
+        publish_counts(self); /* leave no stale figures behind */
     log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
              (long long) self->resent);
     zsock_destroy(&self->tasks);

@@ -1,0 +1,127 @@
+/* private_redis.c -- see private_redis.h. */
+#include "private_redis.h"
+
+#include "config.h"
+#include "log.h"
+#include "redis.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct private_redis_t {
+    pid_t pid;
+    char socket_path[108];
+    char url[128];
+};
+
+static bool answers(const char *url)
+{
+    char err[256];
+    redis_t *probe = redis_new(url, err, sizeof err);
+    if (!probe)
+        return false;
+    redisReply *r = redisCommand(probe->ctx, "PING");
+    bool ready = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    redis_destroy(&probe);
+    return ready;
+}
+
+private_redis_t *private_redis_new(const char *data_dir)
+{
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        log_error("cannot create data directory %s: %s", data_dir, strerror(errno));
+        return NULL;
+    }
+    private_redis_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->socket_path, sizeof self->socket_path, "/tmp/fruitstream-%d.redis.sock",
+             (int) getpid());
+    snprintf(self->url, sizeof self->url, "unix://%s", self->socket_path);
+    self->pid = fork();
+    if (self->pid == 0) {
+        signal(SIGINT, SIG_IGN); /* Ctrl-C is for our parent, which stops us in order */
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,
+               "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",
+               "", "--loglevel", "warning", "--logfile", "redis.log", (char *) NULL);
+        fprintf(stderr, "fruitstream: cannot start redis-server: %s\n", strerror(errno));
+        _exit(127);
+    }
+    for (int i = 0; self->pid > 0 && i < 300; i++) { /* 30 s: a big AOF takes a while */
+        if (answers(self->url)) {
+            log_info("private Redis on %s, data in %s", self->socket_path, data_dir);
+            return self;
+        }
+        if (waitpid(self->pid, NULL, WNOHANG) == self->pid) {
+            log_error("redis-server exited at start; see %s/redis.log", data_dir);
+            self->pid = 0;
+            break;
+        }
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    if (self->pid > 0)
+        log_error("redis-server did not answer on %s", self->socket_path);
+    private_redis_destroy(&self);
+    return NULL;
+}
+
+void private_redis_destroy(private_redis_t **self_p)
+{
+    private_redis_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->pid > 0) {
+        kill(self->pid, SIGTERM);
+        waitpid(self->pid, NULL, 0);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+const char *private_redis_url(const private_redis_t *self)
+{
+    return self->url;
+}
+
+pid_t private_redis_pid(const private_redis_t *self)
+{
+    return self->pid;
+}
+
+const char *private_redis_resolve(const char *url, const char *data_dir,
+                                  private_redis_t **started)
+{
+    *started = NULL;
+    if (url)
+        return url;
+    if ((url = redis_url_from_env()))
+        return url;
+    struct stat st;
+    if (!data_dir && stat(PRIVATE_REDIS_DEFAULT_DIR "/appendonlydir", &st) == 0)
+        data_dir = PRIVATE_REDIS_DEFAULT_DIR;
+    if (!data_dir)
+        return CONFIG_REDIS_DEFAULT;
+    *started = private_redis_new(data_dir);
+    return *started ? private_redis_url(*started) : NULL;
+}
+
+int cli_redis_options(int argc, char **argv, const char **url, const char **data_dir)
+{
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 < argc && strcmp(argv[i], "--redis") == 0)
+            *url = argv[i + 1];
+        else if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
+            *data_dir = argv[i + 1];
+        else
+            return -1;
+    }
+    return 0;
+}

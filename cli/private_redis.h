@@ -1,0 +1,35 @@
+/* private_redis.h -- a redis-server of our own, over a data directory that outlives it.
+ *
+ * `fruitstream run` starts one when no Redis is named, so that results survive the run in
+ * --data-dir; `export`, `pca` and `status` start one over the same directory to read them
+ * back. It listens only on a unix socket in /tmp, keeps an append-only file, and is stopped
+ * (and so flushed) by private_redis_destroy. */
+#ifndef FS_PRIVATE_REDIS_H
+#define FS_PRIVATE_REDIS_H
+
+#include <sys/types.h>
+
+#define PRIVATE_REDIS_DEFAULT_DIR "fruitstream-data"
+
+typedef struct private_redis_t private_redis_t;
+
+/* Starts redis-server over data_dir (created if missing) and waits until it answers.
+ * NULL with a message logged on failure. */
+private_redis_t *private_redis_new(const char *data_dir);
+/* Stops the server (SIGTERM, so it flushes its files) and waits for it. */
+void private_redis_destroy(private_redis_t **self_p);
+const char *private_redis_url(const private_redis_t *self);
+pid_t private_redis_pid(const private_redis_t *self);
+
+/* The Redis a command should use: url if given, else $REDIS_URL, else a private server over
+ * data_dir (when given, or when the default directory holds a previous run), else the
+ * default address. *started is the private server to destroy afterwards, or NULL. Returns
+ * the URL, or NULL when a private server could not be started. */
+const char *private_redis_resolve(const char *url, const char *data_dir,
+                                  private_redis_t **started);
+
+/* Parses a command line of only `--redis URL` and `--data-dir DIR` (for the commands that
+ * take nothing else). Returns 0, or -1 on anything else, --help included. */
+int cli_redis_options(int argc, char **argv, const char **url, const char **data_dir);
+
+#endif
