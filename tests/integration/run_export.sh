@@ -1,0 +1,78 @@
+# run_export.sh -- `fruitstream run` end to end on two real classes with its private Redis,
+# then what users take away: `pca` and `export` read the kept data directory back. Also
+# Ctrl-C: a run interrupted midway stops every process it started and exits 130.
+. tests/integration/lib.sh
+
+mkdir -p "$T/data"
+ln -s "$(cd "$DATA" && pwd)/Kiwi" "$T/data/Kiwi"
+ln -s "$(cd "$DATA" && pwd)/Limes" "$T/data/Limes"
+N=$(ls "$T"/data/*/*.jpg | wc -l)
+unset REDIS_URL
+
+"$B/fruitstream" run --size 100 --workers 2 --k 8 --weights "$WEIGHTS" --data-dir "$T/d" \
+    "$T/data" >"$T/summary" 2>"$T/run.log"
+status=$?
+if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary" && grep -qx "classes: 2" "$T/summary" &&
+    grep -qx "failed: 0" "$T/summary" && grep -q "^pca: n=$N k=8 " "$T/summary"; then
+    pass run_summary
+else
+    fail run_summary "status $status, summary: $(tr '\n' ' ' <"$T/summary") log: $(tail -n 3 "$T/run.log")"
+fi
+
+"$B/fruitstream" pca --data-dir "$T/d" >"$T/pca" 2>/dev/null
+grep -qx "n: $N" "$T/pca" && grep -qx "k: 8" "$T/pca" && pass run_pca_reads_kept_data ||
+    fail run_pca_reads_kept_data "$(tr '\n' ' ' <"$T/pca")"
+
+"$B/fruitstream" export --data-dir "$T/d" --out "$T/out.csv" 2>"$T/export.log"
+header=$(head -n 1 "$T/out.csv")
+rows=$(($(wc -l <"$T/out.csv") - 1))
+bad_labels=$(tail -n +2 "$T/out.csv" | awk -F, '{ n = split($1, p, "/"); if (p[n - 1] != $2) bad++ } END { print bad + 0 }')
+if [ "$header" = "path,label,pca_1,pca_2,pca_3,pca_4,pca_5,pca_6,pca_7,pca_8" ] &&
+    [ "$rows" -eq "$N" ] && [ "$bad_labels" -eq 0 ]; then
+    pass export_csv_rows_and_labels
+else
+    fail export_csv_rows_and_labels "header '$header', $rows rows of $N, $bad_labels bad labels"
+fi
+
+# Projections on a model of every stored vector: each column has mean ~0 over all rows,
+# and the variances fall from pca_1 to pca_8.
+verdict=$(tail -n +2 "$T/out.csv" | awk -F, '
+    { for (j = 3; j <= 10; j++) { s[j] += $j; q[j] += $j * $j } n++ }
+    END {
+        ok = 1
+        for (j = 3; j <= 10; j++) {
+            m = s[j] / n; v[j] = q[j] / n - m * m
+            if (m * m > 1e-8 * v[j]) ok = 0
+            if (j > 3 && v[j] > v[j - 1] * (1 + 1e-6)) ok = 0
+        }
+        printf "%s var1=%g var8=%g", ok ? "good" : "bad", v[3], v[10]
+    }')
+case "$verdict" in
+good*) pass export_projections_centred_and_ordered ;;
+*) fail export_projections_centred_and_ordered "$verdict" ;;
+esac
+
+"$B/fruitstream" export --data-dir "$T/d" --with-features --out "$T/both.csv" 2>/dev/null
+cols=$(head -n 1 "$T/both.csv" | awk -F, '{ print NF }')
+[ "$cols" -eq $((2 + 8 + 1280)) ] && pass export_with_features ||
+    fail export_with_features "$cols columns"
+
+# Ctrl-C in the middle of a run at S = 224 over more classes.
+for c in Banana Cocos Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/data/$c"; done
+"$B/fruitstream" run --workers 2 --weights "$WEIGHTS" --data-dir "$T/d2" "$T/data" \
+    >"$T/summary2" 2>"$T/run2.log" &
+RUN=$!
+wait_for 60 "grep -q 'images from' $T/run2.log"
+sleep 1
+kill -INT $RUN
+wait $RUN
+status=$?
+sleep 0.5
+left=$(pgrep -f "fruitstream-$RUN\\." | wc -l)
+redis_left=$(pgrep -f "fruitstream-$RUN.redis.sock" | wc -l)
+if [ $status -eq 130 ] && [ "$left" -eq 0 ] && [ "$redis_left" -eq 0 ] &&
+    grep -q "^images: " "$T/summary2"; then
+    pass run_ctrl_c_stops_everything
+else
+    fail run_ctrl_c_stops_everything "status $status, $left processes left; $(tail -n 2 "$T/run2.log")"
+fi
