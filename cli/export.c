@@ -168,16 +168,11 @@ int cmd_export(int argc, char **argv)
     bool explicit_pca;
     if (parse_export_args(argc, argv, &cfg, &explicit_pca) != 0)
         return 2;
-    char err[512];
     private_redis_t *server;
-    const char *url = private_redis_resolve(cfg.redis_url, cfg.data_dir, &server);
-    redis_t *redis = url ? redis_new(url, err, sizeof err) : NULL;
-    if (!redis) {
-        if (url)
-            log_error("%s", err);
-        private_redis_destroy(&server);
+    redis_t *redis = private_redis_connect(cfg.redis_url, cfg.data_dir, &server);
+    if (!redis)
         return 1;
-    }
+    char err[512];
     if (!explicit_pca)
         options_from_model(redis, &cfg.pca);
     pca_t *pca = NULL;
@@ -253,16 +248,10 @@ int cmd_pca(int argc, char **argv)
                 KEY_PCA_MODEL);
         return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
     }
-    char err[512];
     private_redis_t *server;
-    url = private_redis_resolve(url, data_dir, &server);
-    redis_t *redis = url ? redis_new(url, err, sizeof err) : NULL;
-    if (!redis) {
-        if (url)
-            log_error("%s", err);
-        private_redis_destroy(&server);
+    redis_t *redis = private_redis_connect(url, data_dir, &server);
+    if (!redis)
         return 1;
-    }
     redisReply *r = redisCommand(redis->ctx,
                                  "HMGET %s version n k variance_target standardize explained "
                                  "ratios",

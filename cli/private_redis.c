@@ -113,6 +113,21 @@ const char *private_redis_resolve(const char *url, const char *data_dir,
     return *started ? private_redis_url(*started) : NULL;
 }
 
+redis_t *private_redis_connect(const char *url, const char *data_dir,
+                               private_redis_t **started)
+{
+    url = private_redis_resolve(url, data_dir, started);
+    if (!url)
+        return NULL;
+    char err[512];
+    redis_t *redis = redis_new(url, err, sizeof err);
+    if (!redis) {
+        log_error("%s", err);
+        private_redis_destroy(started);
+    }
+    return redis;
+}
+
 int cli_redis_options(int argc, char **argv, const char **url, const char **data_dir)
 {
     for (int i = 1; i < argc; i += 2) {

@@ -7,6 +7,8 @@
 #ifndef FS_PRIVATE_REDIS_H
 #define FS_PRIVATE_REDIS_H
 
+#include "redis.h"
+
 #include <sys/types.h>
 
 #define PRIVATE_REDIS_DEFAULT_DIR "fruitstream-data"
@@ -27,6 +29,10 @@ pid_t private_redis_pid(const private_redis_t *self);
  * the URL, or NULL when a private server could not be started. */
 const char *private_redis_resolve(const char *url, const char *data_dir,
                                   private_redis_t **started);
+
+/* private_redis_resolve, then a connection to it; NULL with the reason logged. */
+redis_t *private_redis_connect(const char *url, const char *data_dir,
+                               private_redis_t **started);
 
 /* Parses a command line of only `--redis URL` and `--data-dir DIR` (for the commands that
  * take nothing else). Returns 0, or -1 on anything else, --help included. */

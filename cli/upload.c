@@ -15,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static redis_t *connect_or_complain(const char *url)
-{
-    char err[512];
-    redis_t *redis = redis_new(url, err, sizeof err);
-    if (!redis)
-        log_error("%s", err);
-    return redis;
-}
-
 /* Reads a whole file; NULL with errno set on failure. */
 static char *read_file(const char *path, size_t *len)
 {
@@ -86,7 +77,8 @@ int cmd_upload(int argc, char **argv)
         fprintf(stderr, "fruitstream upload: give FILE... (and --key only with one FILE)\n");
         return 2;
     }
-    redis_t *redis = connect_or_complain(url ? url : CONFIG_REDIS_DEFAULT);
+    private_redis_t *no_server = NULL; /* uploads go to a running pipeline's Redis */
+    redis_t *redis = private_redis_connect(url ? url : CONFIG_REDIS_DEFAULT, NULL, &no_server);
     if (!redis || uploads_ensure_group(redis) != 0) {
         redis_destroy(&redis);
         return 1;
@@ -140,12 +132,9 @@ int cmd_status(int argc, char **argv)
         return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
     }
     private_redis_t *server;
-    url = private_redis_resolve(url, data_dir, &server);
-    redis_t *redis = url ? connect_or_complain(url) : NULL;
-    if (!redis) {
-        private_redis_destroy(&server);
+    redis_t *redis = private_redis_connect(url, data_dir, &server);
+    if (!redis)
         return 1;
-    }
     redisReply *counters = redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS);
     printf("counters:\n");
     print_hash(counters, "  ");

@@ -16,6 +16,7 @@
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
+#include "stop.h"
 #include "store.h"
 #include "wire.h"
 
@@ -56,8 +57,6 @@ typedef struct {
     float *rows;               /* batch x dim: new vectors in seq order */
     int64_t malformed;
 } sink_t;
-
-static volatile int stop_requested;
 
 static void usage(FILE *out)
 {
@@ -298,13 +297,6 @@ static void refresh_and_checkpoint(sink_t *self, bool force)
     }
 }
 
-static void handle_signal(int sig)
-{
-    (void) sig;
-    stop_requested = 1;
-    zsys_interrupted = 1;
-}
-
 static int sink_setup(sink_t *self)
 {
     char err[512];
@@ -344,9 +336,7 @@ int main(int argc, char **argv)
     sink_t *self = &sink;
     if (parse_args(argc, argv, &self->cfg) != 0)
         return 2;
-    zsys_handler_set(NULL);
-    signal(SIGINT, handle_signal);
-    signal(SIGTERM, handle_signal);
+    stop_catch_signals();
     zsys_init();
     /* Idle OpenBLAS threads spin in sched_yield: on a machine shared with Redis and
      * workers, extra threads cost more than they give. */

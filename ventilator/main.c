@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
+#include "stop.h"
 #include "uploads.h"
 #include "wire.h"
 
@@ -46,8 +47,6 @@ typedef struct {
     char claim_cursor[WIRE_ENTRY_MAX];
     int64_t sent, resent;
 } ventilator_t;
-
-static volatile int stop_requested;
 
 static void usage(FILE *out)
 {
@@ -342,12 +341,6 @@ static int dispatch_new(ventilator_t *self)
     return 0;
 }
 
-static void handle_signal(int sig)
-{
-    (void) sig;
-    stop_requested = 1;
-}
-
 static int ventilator_setup(ventilator_t *self)
 {
     char err[512];
@@ -378,9 +371,7 @@ int main(int argc, char **argv)
     ventilator_t *self = &ventilator;
     if (parse_args(argc, argv, &self->cfg) != 0)
         return 2;
-    zsys_handler_set(NULL);
-    signal(SIGINT, handle_signal);
-    signal(SIGTERM, handle_signal);
+    stop_catch_signals();
     zsys_init();
     if (ventilator_setup(self) != 0)
         return 1;

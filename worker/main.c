@@ -11,6 +11,7 @@
 #include "config.h"
 #include "featurizer.h"
 #include "log.h"
+#include "stop.h"
 #include "wire.h"
 
 #include <czmq.h>
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    stop_catch_signals();
     zsys_init();
     zsock_t *tasks = zsock_new(ZMQ_PULL);
     zsock_t *results = zsock_new(ZMQ_PUSH);
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
     static float features[FEATURE_DIM];
     worker_stats_t stats = {.last_beat = clock_seconds()};
     send_heartbeat(results, &cfg, &stats, &buf);
-    while (!zsys_interrupted) {
+    while (!stop_requested) {
         if (clock_seconds() - stats.last_beat >= 1.0)
             send_heartbeat(results, &cfg, &stats, &buf);
         if (!zpoller_wait(poller, 250))
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
         /* Blocks while the sink is unreachable. Only a stop signal during that wait gives up;
          * the ventilator then re-sends the task when its lease runs out. */
         while (zmq_send(zsock_resolve(results), buf.data, buf.size, 0) < 0 && errno == EINTR &&
-               !zsys_interrupted)
+               !stop_requested)
             ;
     }
     log_info("worker %s stopping: %lld done, %lld failed", cfg.id, (long long) stats.done,

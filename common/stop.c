@@ -1,0 +1,23 @@
+/* stop.c -- see stop.h. */
+#include "stop.h"
+
+#include <czmq.h>
+#include <signal.h>
+
+volatile int stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void) sig;
+    stop_requested = 1;
+    zsys_interrupted = 1;
+}
+
+void stop_catch_signals(void)
+{
+    zsys_handler_set(NULL);
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
