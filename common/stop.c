@@ -20,4 +20,7 @@ void stop_catch_signals(void)
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    /* A write to a Redis that just died must fail with EPIPE (and the role reconnect), not
+     * kill the process: hiredis writes with plain write(2). */
+    signal(SIGPIPE, SIG_IGN);
 }
