@@ -24,6 +24,8 @@
 #include <czmq.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +39,32 @@ typedef struct {
     int batch;
     int64_t refresh_every;
     double refresh_seconds;
-    int64_t checkpoint_every;
-    double checkpoint_seconds;
     int heartbeat_ttl;
     int blas_threads;
 } sink_config_t;
 
+/* A model refresh running on its own thread, over a snapshot of the sums. */
+typedef struct {
+    pthread_t thread;
+    bool running;
+    atomic_int done;
+    pca_t *snapshot;  /* sums as of `applied`; becomes the model */
+    int64_t applied;
+    int refreshed;    /* pca_refresh's result */
+    void *state;      /* the snapshot's sums, serialized for the checkpoint */
+    size_t state_size;
+} refresher_t;
+
 typedef struct {
     sink_config_t cfg;
     redis_t *redis;
-    pca_t *pca;
-    int64_t applied;           /* last stored seq included in the PCA */
-    int64_t applied_at_refresh, applied_at_checkpoint;
-    double refreshed_at, checkpointed_at;
+    pca_t *pca;                /* running sums of every stored vector, in seq order */
+    pca_t *model;              /* the last refreshed snapshot: projects results, or NULL */
+    uint64_t first_version;    /* the published model's version when we started */
+    int64_t applied;           /* last stored seq included in pca */
+    int64_t applied_at_refresh;
+    double refreshed_at;
+    refresher_t refresher;
     zframe_t *frames[SINK_MAX_BATCH];
     wire_msg_t msgs[SINK_MAX_BATCH];
     store_item_t items[SINK_MAX_BATCH];
@@ -68,10 +83,9 @@ static void usage(FILE *out)
             "  --k K                    fixed number of PCA components\n"
             "  --variance V             else the smallest k explaining V (default 0.95)\n"
             "  --standardize            scale features to unit variance before PCA\n"
-            "  --refresh-every N        refresh the model every N vectors (default 20000)\n"
-            "  --refresh-seconds T      ...or every T seconds (default 10)\n"
-            "  --checkpoint-every N     checkpoint the PCA sums every N vectors (default 20000)\n"
-            "  --checkpoint-seconds T   ...or every T seconds (default 5)\n"
+            "  --refresh-every N        refresh the model and checkpoint the sums every N\n"
+            "                           vectors (default 20000)...\n"
+            "  --refresh-seconds T      ...or every T seconds (default 5)\n"
             "  --batch N                results stored per round trip, at most (default 256)\n"
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
@@ -86,15 +100,13 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"results", required_argument, 0, 'r'}, {"redis", required_argument, 0, 'R'},
         {"k", required_argument, 0, 'k'}, {"variance", required_argument, 0, 'v'},
         {"standardize", no_argument, 0, 'S'}, {"refresh-every", required_argument, 0, 'n'},
-        {"refresh-seconds", required_argument, 0, 't'},
-        {"checkpoint-every", required_argument, 0, 'c'},
-        {"checkpoint-seconds", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'b'},
+        {"refresh-seconds", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
         {"blas-threads", required_argument, 0, 'T'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 256, 20000, 10.0, 20000, 5.0, 5, 1};
+                           {1280, 0, 0.95, false}, 256, 20000, 5.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -105,8 +117,6 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'S': cfg->pca.standardize = true; break;
         case 'n': cfg->refresh_every = atoll(optarg); break;
         case 't': cfg->refresh_seconds = atof(optarg); break;
-        case 'c': cfg->checkpoint_every = atoll(optarg); break;
-        case 'C': cfg->checkpoint_seconds = atof(optarg); break;
         case 'b': cfg->batch = atoi(optarg); break;
         case 'T': cfg->blas_threads = atoi(optarg); break;
         case 'l':
@@ -122,7 +132,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     }
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
-        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->checkpoint_every < 1 ||
+        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->refresh_seconds <= 0 ||
         cfg->blas_threads < 1) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
@@ -227,19 +237,19 @@ static size_t prepare_items(sink_t *self, int nframes)
 /* Projects the good results on the current model, all in one BLAS call. */
 static void project_items(sink_t *self, size_t n)
 {
-    int dim = self->cfg.pca.dim, k = pca_k(self->pca);
+    int dim = self->cfg.pca.dim, k = self->model ? pca_k(self->model) : 0;
     size_t good = 0;
     for (size_t i = 0; i < n; i++)
         if (self->items[i].result->ok)
             memcpy(self->rows + good++ * (size_t) dim, self->items[i].result->features,
                    (size_t) dim * sizeof(float));
     bool projected = k > 0 && good > 0 &&
-                     pca_project_many(self->pca, self->rows, good, self->projections) == 0;
+                     pca_project_many(self->model, self->rows, good, self->projections) == 0;
     good = 0;
     for (size_t i = 0; i < n; i++) {
         store_item_t *item = &self->items[i];
         item->k = k;
-        item->pca_version = pca_version(self->pca);
+        item->pca_version = self->model ? pca_version(self->model) : 0;
         if (projected && item->result->ok)
             item->projection = self->projections + good++ * (size_t) k;
     }
@@ -274,27 +284,84 @@ static void apply_to_pca(sink_t *self, size_t n)
         UNTIL_WRITTEN(self, pca_store_catch_up(self->redis, self->pca, &self->applied, newest));
 }
 
-static void refresh_and_checkpoint(sink_t *self, bool force)
+static void *refresh_in_background(void *arg)
 {
-    double now = clock_seconds();
-    if (self->applied > self->applied_at_refresh &&
-        (force || self->applied - self->applied_at_refresh >= self->cfg.refresh_every ||
-         now - self->refreshed_at >= self->cfg.refresh_seconds)) {
-        if (pca_refresh(self->pca) == 0) {
-            UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->pca));
-            log_info("PCA model v%llu: n=%lld k=%d", (unsigned long long) pca_version(self->pca),
-                     (long long) pca_count(self->pca), pca_k(self->pca));
-        }
-        self->applied_at_refresh = self->applied;
-        self->refreshed_at = now;
+    refresher_t *r = arg;
+    r->refreshed = pca_refresh(r->snapshot);
+    r->state_size = pca_state_size(r->snapshot);
+    r->state = malloc(r->state_size);
+    if (r->state)
+        pca_state_write(r->snapshot, r->state);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* Snapshots the sums (a 13 MB copy) and refreshes the snapshot on another thread: the
+ * eigendecomposition takes ~150 ms, which would otherwise stall every result behind it. */
+static void start_refresh(sink_t *self)
+{
+    refresher_t *r = &self->refresher;
+    uint64_t version = self->model ? pca_version(self->model) : self->first_version;
+    r->snapshot = pca_snapshot(self->pca, version);
+    if (!r->snapshot)
+        return;
+    r->applied = self->applied;
+    r->state = NULL;
+    atomic_store(&r->done, 0);
+    r->running = pthread_create(&r->thread, NULL, refresh_in_background, r) == 0;
+    if (!r->running)
+        pca_destroy(&r->snapshot);
+    self->applied_at_refresh = self->applied;
+    self->refreshed_at = clock_seconds();
+}
+
+/* Waits for the refresh, adopts its model, publishes it and checkpoints its sums. */
+static void finish_refresh(sink_t *self)
+{
+    refresher_t *r = &self->refresher;
+    pthread_join(r->thread, NULL);
+    r->running = false;
+    if (r->refreshed == 0) {
+        pca_destroy(&self->model);
+        self->model = r->snapshot;
+        UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->model));
+        log_info("PCA model v%llu: n=%lld k=%d", (unsigned long long) pca_version(self->model),
+                 (long long) pca_count(self->model), pca_k(self->model));
+    } else {
+        pca_destroy(&r->snapshot);
     }
-    if (self->applied > self->applied_at_checkpoint &&
-        (force || self->applied - self->applied_at_checkpoint >= self->cfg.checkpoint_every ||
-         now - self->checkpointed_at >= self->cfg.checkpoint_seconds)) {
-        UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, self->pca, self->applied));
-        self->applied_at_checkpoint = self->applied;
-        self->checkpointed_at = now;
+    if (r->state)
+        UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
+                                                 r->applied));
+    free(r->state);
+    r->state = NULL;
+    r->snapshot = NULL;
+}
+
+/* Every N vectors or T seconds a refresh starts; one finished is adopted. With `now`, the
+ * refresh runs to the end before returning, and covers every vector applied. */
+static void refresh_and_checkpoint(sink_t *self, bool now)
+{
+    refresher_t *r = &self->refresher;
+    if (r->running && (now || atomic_load(&r->done)))
+        finish_refresh(self);
+    if (r->running || self->applied <= self->applied_at_refresh)
+        return;
+    if (now || self->applied - self->applied_at_refresh >= self->cfg.refresh_every ||
+        clock_seconds() - self->refreshed_at >= self->cfg.refresh_seconds) {
+        start_refresh(self);
+        if (now && r->running)
+            finish_refresh(self);
     }
+}
+
+/* Model versions go on from the published model's, across restarts. */
+static uint64_t published_version(sink_t *self)
+{
+    redisReply *r = redisCommand(self->redis->ctx, "HGET %s version", KEY_PCA_MODEL);
+    uint64_t version = r && r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return version;
 }
 
 static int sink_setup(sink_t *self)
@@ -319,10 +386,9 @@ static int sink_setup(sink_t *self)
         if (stop_requested || redis_reconnect(self->redis, &stop_requested) != 0)
             return -1;
     }
-    if (self->applied > 0 && pca_refresh(self->pca) == 0)
-        UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->pca));
-    self->applied_at_refresh = self->applied_at_checkpoint = self->applied;
-    self->refreshed_at = self->checkpointed_at = clock_seconds();
+    self->first_version = published_version(self);
+    self->refreshed_at = clock_seconds();
+    refresh_and_checkpoint(self, true); /* a model to project with, from the start */
     size_t floats = (size_t) SINK_MAX_BATCH * (size_t) self->cfg.pca.dim;
     self->projections = malloc(floats * sizeof(float));
     self->rows = malloc(floats * sizeof(float));
@@ -372,6 +438,7 @@ int main(int argc, char **argv)
     zpoller_destroy(&poller);
     zsock_destroy(&results);
     pca_destroy(&self->pca);
+    pca_destroy(&self->model);
     redis_destroy(&self->redis);
     free(self->projections);
     free(self->rows);

@@ -127,6 +127,21 @@ void pca_destroy(pca_t **self_p)
     *self_p = NULL;
 }
 
+pca_t *pca_snapshot(const pca_t *self, uint64_t version)
+{
+    pca_t *copy = pca_new(&self->options);
+    if (!copy)
+        return NULL;
+    size_t dim = (size_t)self->dim;
+    copy->n = self->n;
+    copy->npending = self->npending;
+    copy->version = version;
+    memcpy(copy->mean, self->mean, dim * sizeof *copy->mean);
+    memcpy(copy->m2, self->m2, dim * dim * sizeof *copy->m2);
+    memcpy(copy->pending, self->pending, (size_t)self->npending * dim * sizeof *copy->pending);
+    return copy;
+}
+
 /* Merges b rows into the sums (Chan et al.; see the top of the file). */
 static void merge_block(pca_t *self, const float *rows, int b)
 {

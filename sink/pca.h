@@ -26,6 +26,11 @@ void pca_destroy(pca_t **self_p);
 /* Merges n row-major vectors of dim floats into the running sums. */
 void pca_add(pca_t *self, const float *rows, size_t n);
 
+/* A copy of the running sums (no model) whose next refresh makes model version
+ * `version + 1`: the sink refreshes such a snapshot on another thread while it keeps adding
+ * to the original. NULL when memory runs out. */
+pca_t *pca_snapshot(const pca_t *self, uint64_t version);
+
 /* Recomputes the model from the sums (LAPACK); the model version goes up by one.
  * Returns 0, or -1 when there are fewer than 2 vectors (no model yet). */
 int pca_refresh(pca_t *self);

@@ -123,17 +123,11 @@ static int reply_ok(redis_t *redis, redisReply *r, const char *what)
     return ok ? 0 : -1;
 }
 
-int pca_store_checkpoint(redis_t *redis, const pca_t *pca, int64_t applied)
+int pca_store_checkpoint(redis_t *redis, const void *state, size_t size, int64_t applied)
 {
-    size_t size = pca_state_size(pca);
-    char *state = malloc(size);
-    if (!state)
-        return -1;
-    pca_state_write(pca, state);
-    redisReply *r = redisCommand(redis->ctx, "HSET %s seq %lld n %lld data %b saved_ms %lld",
-                                 KEY_PCA_STATE, (long long) applied, (long long) pca_count(pca),
-                                 state, size, (long long) clock_unix_ms());
-    free(state);
+    redisReply *r = redisCommand(redis->ctx, "HSET %s seq %lld data %b saved_ms %lld",
+                                 KEY_PCA_STATE, (long long) applied, state, size,
+                                 (long long) clock_unix_ms());
     return reply_ok(redis, r, KEY_PCA_STATE);
 }
 

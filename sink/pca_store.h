@@ -20,8 +20,9 @@ pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *app
 /* Adds stored vectors with seq in (*applied, upto] (upto < 0: all), reading them from Redis.
  * Returns 0, or -1 when Redis fails (what was added so far stays added, *applied says). */
 int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upto);
-/* Writes the running sums and applied into fs:pca:state. */
-int pca_store_checkpoint(redis_t *redis, const pca_t *pca, int64_t applied);
+/* Writes running sums serialized by pca_state_write, which include every stored result up
+ * to seq `applied`, into fs:pca:state. */
+int pca_store_checkpoint(redis_t *redis, const void *state, size_t size, int64_t applied);
 /* Writes the current model into fs:pca:model. */
 int pca_store_publish(redis_t *redis, const pca_t *pca);
 

@@ -7,7 +7,7 @@
 
 make_list "$T/list" 90 Banana Kiwi Limes Cocos Lemon Pear Peach
 start_redis || { fail redis_start "redis-server did not start"; exit 1; }
-start_sink --checkpoint-seconds 0.5 --refresh-seconds 0.5
+start_sink --refresh-seconds 0.5
 start_ventilator --lease-ms $LEASE
 start_worker w1 --size $S
 start_worker w2 --size $S

@@ -6,7 +6,7 @@
 . tests/integration/stream.lib
 
 make_list "$T/list" 80 Banana Kiwi Limes Cocos Lemon Pear Peach
-SINK_OPTS="--checkpoint-seconds 0.5 --refresh-seconds 0.5"
+SINK_OPTS="--refresh-seconds 0.5"
 
 # 1. the reference: a clean run, then a clean stop of the sink
 start_redis || { fail sink_redis "redis-server did not start"; exit 1; }

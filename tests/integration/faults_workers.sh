@@ -6,7 +6,7 @@
 
 make_list "$T/list" 90 Banana Kiwi Limes Cocos Lemon Pear Peach
 start_redis || { fail workers_redis "redis-server did not start"; exit 1; }
-start_sink --checkpoint-seconds 1 --refresh-seconds 1
+start_sink --refresh-seconds 1
 start_ventilator --lease-ms $LEASE
 start_worker w1 --size $S; W1=$LAST_PID
 start_worker w2 --size $S; W2=$LAST_PID

@@ -17,6 +17,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+[ -n "${FS_KEEP_TEST_DIR:-}" ] && trap "for p in \$PIDS; do kill -9 \$p 2>/dev/null; done; kill -9 \${REDIS_PID:-0} 2>/dev/null" EXIT
 
 pass() { echo "ok $1"; }
 fail() { echo "FAIL $1: $2"; }
