@@ -34,7 +34,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-bench run test unit asan bench clean
+.PHONY: all deps deps-bench run test asan clang bench clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN)
 
 deps:
@@ -71,8 +71,14 @@ asan:
 	    EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" all
 
+# The clang build only checks that the code compiles warning-free there too.
+clang:
+	@if command -v clang >/dev/null; then \
+	    $(MAKE) --no-print-directory CC=clang BUILD=build-clang all; \
+	else echo "clang not installed: skipping the clang build"; fi
+
 test: deps
-	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory all asan clang
 	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan
 
 bench: deps deps-bench
@@ -80,6 +86,6 @@ bench: deps deps-bench
 	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
