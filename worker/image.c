@@ -399,12 +399,14 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
     if (!self->tj && !(self->tj = tjInitDecompress()))
         return fail(err, errlen, "cannot create a TurboJPEG decompressor");
 
-    int width, height, subsampling, colorspace;
+    /* TurboJPEG 2.1 returns success without filling these in for a tables-only stream
+     * (SOI, tables, EOI: no frame), which a damaged JPEG can turn into. */
+    int width = 0, height = 0, subsampling = -1, colorspace = -1;
     if (tjDecompressHeader3(self->tj, bytes, (unsigned long) len, &width, &height,
                             &subsampling, &colorspace) != 0)
         return turbojpeg_fail(self, err, errlen, "bad JPEG header");
-    if (width <= 0 || height <= 0)
-        return fail(err, errlen, "JPEG header gives an empty image (%dx%d)", width, height);
+    if (width <= 0 || height <= 0 || colorspace < 0)
+        return fail(err, errlen, "no image in the JPEG (its header has no frame)");
     if ((long long) width * height > self->max_pixels)
         return fail(err, errlen, "image is %dx%d, more than the limit of %ld pixels", width,
                     height, self->max_pixels);

@@ -306,6 +306,14 @@ static void broken_input_is_rejected(void)
         bad[i] = (i - len / 2) % 2 ? 0x00 : 0xFF;
     bad[len / 2 + 31] = 0x01;
     int corrupt = rejects(loader, bad, len, err, sizeof err);
+    /* Everything up to the frame header, then end-of-image: a "tables-only" stream. */
+    size_t frame = 2;
+    while (frame + 4 < len && !(good[frame] == 0xFF && good[frame + 1] == 0xC0))
+        frame += 2 + (size_t) (good[frame + 2] << 8 | good[frame + 3]);
+    memcpy(bad, good, frame);
+    bad[frame] = 0xFF;
+    bad[frame + 1] = 0xD9;
+    int tables_only = rejects(loader, bad, frame + 2, err, sizeof err);
     /* A good image still decodes after all that. */
     int recovers = image_loader_decode(loader, good, len, err, sizeof err) == 0 &&
                    image_loader_width(loader) == 100;
@@ -316,6 +324,7 @@ static void broken_input_is_rejected(void)
     CHECK(noise && noise_after_marker, "random bytes not rejected");
     CHECK(half && strstr(half_err, "truncated"), "first half of a JPEG: %s", half_err);
     CHECK(corrupt, "corrupt JPEG not rejected");
+    CHECK(tables_only, "JPEG without a frame not rejected");
     CHECK(recovers, "a good JPEG fails after bad ones: %s", err);
 }
 
