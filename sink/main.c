@@ -85,7 +85,7 @@ static void usage(FILE *out)
             "  --standardize            scale features to unit variance before PCA\n"
             "  --refresh-every N        refresh the model and checkpoint the sums every N\n"
             "                           vectors (default 20000)...\n"
-            "  --refresh-seconds T      ...or every T seconds (default 5)\n"
+            "  --refresh-seconds T      ...or every T seconds (default 30)\n"
             "  --batch N                results stored per round trip, at most (default 256)\n"
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 256, 20000, 5.0, 5, 1};
+                           {1280, 0, 0.95, false}, 256, 20000, 30.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
