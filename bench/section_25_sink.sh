@@ -13,7 +13,7 @@ redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" --append
     --appendfsync ${FS_BENCH_FSYNC:-everysec} --loglevel warning --logfile "$T/redis.log" &
 REDIS=$!
 until redis-cli -s "$T/redis.sock" ping >/dev/null 2>&1; do sleep 0.1; done
-"$B/fruitstream-sink" --redis "unix://$T/redis.sock" --results "ipc://$T/results" \
+"$B/fruitstream-sink" --redis "unix://$T/redis.sock" --results "ipc://$T/results" ${FS_BENCH_SINK_OPTS:-} \
     2>"$T/sink.log" &
 SINK=$!
 sleep 0.5

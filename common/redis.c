@@ -116,6 +116,26 @@ redis_t *redis_new(const char *url, char *err, size_t errlen)
     return self;
 }
 
+redis_t *redis_new_waiting(const char *url, volatile int *stop, char *err, size_t errlen)
+{
+    redis_t *self = redis_new(url, err, errlen);
+    if (self)
+        return self;
+    redis_address_t address;
+    if (redis_address_parse(url, &address, err, errlen) != 0)
+        return NULL;
+    log_warn("%s; waiting for it", err);
+    self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->address = address;
+    if (redis_reconnect(self, stop) != 0) {
+        snprintf(err, errlen, "stopped while waiting for Redis");
+        redis_destroy(&self);
+    }
+    return self;
+}
+
 void redis_destroy(redis_t **self_p)
 {
     if (!*self_p)

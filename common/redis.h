@@ -32,6 +32,9 @@ void redis_address_format(const redis_address_t *address, char *out, size_t outl
 
 /* Connects once; NULL with a reason on failure. */
 redis_t *redis_new(const char *url, char *err, size_t errlen);
+/* Connects, waiting for Redis to come up if it is not there yet; NULL with a reason only
+ * for a malformed URL or when *stop becomes non-zero first. */
+redis_t *redis_new_waiting(const char *url, volatile int *stop, char *err, size_t errlen);
 void redis_destroy(redis_t **self_p);
 /* Drops the connection and connects again, retrying every 200 ms (logging every few
  * seconds) until it works or *stop becomes non-zero. Returns 0 when connected. */

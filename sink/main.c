@@ -43,6 +43,16 @@ typedef struct {
     int blas_threads;
 } sink_config_t;
 
+/* Results received together, stored with one round trip, then added to the PCA. */
+typedef struct {
+    zframe_t *frames[SINK_MAX_BATCH]; /* kept alive: items point into them */
+    wire_msg_t msgs[SINK_MAX_BATCH];
+    store_item_t items[SINK_MAX_BATCH];
+    float *projections;               /* batch x k */
+    size_t n;
+    bool storing;                     /* the store thread has it */
+} batch_t;
+
 /* A model refresh running on its own thread, over a snapshot of the sums. */
 typedef struct {
     pthread_t thread;
@@ -57,7 +67,9 @@ typedef struct {
 
 typedef struct {
     sink_config_t cfg;
-    redis_t *redis;
+    redis_t *redis;            /* heartbeats, counters, catch-up, model, checkpoints */
+    redis_t *store_redis;      /* the store thread's own connection */
+    pthread_t store_thread;
     pca_t *pca;                /* running sums of every stored vector, in seq order */
     pca_t *model;              /* the last refreshed snapshot: projects results, or NULL */
     uint64_t first_version;    /* the published model's version when we started */
@@ -65,11 +77,9 @@ typedef struct {
     int64_t applied_at_refresh;
     double refreshed_at;
     refresher_t refresher;
-    zframe_t *frames[SINK_MAX_BATCH];
-    wire_msg_t msgs[SINK_MAX_BATCH];
-    store_item_t items[SINK_MAX_BATCH];
-    float *projections;        /* batch x dim */
-    float *rows;               /* batch x dim: new vectors in seq order */
+    batch_t batches[2];        /* one being stored while the other enters the PCA */
+    int current;
+    float *rows;               /* batch x dim scratch: vectors to project or to add */
     int64_t malformed;
 } sink_t;
 
@@ -86,7 +96,7 @@ static void usage(FILE *out)
             "  --refresh-every N        refresh the model and checkpoint the sums every N\n"
             "                           vectors (default 20000)...\n"
             "  --refresh-seconds T      ...or every T seconds (default 30)\n"
-            "  --batch N                results stored per round trip, at most (default 256)\n"
+            "  --batch N                results stored per round trip, at most (default 1024)\n"
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
@@ -106,7 +116,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 256, 20000, 30.0, 5, 1};
+                           {1280, 0, 0.95, false}, 1024, 20000, 30.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -173,7 +183,7 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
 }
 
 /* Receives up to a batch of frames without waiting once the first has arrived. */
-static int receive_batch(sink_t *self, zsock_t *results, zpoller_t *poller)
+static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *poller)
 {
     if (!zpoller_wait(poller, 200))
         return 0;
@@ -182,7 +192,7 @@ static int receive_batch(sink_t *self, zsock_t *results, zpoller_t *poller)
         zframe_t *frame = zframe_recv_nowait(results);
         if (!frame)
             break;
-        self->frames[n++] = frame;
+        b->frames[n++] = frame;
     }
     return n;
 }
@@ -200,14 +210,14 @@ static bool all_finite(const uint8_t *bytes, int dim)
 
 /* Decodes frames into store items; heartbeats and malformed frames are handled here. A
  * result whose features hold NaN or Inf is stored as failed: it would poison the PCA sums. */
-static size_t prepare_items(sink_t *self, int nframes)
+static size_t prepare_items(sink_t *self, batch_t *b, int nframes)
 {
     size_t n = 0;
     int dim = self->cfg.pca.dim;
     char err[256];
     for (int i = 0; i < nframes; i++) {
-        wire_msg_t *msg = &self->msgs[n];
-        zframe_t *frame = self->frames[i];
+        wire_msg_t *msg = &b->msgs[n];
+        zframe_t *frame = b->frames[i];
         if (wire_decode(zframe_data(frame), zframe_size(frame), msg, err, sizeof err) != 0) {
             count_malformed(self, err);
         } else if (msg->type == WIRE_HEARTBEAT) {
@@ -224,8 +234,8 @@ static size_t prepare_items(sink_t *self, int nframes)
                 r->ok = false;
                 snprintf(r->error, sizeof r->error, "features contain NaN or Inf");
             }
-            self->items[n] = (store_item_t){.result = r};
-            self->frames[n] = frame; /* keep the frame: the item points into it */
+            b->items[n] = (store_item_t){.result = r};
+            b->frames[n] = frame; /* keep the frame: the item points into it */
             n++;
             continue;
         }
@@ -235,35 +245,75 @@ static size_t prepare_items(sink_t *self, int nframes)
 }
 
 /* Projects the good results on the current model, all in one BLAS call. */
-static void project_items(sink_t *self, size_t n)
+static void project_items(sink_t *self, batch_t *b)
 {
     int dim = self->cfg.pca.dim, k = self->model ? pca_k(self->model) : 0;
     size_t good = 0;
-    for (size_t i = 0; i < n; i++)
-        if (self->items[i].result->ok)
-            memcpy(self->rows + good++ * (size_t) dim, self->items[i].result->features,
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].result->ok)
+            memcpy(self->rows + good++ * (size_t) dim, b->items[i].result->features,
                    (size_t) dim * sizeof(float));
     bool projected = k > 0 && good > 0 &&
-                     pca_project_many(self->model, self->rows, good, self->projections) == 0;
+                     pca_project_many(self->model, self->rows, good, b->projections) == 0;
     good = 0;
-    for (size_t i = 0; i < n; i++) {
-        store_item_t *item = &self->items[i];
+    for (size_t i = 0; i < b->n; i++) {
+        store_item_t *item = &b->items[i];
         item->k = k;
         item->pca_version = self->model ? pca_version(self->model) : 0;
         if (projected && item->result->ok)
-            item->projection = self->projections + good++ * (size_t) k;
+            item->projection = b->projections + good++ * (size_t) k;
     }
+}
+
+/* Stores a batch on the store thread's connection, again after each reconnect (the store
+ * script makes a repeat harmless), until it works or the sink is stopped. */
+static void store_until_stored(redis_t *redis, batch_t *b)
+{
+    while (store_batch(redis, b->items, b->n) != 0)
+        if (redis_reconnect(redis, &stop_requested) != 0)
+            break;
+}
+
+static void *store_in_background(void *arg)
+{
+    sink_t *self = arg;
+    store_until_stored(self->store_redis, &self->batches[self->current]);
+    return NULL;
+}
+
+/* Hands the current batch to the store thread: Redis runs the store script over it (the
+ * round trip is mostly Redis's own time) while this thread adds the previous batch to the
+ * PCA. Without a thread, stores right here. */
+static void start_storing(sink_t *self, batch_t *b)
+{
+    b->storing = pthread_create(&self->store_thread, NULL, store_in_background, self) == 0;
+    if (!b->storing)
+        store_until_stored(self->store_redis, b);
+}
+
+static void finish_storing(sink_t *self, batch_t *b)
+{
+    if (b->storing)
+        pthread_join(self->store_thread, NULL);
+    b->storing = false;
+}
+
+static void release(batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        zframe_destroy(&b->frames[i]);
+    b->n = 0;
 }
 
 /* Adds the batch's new vectors to the PCA in seq order, reading from Redis any stored
  * vector the batch does not hold (a result stored before a lost reply, say). */
-static void apply_to_pca(sink_t *self, size_t n)
+static void apply_to_pca(sink_t *self, batch_t *b)
 {
     int dim = self->cfg.pca.dim;
     size_t rows = 0;
     int64_t newest = self->applied;
-    for (size_t i = 0; i < n; i++) {
-        store_item_t *item = &self->items[i];
+    for (size_t i = 0; i < b->n; i++) {
+        store_item_t *item = &b->items[i];
         if (item->seq > newest)
             newest = item->seq;
         if (item->outcome != STORE_NEW || item->seq <= self->applied + (int64_t) rows)
@@ -367,18 +417,11 @@ static uint64_t published_version(sink_t *self)
 static int sink_setup(sink_t *self)
 {
     char err[512];
-    self->redis = redis_new(self->cfg.redis_url, err, sizeof err);
-    if (!self->redis) {
-        log_warn("%s; waiting for it", err);
-        redis_address_t address;
-        if (redis_address_parse(self->cfg.redis_url, &address, err, sizeof err) != 0) {
-            log_error("%s", err);
-            return -1;
-        }
-        self->redis = calloc(1, sizeof *self->redis);
-        self->redis->address = address;
-        if (redis_reconnect(self->redis, &stop_requested) != 0)
-            return -1;
+    if (!(self->redis = redis_new_waiting(self->cfg.redis_url, &stop_requested, err, sizeof err)) ||
+        !(self->store_redis =
+              redis_new_waiting(self->cfg.redis_url, &stop_requested, err, sizeof err))) {
+        log_error("%s", err);
+        return -1;
     }
     while (!(self->pca = pca_store_load(self->redis, &self->cfg.pca, &self->applied, err,
                                          sizeof err))) {
@@ -390,9 +433,10 @@ static int sink_setup(sink_t *self)
     self->refreshed_at = clock_seconds();
     refresh_and_checkpoint(self, true); /* a model to project with, from the start */
     size_t floats = (size_t) SINK_MAX_BATCH * (size_t) self->cfg.pca.dim;
-    self->projections = malloc(floats * sizeof(float));
+    self->batches[0].projections = malloc(floats * sizeof(float));
+    self->batches[1].projections = malloc(floats * sizeof(float));
     self->rows = malloc(floats * sizeof(float));
-    return self->projections && self->rows ? 0 : -1;
+    return self->batches[0].projections && self->batches[1].projections && self->rows ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -418,18 +462,32 @@ int main(int argc, char **argv)
     log_info("sink: results on %s, PCA has %lld vectors", self->cfg.results_endpoint,
              (long long) self->applied);
     zpoller_t *poller = zpoller_new(results, NULL);
+    /* While one batch is being stored, the previous one enters the PCA: the two costs
+     * overlap instead of adding up. Batches are stored strictly one after the other, so
+     * sequence numbers still come in order. */
+    batch_t *stored = NULL;
     while (!stop_requested) {
-        int nframes = receive_batch(self, results, poller);
-        size_t n = prepare_items(self, nframes);
-        if (n > 0) {
-            project_items(self, n);
-            UNTIL_WRITTEN(self, store_batch(self->redis, self->items, n));
-            if (!stop_requested)
-                apply_to_pca(self, n);
+        batch_t *b = &self->batches[self->current];
+        b->n = prepare_items(self, b, receive_batch(self, b, results, poller));
+        if (b->n > 0) {
+            project_items(self, b);
+            start_storing(self, b);
         }
-        for (size_t i = 0; i < n; i++)
-            zframe_destroy(&self->frames[i]);
+        if (stored) {
+            apply_to_pca(self, stored);
+            release(stored);
+            stored = NULL;
+        }
+        if (b->n > 0) {
+            finish_storing(self, b);
+            stored = b;
+            self->current ^= 1;
+        }
         refresh_and_checkpoint(self, false);
+    }
+    if (stored) {
+        apply_to_pca(self, stored);
+        release(stored);
     }
     if (self->redis->ctx) {
         refresh_and_checkpoint(self, true);
@@ -440,7 +498,9 @@ int main(int argc, char **argv)
     pca_destroy(&self->pca);
     pca_destroy(&self->model);
     redis_destroy(&self->redis);
-    free(self->projections);
+    redis_destroy(&self->store_redis);
+    free(self->batches[0].projections);
+    free(self->batches[1].projections);
     free(self->rows);
     return 0;
 }

@@ -344,7 +344,7 @@ static int dispatch_new(ventilator_t *self)
 static int ventilator_setup(ventilator_t *self)
 {
     char err[512];
-    self->redis = redis_new(self->cfg.redis_url, err, sizeof err);
+    self->redis = redis_new_waiting(self->cfg.redis_url, &stop_requested, err, sizeof err);
     if (!self->redis) {
         log_error("%s", err);
         return -1;
