@@ -145,7 +145,7 @@ latency_run() { # LABEL
     retried=$(counter retried)
     [ "$retried" = 0 ] || echo "  (retried: $retried)"
 }
-SINK_OPTS="" latency_run "defaults (background refresh every 5 s)" default
+SINK_OPTS="" latency_run "defaults (background refresh, 20k vectors/30 s)" default
 SINK_OPTS="--refresh-seconds 3600" latency_run "no refresh in the window" quiet
 
 # 3. backpressure on a big backlog
