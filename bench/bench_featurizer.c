@@ -12,6 +12,7 @@
  * featurizer passes, before the sgemm buffers exist. Results are `key=value` lines for
  * bench/section_10_featurizer.sh. */
 #include "featurizer.h"
+#include "file.h"
 #include "kernels.h"
 #include "mobilenet.h"
 
@@ -36,23 +37,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (!f)
-        return NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Every (total / want)-th file of the sorted glob, so all classes are represented. */
 static int load_images(const char *dir, int want, images_t *im)
 {
@@ -68,7 +52,7 @@ static int load_images(const char *dir, int want, images_t *im)
     im->len = calloc((size_t)want, sizeof *im->len);
     im->n = 0;
     for (size_t i = 0; i < g.gl_pathc && im->n < want; i += step)
-        if ((im->data[im->n] = read_file(g.gl_pathv[i], &im->len[im->n])))
+        if ((im->data[im->n] = file_read_all(g.gl_pathv[i], &im->len[im->n])))
             im->n++;
     globfree(&g);
     return im->n ? 0 : -1;

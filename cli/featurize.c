@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "config.h"
 #include "featurizer.h"
+#include "file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,10 +17,6 @@
 
 #define PROG "fruitstream featurize"
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer_t;
 
 static void usage(FILE *out)
 {
@@ -32,36 +29,6 @@ static void usage(FILE *out)
             "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n",
             FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
             FEATURIZER_DEFAULT_MAX_PIXELS);
-}
-
-/* Reads the whole file into buf (grown as needed). 0, or -1 with errno set. */
-static int read_file(const char *path, buffer_t *buf)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    buf->len = 0;
-    for (;;) {
-        if (buf->len == buf->cap) {
-            size_t cap = buf->cap ? 2 * buf->cap : 1 << 20;
-            char *data = realloc(buf->data, cap);
-            if (!data) {
-                fclose(f);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf->data = data, buf->cap = cap;
-        }
-        size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
-        buf->len += n;
-        if (n == 0)
-            break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed)
-        errno = EIO;
-    return failed ? -1 : 0;
 }
 
 /* The integer value of option argv[*i] ("--opt N"), advancing *i; -1 when missing/bad. */
@@ -123,12 +90,12 @@ int cmd_featurize(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         return 1;
     }
-    buffer_t buf = {NULL, 0, 0};
+    file_buffer_t buf = {0};
     float features[FEATURE_DIM];
     int status = 0;
     for (int i = first; i < argc; i++) {
         const char *path = argv[i];
-        if (read_file(path, &buf)) {
+        if (file_read(path, &buf)) {
             fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
             status = 1;
         } else if (featurizer_run(fz, buf.data, buf.len, features, NULL, err, sizeof err)) {
@@ -138,7 +105,7 @@ int cmd_featurize(int argc, char **argv)
             print_features(path, features);
         }
     }
-    free(buf.data);
+    file_buffer_free(&buf);
     featurizer_destroy(&fz);
     if (fflush(stdout)) {
         fprintf(stderr, PROG ": writing the features: %s\n", strerror(errno));

@@ -3,6 +3,7 @@
  * entry in the upload stream (common/uploads.h), exactly what an app back-end would write. */
 #include "commands.h"
 #include "config.h"
+#include "file.h"
 #include "keys.h"
 #include "log.h"
 #include "private_redis.h"
@@ -14,35 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Reads a whole file; NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *data = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            char *bigger = realloc(data, cap = cap ? cap * 2 : 65536);
-            if (!bigger)
-                break;
-            data = bigger;
-        }
-        got = fread(data + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(data);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return data;
-}
 
 int cmd_upload(int argc, char **argv)
 {
@@ -84,6 +56,7 @@ int cmd_upload(int argc, char **argv)
         return 1;
     }
     uploads_t *uploads = uploads_new(redis);
+    file_buffer_t file = {0};
     int status = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
@@ -95,16 +68,14 @@ int cmd_upload(int argc, char **argv)
             uploads_add_path(uploads, key ? key : path, this_label, path);
             continue;
         }
-        size_t len;
-        char *bytes = read_file(path, &len);
-        if (!bytes) {
+        if (file_read(path, &file) != 0) {
             fprintf(stderr, "fruitstream upload: %s: %s\n", path, strerror(errno));
             status = 1;
             continue;
         }
-        uploads_add_blob(uploads, key ? key : path, this_label, bytes, len);
-        free(bytes);
+        uploads_add_blob(uploads, key ? key : path, this_label, file.data, file.len);
     }
+    file_buffer_free(&file);
     long count = uploads_count(uploads);
     if (uploads_flush(uploads) != 0)
         status = 1;

@@ -30,9 +30,16 @@ void log_init(const char *ident)
         log_threshold = (log_level_t) level;
 }
 
-void log_set_level(log_level_t level)
+int log_set_level_name(const char *name)
 {
-    log_threshold = level;
+    int level = log_level_parse(name);
+    if (level < 0) {
+        fprintf(stderr, "%s: unknown log level \"%s\" (debug, info, warn, error)\n", log_ident,
+                name);
+        return -1;
+    }
+    log_threshold = (log_level_t) level;
+    return 0;
 }
 
 void log_msg(log_level_t level, const char *fmt, ...)

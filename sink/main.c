@@ -130,11 +130,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'b': cfg->batch = atoi(optarg); break;
         case 'T': cfg->blas_threads = atoi(optarg); break;
         case 'l':
-            if (log_level_parse(optarg) < 0) {
-                fprintf(stderr, "fruitstream-sink: unknown log level \"%s\"\n", optarg);
+            if (log_set_level_name(optarg) != 0)
                 return -1;
-            }
-            log_set_level((log_level_t) log_level_parse(optarg));
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;

@@ -96,11 +96,8 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'b': cfg->max_image_bytes = atol(optarg); break;
         case 'c': cfg->consumer = optarg; break;
         case 'l':
-            if (log_level_parse(optarg) < 0) {
-                fprintf(stderr, "fruitstream-ventilator: unknown log level \"%s\"\n", optarg);
+            if (log_set_level_name(optarg) != 0)
                 return -1;
-            }
-            log_set_level((log_level_t) log_level_parse(optarg));
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;

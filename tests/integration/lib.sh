@@ -55,6 +55,13 @@ wait_for() {
 
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
 
+# results_by WORKER: how many stored results that worker made
+results_by() { rcli eval "local n = 0
+for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
+  if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end
+end
+return n" 0 "$1"; }
+
 # the standard roles on ipc sockets in $T
 start_sink() { bg sink "$B/fruitstream-sink" --results "ipc://$T/results" "$@"; SINK_PID=$LAST_PID; }
 start_ventilator() {

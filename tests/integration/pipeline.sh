@@ -58,12 +58,7 @@ else
     fail pipeline_corrupt_images_recorded_as_failed "failed=$failed reason='$reason'"
 fi
 
-count_by() { rcli eval "local n = 0
-for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
-  if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end
-end
-return n" 0 "$1"; }
-n1=$(count_by w1); n2=$(count_by w2); n3=$(count_by w3)
+n1=$(results_by w1); n2=$(results_by w2); n3=$(results_by w3)
 if [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ "$n3" -gt 0 ]; then
     pass pipeline_late_worker_takes_part
 else

@@ -5,29 +5,13 @@
  * and a valid image featurized afterwards gives bit-identical features (no state left
  * behind by the failures). */
 #include "featurizer.h"
+#include "file.h"
 #include "../test.h"
 
 #include <string.h>
 #include <unistd.h>
 
 static char tmpdir[64];
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (!f)
-        return NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static int write_file(const char *path, const void *data, size_t len)
 {
@@ -72,7 +56,7 @@ static void test_missing_weights(void)
 static void test_truncated_weights(void)
 {
     size_t len;
-    char *data = read_file(weights_path(), &len), path[128];
+    char *data = file_read_all(weights_path(), &len), path[128];
     CHECK(data, "%s: cannot read", weights_path());
     snprintf(path, sizeof path, "%s/truncated.safetensors", tmpdir);
     int rc = write_file(path, data, len / 2);
@@ -88,7 +72,7 @@ static void test_changed_shape(void)
     static const char from[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,1,3,3]";
     static const char to[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,3,3,1]";
     size_t len;
-    char *data = read_file(weights_path(), &len), path[128];
+    char *data = file_read_all(weights_path(), &len), path[128];
     CHECK(data && len > 4096, "%s: cannot read", weights_path());
     char *at = memmem(data, 4096, from, sizeof from - 1);
     if (at)
@@ -116,7 +100,7 @@ static void test_bad_jpegs_leave_no_trace(void)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/data/fruits-360/Test/Banana/100_100.jpg", test_shared_dir());
     size_t len;
-    char *jpeg = read_file(path, &len);
+    char *jpeg = file_read_all(path, &len);
     CHECK(jpeg && len > 100, "%s: cannot read", path);
     featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
     CHECK(fz, "featurizer_new: %s", err);

@@ -4,6 +4,7 @@
  * worst row of each size goes to stderr. Run with the best kernels the CPU has, and at
  * S = 100 with the portable ones too. */
 #include "featurizer.h"
+#include "file.h"
 #include "kernels.h"
 #include "../test.h"
 
@@ -12,30 +13,13 @@
 
 #define NIMAGES 286
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void check_size(int size)
 {
     char path[4096], err[512];
     const char *shared = test_shared_dir();
     snprintf(path, sizeof path, "%s/reference/features-%d.f32", shared, size);
     size_t len;
-    float *ref = (float *)read_file(path, &len);
+    float *ref = (float *)file_read_all(path, &len);
     CHECK(ref && len == (size_t)NIMAGES * FEATURE_DIM * sizeof(float), "%s: cannot read", path);
     snprintf(path, sizeof path, "%s/models/mobilenet_v2/model.safetensors", shared);
     featurizer_t *fz = featurizer_new(path, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
@@ -51,7 +35,7 @@ static void check_size(int size)
         line[strcspn(line, "\r\n")] = 0;
         snprintf(path, sizeof path, "%s/%s", shared, line);
         size_t jlen;
-        char *jpeg = read_file(path, &jlen);
+        char *jpeg = file_read_all(path, &jlen);
         float f[FEATURE_DIM];
         if (!jpeg)
             snprintf(err, sizeof err, "cannot read");

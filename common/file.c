@@ -1,0 +1,57 @@
+/* file.c -- see file.h. */
+#include "file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int file_read(const char *path, file_buffer_t *buf)
+{
+    buf->len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    for (;;) {
+        if (buf->len == buf->cap) {
+            size_t cap = buf->cap ? 2 * buf->cap : 1 << 16;
+            char *data = realloc(buf->data, cap);
+            if (!data) {
+                fclose(f);
+                buf->len = 0;
+                errno = ENOMEM;
+                return -1;
+            }
+            buf->data = data;
+            buf->cap = cap;
+        }
+        size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
+        buf->len += n;
+        if (n == 0)
+            break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        buf->len = 0;
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+char *file_read_all(const char *path, size_t *len)
+{
+    file_buffer_t buf = {0};
+    if (file_read(path, &buf) != 0) {
+        file_buffer_free(&buf);
+        return NULL;
+    }
+    *len = buf.len;
+    return buf.data;
+}
+
+void file_buffer_free(file_buffer_t *buf)
+{
+    free(buf->data);
+    *buf = (file_buffer_t){0};
+}

@@ -1,0 +1,24 @@
+/* file.h -- reading a whole file into memory, the one way every program does it.
+ *
+ * A file_buffer_t grows to the largest file read into it and is then reused, so a loop
+ * over many files allocates only while files keep getting bigger. Works on pipes and
+ * special files too (no reliance on the file's reported size). */
+#ifndef FS_FILE_H
+#define FS_FILE_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *data;
+    size_t len; /* bytes of the last file read */
+    size_t cap;
+} file_buffer_t;
+
+/* Reads all of path into buf. Returns 0, or -1 with errno set (buf->len is then 0). */
+int file_read(const char *path, file_buffer_t *buf);
+/* The whole file in memory the caller frees; NULL with errno set on failure. */
+char *file_read_all(const char *path, size_t *len);
+/* Frees the buffer's memory and empties it. */
+void file_buffer_free(file_buffer_t *buf);
+
+#endif
