@@ -10,8 +10,8 @@
  * merged with Chan, Golub & LeVeque's pairwise update:
  *     mb = mean of the block (double),      delta = mb - m,      n' = n + b,
  *     M2' = M2 + Xc^T Xc + delta delta^T * n b / n',     m' = m + delta * b / n',
- * where Xc holds the block's rows centred on mb. The two products are one BLAS-3 call:
- * cblas_dsyrk of the (b + 1) x dim matrix [Xc; sqrt(n b / n') delta^T] into M2. Centring on
+ * where Xc holds the block's rows centred on mb. The two products are one rank-k update
+ * (syrk.c: OpenBLAS dsyrk, or an AVX-512 kernel) of the (b + 1) x dim matrix [Xc; sqrt(n b / n') delta^T] into M2. Centring on
  * the block's own mean before multiplying is what keeps this stable: no sum of squares of
  * raw values is ever formed, so a large mean does not cancel catastrophically, and the rank-1
  * correction is the exact algebraic identity for pooling two groups' co-moments.
@@ -48,6 +48,7 @@
  * Pending rows are stored as they came, so restoring and continuing reproduces the
  * uninterrupted computation bit for bit. */
 #include "pca.h"
+#include "syrk.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -71,6 +72,7 @@ struct pca_t {
     float *pending;  /* PCA_BLOCK x dim rows not merged yet */
     int npending;
     double *centred; /* (PCA_BLOCK + 1) x dim scratch for the merge */
+    double *packed;  /* the same size: centred, repacked by syrk_upper_add */
 
     /* The model of the last successful refresh. */
     uint64_t version;
@@ -99,7 +101,8 @@ pca_t *pca_new(const pca_options_t *options)
     self->m2 = calloc(dim * dim, sizeof *self->m2);
     self->pending = malloc(PCA_BLOCK * dim * sizeof *self->pending);
     self->centred = malloc((PCA_BLOCK + 1) * dim * sizeof *self->centred);
-    if (!self->mean || !self->m2 || !self->pending || !self->centred)
+    self->packed = malloc((PCA_BLOCK + 1) * dim * sizeof *self->packed);
+    if (!self->mean || !self->m2 || !self->pending || !self->centred || !self->packed)
         pca_destroy(&self);
     return self;
 }
@@ -122,6 +125,7 @@ void pca_destroy(pca_t **self_p)
     free(self->m2);
     free(self->pending);
     free(self->centred);
+    free(self->packed);
     free_model(self);
     free(self);
     *self_p = NULL;
@@ -167,8 +171,7 @@ static void merge_block(pca_t *self, const float *rows, int b)
         delta[j] = w * d;
     }
     int nrows = self->n > 0 ? b + 1 : b;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, self->dim, nrows, 1.0, xc, self->dim,
-                1.0, self->m2, self->dim);
+    syrk_upper_add(self->dim, nrows, xc, self->m2, self->packed);
     self->n += b;
 }
 
