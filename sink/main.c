@@ -278,12 +278,17 @@ static void *store_in_background(void *arg)
     return NULL;
 }
 
+/* Batches smaller than this are stored right here: under a light load there is nothing
+ * to overlap, and starting a thread would cost more than it saves. */
+#define SINK_THREAD_MIN_BATCH 32
+
 /* Hands the current batch to the store thread: Redis runs the store script over it (the
  * round trip is mostly Redis's own time) while this thread adds the previous batch to the
- * PCA. Without a thread, stores right here. */
+ * PCA. A small batch, or one without a thread, is stored right here. */
 static void start_storing(sink_t *self, batch_t *b)
 {
-    b->storing = pthread_create(&self->store_thread, NULL, store_in_background, self) == 0;
+    b->storing = b->n >= SINK_THREAD_MIN_BATCH &&
+                 pthread_create(&self->store_thread, NULL, store_in_background, self) == 0;
     if (!b->storing)
         store_until_stored(self->store_redis, b);
 }
