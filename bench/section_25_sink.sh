@@ -2,7 +2,8 @@
 # Bench section: how many vectors per second the whole sink absorbs -- decode, projection,
 # the store script with pipelined Redis writes, PCA update and refreshes amortised -- fed by
 # bench/feed_results.c, with Redis as `fruitstream run` starts it (append-only file, fsync
-# everysec; FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder, sink and Redis share this
+# everysec, AOF rewritten only past 1 GB, no RDB compression; FS_BENCH_FSYNC=always to
+# compare). Target: >= 20,000 vectors/s. Note that feeder, sink and Redis share this
 # machine's cores, so the figure is a lower bound for a sink on its own machine.
 set -u
 B=${FS_BUILD:-build}
@@ -10,7 +11,8 @@ N=${FS_BENCH_SINK_VECTORS:-60000}
 T=$(mktemp -d /tmp/fs-bench.XXXXXX)
 trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" --appendonly yes \
-    --appendfsync ${FS_BENCH_FSYNC:-everysec} --loglevel warning --logfile "$T/redis.log" &
+    --appendfsync ${FS_BENCH_FSYNC:-everysec} --auto-aof-rewrite-min-size 1gb --rdbcompression no \
+    --loglevel warning --logfile "$T/redis.log" &
 REDIS=$!
 until redis-cli -s "$T/redis.sock" ping >/dev/null 2>&1; do sleep 0.1; done
 "$B/fruitstream-sink" --redis "unix://$T/redis.sock" --results "ipc://$T/results" ${FS_BENCH_SINK_OPTS:-} \
