@@ -117,18 +117,15 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
     return 0;
 }
 
-/* Starts a program from our own directory (or PATH for redis-server) with argv. */
+/* Starts one of our programs, from the directory this one runs from, with argv. */
 static pid_t spawn(const run_t *self, const char *program, char *const argv[])
 {
     char path[PATH_MAX + 64];
-    if (strchr(program, '/') || strncmp(program, "fruitstream", 11) != 0)
-        snprintf(path, sizeof path, "%s", program);
-    else
-        snprintf(path, sizeof path, "%s/%s", self->bin_dir, program);
+    snprintf(path, sizeof path, "%s/%s", self->bin_dir, program);
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; we stop children in order */
-        execvp(path, argv);
+        execv(path, argv);
         fprintf(stderr, "fruitstream run: cannot start %s: %s\n", path, strerror(errno));
         _exit(127);
     }

@@ -13,7 +13,7 @@
 
 #define CATCH_UP_CHUNK 512
 
-/* Reads up to CATCH_UP_CHUNK entries of fs:stored after `after`; fills keys and seqs. */
+/* Reads up to CATCH_UP_CHUNK entries of fs:stored after seq `after` into *reply. */
 static int read_stored(redis_t *redis, int64_t after, redisReply **reply)
 {
     *reply = redisCommand(redis->ctx, "XRANGE %s (%lld-1 + COUNT %d", KEY_STORED,

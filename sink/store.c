@@ -1,6 +1,6 @@
-/* store.c -- see store.h. The script is sent with EVALSHA; when Redis does not know it yet
- * (first use, or after a restart without persistence of scripts) the batch is retried with
- * EVAL, which also caches it. */
+/* store.c -- see store.h. The script is sent with EVALSHA; when Redis does not know it
+ * (scripts are not persisted, so after a restart) it is loaded again with SCRIPT LOAD and
+ * the batch repeated, which the script makes harmless. */
 #include "store.h"
 
 #include "clock.h"
@@ -101,22 +101,13 @@ static void append_item(redis_t *redis, const store_item_t *item, int64_t stored
     redisAppendCommandArgv(redis->ctx, (int) argc, argv, lens);
 }
 
-int store_send(redis_t *redis, store_item_t *items, size_t n)
+int store_batch(redis_t *redis, store_item_t *items, size_t n)
 {
     if (!script_sha[0] && load_script(redis) != 0)
         return -1;
     int64_t stored_ms = clock_unix_ms();
     for (size_t i = 0; i < n; i++)
         append_item(redis, &items[i], stored_ms);
-    int done = 0;
-    while (!done) /* push the whole batch out now, so Redis works while we do */
-        if (redisBufferWrite(redis->ctx, &done) != REDIS_OK)
-            return -1;
-    return 0;
-}
-
-int store_receive(redis_t *redis, store_item_t *items, size_t n)
-{
     int rc = 0;
     bool unknown_script = false;
     for (size_t i = 0; i < n; i++) {
@@ -143,9 +134,4 @@ int store_receive(redis_t *redis, store_item_t *items, size_t n)
         return store_batch(redis, items, n);
     }
     return rc;
-}
-
-int store_batch(redis_t *redis, store_item_t *items, size_t n)
-{
-    return store_send(redis, items, n) == 0 ? store_receive(redis, items, n) : -1;
 }

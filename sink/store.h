@@ -28,9 +28,5 @@ typedef struct {
 /* Sends items in one pipeline and reads the outcomes. Returns 0, or -1 when the connection
  * was lost midway (reconnect and call again: the script makes a repeat harmless). */
 int store_batch(redis_t *redis, store_item_t *items, size_t n);
-/* The two halves of store_batch, so that the caller can work while Redis does: nothing
- * else may use the connection between them. */
-int store_send(redis_t *redis, store_item_t *items, size_t n);
-int store_receive(redis_t *redis, store_item_t *items, size_t n);
 
 #endif
