@@ -37,6 +37,7 @@ typedef struct {
     const char *redis_url;
     pca_options_t pca;
     int batch;
+    int gather_ms;
     int64_t refresh_every;
     double refresh_seconds;
     int heartbeat_ttl;
@@ -81,6 +82,7 @@ typedef struct {
     int current;
     float *rows;               /* batch x dim scratch: vectors to project or to add */
     int64_t malformed;
+    int last_batch;            /* frames in the last batch received */
 } sink_t;
 
 static void usage(FILE *out)
@@ -97,6 +99,9 @@ static void usage(FILE *out)
             "                           vectors (default 20000)...\n"
             "  --refresh-seconds T      ...or every T seconds (default 30)\n"
             "  --batch N                results stored per round trip, at most (default 1024)\n"
+            "  --gather-ms MS           after a result arrives, wait this long for more to\n"
+            "                           store with it, when results are arriving faster than\n"
+            "                           one at a time (default 25; 0: never wait)\n"
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
@@ -111,12 +116,13 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"k", required_argument, 0, 'k'}, {"variance", required_argument, 0, 'v'},
         {"standardize", no_argument, 0, 'S'}, {"refresh-every", required_argument, 0, 'n'},
         {"refresh-seconds", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
+        {"gather-ms", required_argument, 0, 'g'},
         {"blas-threads", required_argument, 0, 'T'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 1024, 20000, 30.0, 5, 1};
+                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -128,6 +134,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'n': cfg->refresh_every = atoll(optarg); break;
         case 't': cfg->refresh_seconds = atof(optarg); break;
         case 'b': cfg->batch = atoi(optarg); break;
+        case 'g': cfg->gather_ms = atoi(optarg); break;
         case 'T': cfg->blas_threads = atoi(optarg); break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
@@ -139,8 +146,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     }
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
-        cfg->batch > SINK_MAX_BATCH || cfg->refresh_every < 1 || cfg->refresh_seconds <= 0 ||
-        cfg->blas_threads < 1) {
+        cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
+        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
@@ -179,18 +186,30 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
     }
 }
 
-/* Receives up to a batch of frames without waiting once the first has arrived. */
+/* Receives up to a batch of frames: waits for the first, drains what has arrived, and,
+ * while results come in faster than one per batch, sleeps --gather-ms and drains again.
+ * Sleeping through that window, rather than waking for each frame, is what makes batches:
+ * under load the sink, and Redis behind it, wake once per window instead of once per
+ * result, on cores the workers need. A lone result is stored at once. */
 static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *poller)
 {
     if (!zpoller_wait(poller, 200))
         return 0;
     int n = 0;
-    while (n < self->cfg.batch) {
-        zframe_t *frame = zframe_recv_nowait(results);
-        if (!frame)
-            break;
-        b->frames[n++] = frame;
+    for (int round = 0; round < 2 && n < self->cfg.batch; round++) {
+        if (round == 1) {
+            if (self->cfg.gather_ms == 0 || (n == 1 && self->last_batch <= 1))
+                break;
+            zclock_sleep(self->cfg.gather_ms);
+        }
+        while (n < self->cfg.batch) {
+            zframe_t *frame = zframe_recv_nowait(results);
+            if (!frame)
+                break;
+            b->frames[n++] = frame;
+        }
     }
+    self->last_batch = n;
     return n;
 }
 
