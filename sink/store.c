@@ -10,44 +10,71 @@
 #include <stdio.h>
 #include <string.h>
 
-/* KEYS: 1 image hash, 2 stored stream, 3 counters, 4 labels, 5 uploads stream, 6 failed set
- * ARGV: 1 entry, 2 group, 3 key, 4 label, 5 ok, 6 features, 7 error, 8 worker, 9 decode_ms,
- *       10 resize_ms, 11 net_ms, 12 uploaded_ms, 13 stored_ms, 14 pca, 15 pca_version,
- *       16 size, 17 attempt
- * Returns {outcome, seq}. */
+/* One call stores a whole batch: the per-call cost of EVALSHA and of each command inside
+ * is what limits Redis here, so per item the script runs only the commands that differ from
+ * item to item, and counters, labels, XACK and XDEL are written once per batch.
+ * KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set, then the
+ *       image hash of each item
+ * ARGV: 1 group, 2 stored_ms, then ITEM_FIELDS per item: entry, key, label, ok, features,
+ *       error, worker, decode_ms, resize_ms, net_ms, uploaded_ms, pca, pca_version, size,
+ *       attempt
+ * Returns {outcome, seq} per item, flattened. */
+#define ITEM_FIELDS 15
+#define BATCH_KEYS 5
+#define BATCH_ARGS 2
+#define TEXT(x) #x
+#define NUMBER(x) TEXT(x)
 static const char store_script[] =
-    "local function finish()\n"
-    "  redis.call('XACK', KEYS[5], ARGV[2], ARGV[1])\n"
-    "  local e = redis.call('XRANGE', KEYS[5], ARGV[1], ARGV[1])\n"
+    "local stored, counters, labels, uploads, failed_set = KEYS[1], KEYS[2], KEYS[3],\n"
+    "  KEYS[4], KEYS[5]\n"
+    "local group, stored_ms = ARGV[1], ARGV[2]\n"
+    "local seq = tonumber(redis.call('HGET', counters, 'seq') or '0')\n"
+    "local first_seq, failed, duplicates = seq, 0, 0\n"
+    "local per_label, entries, out = {}, {}, {}\n"
+    "for i = 1, #KEYS - " NUMBER(BATCH_KEYS) " do\n"
+    "  local image = KEYS[" NUMBER(BATCH_KEYS) " + i]\n"
+    "  local a = " NUMBER(BATCH_ARGS) " + (i - 1) * " NUMBER(ITEM_FIELDS) "\n"
+    "  local entry, key, label = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+    "  entries[i] = entry\n"
+    "  local e = redis.call('XRANGE', uploads, entry, entry)\n"
     "  if e[1] then\n"
     "    local f = e[1][2]\n"
-    "    for i = 1, #f, 2 do if f[i] == 'blob' then redis.call('DEL', f[i + 1]) end end\n"
-    "    redis.call('XDEL', KEYS[5], ARGV[1])\n"
+    "    for j = 1, #f, 2 do if f[j] == 'blob' then redis.call('DEL', f[j + 1]) end end\n"
+    "  end\n"
+    "  if redis.call('EXISTS', image) == 1 then\n"
+    "    duplicates = duplicates + 1\n"
+    "    out[2 * i - 1], out[2 * i] = 0, tonumber(redis.call('HGET', image, 'seq') or '0')\n"
+    "  elseif ARGV[a + 4] ~= '1' then\n"
+    "    redis.call('HSET', image, 'status', 'failed', 'error', ARGV[a + 6], 'key', key,\n"
+    "      'label', label, 'worker', ARGV[a + 7], 'uploaded_ms', ARGV[a + 11],\n"
+    "      'stored_ms', stored_ms, 'size', ARGV[a + 14], 'attempt', ARGV[a + 15])\n"
+    "    redis.call('SADD', failed_set, key)\n"
+    "    failed = failed + 1\n"
+    "    out[2 * i - 1], out[2 * i] = 2, 0\n"
+    "  else\n"
+    "    seq = seq + 1\n"
+    "    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],\n"
+    "      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],\n"
+    "      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], 'key', key, 'label', label,\n"
+    "      'worker', ARGV[a + 7], 'uploaded_ms', ARGV[a + 11], 'stored_ms', stored_ms,\n"
+    "      'size', ARGV[a + 14], 'attempt', ARGV[a + 15])\n"
+    "    redis.call('XADD', stored, seq .. '-1', 'key', key)\n"
+    "    if label ~= '' then per_label[label] = (per_label[label] or 0) + 1 end\n"
+    "    out[2 * i - 1], out[2 * i] = 1, seq\n"
     "  end\n"
     "end\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
-    "  finish()\n"
-    "  redis.call('HINCRBY', KEYS[3], 'duplicates', 1)\n"
-    "  return {0, tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')}\n"
+    "if seq > first_seq then\n"
+    "  redis.call('HSET', counters, 'seq', seq)\n"
+    "  redis.call('HINCRBY', counters, 'stored', seq - first_seq)\n"
     "end\n"
-    "local common = {'key', ARGV[3], 'label', ARGV[4], 'worker', ARGV[8],\n"
-    "  'uploaded_ms', ARGV[12], 'stored_ms', ARGV[13], 'size', ARGV[16], 'attempt', ARGV[17]}\n"
-    "if ARGV[5] ~= '1' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[7], unpack(common))\n"
-    "  redis.call('SADD', KEYS[6], ARGV[3])\n"
-    "  redis.call('HINCRBY', KEYS[3], 'failed', 1)\n"
-    "  finish()\n"
-    "  return {2, 0}\n"
+    "if failed > 0 then redis.call('HINCRBY', counters, 'failed', failed) end\n"
+    "if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end\n"
+    "for label, n in pairs(per_label) do redis.call('HINCRBY', labels, label, n) end\n"
+    "if #entries > 0 then\n"
+    "  redis.call('XACK', uploads, group, unpack(entries))\n"
+    "  redis.call('XDEL', uploads, unpack(entries))\n"
     "end\n"
-    "local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', 'ok', 'seq', seq, 'features', ARGV[6],\n"
-    "  'decode_ms', ARGV[9], 'resize_ms', ARGV[10], 'net_ms', ARGV[11],\n"
-    "  'pca', ARGV[14], 'pca_version', ARGV[15], unpack(common))\n"
-    "redis.call('XADD', KEYS[2], seq .. '-1', 'key', ARGV[3])\n"
-    "redis.call('HINCRBY', KEYS[3], 'stored', 1)\n"
-    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], ARGV[4], 1) end\n"
-    "finish()\n"
-    "return {1, seq}\n";
+    "return out\n";
 
 static char script_sha[41];
 
@@ -64,74 +91,102 @@ static int load_script(redis_t *redis)
     return ok ? 0 : -1;
 }
 
+/* The formatted numbers and image key of one item; argv points into them. */
 typedef struct {
     char image_key[sizeof KEY_IMAGE_PREFIX + WIRE_KEY_MAX];
-    char numbers[8][32];
-} item_args_t;
+    char numbers[7][32];
+} item_text_t;
 
-static void append_item(redis_t *redis, const store_item_t *item, int64_t stored_ms)
+/* Fills the ITEM_FIELDS arguments of one item (and their lengths) and its image key. */
+static void item_args(const store_item_t *item, item_text_t *t, const char **argv,
+                      size_t *lens, const char **key, size_t *key_len)
 {
     const wire_result_t *r = item->result;
-    item_args_t a;
-    snprintf(a.image_key, sizeof a.image_key, "%s%s", KEY_IMAGE_PREFIX, r->key);
-    snprintf(a.numbers[0], 32, "%.3f", r->decode_ms);
-    snprintf(a.numbers[1], 32, "%.3f", r->resize_ms);
-    snprintf(a.numbers[2], 32, "%.3f", r->net_ms);
-    snprintf(a.numbers[3], 32, "%lld", (long long) r->uploaded_ms);
-    snprintf(a.numbers[4], 32, "%lld", (long long) stored_ms);
-    snprintf(a.numbers[5], 32, "%llu", (unsigned long long) item->pca_version);
-    snprintf(a.numbers[6], 32, "%lld", (long long) r->size);
-    snprintf(a.numbers[7], 32, "%lld", (long long) r->attempt);
-    const char *argv[] = {"EVALSHA", script_sha, "6", a.image_key, KEY_STORED, KEY_COUNTERS,
-                          KEY_LABELS, KEY_UPLOADS, KEY_FAILED, r->entry, GROUP_VENTILATORS,
-                          r->key, r->label, r->ok ? "1" : "0", (const char *) r->features,
-                          r->error, r->worker, a.numbers[0], a.numbers[1], a.numbers[2],
-                          a.numbers[3], a.numbers[4], (const char *) item->projection,
-                          a.numbers[5], a.numbers[6], a.numbers[7]};
-    size_t argc = sizeof argv / sizeof *argv;
-    size_t lens[sizeof argv / sizeof *argv];
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = argv[i] ? strlen(argv[i]) : 0;
-    lens[14] = r->ok ? r->features_len : 0;
-    lens[22] = item->projection ? (size_t) item->k * sizeof(float) : 0;
-    if (!item->projection)
-        argv[22] = "";
-    if (!r->ok)
-        argv[14] = "";
-    redisAppendCommandArgv(redis->ctx, (int) argc, argv, lens);
+    snprintf(t->image_key, sizeof t->image_key, "%s%s", KEY_IMAGE_PREFIX, r->key);
+    snprintf(t->numbers[0], 32, "%.3f", r->decode_ms);
+    snprintf(t->numbers[1], 32, "%.3f", r->resize_ms);
+    snprintf(t->numbers[2], 32, "%.3f", r->net_ms);
+    snprintf(t->numbers[3], 32, "%lld", (long long) r->uploaded_ms);
+    snprintf(t->numbers[4], 32, "%llu", (unsigned long long) item->pca_version);
+    snprintf(t->numbers[5], 32, "%lld", (long long) r->size);
+    snprintf(t->numbers[6], 32, "%lld", (long long) r->attempt);
+    const char *fields[ITEM_FIELDS] = {
+        r->entry, r->key, r->label, r->ok ? "1" : "0",
+        r->ok ? (const char *) r->features : "", r->error, r->worker, t->numbers[0],
+        t->numbers[1], t->numbers[2], t->numbers[3],
+        item->projection ? (const char *) item->projection : "", t->numbers[4], t->numbers[5],
+        t->numbers[6]};
+    for (int i = 0; i < ITEM_FIELDS; i++) {
+        argv[i] = fields[i];
+        lens[i] = strlen(fields[i]);
+    }
+    lens[4] = r->ok ? r->features_len : 0;
+    lens[11] = item->projection ? (size_t) item->k * sizeof(float) : 0;
+    *key = t->image_key;
+    *key_len = strlen(t->image_key);
+}
+
+/* Appends one EVALSHA for the n items; 0, or -1 when out of memory. */
+static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
+{
+    size_t nkeys = BATCH_KEYS + n, argc = 3 + nkeys + BATCH_ARGS + ITEM_FIELDS * n;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    item_text_t *text = malloc((n ? n : 1) * sizeof *text);
+    char numkeys[24], stored_ms[24];
+    int rc = argv && lens && text ? 0 : -1;
+    if (rc == 0) {
+        snprintf(numkeys, sizeof numkeys, "%zu", nkeys);
+        snprintf(stored_ms, sizeof stored_ms, "%lld", (long long) clock_unix_ms());
+        const char *head[3 + BATCH_KEYS] = {"EVALSHA", script_sha, numkeys, KEY_STORED,
+                                            KEY_COUNTERS, KEY_LABELS, KEY_UPLOADS, KEY_FAILED};
+        for (size_t i = 0; i < 3 + BATCH_KEYS; i++)
+            argv[i] = head[i], lens[i] = strlen(head[i]);
+        size_t args = 3 + nkeys;
+        argv[args] = GROUP_VENTILATORS, lens[args] = strlen(GROUP_VENTILATORS);
+        argv[args + 1] = stored_ms, lens[args + 1] = strlen(stored_ms);
+        for (size_t i = 0; i < n; i++) {
+            size_t at = args + BATCH_ARGS + ITEM_FIELDS * i;
+            item_args(&items[i], &text[i], argv + at, lens + at, &argv[3 + BATCH_KEYS + i],
+                      &lens[3 + BATCH_KEYS + i]);
+        }
+        rc = redisAppendCommandArgv(redis->ctx, (int) argc, argv, lens) == REDIS_OK ? 0 : -1;
+    }
+    free(argv);
+    free(lens);
+    free(text);
+    return rc;
 }
 
 int store_batch(redis_t *redis, store_item_t *items, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (!script_sha[0] && load_script(redis) != 0)
         return -1;
-    int64_t stored_ms = clock_unix_ms();
-    for (size_t i = 0; i < n; i++)
-        append_item(redis, &items[i], stored_ms);
-    int rc = 0;
-    bool unknown_script = false;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK) {
-            freeReplyObject(r);
-            return -1; /* connection lost: the caller reconnects and repeats the batch */
-        }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_INTEGER) {
-            items[i].outcome = (store_outcome_t) r->element[0]->integer;
-            items[i].seq = r->element[1]->integer;
-        } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            unknown_script = true;
-        } else {
-            log_error("storing %s failed: %s", items[i].result->key,
-                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            rc = -1;
-        }
+    if (append_batch(redis, items, n) != 0) {
+        log_error("out of memory storing a batch of %zu results", n);
+        return -1;
+    }
+    redisReply *r = NULL;
+    if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK) {
         freeReplyObject(r);
+        return -1; /* connection lost: the caller reconnects and repeats the batch */
     }
-    if (unknown_script) {
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 * n) {
+        for (size_t i = 0; i < n; i++) {
+            items[i].outcome = (store_outcome_t) r->element[2 * i]->integer;
+            items[i].seq = r->element[2 * i + 1]->integer;
+        }
+    } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         script_sha[0] = '\0';
-        return store_batch(redis, items, n);
+        rc = 1;
+    } else {
+        log_error("storing a batch of %zu results failed: %s", n,
+                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -1;
     }
-    return rc;
+    freeReplyObject(r);
+    return rc == 1 ? store_batch(redis, items, n) : rc;
 }
