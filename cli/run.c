@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +51,7 @@ typedef struct {
     char tasks[128], results[128];
     pid_t sink_pid, ventilator_pid;
     pid_t worker_pids[RUN_MAX_WORKERS];
+    double workers_cpu, sink_cpu, ventilator_cpu; /* seconds, user + system, once stopped */
 } run_t;
 
 static volatile sig_atomic_t interrupted;
@@ -134,15 +136,25 @@ static pid_t spawn(const run_t *self, const char *program, char *const argv[])
     return pid;
 }
 
-static void stop_child(pid_t *pid, const char *what)
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double) ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+           (double) ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+/* Stops a child with SIGTERM (SIGKILL after 60 s) and adds the CPU time it used to *cpu. */
+static void stop_child(pid_t *pid, const char *what, double *cpu)
 {
     if (*pid <= 0)
         return;
     kill(*pid, SIGTERM);
     int status;
+    struct rusage ru;
     for (int i = 0; i < 600; i++) { /* 60 s, then no more patience */
-        pid_t done = waitpid(*pid, &status, WNOHANG);
+        pid_t done = wait4(*pid, &status, WNOHANG, &ru);
         if (done == *pid || (done < 0 && errno == ECHILD)) {
+            if (done == *pid)
+                *cpu += cpu_seconds(&ru);
             *pid = 0;
             return;
         }
@@ -150,7 +162,8 @@ static void stop_child(pid_t *pid, const char *what)
     }
     log_warn("%s did not stop in 60 s; killing it", what);
     kill(*pid, SIGKILL);
-    waitpid(*pid, &status, 0);
+    if (wait4(*pid, &status, 0, &ru) == *pid)
+        *cpu += cpu_seconds(&ru);
     *pid = 0;
 }
 
@@ -268,7 +281,25 @@ static int monitor(run_t *self, redis_t *redis, long total, const progress_t *st
     return -1;
 }
 
-static void print_summary(redis_t *redis, long long images, long long failed, double seconds)
+/* user + system CPU seconds of the Redis server since it started, or -1. */
+static double redis_cpu_seconds(redis_t *redis)
+{
+    redisReply *r = redisCommand(redis->ctx, "INFO cpu");
+    double total = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *sys = strstr(r->str, "used_cpu_sys:");
+        const char *user = strstr(r->str, "used_cpu_user:");
+        if (sys && user)
+            total = atof(sys + strlen("used_cpu_sys:")) + atof(user + strlen("used_cpu_user:"));
+    }
+    freeReplyObject(r);
+    return total;
+}
+
+/* The summary; the cpu line says where the machine's time went, which is how the cost of
+ * the plumbing (sink, ventilator, Redis) is measured against the workers'. */
+static void print_summary(const run_t *self, redis_t *redis, long long images, long long failed,
+                          double seconds)
 {
     redisReply *labels = redisCommand(redis->ctx, "HLEN %s", KEY_LABELS);
     redisReply *model = redisCommand(redis->ctx, "HMGET %s n k explained", KEY_PCA_MODEL);
@@ -280,6 +311,13 @@ static void print_summary(redis_t *redis, long long images, long long failed, do
                model->element[2]->str);
     freeReplyObject(labels);
     freeReplyObject(model);
+    printf("cpu seconds: workers %.2f (%.3f ms/image), sink %.2f, ventilator %.2f",
+           self->workers_cpu, images > 0 ? self->workers_cpu * 1e3 / (double) images : 0.0,
+           self->sink_cpu, self->ventilator_cpu);
+    double redis_cpu = self->redis_server ? redis_cpu_seconds(redis) : -1;
+    if (redis_cpu >= 0)
+        printf(", redis %.2f", redis_cpu);
+    printf("\n");
 }
 
 static void find_bin_dir(run_t *self)
@@ -348,12 +386,13 @@ int cmd_run(int argc, char **argv)
         if (self->worker_pids[i] > 0)
             kill(self->worker_pids[i], SIGTERM);
     for (int i = 0; i < self->cfg.workers; i++)
-        stop_child(&self->worker_pids[i], "a worker");
-    stop_child(&self->ventilator_pid, "the ventilator");
-    stop_child(&self->sink_pid, "the sink");
+        stop_child(&self->worker_pids[i], "a worker", &self->workers_cpu);
+    stop_child(&self->ventilator_pid, "the ventilator", &self->ventilator_cpu);
+    stop_child(&self->sink_pid, "the sink", &self->sink_cpu);
     if (redis && total >= 0)
-        print_summary(redis, (now.stored - start.stored) + (now.failed - start.failed) +
-                                 (now.duplicates - start.duplicates),
+        print_summary(self, redis,
+                      (now.stored - start.stored) + (now.failed - start.failed) +
+                          (now.duplicates - start.duplicates),
                       now.failed - start.failed, seconds);
     if (interrupted)
         fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
