@@ -1,7 +1,7 @@
 /* bench_featurizer.c -- single-thread featurizer speed, against the sgemm peak of the
  * same run.
  *
- *   build/bench/bench_featurizer [--images N] [--weights PATH] [DATA_DIR]
+ *   build/bench/bench_featurizer [--images N] [--size S] [--weights PATH] [DATA_DIR]
  *
  * Reads N Fruits-360 Test JPEGs (spread over the classes of DATA_DIR, default
  * $SHARED/data/fruits-360/Test) into memory, then for S = 224 and S = 100 featurizes them
@@ -9,8 +9,9 @@
  * of the time, and the share of the sgemm peak the network reaches (network flops / network
  * time / peak). The peak is OpenBLAS sgemm on one thread, best of several, at 1024^3 and
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
- * featurizer passes, before the sgemm buffers exist. Results are `key=value` lines for
- * bench/section_10_featurizer.sh. */
+ * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
+ * for that S is printed. Results are `key=value` lines for bench/section_10_featurizer.sh
+ * and bench/section_15_pipeline.sh. */
 #include "featurizer.h"
 #include "file.h"
 #include "kernels.h"
@@ -121,18 +122,21 @@ int main(int argc, char **argv)
 {
     const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
     char weights[4096], data[4096];
-    int want = 300;
+    int want = 300, only_size = 0;
     snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
     snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--images") && i + 1 < argc)
             want = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+            only_size = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
             snprintf(weights, sizeof weights, "%s", argv[++i]);
         else if (argv[i][0] != '-')
             snprintf(data, sizeof data, "%s", argv[i]);
         else {
-            fprintf(stderr, "usage: bench_featurizer [--images N] [--weights PATH] [DATA_DIR]\n");
+            fprintf(stderr, "usage: bench_featurizer [--images N] [--size S] [--weights PATH] "
+                            "[DATA_DIR]\n");
             return 2;
         }
     }
@@ -140,6 +144,10 @@ int main(int argc, char **argv)
     if (want < 1 || load_images(data, want, &im))
         return 1;
     printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
+    if (only_size > 0) { /* the single-thread rate alone, for bench/section_15_pipeline.sh */
+        double ms;
+        return bench_size(weights, only_size, &im, &ms) ? 1 : 0;
+    }
     static const int sizes[2] = {224, 100};
     double net_ms[2];
     for (int s = 0; s < 2; s++)
