@@ -5,11 +5,12 @@
  * take the same path. The loop keeps at most --max-in-flight entries delivered but not yet
  * stored (the group's pending list, which the sink clears as it stores), reads only as many
  * new entries as that allows, and sends each as one TASK on a PUSH socket whose send
- * high-water mark is 1 per worker, so no worker hoards tasks. Every second it re-sends the
- * entries whose lease ran out (XAUTOCLAIM: a worker died, or a message was lost) and
- * writes backlog and in-flight counts to fs:counters. A result that then arrives twice is
- * stored once by the sink. Nothing is lost if the ventilator dies: what it had read stays
- * pending in Redis and is re-sent when its lease ends. */
+ * high-water mark is 1 per worker; the in-flight cap is what bounds the tasks queued at workers,
+ * since socket buffers hold more than ZeroMQ's pipes (README, "Flow control"). Every second
+ * it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a message was
+ * lost) and writes backlog and in-flight counts to fs:counters. A result that then arrives
+ * twice is stored once by the sink. Nothing is lost if the ventilator dies: what it had
+ * read stays pending in Redis and is re-sent when its lease ends. */
 #include "clock.h"
 #include "config.h"
 #include "keys.h"
