@@ -12,7 +12,9 @@
 
 /* One call stores a whole batch: the per-call cost of EVALSHA and of each command inside
  * is what limits Redis here, so per item the script runs only the commands that differ from
- * item to item, and counters, labels, XACK and XDEL are written once per batch.
+ * item to item, and counters, labels, XACK and XDEL are written once per batch. The
+ * sequence counter alone moves item by item, before the item's XADD: should the script
+ * fail midway, the counter is never behind a number already used, and the repeat goes on.
  * KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set, then the
  *       image hash of each item
  * ARGV: 1 group, 2 stored_ms, then ITEM_FIELDS per item: entry, key, label, ok, features,
@@ -28,8 +30,7 @@ static const char store_script[] =
     "local stored, counters, labels, uploads, failed_set = KEYS[1], KEYS[2], KEYS[3],\n"
     "  KEYS[4], KEYS[5]\n"
     "local group, stored_ms = ARGV[1], ARGV[2]\n"
-    "local seq = tonumber(redis.call('HGET', counters, 'seq') or '0')\n"
-    "local first_seq, failed, duplicates = seq, 0, 0\n"
+    "local stored_count, failed, duplicates = 0, 0, 0\n"
     "local per_label, entries, out = {}, {}, {}\n"
     "for i = 1, #KEYS - " NUMBER(BATCH_KEYS) " do\n"
     "  local image = KEYS[" NUMBER(BATCH_KEYS) " + i]\n"
@@ -52,7 +53,8 @@ static const char store_script[] =
     "    failed = failed + 1\n"
     "    out[2 * i - 1], out[2 * i] = 2, 0\n"
     "  else\n"
-    "    seq = seq + 1\n"
+    "    local seq = redis.call('HINCRBY', counters, 'seq', 1)\n"
+    "    stored_count = stored_count + 1\n"
     "    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],\n"
     "      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],\n"
     "      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], 'key', key, 'label', label,\n"
@@ -63,10 +65,7 @@ static const char store_script[] =
     "    out[2 * i - 1], out[2 * i] = 1, seq\n"
     "  end\n"
     "end\n"
-    "if seq > first_seq then\n"
-    "  redis.call('HSET', counters, 'seq', seq)\n"
-    "  redis.call('HINCRBY', counters, 'stored', seq - first_seq)\n"
-    "end\n"
+    "if stored_count > 0 then redis.call('HINCRBY', counters, 'stored', stored_count) end\n"
     "if failed > 0 then redis.call('HINCRBY', counters, 'failed', failed) end\n"
     "if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end\n"
     "for label, n in pairs(per_label) do redis.call('HINCRBY', labels, label, n) end\n"
