@@ -186,11 +186,15 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
     }
 }
 
+/* Results already waiting in a drain that make the batch worth storing without waiting. */
+#define SINK_GATHER_ENOUGH 32
+
 /* Receives up to a batch of frames: waits for the first, drains what has arrived, and,
- * while results come in faster than one per batch, sleeps --gather-ms and drains again.
- * Sleeping through that window, rather than waking for each frame, is what makes batches:
- * under load the sink, and Redis behind it, wake once per window instead of once per
- * result, on cores the workers need. A lone result is stored at once. */
+ * while results come in faster than one per batch but not yet SINK_GATHER_ENOUGH at a
+ * time, sleeps --gather-ms and drains again. Sleeping through that window, rather than
+ * waking for each frame, is what makes batches: under load the sink, and Redis behind it,
+ * wake once per window instead of once per result, on cores the workers need. A lone
+ * result is stored at once, and a flood never waits. */
 static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *poller)
 {
     if (!zpoller_wait(poller, 200))
@@ -198,7 +202,8 @@ static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *
     int n = 0;
     for (int round = 0; round < 2 && n < self->cfg.batch; round++) {
         if (round == 1) {
-            if (self->cfg.gather_ms == 0 || (n == 1 && self->last_batch <= 1))
+            if (self->cfg.gather_ms == 0 || n >= SINK_GATHER_ENOUGH ||
+                (n == 1 && self->last_batch <= 1))
                 break;
             zclock_sleep(self->cfg.gather_ms);
         }
