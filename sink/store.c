@@ -7,7 +7,9 @@
 #include "keys.h"
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One call stores a whole batch: the per-call cost of EVALSHA and of each command inside
@@ -21,6 +23,9 @@
  *       error, worker, decode_ms, resize_ms, net_ms, uploaded_ms, pca, pca_version, size,
  *       attempt
  * Returns {outcome, seq} per item, flattened. */
+/* Items per script call. A batch of more is sent as several pipelined calls, so that Redis
+ * runs the first while the rest are still arriving, as with one call per item. */
+#define STORE_CALL_ITEMS 64
 #define ITEM_FIELDS 15
 #define BATCH_KEYS 5
 #define BATCH_ARGS 2
@@ -125,7 +130,7 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
     *key_len = strlen(t->image_key);
 }
 
-/* Appends one EVALSHA for the n items; 0, or -1 when out of memory. */
+/* Appends one script call for the n items; 0, or -1 when out of memory. */
 static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
 {
     size_t nkeys = BATCH_KEYS + n, argc = 3 + nkeys + BATCH_ARGS + ITEM_FIELDS * n;
@@ -157,35 +162,55 @@ static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
     return rc;
 }
 
+/* Reads one script call's reply into its items: 0, 1 when Redis does not know the script,
+ * -1 on any other error. */
+static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
+{
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 * n) {
+        for (size_t i = 0; i < n; i++) {
+            items[i].outcome = (store_outcome_t) r->element[2 * i]->integer;
+            items[i].seq = r->element[2 * i + 1]->integer;
+        }
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        return 1;
+    log_error("storing %zu results failed: %s", n,
+              r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    return -1;
+}
+
 int store_batch(redis_t *redis, store_item_t *items, size_t n)
 {
     if (n == 0)
         return 0;
     if (!script_sha[0] && load_script(redis) != 0)
         return -1;
-    if (append_batch(redis, items, n) != 0) {
-        log_error("out of memory storing a batch of %zu results", n);
-        return -1;
-    }
-    redisReply *r = NULL;
-    if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK) {
-        freeReplyObject(r);
-        return -1; /* connection lost: the caller reconnects and repeats the batch */
+    for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
+        size_t m = n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
+        if (append_batch(redis, items + at, m) != 0) {
+            log_error("out of memory storing a batch of %zu results", n);
+            return -1;
+        }
     }
     int rc = 0;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 * n) {
-        for (size_t i = 0; i < n; i++) {
-            items[i].outcome = (store_outcome_t) r->element[2 * i]->integer;
-            items[i].seq = r->element[2 * i + 1]->integer;
+    bool unknown_script = false;
+    for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
+        size_t m = n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
+        redisReply *r = NULL;
+        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK) {
+            freeReplyObject(r);
+            return -1; /* connection lost: the caller reconnects and repeats the batch */
         }
-    } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        script_sha[0] = '\0';
-        rc = 1;
-    } else {
-        log_error("storing a batch of %zu results failed: %s", n,
-                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        rc = -1;
+        int got = read_outcomes(r, items + at, m);
+        unknown_script |= got == 1;
+        if (got < 0)
+            rc = -1;
+        freeReplyObject(r);
     }
-    freeReplyObject(r);
-    return rc == 1 ? store_batch(redis, items, n) : rc;
+    if (unknown_script) {
+        script_sha[0] = '\0';
+        return store_batch(redis, items, n);
+    }
+    return rc;
 }

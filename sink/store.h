@@ -1,10 +1,10 @@
 /* store.h -- writes results into Redis, each exactly once.
  *
- * One Lua script (in store.c) stores a batch of results atomically. For each result: if
+ * One Lua script (in store.c) stores up to 64 results atomically per call. For each: if
  * its image key is already stored, it only acknowledges the upload entry again; otherwise
  * it gives the result the next sequence number, writes the fs:image hash and appends to
  * fs:stored. Then it bumps the counters, and acknowledges and deletes the upload entries
- * and their blobs. A batch costs one script call and one round trip. */
+ * and their blobs. A batch costs one round trip: one script call per 64 results, pipelined. */
 #ifndef FS_STORE_H
 #define FS_STORE_H
 
@@ -25,8 +25,8 @@ typedef struct {
     int64_t seq; /* STORE_NEW: its sequence number; STORE_DUPLICATE: the stored one's */
 } store_item_t;
 
-/* Stores the items with one script call and reads the outcomes. Returns 0, or -1 when the
- * connection was lost (reconnect and call again: the script makes a repeat harmless). */
+/* Stores the items and reads the outcomes. Returns 0, or -1 when the connection was lost
+ * (reconnect and call again: the script makes a repeat harmless). */
 int store_batch(redis_t *redis, store_item_t *items, size_t n);
 
 #endif
