@@ -11,7 +11,7 @@
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
  * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
  * for that S is printed. Results are `key=value` lines for bench/section_10_featurizer.sh
- * and bench/section_15_pipeline.sh. */
+ * and bench/section_40_pipeline.sh. */
 #include "featurizer.h"
 #include "file.h"
 #include "kernels.h"
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     if (want < 1 || load_images(data, want, &im))
         return 1;
     printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
-    if (only_size > 0) { /* the single-thread rate alone, for bench/section_15_pipeline.sh */
+    if (only_size > 0) { /* the single-thread rate alone, for bench/section_40_pipeline.sh */
         double ms;
         return bench_size(weights, only_size, &im, &ms) ? 1 : 0;
     }

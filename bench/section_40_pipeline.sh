@@ -1,7 +1,7 @@
 #!/bin/sh
 # Bench section: how much of the machine the pipeline turns into features (issue 3's ratio).
 #
-#   FS_BUILD=build SHARED=../shared sh bench/section_15_pipeline.sh
+#   FS_BUILD=build SHARED=../shared sh bench/section_40_pipeline.sh
 #
 # Each round runs, back to back: the single-thread featurizer rate (bench_featurizer
 # --size S); one featurizer per core at once, no plumbing ("side by side"); `fruitstream
