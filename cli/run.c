@@ -320,6 +320,14 @@ static void print_summary(const run_t *self, redis_t *redis, long long images, l
     printf("\n");
 }
 
+/* ZeroMQ leaves an ipc:// endpoint's socket file behind when its process is stopped. */
+static void remove_socket_file(const char *endpoint)
+{
+    const char *prefix = "ipc://";
+    if (strncmp(endpoint, prefix, strlen(prefix)) == 0)
+        unlink(endpoint + strlen(prefix));
+}
+
 static void find_bin_dir(run_t *self)
 {
     char exe[PATH_MAX];
@@ -398,5 +406,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
     redis_destroy(&redis);
     private_redis_destroy(&self->redis_server);
+    remove_socket_file(self->tasks);
+    remove_socket_file(self->results);
     return interrupted ? 130 : status;
 }

@@ -70,9 +70,10 @@ status=$?
 sleep 0.5
 left=$(pgrep -f "fruitstream-$RUN\\." | wc -l)
 redis_left=$(pgrep -f "fruitstream-$RUN.redis.sock" | wc -l)
+files_left=$(ls /tmp/fruitstream-$RUN.* 2>/dev/null | wc -l)
 if [ $status -eq 130 ] && [ "$left" -eq 0 ] && [ "$redis_left" -eq 0 ] &&
-    grep -q "^images: " "$T/summary2"; then
+    [ "$files_left" -eq 0 ] && grep -q "^images: " "$T/summary2"; then
     pass run_ctrl_c_stops_everything
 else
-    fail run_ctrl_c_stops_everything "status $status, $left processes left; $(tail -n 2 "$T/run2.log")"
+    fail run_ctrl_c_stops_everything "status $status, $left processes and $files_left socket files left; $(tail -n 2 "$T/run2.log")"
 fi
