@@ -13,6 +13,13 @@
 #define CONFIG_TASKS_CONNECT "tcp://127.0.0.1:5557"
 #define CONFIG_RESULTS_CONNECT "tcp://127.0.0.1:5558"
 
+/* Kernel buffer of each end of a TCP task connection, bytes. ZeroMQ's high-water marks
+ * count only its own queues; beneath them an autotuned TCP buffer can hold every task in
+ * flight. 16 KB keeps a worker's queue to a few tasks with no loss of throughput on a
+ * LAN; a long-latency link needs about rate x task size x round trip. Set on tcp://
+ * endpoints only: on ipc:// it does not shorten the queue and costs the ventilator CPU. */
+#define CONFIG_TASK_BUFFER 16384
+
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
 #define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
 #define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"

@@ -35,6 +35,7 @@ typedef struct {
     int64_t lease_ms;
     int max_in_flight;
     long max_image_bytes;
+    int task_buffer;
 } ventilator_config_t;
 
 typedef struct {
@@ -63,10 +64,12 @@ static void usage(FILE *out)
             "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
             "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
             "  --max-image-bytes N     larger files are recorded as failed (default 67108864)\n"
+            "  --task-buffer BYTES     kernel send buffer of each TCP task connection (default\n"
+            "                          %d; 0: the system's)\n"
             "  --consumer NAME         consumer name in the group (default ventilator)\n"
             "  --log-level LEVEL       debug, info, warn or error (default info)\n"
             "  -h, --help              this text\n",
-            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT);
+            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_TASK_BUFFER);
 }
 
 static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
@@ -77,13 +80,15 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"stdin", no_argument, 0, 'i'}, {"lease-ms", required_argument, 0, 'e'},
         {"max-in-flight", required_argument, 0, 'f'},
         {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
+        {"task-buffer", required_argument, 0, 'B'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
                                  .redis_url = env_url ? env_url : CONFIG_REDIS_DEFAULT,
                                  .consumer = "ventilator", .lease_ms = 30000,
-                                 .max_in_flight = 64, .max_image_bytes = 64L << 20};
+                                 .max_in_flight = 64, .max_image_bytes = 64L << 20,
+                                 .task_buffer = CONFIG_TASK_BUFFER};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -95,6 +100,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'e': cfg->lease_ms = atoll(optarg); break;
         case 'f': cfg->max_in_flight = atoi(optarg); break;
         case 'b': cfg->max_image_bytes = atol(optarg); break;
+        case 'B': cfg->task_buffer = atoi(optarg); break;
         case 'c': cfg->consumer = optarg; break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
@@ -105,7 +111,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         }
     }
     if (optind < argc || cfg->lease_ms < 100 || cfg->max_in_flight < 1 ||
-        cfg->max_image_bytes < 1) {
+        cfg->max_image_bytes < 1 || cfg->task_buffer < 0) {
         fprintf(stderr, "fruitstream-ventilator: bad arguments (lease >= 100 ms, "
                         "max-in-flight >= 1)\n");
         usage(stderr);
@@ -369,6 +375,8 @@ static int ventilator_setup(ventilator_t *self)
     msgpack_sbuffer_init(&self->buf);
     self->tasks = zsock_new(ZMQ_PUSH);
     zsock_set_sndhwm(self->tasks, 1);
+    if (self->cfg.task_buffer > 0 && strncmp(self->cfg.tasks_endpoint, "tcp://", 6) == 0)
+        zsock_set_sndbuf(self->tasks, self->cfg.task_buffer);
     if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
         log_error("cannot bind task socket %s: %s", self->cfg.tasks_endpoint,
                   zmq_strerror(zmq_errno()));

@@ -27,6 +27,7 @@ typedef struct {
     const char *weights;
     int size;
     long max_pixels;
+    int task_buffer;
     char id[WIRE_NAME_MAX];
 } worker_config_t;
 
@@ -47,11 +48,14 @@ static void usage(FILE *out)
             "  --weights PATH       MobileNetV2 safetensors (default $%s or %s)\n"
             "  --size S             network input side (default %d)\n"
             "  --max-pixels N       reject larger images (default %ld)\n"
+            "  --task-buffer BYTES  kernel receive buffer of a TCP task connection (default %d;\n"
+            "                       0: the system's)\n"
             "  --id NAME            worker id in results and heartbeats (default HOST:PID)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  -h, --help           this text\n",
             CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, CONFIG_WEIGHTS_ENV,
-            CONFIG_WEIGHTS_DEFAULT, FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS);
+            CONFIG_WEIGHTS_DEFAULT, FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
+            CONFIG_TASK_BUFFER);
 }
 
 static int parse_args(int argc, char **argv, worker_config_t *cfg)
@@ -60,10 +64,12 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         {"tasks", required_argument, 0, 't'},   {"results", required_argument, 0, 'r'},
         {"weights", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
         {"max-pixels", required_argument, 0, 'm'}, {"id", required_argument, 0, 'i'},
+        {"task-buffer", required_argument, 0, 'B'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     *cfg = (worker_config_t){CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, NULL,
-                             FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS, ""};
+                             FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
+                             CONFIG_TASK_BUFFER, ""};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -72,6 +78,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         case 'w': cfg->weights = optarg; break;
         case 's': cfg->size = atoi(optarg); break;
         case 'm': cfg->max_pixels = atol(optarg); break;
+        case 'B': cfg->task_buffer = atoi(optarg); break;
         case 'i': snprintf(cfg->id, sizeof cfg->id, "%s", optarg); break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
@@ -81,7 +88,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0) {
+    if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0 || cfg->task_buffer < 0) {
         fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32)\n");
         usage(stderr);
         return -1;
@@ -157,6 +164,8 @@ int main(int argc, char **argv)
     zsock_t *tasks = zsock_new(ZMQ_PULL);
     zsock_t *results = zsock_new(ZMQ_PUSH);
     zsock_set_rcvhwm(tasks, 1);
+    if (cfg.task_buffer > 0 && strncmp(cfg.tasks_endpoint, "tcp://", 6) == 0)
+        zsock_set_rcvbuf(tasks, cfg.task_buffer);
     zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
     if (zsock_connect(tasks, "%s", cfg.tasks_endpoint) != 0 ||
         zsock_connect(results, "%s", cfg.results_endpoint) != 0) {
