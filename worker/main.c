@@ -3,10 +3,10 @@
  * Workers hold no state worth keeping: start one on any machine that can reach the
  * ventilator and the sink, stop it whenever. The task socket's receive high-water mark is
  * 1, so ZeroMQ queues at most one task beyond the one being worked on; the kernel's socket
- * buffer below it may hold a few dozen more, which the ventilator's in-flight cap bounds
- * (README, "Flow control"). SIGTERM or SIGINT lets the current image finish and its result
- * go out, then the worker exits 0: that is how operators scale down. A heartbeat goes to
- * the sink every second, even when idle, so Redis knows who is alive. */
+ * buffer below it holds more (--task-buffer sets it for TCP), and the ventilator's in-flight
+ * cap bounds all of it (README, "Flow control"). SIGTERM or SIGINT lets the current image
+ * finish and its result go out, then the worker exits 0: that is how operators scale down.
+ * A heartbeat goes to the sink every second, even when idle, so Redis knows who is alive. */
 #include "clock.h"
 #include "config.h"
 #include "featurizer.h"
