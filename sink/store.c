@@ -101,6 +101,17 @@ typedef struct {
     char numbers[7][32];
 } item_text_t;
 
+/* One script argument: bytes and their length. */
+typedef struct {
+    const char *data;
+    size_t len;
+} arg_t;
+
+static arg_t text_arg(const char *s)
+{
+    return (arg_t){s, strlen(s)};
+}
+
 /* Fills the ITEM_FIELDS arguments of one item (and their lengths) and its image key. */
 static void item_args(const store_item_t *item, item_text_t *t, const char **argv,
                       size_t *lens, const char **key, size_t *key_len)
@@ -114,18 +125,19 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
     snprintf(t->numbers[4], 32, "%llu", (unsigned long long) item->pca_version);
     snprintf(t->numbers[5], 32, "%lld", (long long) r->size);
     snprintf(t->numbers[6], 32, "%lld", (long long) r->attempt);
-    const char *fields[ITEM_FIELDS] = {
-        r->entry, r->key, r->label, r->ok ? "1" : "0",
-        r->ok ? (const char *) r->features : "", r->error, r->worker, t->numbers[0],
-        t->numbers[1], t->numbers[2], t->numbers[3],
-        item->projection ? (const char *) item->projection : "", t->numbers[4], t->numbers[5],
-        t->numbers[6]};
+    /* Features and projection are binary floats with given lengths; everything else is
+     * text, measured with strlen (which would read past the floats). */
+    const arg_t fields[ITEM_FIELDS] = {
+        text_arg(r->entry), text_arg(r->key), text_arg(r->label), text_arg(r->ok ? "1" : "0"),
+        {(const char *) r->features, r->ok ? r->features_len : 0}, text_arg(r->error),
+        text_arg(r->worker), text_arg(t->numbers[0]), text_arg(t->numbers[1]), text_arg(t->numbers[2]),
+        text_arg(t->numbers[3]),
+        {(const char *) item->projection, item->projection ? (size_t) item->k * sizeof(float) : 0},
+        text_arg(t->numbers[4]), text_arg(t->numbers[5]), text_arg(t->numbers[6])};
     for (int i = 0; i < ITEM_FIELDS; i++) {
-        argv[i] = fields[i];
-        lens[i] = strlen(fields[i]);
+        argv[i] = fields[i].len ? fields[i].data : "";
+        lens[i] = fields[i].len;
     }
-    lens[4] = r->ok ? r->features_len : 0;
-    lens[11] = item->projection ? (size_t) item->k * sizeof(float) : 0;
     *key = t->image_key;
     *key_len = strlen(t->image_key);
 }
