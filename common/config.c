@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const char *pick(const char *flag, const char *env, const char *fallback)
 {
@@ -19,4 +20,9 @@ const char *config_weights_path(const char *flag)
 const char *config_data_path(const char *flag)
 {
     return pick(flag, CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT);
+}
+
+int config_task_buffer_for(const char *endpoint, int task_buffer)
+{
+    return strncmp(endpoint, "tcp://", strlen("tcp://")) == 0 ? task_buffer : 0;
 }

@@ -30,5 +30,8 @@
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
 const char *config_data_path(const char *flag);
+/* The kernel buffer to give a task socket on this endpoint: task_buffer on tcp://, else 0
+ * (leave the system's; see CONFIG_TASK_BUFFER for why). */
+int config_task_buffer_for(const char *endpoint, int task_buffer);
 
 #endif

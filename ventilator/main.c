@@ -375,8 +375,9 @@ static int ventilator_setup(ventilator_t *self)
     msgpack_sbuffer_init(&self->buf);
     self->tasks = zsock_new(ZMQ_PUSH);
     zsock_set_sndhwm(self->tasks, 1);
-    if (self->cfg.task_buffer > 0 && strncmp(self->cfg.tasks_endpoint, "tcp://", 6) == 0)
-        zsock_set_sndbuf(self->tasks, self->cfg.task_buffer);
+    int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, self->cfg.task_buffer);
+    if (task_buffer > 0)
+        zsock_set_sndbuf(self->tasks, task_buffer);
     if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
         log_error("cannot bind task socket %s: %s", self->cfg.tasks_endpoint,
                   zmq_strerror(zmq_errno()));

@@ -164,8 +164,9 @@ int main(int argc, char **argv)
     zsock_t *tasks = zsock_new(ZMQ_PULL);
     zsock_t *results = zsock_new(ZMQ_PUSH);
     zsock_set_rcvhwm(tasks, 1);
-    if (cfg.task_buffer > 0 && strncmp(cfg.tasks_endpoint, "tcp://", 6) == 0)
-        zsock_set_rcvbuf(tasks, cfg.task_buffer);
+    int task_buffer = config_task_buffer_for(cfg.tasks_endpoint, cfg.task_buffer);
+    if (task_buffer > 0)
+        zsock_set_rcvbuf(tasks, task_buffer);
     zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
     if (zsock_connect(tasks, "%s", cfg.tasks_endpoint) != 0 ||
         zsock_connect(results, "%s", cfg.results_endpoint) != 0) {
