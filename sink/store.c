@@ -192,6 +192,12 @@ static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
     return -1;
 }
 
+/* Items in the script call that starts at item `at` of n. */
+static size_t call_items(size_t n, size_t at)
+{
+    return n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
+}
+
 int store_batch(redis_t *redis, store_item_t *items, size_t n)
 {
     if (n == 0)
@@ -199,8 +205,7 @@ int store_batch(redis_t *redis, store_item_t *items, size_t n)
     if (!script_sha[0] && load_script(redis) != 0)
         return -1;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        size_t m = n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
-        if (append_batch(redis, items + at, m) != 0) {
+        if (append_batch(redis, items + at, call_items(n, at)) != 0) {
             log_error("out of memory storing a batch of %zu results", n);
             return -1;
         }
@@ -208,13 +213,12 @@ int store_batch(redis_t *redis, store_item_t *items, size_t n)
     int rc = 0;
     bool unknown_script = false;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        size_t m = n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
         redisReply *r = NULL;
         if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK) {
             freeReplyObject(r);
             return -1; /* connection lost: the caller reconnects and repeats the batch */
         }
-        int got = read_outcomes(r, items + at, m);
+        int got = read_outcomes(r, items + at, call_items(n, at));
         unknown_script |= got == 1;
         if (got < 0)
             rc = -1;
