@@ -188,6 +188,18 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
 /* Results already waiting in a drain that make the batch worth storing without waiting. */
 #define SINK_GATHER_ENOUGH 32
 
+/* Adds the frames already waiting to the batch, up to --batch; returns the new count. */
+static int drain(const sink_t *self, batch_t *b, zsock_t *results, int n)
+{
+    while (n < self->cfg.batch) {
+        zframe_t *frame = zframe_recv_nowait(results);
+        if (!frame)
+            break;
+        b->frames[n++] = frame;
+    }
+    return n;
+}
+
 /* Receives up to a batch of frames: waits for the first, drains what has arrived, and,
  * while results come in faster than one per batch but not yet SINK_GATHER_ENOUGH at a
  * time, sleeps --gather-ms and drains again. Sleeping through that window, rather than
@@ -198,20 +210,11 @@ static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *
 {
     if (!zpoller_wait(poller, 200))
         return 0;
-    int n = 0;
-    for (int round = 0; round < 2 && n < self->cfg.batch; round++) {
-        if (round == 1) {
-            if (self->cfg.gather_ms == 0 || n >= SINK_GATHER_ENOUGH ||
-                (n == 1 && self->last_batch <= 1))
-                break;
-            zclock_sleep(self->cfg.gather_ms);
-        }
-        while (n < self->cfg.batch) {
-            zframe_t *frame = zframe_recv_nowait(results);
-            if (!frame)
-                break;
-            b->frames[n++] = frame;
-        }
+    int n = drain(self, b, results, 0);
+    bool lone = n == 1 && self->last_batch <= 1;
+    if (self->cfg.gather_ms > 0 && n < SINK_GATHER_ENOUGH && n < self->cfg.batch && !lone) {
+        zclock_sleep(self->cfg.gather_ms);
+        n = drain(self, b, results, n);
     }
     self->last_batch = n;
     return n;
