@@ -71,8 +71,15 @@ int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upt
             break;
         pca_add(pca, rows, n);
         *applied = last;
-        if (count < CATCH_UP_CHUNK)
+        if (count < CATCH_UP_CHUNK) {
+            /* Every number up to `upto` was handed out before the caller asked, so one with
+             * no entry is a gap (a store script that failed midway) that never fills:
+             * counting it as applied keeps the next catch-up from rereading vectors the
+             * caller adds after this one. */
+            if (upto > *applied)
+                *applied = upto;
             break;
+        }
     }
     free(rows);
     return rc;

@@ -17,8 +17,9 @@
  * NULL with a reason when Redis fails or the checkpoint is unreadable. */
 pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *applied,
                       char *err, size_t errlen);
-/* Adds stored vectors with seq in (*applied, upto] (upto < 0: all), reading them from Redis.
- * Returns 0, or -1 when Redis fails (what was added so far stays added, *applied says). */
+/* Adds stored vectors with seq in (*applied, upto] (upto < 0: all), reading them from Redis;
+ * then *applied = upto, as numbers in that range without an entry are gaps. Returns 0, or
+ * -1 when Redis fails (what was added so far stays added, *applied says). */
 int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upto);
 /* Writes running sums serialized by pca_state_write, which include every stored result up
  * to seq `applied`, into fs:pca:state. */
