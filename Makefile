@@ -31,11 +31,13 @@ PROGRAMS  := $(BUILD)/fruitstream $(BUILD)/fruitstream-ventilator \
              $(BUILD)/fruitstream-worker $(BUILD)/fruitstream-sink
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps deps-bench run test asan clang bench clean
-all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 deps:
 	@sh scripts/deps.sh
@@ -55,6 +57,9 @@ $(BUILD)/fruitstream: $(BUILD)/obj/cli/main.o $(LIB)
 $(BUILD)/fruitstream-%: $(BUILD)/obj/%/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)

@@ -34,6 +34,7 @@ typedef struct {
     const char *consumer;
     int64_t lease_ms;
     int max_in_flight;
+    int tasks_per_message;
     long max_image_bytes;
     int task_buffer;
 } ventilator_config_t;
@@ -63,6 +64,8 @@ static void usage(FILE *out)
             "  --stdin                 first upload the paths listed on standard input\n"
             "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
             "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
+            "  --tasks-per-message N   tasks sent together to one worker when that many are\n"
+            "                          ready (default 4; 1: each on its own)\n"
             "  --max-image-bytes N     larger files are recorded as failed (default 67108864)\n"
             "  --task-buffer BYTES     kernel send buffer of each TCP task connection (default\n"
             "                          %d; 0: the system's)\n"
@@ -79,6 +82,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"dir", required_argument, 0, 'd'}, {"list", required_argument, 0, 'L'},
         {"stdin", no_argument, 0, 'i'}, {"lease-ms", required_argument, 0, 'e'},
         {"max-in-flight", required_argument, 0, 'f'},
+        {"tasks-per-message", required_argument, 0, 'g'},
         {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
         {"task-buffer", required_argument, 0, 'B'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
@@ -87,7 +91,8 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
                                  .redis_url = env_url ? env_url : CONFIG_REDIS_DEFAULT,
                                  .consumer = "ventilator", .lease_ms = 30000,
-                                 .max_in_flight = 64, .max_image_bytes = 64L << 20,
+                                 .max_in_flight = 64, .tasks_per_message = 4,
+                                 .max_image_bytes = 64L << 20,
                                  .task_buffer = CONFIG_TASK_BUFFER};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -99,6 +104,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'i': cfg->from_stdin = true; break;
         case 'e': cfg->lease_ms = atoll(optarg); break;
         case 'f': cfg->max_in_flight = atoi(optarg); break;
+        case 'g': cfg->tasks_per_message = atoi(optarg); break;
         case 'b': cfg->max_image_bytes = atol(optarg); break;
         case 'B': cfg->task_buffer = atoi(optarg); break;
         case 'c': cfg->consumer = optarg; break;
@@ -111,9 +117,9 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         }
     }
     if (optind < argc || cfg->lease_ms < 100 || cfg->max_in_flight < 1 ||
-        cfg->max_image_bytes < 1 || cfg->task_buffer < 0) {
+        cfg->tasks_per_message < 1 || cfg->max_image_bytes < 1 || cfg->task_buffer < 0) {
         fprintf(stderr, "fruitstream-ventilator: bad arguments (lease >= 100 ms, "
-                        "max-in-flight >= 1)\n");
+                        "max-in-flight >= 1, tasks-per-message >= 1)\n");
         usage(stderr);
         return -1;
     }
@@ -204,31 +210,48 @@ static int load_image(ventilator_t *self, const redisReply *fields, wire_task_t 
     return 0;
 }
 
-/* Sends one frame, waiting (and staying responsive to signals) until a worker can take it. */
-static int send_when_ready(ventilator_t *self)
+/* False for an entry deleted while pending: nothing left to do for it. */
+static bool entry_is_live(const redisReply *entry)
+{
+    return entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+           entry->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+/* Sends one frame, waiting (and staying responsive to signals) until a worker can take it.
+ * flags: ZMQ_SNDMORE when more tasks follow in the same message. While every worker's pipe
+ * is full it retries every VENTILATOR_SEND_RETRY_MS rather than polling for room: a pipe
+ * with room wakes a poller for each message a worker takes, and the workers have enough
+ * queued to cover the pause. */
+#define VENTILATOR_SEND_RETRY_MS 10
+
+static int send_when_ready(ventilator_t *self, int flags)
 {
     void *socket = zsock_resolve(self->tasks);
     while (!stop_requested) {
-        if (zmq_send(socket, self->buf.data, self->buf.size, ZMQ_DONTWAIT) >= 0)
+        if (zmq_send(socket, self->buf.data, self->buf.size, ZMQ_DONTWAIT | flags) >= 0)
             return 0;
         if (errno != EAGAIN && errno != EINTR) {
             log_error("sending a task failed: %s", zmq_strerror(errno));
             return -1;
         }
-        zmq_pollitem_t item = {socket, 0, ZMQ_POLLOUT, 0};
-        zmq_poll(&item, 1, 200);
+        zclock_sleep(VENTILATOR_SEND_RETRY_MS);
     }
     return -1;
 }
 
-/* Sends every entry of an XREADGROUP/XAUTOCLAIM entry list as a task. */
+/* Sends every entry of an XREADGROUP/XAUTOCLAIM entry list as a task, --tasks-per-message
+ * to a ZeroMQ message: one frame per task, so one worker gets them all, and the processes
+ * on both ends wake once per message rather than once per task. On a machine where a
+ * wake-up costs tens of microseconds, that is most of what moving a task costs. */
 static void send_entries(ventilator_t *self, const redisReply *entries, int64_t attempt)
 {
-    for (size_t i = 0; i < entries->elements && !stop_requested; i++) {
+    size_t last = entries->elements;
+    while (last > 0 && !entry_is_live(entries->element[last - 1]))
+        last--;
+    for (size_t i = 0, in_message = 0; i < last && !stop_requested; i++) {
         const redisReply *entry = entries->element[i];
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-            entry->element[1]->type != REDIS_REPLY_ARRAY)
-            continue; /* an entry deleted while pending: nothing left to do */
+        if (!entry_is_live(entry))
+            continue;
         const redisReply *fields = entry->element[1];
         wire_task_t task = {.attempt = attempt};
         snprintf(task.entry, sizeof task.entry, "%s", entry->element[0]->str);
@@ -241,7 +264,8 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         if (task.error[0])
             log_warn("%s: %s", task.key, task.error);
         wire_encode_task(&self->buf, &task);
-        if (send_when_ready(self) != 0)
+        in_message = (in_message + 1) % (size_t) self->cfg.tasks_per_message;
+        if (send_when_ready(self, in_message != 0 && i + 1 < last ? ZMQ_SNDMORE : 0) != 0)
             return;
         self->sent++;
         self->in_flight++;

@@ -1,12 +1,16 @@
-/* fruitstream-worker -- featurizes images: PULL a task, PUSH its result, repeat.
+/* fruitstream-worker -- featurizes images: PULL tasks, PUSH their results, repeat.
  *
  * Workers hold no state worth keeping: start one on any machine that can reach the
- * ventilator and the sink, stop it whenever. The task socket's receive high-water mark is
- * 1, so ZeroMQ queues at most one task beyond the one being worked on; the kernel's socket
- * buffer below it holds more (--task-buffer sets it for TCP), and the ventilator's in-flight
- * cap bounds all of it (README, "Flow control"). SIGTERM or SIGINT lets the current image
- * finish and its result go out, then the worker exits 0: that is how operators scale down.
- * A heartbeat goes to the sink every second, even when idle, so Redis knows who is alive. */
+ * ventilator and the sink, stop it whenever. A task message holds a few tasks, one per
+ * frame (the ventilator's --tasks-per-message); their results go out together as one
+ * message, so that this process, its ZeroMQ I/O thread and the sink wake once per message
+ * rather than once per image. The task socket's receive high-water mark is 1, so ZeroMQ
+ * queues at most one message beyond the one being worked on; the kernel's socket buffer
+ * below it holds more (--task-buffer sets it for TCP), and the ventilator's in-flight cap
+ * bounds all of it (README, "Flow control"). SIGTERM or SIGINT lets the current message's
+ * images finish and their results go out, then the worker exits 0: that is how operators
+ * scale down. A heartbeat goes to the sink every second, even when idle, so Redis knows
+ * who is alive. */
 #include "clock.h"
 #include "config.h"
 #include "featurizer.h"
@@ -130,6 +134,49 @@ static void featurize(featurizer_t *featurizer, const worker_config_t *cfg,
     result->net_ms = t.net_ms;
 }
 
+/* Featurizes the task in one frame and adds its result to `done`; a frame that is not a
+ * task is dropped and counted. */
+static void work_on(zframe_t *frame, featurizer_t *featurizer, const worker_config_t *cfg,
+                    worker_stats_t *stats, msgpack_sbuffer *buf, zmsg_t *done)
+{
+    static float features[FEATURE_DIM];
+    char err[256];
+    wire_msg_t msg;
+    int decoded = wire_decode(zframe_data(frame), zframe_size(frame), &msg, err, sizeof err);
+    if (decoded != 0 || msg.type != WIRE_TASK) {
+        stats->malformed++;
+        log_warn("dropped a malformed task (%lld so far): %s", (long long) stats->malformed,
+                 decoded != 0 ? err : "not a task");
+        return;
+    }
+    wire_result_t result;
+    featurize(featurizer, cfg, &msg.task, features, &result);
+    if (result.ok)
+        stats->done++;
+    else {
+        stats->failed++;
+        log_warn("%s: %s", result.key, result.error);
+    }
+    wire_encode_result(buf, &result);
+    zmsg_addmem(done, buf->data, buf->size);
+}
+
+/* Sends the results of one task message as one message. Blocks while the sink is
+ * unreachable; only a stop signal during that wait gives up, and the ventilator then
+ * re-sends the tasks when their lease runs out. */
+static void send_results(void *results, zmsg_t *message)
+{
+    for (zframe_t *frame = zmsg_first(message); frame;) {
+        zframe_t *next = zmsg_next(message);
+        while (zmq_send(results, zframe_data(frame), zframe_size(frame), next ? ZMQ_SNDMORE : 0) <
+                   0 &&
+               errno == EINTR && !stop_requested)
+            ;
+        frame = next;
+    }
+    zmsg_destroy(&message);
+}
+
 static void send_heartbeat(void *results, const worker_config_t *cfg, worker_stats_t *stats,
                            msgpack_sbuffer *buf)
 {
@@ -180,42 +227,26 @@ int main(int argc, char **argv)
     zpoller_t *poller = zpoller_new(tasks, NULL);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
-    static float features[FEATURE_DIM];
     worker_stats_t stats = {.last_beat = clock_seconds()};
     send_heartbeat(results, &cfg, &stats, &buf);
-    while (!stop_requested) {
-        if (clock_seconds() - stats.last_beat >= 1.0)
+    zmsg_t *done = zmsg_new(); /* results of the task message being worked on */
+    bool more = false;         /* more tasks of that message to come */
+    while (!stop_requested || more) {
+        if (!more && clock_seconds() - stats.last_beat >= 1.0)
             send_heartbeat(results, &cfg, &stats, &buf);
-        if (!zpoller_wait(poller, 250))
+        if (!more && !zpoller_wait(poller, 250))
             continue;
         zframe_t *frame = zframe_recv(tasks);
-        if (!frame)
-            continue;
-        wire_msg_t msg;
-        if (wire_decode(zframe_data(frame), zframe_size(frame), &msg, err, sizeof err) != 0 ||
-            msg.type != WIRE_TASK) {
-            stats.malformed++;
-            log_warn("dropped a malformed task (%lld so far): %s", (long long) stats.malformed,
-                     msg.type != WIRE_TASK ? "not a task" : err);
-            zframe_destroy(&frame);
-            continue;
-        }
-        wire_result_t result;
-        featurize(featurizer, &cfg, &msg.task, features, &result);
+        more = frame && zframe_more(frame);
+        if (frame)
+            work_on(frame, featurizer, &cfg, &stats, &buf, done);
         zframe_destroy(&frame);
-        if (result.ok)
-            stats.done++;
-        else {
-            stats.failed++;
-            log_warn("%s: %s", result.key, result.error);
+        if (!more && zmsg_size(done) > 0) {
+            send_results(zsock_resolve(results), done);
+            done = zmsg_new();
         }
-        wire_encode_result(&buf, &result);
-        /* Blocks while the sink is unreachable. Only a stop signal during that wait gives up;
-         * the ventilator then re-sends the task when its lease runs out. */
-        while (zmq_send(zsock_resolve(results), buf.data, buf.size, 0) < 0 && errno == EINTR &&
-               !stop_requested)
-            ;
     }
+    zmsg_destroy(&done);
     log_info("worker %s stopping: %lld done, %lld failed", cfg.id, (long long) stats.done,
              (long long) stats.failed);
     msgpack_sbuffer_destroy(&buf);

@@ -1,0 +1,86 @@
+/* send_frames -- one hand-made ZeroMQ message, for tests/integration/frames.sh.
+ *
+ *   send_frames ENDPOINT bind|connect ITEM...
+ *
+ * Opens a PUSH socket on ENDPOINT (bind: where a worker's --tasks connects, as to a
+ * ventilator; connect: to a sink's result socket) and sends one message with a frame per
+ * ITEM, then waits for it to leave. Items:
+ *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
+ *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
+ *   garbage      a frame that is no message at all
+ * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. */
+#include "file.h"
+#include "wire.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FEATURES 1280
+
+/* Encodes one item into buf; returns 0, or -1 when it is not understood. */
+static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **image)
+{
+    static float features[FEATURES];
+    if (strncmp(item, "task:", 5) == 0) {
+        wire_task_t task = {.attempt = 1};
+        size_t len;
+        free(*image);
+        if (!(*image = file_read_all(item + 5, &len)))
+            return -1;
+        snprintf(task.entry, sizeof task.entry, "%d-1", n);
+        snprintf(task.key, sizeof task.key, "%s", item + 5);
+        task.image = (const uint8_t *) *image;
+        task.image_len = len;
+        wire_encode_task(buf, &task);
+    } else if (strncmp(item, "result:", 7) == 0) {
+        for (int i = 0; i < FEATURES; i++)
+            features[i] = (float) ((i * 7 + n) % 11);
+        wire_result_t result = {.ok = true, .size = 224, .attempt = 1,
+                                .features = (const uint8_t *) features,
+                                .features_len = sizeof features};
+        snprintf(result.entry, sizeof result.entry, "%d-1", n);
+        snprintf(result.key, sizeof result.key, "%s", item + 7);
+        snprintf(result.worker, sizeof result.worker, "send_frames");
+        wire_encode_result(buf, &result);
+    } else if (strcmp(item, "garbage") == 0) {
+        msgpack_sbuffer_clear(buf);
+        msgpack_sbuffer_write(buf, "\xc1 not msgpack", 13);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4 || (strcmp(argv[2], "bind") && strcmp(argv[2], "connect"))) {
+        fprintf(stderr, "usage: send_frames ENDPOINT bind|connect ITEM...\n");
+        return 2;
+    }
+    zsock_t *out = zsock_new(ZMQ_PUSH);
+    int rc = strcmp(argv[2], "bind") == 0 ? zsock_bind(out, "%s", argv[1]) < 0
+                                          : zsock_connect(out, "%s", argv[1]);
+    if (rc != 0) {
+        fprintf(stderr, "send_frames: cannot %s %s\n", argv[2], argv[1]);
+        return 1;
+    }
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    char *image = NULL;
+    for (int i = 3; i < argc && rc == 0; i++) {
+        if (encode_item(argv[i], i - 2, &buf, &image) != 0) {
+            fprintf(stderr, "send_frames: cannot make a frame of %s\n", argv[i]);
+            rc = 1;
+        } else if (zmq_send(zsock_resolve(out), buf.data, buf.size,
+                            i + 1 < argc ? ZMQ_SNDMORE : 0) < 0) {
+            fprintf(stderr, "send_frames: %s\n", zmq_strerror(zmq_errno()));
+            rc = 1;
+        }
+    }
+    free(image);
+    msgpack_sbuffer_destroy(&buf);
+    zsock_set_linger(out, 10000);
+    zsock_destroy(&out);
+    return rc;
+}
