@@ -4,11 +4,11 @@
  * --list and --stdin first add their images to that stream, so batch runs and live uploads
  * take the same path. The loop keeps at most --max-in-flight entries delivered but not yet
  * stored (the group's pending list, which the sink clears as it stores), reads only as many
- * new entries as that allows, and sends each as one TASK on a PUSH socket whose send
- * high-water mark is 1 per worker; the in-flight cap is what bounds the tasks queued at workers,
- * since socket buffers hold more than ZeroMQ's pipes (README, "Flow control"). Every second
- * it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a message was
- * lost) and writes backlog and in-flight counts to fs:counters. A result that then arrives
+ * new entries as that allows, and sends each as one TASK frame on a PUSH socket, a few to a
+ * message (--tasks-per-message); the in-flight cap is what bounds the tasks queued at
+ * workers, since socket buffers hold more than ZeroMQ's pipes (README, "Flow control").
+ * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
+ * message was lost) and writes backlog and in-flight counts to fs:counters. A result that then arrives
  * twice is stored once by the sink. Nothing is lost if the ventilator dies: what it had
  * read stays pending in Redis and is re-sent when its lease ends. */
 #include "clock.h"
@@ -219,10 +219,12 @@ static bool entry_is_live(const redisReply *entry)
 
 /* Sends one frame, waiting (and staying responsive to signals) until a worker can take it.
  * flags: ZMQ_SNDMORE when more tasks follow in the same message. While every worker's pipe
- * is full it retries every VENTILATOR_SEND_RETRY_MS rather than polling for room: a pipe
- * with room wakes a poller for each message a worker takes, and the workers have enough
- * queued to cover the pause. */
-#define VENTILATOR_SEND_RETRY_MS 10
+ * is full it retries every VENTILATOR_SEND_RETRY_MS rather than polling for room, which
+ * would wake it for each message a worker takes. The pipes hold VENTILATOR_PIPE_MESSAGES
+ * messages each, so one worker can still be fed that many per pause (3,200 tasks/s at 4
+ * per message), and the workers have enough queued to cover it. */
+#define VENTILATOR_SEND_RETRY_MS 5
+#define VENTILATOR_PIPE_MESSAGES 4
 
 static int send_when_ready(ventilator_t *self, int flags)
 {
@@ -398,7 +400,7 @@ static int ventilator_setup(ventilator_t *self)
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
     msgpack_sbuffer_init(&self->buf);
     self->tasks = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(self->tasks, 1);
+    zsock_set_sndhwm(self->tasks, VENTILATOR_PIPE_MESSAGES);
     int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, self->cfg.task_buffer);
     if (task_buffer > 0)
         zsock_set_sndbuf(self->tasks, task_buffer);
