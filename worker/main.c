@@ -161,20 +161,20 @@ static void work_on(zframe_t *frame, featurizer_t *featurizer, const worker_conf
     zmsg_addmem(done, buf->data, buf->size);
 }
 
-/* Sends the results of one task message as one message. Blocks while the sink is
- * unreachable; only a stop signal during that wait gives up, and the ventilator then
+/* Sends the results of one task message as one message, and destroys it. Blocks while the
+ * sink is unreachable; only a stop signal during that wait gives up, and the ventilator then
  * re-sends the tasks when their lease runs out. */
-static void send_results(void *results, zmsg_t *message)
+static void send_results(void *results, zmsg_t **message_p)
 {
-    for (zframe_t *frame = zmsg_first(message); frame;) {
-        zframe_t *next = zmsg_next(message);
-        while (zmq_send(results, zframe_data(frame), zframe_size(frame), next ? ZMQ_SNDMORE : 0) <
-                   0 &&
+    for (zframe_t *frame = zmsg_first(*message_p); frame;) {
+        zframe_t *next = zmsg_next(*message_p);
+        int flags = next ? ZMQ_SNDMORE : 0;
+        while (zmq_send(results, zframe_data(frame), zframe_size(frame), flags) < 0 &&
                errno == EINTR && !stop_requested)
             ;
         frame = next;
     }
-    zmsg_destroy(&message);
+    zmsg_destroy(message_p);
 }
 
 static void send_heartbeat(void *results, const worker_config_t *cfg, worker_stats_t *stats,
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
             work_on(frame, featurizer, &cfg, &stats, &buf, done);
         zframe_destroy(&frame);
         if (!more && zmsg_size(done) > 0) {
-            send_results(zsock_resolve(results), done);
+            send_results(zsock_resolve(results), &done);
             done = zmsg_new();
         }
     }
