@@ -229,24 +229,22 @@ int main(int argc, char **argv)
     msgpack_sbuffer_init(&buf);
     worker_stats_t stats = {.last_beat = clock_seconds()};
     send_heartbeat(results, &cfg, &stats, &buf);
-    zmsg_t *done = zmsg_new(); /* results of the task message being worked on */
-    bool more = false;         /* more tasks of that message to come */
-    while (!stop_requested || more) {
-        if (!more && clock_seconds() - stats.last_beat >= 1.0)
+    while (!stop_requested) {
+        if (clock_seconds() - stats.last_beat >= 1.0)
             send_heartbeat(results, &cfg, &stats, &buf);
-        if (!more && !zpoller_wait(poller, 250))
+        if (!zpoller_wait(poller, 250))
             continue;
-        zframe_t *frame = zframe_recv(tasks);
-        more = frame && zframe_more(frame);
-        if (frame)
+        zmsg_t *message = zmsg_recv(tasks); /* all its tasks; a stop waits for them */
+        if (!message)
+            continue;
+        zmsg_t *done = zmsg_new();
+        for (zframe_t *frame = zmsg_first(message); frame; frame = zmsg_next(message))
             work_on(frame, featurizer, &cfg, &stats, &buf, done);
-        zframe_destroy(&frame);
-        if (!more && zmsg_size(done) > 0) {
+        zmsg_destroy(&message);
+        if (zmsg_size(done) > 0)
             send_results(zsock_resolve(results), &done);
-            done = zmsg_new();
-        }
+        zmsg_destroy(&done);
     }
-    zmsg_destroy(&done);
     log_info("worker %s stopping: %lld done, %lld failed", cfg.id, (long long) stats.done,
              (long long) stats.failed);
     msgpack_sbuffer_destroy(&buf);
