@@ -36,7 +36,8 @@ kill -TERM $VENT_PID
 wait $VENT_PID 2>/dev/null
 
 printf '%s\n%s\tStone fruit\n' "$T/other/s1.jpg" "$T/other/s2.jpg" >"$T/stdin.list"
-bg ventilator2 sh -c "exec '$B/fruitstream-ventilator' --tasks 'ipc://$T/tasks' <'$T/stdin.list' --stdin"
+# one task per message here, the rest of the tests use the default of 4
+bg ventilator2 sh -c "exec '$B/fruitstream-ventilator' --tasks 'ipc://$T/tasks' --tasks-per-message 1 <'$T/stdin.list' --stdin"
 if wait_for 60 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) = 8 ]" &&
     [ "$(rcli hget "fs:image:$T/other/s1.jpg" label)" = other ] &&
     [ "$(rcli hget "fs:image:$T/other/s2.jpg" label)" = "Stone fruit" ]; then
