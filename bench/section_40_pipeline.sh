@@ -12,7 +12,9 @@
 # all (cores that share a power budget and a cache lose some speed when all are busy);
 # pipeline / side by side is what the plumbing leaves of it. The run's cpu line says where
 # the time went: workers (ms/image) and the plumbing (sink, ventilator, Redis) as a share
-# of all CPU used. FS_BENCH_PIPELINE_DIR sets the folder, FS_BENCH_PIPELINE_ROUNDS the
+# of all CPU used. "worker slower" compares a pipeline worker's CPU per image (its ZeroMQ
+# I/O thread included) with a side-by-side featurizer's time per image: what sharing the
+# cores with the plumbing costs the workers beyond the plumbing's own CPU. FS_BENCH_PIPELINE_DIR sets the folder, FS_BENCH_PIPELINE_ROUNDS the
 # number of rounds (default 2).
 set -eu
 B=${FS_BUILD:-build}
@@ -44,8 +46,9 @@ side_by_side() {
 # value KEY FILE: the number after "KEY: " or "KEY " in the run's summary.
 value() { sed -n "s|.*$1:\{0,1\} \([0-9.]*\).*|\1|p" "$2" | head -n 1; }
 
-printf '%-5s %8s %14s %9s %8s %8s %8s %11s   %s\n' round single "side by side" pipeline \
-    single ratio ceiling "pipe/side" "cpu s: workers (ms/image) sink ventilator redis; plumbing"
+printf '%-5s %8s %14s %9s %8s %8s %8s %11s %14s   %s\n' round single "side by side" pipeline \
+    single ratio ceiling "pipe/side" "worker slower" \
+    "cpu s: workers (ms/image) sink ventilator redis; plumbing"
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
     before=$(single)
@@ -57,12 +60,14 @@ while [ "$round" -le "$ROUNDS" ]; do
     rate=$(value images/s "$T/summary")
     cpu=$(sed -n 's/^cpu seconds: //p' "$T/summary")
     workers=$(value workers "$T/summary")
+    worker_ms=$(echo "$cpu" | sed -n 's|.*(\([0-9.]*\) ms/image).*|\1|p')
     plumbing=$(echo "$cpu" | awk -F', ' '{ for (i = 2; i <= NF; i++) { n = split($i, f, " "); s += f[n] } print s }')
     awk -v r="$round" -v b="$before" -v a="$after" -v p="$rate" -v n="$WORKERS" -v sd="$side" \
-        -v cpu="$cpu" -v w="$workers" -v pl="$plumbing" 'BEGIN {
+        -v cpu="$cpu" -v w="$workers" -v pl="$plumbing" -v wms="$worker_ms" 'BEGIN {
         one = (b + a) / 2
-        printf "%-5s %8s %14s %9s %8s %8.3f %8.3f %11.3f   %s; %.1f%%\n", r, b, sd, p, a,
-            p / (n * one), sd / (n * one), p / sd, cpu, 100 * pl / (w + pl) }'
+        printf "%-5s %8s %14s %9s %8s %8.3f %8.3f %11.3f %13.1f%%   %s; %.1f%%\n", r, b, sd,
+            p, a, p / (n * one), sd / (n * one), p / sd, 100 * (wms / (1000 * n / sd) - 1),
+            cpu, 100 * pl / (w + pl) }'
     round=$((round + 1))
 done
 echo "S=$S, $WORKERS workers. ratio = pipeline / ($WORKERS x mean single), target >= 0.9;" \
