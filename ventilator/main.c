@@ -262,7 +262,8 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         snprintf(task.key, sizeof task.key, "%s", key ? key->str : task.entry);
         snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
         if (load_image(self, fields, &task) != 0)
-            return; /* Redis lost: the main loop reconnects */
+            return; /* Redis lost: the main loop reconnects; a message left open here is
+                     * closed by the next send, and its tasks stay pending until then */
         if (task.error[0])
             log_warn("%s: %s", task.key, task.error);
         wire_encode_task(&self->buf, &task);
