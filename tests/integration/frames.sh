@@ -3,6 +3,7 @@
 # is featurized and stored, and a bad frame in last place still lets the worker's message
 # of results go out. Messages are made by hand with tests/tools/send_frames.
 . tests/integration/lib.sh
+. tests/integration/stream.lib
 
 SEND=$B/tests/tools/send_frames
 set -- $(ls "$DATA/Banana"/*.jpg | head -n 4)
@@ -11,8 +12,8 @@ start_redis || { fail frames_redis "redis-server did not start"; exit 1; }
 start_sink
 start_worker w1 --size 100
 
-# stored_is N: fs:counters stored reaches N within 30 s
-stored_is() { wait_for 30 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = $1 ]"; }
+# stored_is N: fs:counters stored reaches N (stream.lib's wait), and no more
+stored_is() { stored_at_least "$1" && [ "$(counter stored)" -eq "$1" ]; }
 status_of() { rcli hget "fs:image:$1" status; }
 
 "$SEND" "ipc://$T/tasks" bind "task:$A" garbage "task:$B_" 2>"$T/send1.log"
