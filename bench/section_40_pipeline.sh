@@ -14,8 +14,9 @@
 # the time went: workers (ms/image) and the plumbing (sink, ventilator, Redis) as a share
 # of all CPU used. "worker slower" compares a pipeline worker's CPU per image (its ZeroMQ
 # I/O thread included) with a side-by-side featurizer's time per image: what sharing the
-# cores with the plumbing costs the workers beyond the plumbing's own CPU. FS_BENCH_PIPELINE_DIR sets the folder, FS_BENCH_PIPELINE_ROUNDS the
-# number of rounds (default 2).
+# cores with the plumbing costs the workers beyond the plumbing's own CPU.
+# FS_BENCH_PIPELINE_DIR sets the folder, FS_BENCH_PIPELINE_ROUNDS the number of rounds
+# (default 2).
 set -eu
 B=${FS_BUILD:-build}
 SHARED=${SHARED:-../shared}

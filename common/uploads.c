@@ -154,7 +154,8 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         char path[PATH_MAX], absolute[PATH_MAX];
-        if (name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
+        if (name[0] == '.' ||
+            snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
             snprintf(absolute, sizeof absolute, "%s/%s", absolute_dir, name) >=
                 (int) sizeof absolute)
             continue;

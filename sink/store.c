@@ -132,8 +132,8 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
     const arg_t fields[ITEM_FIELDS] = {
         text_arg(r->entry), text_arg(r->key), text_arg(r->label), text_arg(r->ok ? "1" : "0"),
         {(const char *) r->features, r->ok ? r->features_len : 0}, text_arg(r->error),
-        text_arg(r->worker), text_arg(t->numbers[0]), text_arg(t->numbers[1]), text_arg(t->numbers[2]),
-        text_arg(t->numbers[3]),
+        text_arg(r->worker), text_arg(t->numbers[0]), text_arg(t->numbers[1]),
+        text_arg(t->numbers[2]), text_arg(t->numbers[3]),
         {(const char *) item->projection, item->projection ? (size_t) item->k * sizeof(float) : 0},
         text_arg(t->numbers[4]), text_arg(t->numbers[5]), text_arg(t->numbers[6])};
     for (int i = 0; i < ITEM_FIELDS; i++) {

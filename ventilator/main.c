@@ -8,9 +8,9 @@
  * message (--tasks-per-message); the in-flight cap is what bounds the tasks queued at
  * workers, since socket buffers hold more than ZeroMQ's pipes (README, "Flow control").
  * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
- * message was lost) and writes backlog and in-flight counts to fs:counters. A result that then arrives
- * twice is stored once by the sink. Nothing is lost if the ventilator dies: what it had
- * read stays pending in Redis and is re-sent when its lease ends. */
+ * message was lost) and writes backlog and in-flight counts to fs:counters. A result that
+ * then arrives twice is stored once by the sink. Nothing is lost if the ventilator dies:
+ * what it had read stays pending in Redis and is re-sent when its lease ends. */
 #include "clock.h"
 #include "config.h"
 #include "keys.h"

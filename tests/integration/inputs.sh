@@ -1,6 +1,7 @@
 # inputs.sh -- every way in: the ventilator's --dir (recursive, *.jpg/*.jpeg, label = parent
-# folder, symbolic links to folders and files followed) and --stdin (PATH or PATH<TAB>LABEL), and `fruitstream upload` with --key and
-# --label; each image is stored under the expected key and label.
+# folder, symbolic links to folders and files followed) and --stdin (PATH or
+# PATH<TAB>LABEL), and `fruitstream upload` with --key and --label; each image is stored
+# under the expected key and label.
 . tests/integration/lib.sh
 
 mkdir -p "$T/in/Apple/deeper" "$T/in/Pear" "$T/other" "$T/elsewhere"
