@@ -4,6 +4,7 @@
 #include "private_redis.h"
 
 #include "config.h"
+#include "defer.h"
 #include "log.h"
 #include "redis.h"
 
@@ -51,6 +52,7 @@ private_redis_t *private_redis_new(const char *data_dir)
     self->pid = fork();
     if (self->pid == 0) {
         signal(SIGINT, SIG_IGN); /* Ctrl-C is for our parent, which stops us in order */
+        defer_to_workers();
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,
                "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",
                "", "--auto-aof-rewrite-min-size", "1gb", "--rdbcompression", "no",

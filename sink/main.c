@@ -11,6 +11,7 @@
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
 #include "clock.h"
 #include "config.h"
+#include "defer.h"
 #include "keys.h"
 #include "log.h"
 #include "pca.h"
@@ -475,6 +476,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &self->cfg) != 0)
         return 2;
     stop_catch_signals();
+    defer_to_workers();
     zsys_init();
     /* Idle OpenBLAS threads spin in sched_yield: on a machine shared with Redis and
      * workers, extra threads cost more than they give. */

@@ -13,6 +13,7 @@
  * what it had read stays pending in Redis and is re-sent when its lease ends. */
 #include "clock.h"
 #include "config.h"
+#include "defer.h"
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
@@ -421,6 +422,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &self->cfg) != 0)
         return 2;
     stop_catch_signals();
+    defer_to_workers();
     zsys_init();
     if (ventilator_setup(self) != 0)
         return 1;

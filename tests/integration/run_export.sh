@@ -1,6 +1,7 @@
 # run_export.sh -- `fruitstream run` end to end on two real classes with its private Redis,
 # then what users take away: `pca` and `export` read the kept data directory back. Also
-# Ctrl-C: a run interrupted midway stops every process it started and exits 130.
+# Ctrl-C: a run interrupted midway stops every process it started and exits 130; while it
+# ran, its plumbing was under SCHED_BATCH and its workers not.
 . tests/integration/lib.sh
 
 mkdir -p "$T/data"
@@ -64,6 +65,15 @@ for c in Banana Cocos Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/data/$c"; do
 RUN=$!
 wait_for 60 "grep -q 'images from' $T/run2.log"
 sleep 1
+# Meanwhile: the plumbing runs under SCHED_BATCH, so that its wake-ups do not preempt the
+# workers (common/defer.h), and the workers keep the normal policy. ps shows B and TS.
+class_of() { pgrep -f "$1" | head -n 1 | xargs -r ps -o cls= -p | tr -d ' '; }
+classes="sink $(class_of "fruitstream-sink .*fruitstream-$RUN\\.")"
+classes="$classes ventilator $(class_of "fruitstream-ventilator .*fruitstream-$RUN\\.")"
+classes="$classes redis $(class_of "fruitstream-$RUN.redis.sock")"
+classes="$classes worker $(class_of "fruitstream-worker .*fruitstream-$RUN\\.")"
+[ "$classes" = "sink B ventilator B redis B worker TS" ] && pass run_plumbing_defers_to_workers ||
+    fail run_plumbing_defers_to_workers "scheduling classes: $classes"
 kill -INT $RUN
 wait $RUN
 status=$?
