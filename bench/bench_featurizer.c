@@ -1,7 +1,8 @@
 /* bench_featurizer.c -- single-thread featurizer speed, against the sgemm peak of the
  * same run.
  *
- *   build/bench/bench_featurizer [--images N] [--size S] [--weights PATH] [DATA_DIR]
+ *   build/bench/bench_featurizer [--images N] [--size S [--threads T]] [--weights PATH]
+ *                                [DATA_DIR]
  *
  * Reads N Fruits-360 Test JPEGs (spread over the classes of DATA_DIR, default
  * $SHARED/data/fruits-360/Test) into memory, then for S = 224 and S = 100 featurizes them
@@ -10,7 +11,8 @@
  * time / peak). The peak is OpenBLAS sgemm on one thread, best of several, at 1024^3 and
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
  * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
- * for that S is printed. Results are `key=value` lines for bench/section_10_featurizer.sh
+ * for that S is printed; --threads T then runs T featurizers at once on one copy of the
+ * weights, as a worker's threads do, and prints their images/s together. Results are `key=value` lines for bench/section_10_featurizer.sh
  * and bench/section_40_pipeline.sh. */
 #include "featurizer.h"
 #include "file.h"
@@ -19,11 +21,14 @@
 
 #include <cblas.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#define BENCH_MAX_THREADS 64
 
 typedef struct {
     char **data;
@@ -59,38 +64,87 @@ static int load_images(const char *dir, int want, images_t *im)
     return im->n ? 0 : -1;
 }
 
-/* Featurizes the images at S = size; *net_ms gets the network's time per image. */
-static int bench_size(const char *weights, int size, const images_t *im, double *net_ms)
+/* One thread's share of bench_size: every image, a warm-up pass and two timed passes. */
+typedef struct {
+    featurizer_t *fz;
+    const images_t *im;
+    double best;               /* wall seconds of the faster timed pass */
+    featurizer_timings_t sum;  /* its stage times */
+    int failed_image;          /* -1, or the image that failed */
+    char err[256];
+} bench_thread_t;
+
+static void *bench_passes(void *arg)
 {
-    char err[512];
-    featurizer_t *fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
-    if (!fz) {
-        fprintf(stderr, "bench_featurizer: %s\n", err);
-        return -1;
-    }
+    bench_thread_t *t = arg;
+    const images_t *im = t->im;
     float features[FEATURE_DIM];
-    double best = 1e30;
-    featurizer_timings_t sum = {0, 0, 0};
+    t->best = 1e30;
+    t->failed_image = -1;
     for (int pass = 0; pass < 3; pass++) { /* pass 0 warms up */
-        featurizer_timings_t acc = {0, 0, 0}, t;
+        featurizer_timings_t acc = {0, 0, 0}, one;
         double t0 = now_s();
         for (int i = 0; i < im->n; i++) {
-            if (featurizer_run(fz, im->data[i], im->len[i], features, &t, err, sizeof err)) {
-                fprintf(stderr, "bench_featurizer: image %d: %s\n", i, err);
-                featurizer_destroy(&fz);
-                return -1;
+            if (featurizer_run(t->fz, im->data[i], im->len[i], features, &one, t->err,
+                               sizeof t->err)) {
+                t->failed_image = i;
+                return NULL;
             }
-            acc.decode_ms += t.decode_ms, acc.resize_ms += t.resize_ms, acc.net_ms += t.net_ms;
+            acc.decode_ms += one.decode_ms, acc.resize_ms += one.resize_ms;
+            acc.net_ms += one.net_ms;
         }
         double wall = now_s() - t0;
-        if (pass > 0 && wall < best)
-            best = wall, sum = acc;
+        if (pass > 0 && wall < t->best)
+            t->best = wall, t->sum = acc;
     }
-    featurizer_destroy(&fz);
+    return NULL;
+}
+
+/* Featurizes the images at S = size on `threads` threads at once, sharing one copy of the
+ * weights as a worker's threads do; prints the images/s of all threads together and the
+ * stage times of the first. *net_ms gets the first thread's network time per image. */
+static int bench_size(const char *weights, int size, int threads, const images_t *im,
+                      double *net_ms)
+{
+    char err[512];
+    bench_thread_t t[BENCH_MAX_THREADS] = {0};
+    pthread_t thread[BENCH_MAX_THREADS];
+    t[0].fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    int ready = t[0].fz != NULL;
+    for (int i = 1; i < threads && ready; i++)
+        ready = (t[i].fz = featurizer_share(t[0].fz, err, sizeof err)) != NULL;
+    int started = 1;
+    for (int i = 0; i < threads && ready; i++)
+        t[i].im = im;
+    while (ready && started < threads &&
+           pthread_create(&thread[started], NULL, bench_passes, &t[started]) == 0)
+        started++;
+    if (ready)
+        bench_passes(&t[0]);
+    for (int i = 1; ready && i < started; i++)
+        pthread_join(thread[i], NULL);
+    double rate = 0;
+    for (int i = 0; ready && i < started; i++) {
+        if (t[i].failed_image >= 0) {
+            snprintf(err, sizeof err, "thread %d, image %d: %s", i, t[i].failed_image, t[i].err);
+            ready = 0;
+        }
+        rate += im->n / t[i].best;
+    }
+    for (int i = threads - 1; i >= 0; i--) /* the weights' owner last */
+        featurizer_destroy(&t[i].fz);
+    if (!ready || started < threads) {
+        fprintf(stderr, "bench_featurizer: %s\n", ready ? "cannot start threads" : err);
+        return -1;
+    }
     double n = im->n;
-    printf("ours size=%d images=%d images_per_s=%.1f net_images_per_s=%.1f decode_ms=%.4f "
-           "resize_ms=%.4f net_ms=%.4f\n",
-           size, im->n, n / best, n / (sum.net_ms / 1e3), sum.decode_ms / n, sum.resize_ms / n,
+    featurizer_timings_t sum = t[0].sum;
+    printf("ours size=%d images=%d ", size, im->n);
+    if (threads > 1)
+        printf("threads=%d ", threads);
+    printf("images_per_s=%.1f net_images_per_s=%.1f decode_ms=%.4f resize_ms=%.4f "
+           "net_ms=%.4f\n",
+           rate, threads * n / (sum.net_ms / 1e3), sum.decode_ms / n, sum.resize_ms / n,
            sum.net_ms / n);
     *net_ms = sum.net_ms / n;
     return 0;
@@ -122,7 +176,7 @@ int main(int argc, char **argv)
 {
     const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
     char weights[4096], data[4096];
-    int want = 300, only_size = 0;
+    int want = 300, only_size = 0, threads = 1;
     snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
     snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
     for (int i = 1; i < argc; i++) {
@@ -130,28 +184,35 @@ int main(int argc, char **argv)
             want = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--size") && i + 1 < argc)
             only_size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
             snprintf(weights, sizeof weights, "%s", argv[++i]);
         else if (argv[i][0] != '-')
             snprintf(data, sizeof data, "%s", argv[i]);
         else {
-            fprintf(stderr, "usage: bench_featurizer [--images N] [--size S] [--weights PATH] "
-                            "[DATA_DIR]\n");
+            fprintf(stderr, "usage: bench_featurizer [--images N] [--size S [--threads T]] "
+                            "[--weights PATH] [DATA_DIR]\n");
             return 2;
         }
     }
     images_t im;
+    if (threads < 1 || threads > BENCH_MAX_THREADS || (threads > 1 && !only_size)) {
+        fprintf(stderr, "bench_featurizer: --threads takes 1..%d, with --size\n",
+                BENCH_MAX_THREADS);
+        return 2;
+    }
     if (want < 1 || load_images(data, want, &im))
         return 1;
     printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
     if (only_size > 0) { /* the single-thread rate alone, for bench/section_40_pipeline.sh */
         double ms;
-        return bench_size(weights, only_size, &im, &ms) ? 1 : 0;
+        return bench_size(weights, only_size, threads, &im, &ms) ? 1 : 0;
     }
     static const int sizes[2] = {224, 100};
     double net_ms[2];
     for (int s = 0; s < 2; s++)
-        if (bench_size(weights, sizes[s], &im, &net_ms[s]))
+        if (bench_size(weights, sizes[s], 1, &im, &net_ms[s]))
             return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

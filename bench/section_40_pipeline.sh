@@ -4,17 +4,18 @@
 #   FS_BUILD=build SHARED=../shared sh bench/section_40_pipeline.sh
 #
 # Each round runs, back to back: the single-thread featurizer rate (bench_featurizer
-# --size S); one featurizer per core at once, no plumbing ("side by side"); `fruitstream
-# run` on the Test split with one worker per core and its private Redis; the single-thread
-# rate again. The ratio is the pipeline's images/s over (workers x the mean of the two
-# single-thread rates): measuring before and after brackets the drift of a shared
-# machine's speed. Target >= 0.9. The side-by-side ratio is the ceiling with no plumbing at
-# all (cores that share a power budget and a cache lose some speed when all are busy);
-# pipeline / side by side is what the plumbing leaves of it. The run's cpu line says where
-# the time went: workers (ms/image) and the plumbing (sink, ventilator, Redis) as a share
-# of all CPU used. "worker slower" compares a pipeline worker's CPU per image (its ZeroMQ
-# I/O thread included) with a side-by-side featurizer's time per image: what sharing the
-# cores with the plumbing costs the workers beyond the plumbing's own CPU.
+# --size S); one featurizer per core at once on one copy of the weights, as the worker's
+# threads run, with no plumbing ("side by side"); `fruitstream run` on the Test split with
+# one worker per core and its private Redis; the single-thread rate again. The ratio is the
+# pipeline's images/s over (workers x the mean of the two single-thread rates): measuring
+# before and after brackets the drift of a shared machine's speed. Target >= 0.9. The
+# side-by-side ratio is the ceiling with no plumbing at all (cores that share a power budget
+# and a cache lose some speed when all are busy); pipeline / side by side is what the
+# plumbing leaves of it. The run's cpu line says where the time went: workers (ms/image)
+# and the plumbing (sink, ventilator, Redis) as a share of all CPU used. "worker slower"
+# compares a pipeline worker's CPU per image (its ZeroMQ I/O thread included) with a
+# side-by-side featurizer's time per image: what sharing the cores with the plumbing costs
+# the workers beyond the plumbing's own CPU.
 # FS_BENCH_PIPELINE_DIR sets the folder, FS_BENCH_PIPELINE_ROUNDS the number of rounds
 # (default 2).
 set -eu
@@ -27,21 +28,10 @@ WORKERS=$(getconf _NPROCESSORS_ONLN)
 T=$(mktemp -d /tmp/fs-bench-pipeline.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
+# The images/s of T featurizer threads at once (default 1), one copy of the weights.
 single() {
-    "$B/bench/bench_featurizer" --images 200 --size $S |
+    "$B/bench/bench_featurizer" --images 200 --size $S --threads "${1:-1}" |
         sed -n 's/.* images_per_s=\([0-9.]*\) .*/\1/p'
-}
-
-# One single() per core at once; prints the sum of their rates.
-side_by_side() {
-    i=1
-    while [ "$i" -le "$WORKERS" ]; do
-        single >"$T/side.$i" &
-        i=$((i + 1))
-    done
-    wait
-    cat "$T"/side.* | awk '{ s += $1 } END { print s }'
-    rm -f "$T"/side.*
 }
 
 # value KEY FILE: the number after "KEY: " or "KEY " in the run's summary.
@@ -53,7 +43,7 @@ printf '%-5s %8s %14s %9s %8s %8s %8s %11s %14s   %s\n' round single "side by si
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
     before=$(single)
-    side=$(side_by_side)
+    side=$(single "$WORKERS")
     rm -rf "$T/data"
     "$B/fruitstream" run --workers "$WORKERS" --size $S --data-dir "$T/data" \
         --weights "$SHARED/models/mobilenet_v2/model.safetensors" "$DIR" >"$T/summary" 2>"$T/log"

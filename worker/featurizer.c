@@ -19,6 +19,7 @@
 struct featurizer_t {
     image_loader_t *loader;
     mobilenet_t *net;
+    long max_pixels;
 };
 
 static double now_ms(void)
@@ -28,21 +29,39 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* A featurizer around `net` (owned from here on; NULL passes the failure through). */
+static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *err,
+                                       size_t errlen)
+{
+    if (!net)
+        return NULL;
+    featurizer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        mobilenet_destroy(&net);
+        return NULL;
+    }
+    self->net = net;
+    self->max_pixels = max_pixels;
+    if (!(self->loader = image_loader_new(mobilenet_size(net), max_pixels))) {
+        snprintf(err, errlen, "out of memory for the image loader");
+        featurizer_destroy(&self);
+    }
+    return self;
+}
+
 featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
                              size_t errlen)
 {
     openblas_set_num_threads(1);
-    featurizer_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    self->net = mobilenet_new(weights_path, size, err, errlen);
-    if (self->net && !(self->loader = image_loader_new(size, max_pixels)))
-        snprintf(err, errlen, "out of memory for the image loader");
-    if (!self->loader)
-        featurizer_destroy(&self);
-    return self;
+    return featurizer_around(mobilenet_new(weights_path, size, err, errlen), max_pixels, err,
+                             errlen);
+}
+
+featurizer_t *featurizer_share(const featurizer_t *model, char *err, size_t errlen)
+{
+    return featurizer_around(mobilenet_share(model->net, err, errlen), model->max_pixels, err,
+                             errlen);
 }
 
 void featurizer_destroy(featurizer_t **self_p)

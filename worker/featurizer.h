@@ -1,10 +1,11 @@
 /* featurizer.h -- one JPEG in, one 1280-float MobileNetV2 feature vector out.
  *
- * A featurizer owns everything one image needs: the weights (memory-mapped from a
- * safetensors file), a JPEG decoder, and every activation buffer, planned once for the
- * input size S given at creation. featurizer_run allocates nothing; a worker creates one
+ * A featurizer holds everything one image needs: the weights (read from a safetensors file
+ * and repacked; its own, or borrowed from another featurizer), a JPEG decoder, and every
+ * activation buffer, planned once for the input size S given at creation. featurizer_run allocates nothing; a worker creates one
  * featurizer and feeds it images one after another. It runs on the calling thread only
- * (OpenBLAS is set to one thread): a machine is used by running one worker per core. */
+ * (OpenBLAS is set to one thread): a machine is used by one featurizer per core, on threads
+ * of one process that share the weights (featurizer_share). */
 #ifndef FS_FEATURIZER_H
 #define FS_FEATURIZER_H
 
@@ -27,6 +28,10 @@ typedef struct featurizer_t featurizer_t;
  * them. Returns NULL and a message naming the file and the problem in err on failure. */
 featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
                              size_t errlen);
+/* A featurizer for another thread on the weights of `model` (one copy of them in memory
+ * and in the caches, however many threads), with its own decoder and buffers. `model` must
+ * be destroyed after every featurizer sharing it. NULL with the reason in err. */
+featurizer_t *featurizer_share(const featurizer_t *model, char *err, size_t errlen);
 void featurizer_destroy(featurizer_t **self_p);
 
 /* Featurizes one JPEG held in memory into features[FEATURE_DIM]. Returns 0, or -1 with a

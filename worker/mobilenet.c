@@ -12,7 +12,8 @@
  * band's rows, and the project 1x1 conv (with the residual add fused) writes the band out.
  * Band heights are planned once per input size so that ring + depthwise output stay
  * within BAND_BYTES, small enough for L2: the 6x-expanded tensor, the largest data of the
- * network, never goes to memory. */
+ * network, never goes to memory. Weights are only read once loaded, so networks made by
+ * mobilenet_share run on other threads with buffers of their own and the same weights. */
 #include "mobilenet.h"
 
 #include "kernels.h"
@@ -52,12 +53,14 @@ typedef struct {
 
 struct mobilenet_t {
     int size;
+    int shares_weights; /* made by mobilenet_share: the weights belong to another network */
     int stem_h, stem_w, stem_band;
     kernels_pw_t *stem;
     block_t block[NBLOCKS];
     kernels_pw_t *head;
     int head_h, head_w;
     double flops;
+    size_t act_floats, ring_floats, dw_floats, row_floats; /* buffer sizes, from plan() */
     float *input, *act[2], *ring, *dw_out, *zero_row, *col, *head_out;
 };
 
@@ -196,8 +199,7 @@ static int load_weights(mobilenet_t *self, const safetensors_t *st, char *err, s
 }
 
 /* Grids, band heights, flops and buffer sizes for input side S. */
-static void plan(mobilenet_t *self, size_t *act_floats, size_t *ring_floats, size_t *dw_floats,
-                 size_t *row_floats)
+static void plan(mobilenet_t *self)
 {
     int s = self->size;
     self->stem_h = out_side(s, 2);
@@ -205,8 +207,8 @@ static void plan(mobilenet_t *self, size_t *act_floats, size_t *ring_floats, siz
     int per_row = self->stem_w * 9 * 3 * (int)sizeof(float);
     self->stem_band = imin(self->stem_h, STEM_COL_BYTES / per_row > 0 ? STEM_COL_BYTES / per_row : 1);
     self->flops = 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT;
-    *act_floats = (size_t)self->stem_h * self->stem_w * STEM_OUT;
-    *ring_floats = *dw_floats = *row_floats = 0;
+    self->act_floats = (size_t)self->stem_h * self->stem_w * STEM_OUT;
+    self->ring_floats = self->dw_floats = self->row_floats = 0;
     int h = self->stem_h, w = self->stem_w, c = STEM_OUT;
     for (int i = 0; i < NBLOCKS; i++) {
         block_t *b = &self->block[i];
@@ -226,14 +228,14 @@ static void plan(mobilenet_t *self, size_t *act_floats, size_t *ring_floats, siz
                 break;
             b->band--;
         }
-        if (has_ring && (size_t)b->ring_rows * in_row > *ring_floats)
-            *ring_floats = (size_t)b->ring_rows * in_row;
-        if ((size_t)b->band * out_row > *dw_floats)
-            *dw_floats = (size_t)b->band * out_row;
-        if (in_row > *row_floats)
-            *row_floats = in_row;
-        if ((size_t)b->ho * b->wo * b->cout > *act_floats)
-            *act_floats = (size_t)b->ho * b->wo * b->cout;
+        if (has_ring && (size_t)b->ring_rows * in_row > self->ring_floats)
+            self->ring_floats = (size_t)b->ring_rows * in_row;
+        if ((size_t)b->band * out_row > self->dw_floats)
+            self->dw_floats = (size_t)b->band * out_row;
+        if (in_row > self->row_floats)
+            self->row_floats = in_row;
+        if ((size_t)b->ho * b->wo * b->cout > self->act_floats)
+            self->act_floats = (size_t)b->ho * b->wo * b->cout;
         self->flops += 2.0 * b->ho * b->wo * b->hidden * (9 + b->cout) +
                        (has_ring ? 2.0 * h * w * b->cin * b->hidden : 0);
         h = b->ho, w = b->wo, c = b->cout;
@@ -252,6 +254,27 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
+/* Every buffer one run writes, for the planned size; NULL (self destroyed) when out of
+ * memory. */
+static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
+{
+    int size = self->size;
+    self->input = alloc_floats((size_t)size * size * 3);
+    self->act[0] = alloc_floats(self->act_floats);
+    self->act[1] = alloc_floats(self->act_floats);
+    self->ring = alloc_floats(self->ring_floats);
+    self->dw_out = alloc_floats(self->dw_floats);
+    self->zero_row = alloc_floats(self->row_floats);
+    self->col = alloc_floats((size_t)self->stem_band * self->stem_w * 27);
+    self->head_out = alloc_floats((size_t)self->head_h * self->head_w * MOBILENET_FEATURES);
+    if (!self->input || !self->act[0] || !self->act[1] || !self->ring || !self->dw_out ||
+        !self->zero_row || !self->col || !self->head_out) {
+        fail(err, errlen, "out of memory for the %dx%d network buffers", size, size);
+        mobilenet_destroy(&self);
+    }
+    return self;
+}
+
 mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t errlen)
 {
     if (size < 1 || size > MOBILENET_MAX_SIZE) {
@@ -264,8 +287,7 @@ mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t
         return NULL;
     }
     self->size = size;
-    size_t act, ring, dw, row;
-    plan(self, &act, &ring, &dw, &row);
+    plan(self);
     safetensors_t *st = safetensors_open(weights_path, err, errlen);
     int rc = st ? load_weights(self, st, err, errlen) : -1;
     safetensors_destroy(&st);
@@ -273,20 +295,19 @@ mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t
         mobilenet_destroy(&self);
         return NULL;
     }
-    self->input = alloc_floats((size_t)size * size * 3);
-    self->act[0] = alloc_floats(act);
-    self->act[1] = alloc_floats(act);
-    self->ring = alloc_floats(ring);
-    self->dw_out = alloc_floats(dw);
-    self->zero_row = alloc_floats(row);
-    self->col = alloc_floats((size_t)self->stem_band * self->stem_w * 27);
-    self->head_out = alloc_floats((size_t)self->head_h * self->head_w * MOBILENET_FEATURES);
-    if (!self->input || !self->act[0] || !self->act[1] || !self->ring || !self->dw_out ||
-        !self->zero_row || !self->col || !self->head_out) {
-        fail(err, errlen, "out of memory for the %dx%d network buffers", size, size);
-        mobilenet_destroy(&self);
+    return alloc_buffers(self, err, errlen);
+}
+
+mobilenet_t *mobilenet_share(const mobilenet_t *model, char *err, size_t errlen)
+{
+    mobilenet_t *self = malloc(sizeof *self);
+    if (!self) {
+        fail(err, errlen, "out of memory");
+        return NULL;
     }
-    return self;
+    *self = *model; /* plan and weight pointers; the buffers are replaced below */
+    self->shares_weights = 1;
+    return alloc_buffers(self, err, errlen);
 }
 
 void mobilenet_destroy(mobilenet_t **self_p)
@@ -294,14 +315,16 @@ void mobilenet_destroy(mobilenet_t **self_p)
     mobilenet_t *self = *self_p;
     if (!self)
         return;
-    kernels_pw_destroy(&self->stem);
-    for (int i = 0; i < NBLOCKS; i++) {
-        kernels_pw_destroy(&self->block[i].expand);
-        free(self->block[i].dw_weight);
-        free(self->block[i].dw_bias);
-        kernels_pw_destroy(&self->block[i].project);
+    if (!self->shares_weights) {
+        kernels_pw_destroy(&self->stem);
+        for (int i = 0; i < NBLOCKS; i++) {
+            kernels_pw_destroy(&self->block[i].expand);
+            free(self->block[i].dw_weight);
+            free(self->block[i].dw_bias);
+            kernels_pw_destroy(&self->block[i].project);
+        }
+        kernels_pw_destroy(&self->head);
     }
-    kernels_pw_destroy(&self->head);
     free(self->input);
     free(self->act[0]);
     free(self->act[1]);

@@ -18,6 +18,10 @@ typedef struct mobilenet_t mobilenet_t;
  * failure, e.g. "m.safetensors: features.3.conv.1.0.weight: shape [144,1,3,4], expected
  * [144,1,3,3]". */
 mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t errlen);
+/* A second network on the weights of `model`, with buffers of its own, for another thread:
+ * runs of the two may overlap. `model` must be destroyed after every network sharing it.
+ * NULL with the reason in err when out of memory. */
+mobilenet_t *mobilenet_share(const mobilenet_t *model, char *err, size_t errlen);
 void mobilenet_destroy(mobilenet_t **self_p);
 
 /* The input tensor to fill before mobilenet_run: S x S x 3 floats, HWC, normalised. */

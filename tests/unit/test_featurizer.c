@@ -3,11 +3,13 @@
  * in the repository) make featurizer_new fail with a message naming the file and the
  * problem; bad JPEGs (empty, garbage, truncated) make featurizer_run fail with a reason,
  * and a valid image featurized afterwards gives bit-identical features (no state left
- * behind by the failures). */
+ * behind by the failures). A featurizer sharing another's weights, run on its own thread at
+ * the same time as the other, gives both the very features one featurizer alone gives. */
 #include "featurizer.h"
 #include "file.h"
 #include "../test.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -139,6 +141,73 @@ static void test_bad_jpegs_leave_no_trace(void)
     CHECK(memcmp(before, after, sizeof before) == 0, "features changed after failed runs");
 }
 
+#define SHARED_IMAGES 6
+#define SHARED_PASSES 3
+
+typedef struct {
+    featurizer_t *fz;
+    char *jpeg[SHARED_IMAGES];
+    size_t len[SHARED_IMAGES];
+    float features[SHARED_PASSES][SHARED_IMAGES][FEATURE_DIM];
+    int failures;
+} shared_job_t;
+
+static void *featurize_all(void *arg)
+{
+    shared_job_t *job = arg;
+    char err[256];
+    for (int p = 0; p < SHARED_PASSES; p++)
+        for (int i = 0; i < SHARED_IMAGES; i++)
+            job->failures += featurizer_run(job->fz, job->jpeg[i], job->len[i],
+                                            job->features[p][i], NULL, err, sizeof err) != 0;
+    return NULL;
+}
+
+static void test_shared_weights_on_threads(void)
+{
+    static const char *files[SHARED_IMAGES] = {
+        "Banana/100_100.jpg", "Kiwi/33_100.jpg", "Limes/113_100.jpg",
+        "Cocos/0_100.jpg",    "Lemon/321_100.jpg", "Apple Braeburn/321_100.jpg"};
+    static shared_job_t jobs[2];
+    char path[4096], err[512];
+    float alone[SHARED_IMAGES][FEATURE_DIM];
+    jobs[0].fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    CHECK(jobs[0].fz, "featurizer_new: %s", err);
+    jobs[1].fz = featurizer_share(jobs[0].fz, err, sizeof err);
+    CHECK(jobs[1].fz, "featurizer_share: %s", err);
+    CHECK(featurizer_size(jobs[1].fz) == 224, "shared size %d", featurizer_size(jobs[1].fz));
+    int readable = 1, alone_ok = 1;
+    for (int i = 0; i < SHARED_IMAGES; i++) {
+        snprintf(path, sizeof path, "%s/data/fruits-360/Test/%s", test_shared_dir(), files[i]);
+        jobs[0].jpeg[i] = jobs[1].jpeg[i] = file_read_all(path, &jobs[0].len[i]);
+        jobs[1].len[i] = jobs[0].len[i];
+        readable &= jobs[0].jpeg[i] != NULL;
+        alone_ok &= jobs[0].jpeg[i] && featurizer_run(jobs[0].fz, jobs[0].jpeg[i], jobs[0].len[i],
+                                                      alone[i], NULL, err, sizeof err) == 0;
+    }
+    pthread_t thread;
+    int started = readable && alone_ok &&
+                  pthread_create(&thread, NULL, featurize_all, &jobs[1]) == 0;
+    if (started) {
+        featurize_all(&jobs[0]);
+        pthread_join(thread, NULL);
+    }
+    int same = 1;
+    for (int j = 0; j < 2 && started; j++)
+        for (int p = 0; p < SHARED_PASSES; p++)
+            for (int i = 0; i < SHARED_IMAGES; i++)
+                same &= memcmp(jobs[j].features[p][i], alone[i], sizeof alone[i]) == 0;
+    featurizer_destroy(&jobs[1].fz); /* the sharer first, then the weights' owner */
+    featurizer_destroy(&jobs[0].fz);
+    for (int i = 0; i < SHARED_IMAGES; i++)
+        free(jobs[0].jpeg[i]);
+    CHECK(readable && alone_ok, "cannot read or featurize the test images: %s", err);
+    CHECK(started, "cannot start a thread");
+    CHECK(jobs[0].failures == 0 && jobs[1].failures == 0, "failed runs: %d and %d",
+          jobs[0].failures, jobs[1].failures);
+    CHECK(same, "features on two threads sharing weights differ from one featurizer's");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fs-test-featurizer-XXXXXX");
@@ -151,6 +220,7 @@ int main(void)
     RUN(test_changed_shape);
     RUN(test_bad_size);
     RUN(test_bad_jpegs_leave_no_trace);
+    RUN(test_shared_weights_on_threads);
     rmdir(tmpdir);
     TEST_DONE();
 }
