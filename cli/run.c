@@ -2,7 +2,8 @@
  *
  * A supervisor, nothing more: it starts a private redis-server (append-only file in
  * --data-dir, so results survive) unless --redis/REDIS_URL names one, then the sink, the
- * ventilator and --workers workers as child processes talking over ipc:// sockets, adds
+ * ventilator and a worker process running --workers workers on as many threads (one copy
+ * of the weights between them), as child processes talking over ipc:// sockets, adds
  * every image of DIR to the upload stream (the same path live uploads take), shows progress
  * until the stream is empty (the sink deletes each entry once its result is stored), stops
  * the children in order (workers, ventilator, then the sink, which publishes its final PCA
@@ -50,7 +51,7 @@ typedef struct {
     private_redis_t *redis_server; /* ours, unless a Redis was named */
     char tasks[128], results[128];
     pid_t sink_pid, ventilator_pid;
-    pid_t worker_pids[RUN_MAX_WORKERS];
+    pid_t workers_pid; /* one process, a worker per thread */
     double workers_cpu, sink_cpu, ventilator_cpu; /* seconds, user + system, once stopped */
 } run_t;
 
@@ -195,14 +196,12 @@ static void start_roles(run_t *self)
     vent_argv[n] = NULL;
     self->ventilator_pid = spawn(self, "fruitstream-ventilator", vent_argv);
 
-    for (int i = 0; i < self->cfg.workers; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "local-%d", i + 1);
-        char *argv[] = {"fruitstream-worker", "--tasks", self->tasks, "--results",
-                        self->results, "--weights", (char *) self->cfg.weights, "--size",
-                        (char *) self->cfg.size, "--id", id, NULL};
-        self->worker_pids[i] = spawn(self, "fruitstream-worker", argv);
-    }
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", self->cfg.workers);
+    char *argv[] = {"fruitstream-worker", "--tasks", self->tasks, "--results", self->results,
+                    "--weights", (char *) self->cfg.weights, "--size", (char *) self->cfg.size,
+                    "--threads", threads, "--id", "local", NULL};
+    self->workers_pid = spawn(self, "fruitstream-worker", argv);
 }
 
 typedef struct {
@@ -226,7 +225,7 @@ static int read_progress(redis_t *redis, progress_t *p)
     return rc;
 }
 
-/* A child that exits on its own is trouble: the sink or ventilator ends the run. */
+/* A child that exits on its own ends the run: without any of them it cannot finish. */
 static int check_children(run_t *self)
 {
     int status;
@@ -235,15 +234,12 @@ static int check_children(run_t *self)
         const char *what = pid == self->sink_pid ? "sink"
                          : pid == self->ventilator_pid ? "ventilator"
                          : self->redis_server && pid == private_redis_pid(self->redis_server)
-                             ? "redis-server" : "a worker";
+                             ? "redis-server" : "the workers";
         log_error("%s (pid %d) exited unexpectedly with status %d", what, (int) pid,
                   WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        for (int i = 0; i < self->cfg.workers; i++)
-            if (self->worker_pids[i] == pid)
-                self->worker_pids[i] = 0;
-        if (pid == self->sink_pid || pid == self->ventilator_pid ||
-            (self->redis_server && pid == private_redis_pid(self->redis_server)))
-            return -1;
+        if (pid == self->workers_pid)
+            self->workers_pid = 0;
+        return -1;
     }
     return 0;
 }
@@ -390,11 +386,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     double seconds = clock_seconds() - t0;
-    for (int i = 0; i < self->cfg.workers; i++)
-        if (self->worker_pids[i] > 0)
-            kill(self->worker_pids[i], SIGTERM);
-    for (int i = 0; i < self->cfg.workers; i++)
-        stop_child(&self->worker_pids[i], "a worker", &self->workers_cpu);
+    stop_child(&self->workers_pid, "the workers", &self->workers_cpu);
     stop_child(&self->ventilator_pid, "the ventilator", &self->ventilator_cpu);
     stop_child(&self->sink_pid, "the sink", &self->sink_cpu);
     if (redis && total >= 0)

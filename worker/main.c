@@ -10,7 +10,9 @@
  * bounds all of it (README, "Flow control"). SIGTERM or SIGINT lets the current message's
  * images finish and their results go out, then the worker exits 0: that is how operators
  * scale down. A heartbeat goes to the sink every second, even when idle, so Redis knows
- * who is alive. */
+ * who is alive. With --threads N the process runs N such workers on N threads, each with
+ * its own sockets, id and heartbeat, and one copy of the weights between them: two
+ * processes' copies (2 x 14 MB) crowd a shared L3 cache that holds one copy easily. */
 #include "clock.h"
 #include "config.h"
 #include "featurizer.h"
@@ -20,6 +22,7 @@
 
 #include <czmq.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +35,24 @@ typedef struct {
     int size;
     long max_pixels;
     int task_buffer;
+    int threads;
     char id[WIRE_NAME_MAX];
 } worker_config_t;
 
+#define WORKER_MAX_THREADS 256
+
+/* One worker: a thread of its own, with its own featurizer (the weights shared), sockets,
+ * id and counts. */
 typedef struct {
+    const worker_config_t *cfg;
+    featurizer_t *featurizer;
+    char id[WIRE_NAME_MAX];
     int64_t done, failed, malformed;
     int64_t done_at_last_beat;
     double last_beat;
-} worker_stats_t;
+    int status; /* the thread's exit status: 0, or 1 when it could not connect */
+    float features[FEATURE_DIM];
+} worker_t;
 
 static void usage(FILE *out)
 {
@@ -54,6 +67,8 @@ static void usage(FILE *out)
             "  --max-pixels N       reject larger images (default %ld)\n"
             "  --task-buffer BYTES  kernel receive buffer of a TCP task connection (default %d;\n"
             "                       0: the system's)\n"
+            "  --threads N          run N workers on N threads sharing one copy of the\n"
+            "                       weights (default 1); their ids are NAME-1 .. NAME-N\n"
             "  --id NAME            worker id in results and heartbeats (default HOST:PID)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  -h, --help           this text\n",
@@ -68,12 +83,12 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         {"tasks", required_argument, 0, 't'},   {"results", required_argument, 0, 'r'},
         {"weights", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
         {"max-pixels", required_argument, 0, 'm'}, {"id", required_argument, 0, 'i'},
-        {"task-buffer", required_argument, 0, 'B'},
+        {"task-buffer", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'T'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     *cfg = (worker_config_t){CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, NULL,
                              FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-                             CONFIG_TASK_BUFFER, ""};
+                             CONFIG_TASK_BUFFER, 1, ""};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -83,6 +98,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         case 's': cfg->size = atoi(optarg); break;
         case 'm': cfg->max_pixels = atol(optarg); break;
         case 'B': cfg->task_buffer = atoi(optarg); break;
+        case 'T': cfg->threads = atoi(optarg); break;
         case 'i': snprintf(cfg->id, sizeof cfg->id, "%s", optarg); break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
@@ -92,8 +108,10 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0 || cfg->task_buffer < 0) {
-        fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32)\n");
+    if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0 || cfg->task_buffer < 0 ||
+        cfg->threads < 1 || cfg->threads > WORKER_MAX_THREADS) {
+        fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32, --threads "
+                        "1..%d)\n", WORKER_MAX_THREADS);
         usage(stderr);
         return -1;
     }
@@ -107,14 +125,14 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
 }
 
 /* Turns one task into its result; result->features points into features. */
-static void featurize(featurizer_t *featurizer, const worker_config_t *cfg,
-                      const wire_task_t *task, float *features, wire_result_t *result)
+static void featurize(worker_t *self, const wire_task_t *task, wire_result_t *result)
 {
+    const worker_config_t *cfg = self->cfg;
     memset(result, 0, sizeof *result);
     memcpy(result->entry, task->entry, sizeof result->entry);
     memcpy(result->key, task->key, sizeof result->key);
     memcpy(result->label, task->label, sizeof result->label);
-    snprintf(result->worker, sizeof result->worker, "%s", cfg->id);
+    memcpy(result->worker, self->id, sizeof result->worker);
     result->uploaded_ms = task->uploaded_ms;
     result->attempt = task->attempt;
     result->size = cfg->size;
@@ -123,11 +141,11 @@ static void featurize(featurizer_t *featurizer, const worker_config_t *cfg,
         return;
     }
     featurizer_timings_t t;
-    if (featurizer_run(featurizer, task->image, task->image_len, features, &t, result->error,
-                       sizeof result->error) != 0)
+    if (featurizer_run(self->featurizer, task->image, task->image_len, self->features, &t,
+                       result->error, sizeof result->error) != 0)
         return;
     result->ok = true;
-    result->features = (const uint8_t *) features;
+    result->features = (const uint8_t *) self->features;
     result->features_len = FEATURE_DIM * sizeof(float);
     result->decode_ms = t.decode_ms;
     result->resize_ms = t.resize_ms;
@@ -136,25 +154,23 @@ static void featurize(featurizer_t *featurizer, const worker_config_t *cfg,
 
 /* Featurizes the task in one frame and adds its result to `done`; a frame that is not a
  * task is dropped and counted. */
-static void work_on(zframe_t *frame, featurizer_t *featurizer, const worker_config_t *cfg,
-                    worker_stats_t *stats, msgpack_sbuffer *buf, zmsg_t *done)
+static void work_on(worker_t *self, zframe_t *frame, msgpack_sbuffer *buf, zmsg_t *done)
 {
-    static float features[FEATURE_DIM];
     char err[256];
     wire_msg_t msg;
     int decoded = wire_decode(zframe_data(frame), zframe_size(frame), &msg, err, sizeof err);
     if (decoded != 0 || msg.type != WIRE_TASK) {
-        stats->malformed++;
-        log_warn("dropped a malformed task (%lld so far): %s", (long long) stats->malformed,
-                 decoded != 0 ? err : "not a task");
+        self->malformed++;
+        log_warn("%s: dropped a malformed task (%lld so far): %s", self->id,
+                 (long long) self->malformed, decoded != 0 ? err : "not a task");
         return;
     }
     wire_result_t result;
-    featurize(featurizer, cfg, &msg.task, features, &result);
+    featurize(self, &msg.task, &result);
     if (result.ok)
-        stats->done++;
+        self->done++;
     else {
-        stats->failed++;
+        self->failed++;
         log_warn("%s: %s", result.key, result.error);
     }
     wire_encode_result(buf, &result);
@@ -177,20 +193,94 @@ static void send_results(void *results, zmsg_t **message_p)
     zmsg_destroy(message_p);
 }
 
-static void send_heartbeat(void *results, const worker_config_t *cfg, worker_stats_t *stats,
-                           msgpack_sbuffer *buf)
+static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
 {
     double now = clock_seconds();
-    wire_heartbeat_t beat = {.pid = getpid(), .size = cfg->size, .done = stats->done,
-                             .failed = stats->failed};
-    snprintf(beat.worker, sizeof beat.worker, "%s", cfg->id);
+    wire_heartbeat_t beat = {.pid = getpid(), .size = self->cfg->size, .done = self->done,
+                             .failed = self->failed};
+    memcpy(beat.worker, self->id, sizeof beat.worker);
     gethostname(beat.host, sizeof beat.host - 1);
-    beat.rate = (double) (stats->done - stats->done_at_last_beat) / (now - stats->last_beat);
+    beat.rate = (double) (self->done - self->done_at_last_beat) / (now - self->last_beat);
     wire_encode_heartbeat(buf, &beat);
     /* Never wait for a heartbeat: if the sink is away, the next one will do. */
     zmq_send(zsock_resolve(results), buf->data, buf->size, ZMQ_DONTWAIT);
-    stats->done_at_last_beat = stats->done;
-    stats->last_beat = now;
+    self->done_at_last_beat = self->done;
+    self->last_beat = now;
+}
+
+/* One worker's life: connect, then receive, featurize and send until told to stop. Runs on
+ * its own thread (the first worker on the main thread); self->status tells how it ended. */
+static void *worker_run(void *arg)
+{
+    worker_t *self = arg;
+    const worker_config_t *cfg = self->cfg;
+    zsock_t *tasks = zsock_new(ZMQ_PULL);
+    zsock_t *results = zsock_new(ZMQ_PUSH);
+    zsock_set_rcvhwm(tasks, 1);
+    int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, cfg->task_buffer);
+    if (task_buffer > 0)
+        zsock_set_rcvbuf(tasks, task_buffer);
+    zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
+    if (zsock_connect(tasks, "%s", cfg->tasks_endpoint) != 0 ||
+        zsock_connect(results, "%s", cfg->results_endpoint) != 0) {
+        log_error("cannot connect to %s / %s: %s", cfg->tasks_endpoint, cfg->results_endpoint,
+                  zmq_strerror(zmq_errno()));
+        zsock_destroy(&tasks);
+        zsock_destroy(&results);
+        self->status = 1;
+        return NULL;
+    }
+    log_info("worker %s: S=%d, tasks from %s, results to %s", self->id, cfg->size,
+             cfg->tasks_endpoint, cfg->results_endpoint);
+
+    zpoller_t *poller = zpoller_new(tasks, NULL);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    self->last_beat = clock_seconds();
+    send_heartbeat(results, self, &buf);
+    while (!stop_requested) {
+        if (clock_seconds() - self->last_beat >= 1.0)
+            send_heartbeat(results, self, &buf);
+        if (!zpoller_wait(poller, 250))
+            continue;
+        zmsg_t *message = zmsg_recv(tasks); /* all its tasks; a stop waits for them */
+        if (!message)
+            continue;
+        zmsg_t *done = zmsg_new();
+        for (zframe_t *frame = zmsg_first(message); frame; frame = zmsg_next(message))
+            work_on(self, frame, &buf, done);
+        zmsg_destroy(&message);
+        if (zmsg_size(done) > 0)
+            send_results(zsock_resolve(results), &done);
+        zmsg_destroy(&done);
+    }
+    log_info("worker %s stopping: %lld done, %lld failed", self->id, (long long) self->done,
+             (long long) self->failed);
+    msgpack_sbuffer_destroy(&buf);
+    zpoller_destroy(&poller);
+    zsock_destroy(&tasks);
+    zsock_destroy(&results);
+    return NULL;
+}
+
+/* Ids, and featurizers sharing the first one's weights, for workers 1 .. threads - 1. */
+static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *err,
+                           size_t errlen)
+{
+    for (int i = 0; i < cfg->threads; i++) {
+        workers[i].cfg = cfg;
+        if (cfg->threads == 1)
+            memcpy(workers[i].id, cfg->id, sizeof workers[i].id);
+        else if (snprintf(workers[i].id, sizeof workers[i].id, "%s-%d", cfg->id, i + 1) >=
+                 (int) sizeof workers[i].id) {
+            snprintf(err, errlen, "--id %s is too long for %d threads", cfg->id, cfg->threads);
+            return -1;
+        }
+        if (i > 0 && !(workers[i].featurizer = featurizer_share(workers[0].featurizer, err,
+                                                                 errlen)))
+            return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -200,57 +290,35 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
     char err[512];
-    featurizer_t *featurizer =
-        featurizer_new(cfg.weights, cfg.size, cfg.max_pixels, err, sizeof err);
-    if (!featurizer) {
+    worker_t *workers = calloc((size_t) cfg.threads, sizeof *workers);
+    if (!workers)
+        return 1;
+    workers[0].featurizer = featurizer_new(cfg.weights, cfg.size, cfg.max_pixels, err, sizeof err);
+    int status = 0;
+    if (!workers[0].featurizer || workers_prepare(workers, &cfg, err, sizeof err) != 0) {
         log_error("%s", err);
-        return 1;
+        status = 1;
+    } else {
+        stop_catch_signals();
+        zsys_init();
+        pthread_t threads[WORKER_MAX_THREADS];
+        int started = 1;
+        while (started < cfg.threads &&
+               pthread_create(&threads[started], NULL, worker_run, &workers[started]) == 0)
+            started++;
+        if (started < cfg.threads) {
+            log_error("could start only %d of %d threads", started, cfg.threads);
+            stop_requested = 1;
+        }
+        worker_run(&workers[0]);
+        for (int i = 1; i < started; i++)
+            pthread_join(threads[i], NULL);
+        for (int i = 0; i < started; i++)
+            status |= workers[i].status;
+        status |= started < cfg.threads;
     }
-    stop_catch_signals();
-    zsys_init();
-    zsock_t *tasks = zsock_new(ZMQ_PULL);
-    zsock_t *results = zsock_new(ZMQ_PUSH);
-    zsock_set_rcvhwm(tasks, 1);
-    int task_buffer = config_task_buffer_for(cfg.tasks_endpoint, cfg.task_buffer);
-    if (task_buffer > 0)
-        zsock_set_rcvbuf(tasks, task_buffer);
-    zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
-    if (zsock_connect(tasks, "%s", cfg.tasks_endpoint) != 0 ||
-        zsock_connect(results, "%s", cfg.results_endpoint) != 0) {
-        log_error("cannot connect to %s / %s: %s", cfg.tasks_endpoint, cfg.results_endpoint,
-                  zmq_strerror(zmq_errno()));
-        return 1;
-    }
-    log_info("worker %s: S=%d, tasks from %s, results to %s", cfg.id, cfg.size,
-             cfg.tasks_endpoint, cfg.results_endpoint);
-
-    zpoller_t *poller = zpoller_new(tasks, NULL);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    worker_stats_t stats = {.last_beat = clock_seconds()};
-    send_heartbeat(results, &cfg, &stats, &buf);
-    while (!stop_requested) {
-        if (clock_seconds() - stats.last_beat >= 1.0)
-            send_heartbeat(results, &cfg, &stats, &buf);
-        if (!zpoller_wait(poller, 250))
-            continue;
-        zmsg_t *message = zmsg_recv(tasks); /* all its tasks; a stop waits for them */
-        if (!message)
-            continue;
-        zmsg_t *done = zmsg_new();
-        for (zframe_t *frame = zmsg_first(message); frame; frame = zmsg_next(message))
-            work_on(frame, featurizer, &cfg, &stats, &buf, done);
-        zmsg_destroy(&message);
-        if (zmsg_size(done) > 0)
-            send_results(zsock_resolve(results), &done);
-        zmsg_destroy(&done);
-    }
-    log_info("worker %s stopping: %lld done, %lld failed", cfg.id, (long long) stats.done,
-             (long long) stats.failed);
-    msgpack_sbuffer_destroy(&buf);
-    zpoller_destroy(&poller);
-    zsock_destroy(&tasks);
-    zsock_destroy(&results);
-    featurizer_destroy(&featurizer);
-    return 0;
+    for (int i = cfg.threads - 1; i >= 0; i--) /* the weights' owner, workers[0], last */
+        featurizer_destroy(&workers[i].featurizer);
+    free(workers);
+    return status;
 }
