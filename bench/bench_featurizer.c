@@ -12,8 +12,8 @@
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
  * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
  * for that S is printed; --threads T then runs T featurizers at once on one copy of the
- * weights, as a worker's threads do, and prints their images/s together. Results are `key=value` lines for bench/section_10_featurizer.sh
- * and bench/section_40_pipeline.sh. */
+ * weights, as a worker's threads do, and prints their images/s together. Results are
+ * `key=value` lines for bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
 #include "featurizer.h"
 #include "file.h"
 #include "kernels.h"

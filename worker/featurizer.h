@@ -2,10 +2,11 @@
  *
  * A featurizer holds everything one image needs: the weights (read from a safetensors file
  * and repacked; its own, or borrowed from another featurizer), a JPEG decoder, and every
- * activation buffer, planned once for the input size S given at creation. featurizer_run allocates nothing; a worker creates one
- * featurizer and feeds it images one after another. It runs on the calling thread only
- * (OpenBLAS is set to one thread): a machine is used by one featurizer per core, on threads
- * of one process that share the weights (featurizer_share). */
+ * activation buffer, planned once for the input size S given at creation. featurizer_run
+ * allocates nothing; a worker creates one featurizer and feeds it images one after
+ * another. It runs on the calling thread only (OpenBLAS is set to one thread): a machine
+ * is used by one featurizer per core, on threads of one process that share the weights
+ * (featurizer_share). */
 #ifndef FS_FEATURIZER_H
 #define FS_FEATURIZER_H
 

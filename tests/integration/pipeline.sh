@@ -71,7 +71,8 @@ if [ "$n21" -gt 0 ] && [ "$n22" -gt 0 ] && [ "$n2" -eq 0 ] &&
     [ "$(rcli exists fs:worker:w2-1 fs:worker:w2-2)" = 2 ]; then
     pass pipeline_worker_threads_each_take_part
 else
-    fail pipeline_worker_threads_each_take_part "results by w2-1=$n21 w2-2=$n22 w2=$n2; $(rcli keys 'fs:worker:*' | tr '\n' ' ')"
+    fail pipeline_worker_threads_each_take_part \
+        "results by w2-1=$n21 w2-2=$n22 w2=$n2; $(rcli keys 'fs:worker:*' | tr '\n' ' ')"
 fi
 
 # The stored features, exported, must equal featurize's output for the same files, digit

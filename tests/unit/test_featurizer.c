@@ -171,7 +171,8 @@ static void test_shared_weights_on_threads(void)
     static shared_job_t jobs[2];
     char path[4096], err[512];
     float alone[SHARED_IMAGES][FEATURE_DIM];
-    jobs[0].fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    jobs[0].fz =
+        featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
     CHECK(jobs[0].fz, "featurizer_new: %s", err);
     jobs[1].fz = featurizer_share(jobs[0].fz, err, sizeof err);
     CHECK(jobs[1].fz, "featurizer_share: %s", err);
