@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RUN_MAX_WORKERS 256
-
 typedef struct {
     const char *dir;
     const char *redis_url;
@@ -110,9 +108,10 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc - 1 || cfg->workers < 1 || cfg->workers > RUN_MAX_WORKERS) {
+    if (optind < argc - 1 || cfg->workers < 1 ||
+        cfg->workers > CONFIG_MAX_WORKER_THREADS) {
         fprintf(stderr, "fruitstream run: give at most one DIR and 1..%d workers\n",
-                RUN_MAX_WORKERS);
+                CONFIG_MAX_WORKER_THREADS);
         return -1;
     }
     cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);

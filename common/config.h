@@ -20,6 +20,10 @@
  * endpoints only: on ipc:// it does not shorten the queue and costs the ventilator CPU. */
 #define CONFIG_TASK_BUFFER 16384
 
+/* Most workers one process runs, on as many threads (worker --threads; fruitstream run
+ * passes its --workers there). */
+#define CONFIG_MAX_WORKER_THREADS 256
+
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
 #define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
 #define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"

@@ -39,8 +39,6 @@ typedef struct {
     char id[WIRE_NAME_MAX];
 } worker_config_t;
 
-#define WORKER_MAX_THREADS 256
-
 /* One worker: a thread of its own, with its own featurizer (the weights shared), sockets,
  * id and counts. */
 typedef struct {
@@ -109,9 +107,9 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         }
     }
     if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0 || cfg->task_buffer < 0 ||
-        cfg->threads < 1 || cfg->threads > WORKER_MAX_THREADS) {
+        cfg->threads < 1 || cfg->threads > CONFIG_MAX_WORKER_THREADS) {
         fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32, --threads "
-                        "1..%d)\n", WORKER_MAX_THREADS);
+                        "1..%d)\n", CONFIG_MAX_WORKER_THREADS);
         usage(stderr);
         return -1;
     }
@@ -301,7 +299,7 @@ int main(int argc, char **argv)
     } else {
         stop_catch_signals();
         zsys_init();
-        pthread_t threads[WORKER_MAX_THREADS];
+        pthread_t threads[CONFIG_MAX_WORKER_THREADS];
         int started = 1;
         while (started < cfg.threads &&
                pthread_create(&threads[started], NULL, worker_run, &workers[started]) == 0)
