@@ -106,35 +106,35 @@ static void *bench_passes(void *arg)
 static int bench_size(const char *weights, int size, int threads, const images_t *im,
                       double *net_ms)
 {
-    char err[512];
+    char err[512] = "cannot start threads";
     bench_thread_t t[BENCH_MAX_THREADS] = {0};
     pthread_t thread[BENCH_MAX_THREADS];
-    t[0].fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
-    int ready = t[0].fz != NULL;
-    for (int i = 1; i < threads && ready; i++)
-        ready = (t[i].fz = featurizer_share(t[0].fz, err, sizeof err)) != NULL;
-    int started = 1;
-    for (int i = 0; i < threads && ready; i++)
+    int made = 0, started = 0;
+    if ((t[0].fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err)))
+        for (made = 1; made < threads; made++)
+            if (!(t[made].fz = featurizer_share(t[0].fz, err, sizeof err)))
+                break;
+    for (int i = 0; i < made; i++)
         t[i].im = im;
-    while (ready && started < threads &&
-           pthread_create(&thread[started], NULL, bench_passes, &t[started]) == 0)
-        started++;
-    if (ready)
+    if (made == threads) {
+        for (started = 1; started < threads; started++)
+            if (pthread_create(&thread[started], NULL, bench_passes, &t[started]) != 0)
+                break;
         bench_passes(&t[0]);
-    for (int i = 1; ready && i < started; i++)
-        pthread_join(thread[i], NULL);
+        for (int i = 1; i < started; i++)
+            pthread_join(thread[i], NULL);
+    }
     double rate = 0;
-    for (int i = 0; ready && i < started; i++) {
-        if (t[i].failed_image >= 0) {
+    int failed = 0;
+    for (int i = 0; i < started; i++) {
+        if (t[i].failed_image >= 0 && !failed++)
             snprintf(err, sizeof err, "thread %d, image %d: %s", i, t[i].failed_image, t[i].err);
-            ready = 0;
-        }
         rate += im->n / t[i].best;
     }
-    for (int i = threads - 1; i >= 0; i--) /* the weights' owner last */
+    for (int i = made - 1; i >= 0; i--) /* the weights' owner last */
         featurizer_destroy(&t[i].fz);
-    if (!ready || started < threads) {
-        fprintf(stderr, "bench_featurizer: %s\n", ready ? "cannot start threads" : err);
+    if (started < threads || failed) {
+        fprintf(stderr, "bench_featurizer: %s\n", err);
         return -1;
     }
     double n = im->n;
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     if (want < 1 || load_images(data, want, &im))
         return 1;
     printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
-    if (only_size > 0) { /* the single-thread rate alone, for bench/section_40_pipeline.sh */
+    if (only_size > 0) { /* one rate alone, for bench/section_40_pipeline.sh */
         double ms;
         return bench_size(weights, only_size, threads, &im, &ms) ? 1 : 0;
     }
