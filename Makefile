@@ -23,9 +23,26 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
              echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke) -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
+# Kernel sources (*_simd.c) are compiled once per instruction set of the target
+# architecture, each object with that set's flags (common/simd.h explains the scheme).
+ARCH      := $(shell $(CC) -dumpmachine | cut -d- -f1)
+ifeq ($(ARCH),x86_64)
+ISAS      := portable avx2 avx512
+else ifeq ($(ARCH),aarch64)
+ISAS      := portable neon
+else
+ISAS      := portable
+endif
+ISA_FLAGS_portable :=
+ISA_FLAGS_avx2     := -mavx2 -mfma
+ISA_FLAGS_avx512   := -mavx512f -mfma
+ISA_FLAGS_neon     :=
+SIMD_SRC  := $(wildcard worker/*_simd.c sink/*_simd.c)
+SIMD_OBJ  := $(foreach isa,$(ISAS),$(SIMD_SRC:%.c=$(BUILD)/obj/%-$(isa).o))
+
 # Every role's main lives in <role>/main.c; all other sources form one library.
-LIB_SRC   := $(filter-out %/main.c,$(wildcard common/*.c worker/*.c sink/*.c ventilator/*.c cli/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC   := $(filter-out %/main.c %_simd.c,$(wildcard common/*.c worker/*.c sink/*.c ventilator/*.c cli/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(SIMD_OBJ)
 LIB       := $(BUILD)/libfruitstream.a
 PROGRAMS  := $(BUILD)/fruitstream $(BUILD)/fruitstream-ventilator \
              $(BUILD)/fruitstream-worker $(BUILD)/fruitstream-sink
@@ -47,6 +64,13 @@ deps-bench:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+define simd_rule
+$(BUILD)/obj/%-$(1).o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(ISA_FLAGS_$(1)) -DSIMD_ISA_$(1) -ffp-contract=fast -MMD -MP -c $$< -o $$@
+endef
+$(foreach isa,$(ISAS),$(eval $(call simd_rule,$(isa))))
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -103,14 +103,15 @@ static void *bench_passes(void *arg)
 /* Featurizes the images at S = size on `threads` threads at once, sharing one copy of the
  * weights as a worker's threads do; prints the images/s of all threads together and the
  * stage times of the first. *net_ms gets the first thread's network time per image. */
-static int bench_size(const char *weights, int size, int threads, const images_t *im,
+static int bench_size(const char *weights, int size, isa_t isa, int threads, const images_t *im,
                       double *net_ms)
 {
     char err[512] = "cannot start threads";
     bench_thread_t t[BENCH_MAX_THREADS] = {0};
     pthread_t thread[BENCH_MAX_THREADS];
     int made = 0, started = 0;
-    if ((t[0].fz = featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err)))
+    if ((t[0].fz =
+             featurizer_new(weights, size, FEATURIZER_DEFAULT_MAX_PIXELS, isa, err, sizeof err)))
         for (made = 1; made < threads; made++)
             if (!(t[made].fz = featurizer_share(t[0].fz, err, sizeof err)))
                 break;
@@ -204,15 +205,21 @@ int main(int argc, char **argv)
     }
     if (want < 1 || load_images(data, want, &im))
         return 1;
-    printf("kernels isa=%s\n", kernels_isa_name(kernels_isa()));
+    isa_t isa;
+    char why[256];
+    if (isa_from_env(&isa, why, sizeof why) != 0) {
+        fprintf(stderr, "bench_featurizer: %s\n", why);
+        return 2;
+    }
+    printf("kernels isa=%s cpu=%s\n", isa_name(isa), isa_cpu_flags());
     if (only_size > 0) { /* one rate alone, for bench/section_40_pipeline.sh */
         double ms;
-        return bench_size(weights, only_size, threads, &im, &ms) ? 1 : 0;
+        return bench_size(weights, only_size, isa, threads, &im, &ms) ? 1 : 0;
     }
     static const int sizes[2] = {224, 100};
     double net_ms[2];
     for (int s = 0; s < 2; s++)
-        if (bench_size(weights, sizes[s], 1, &im, &net_ms[s]))
+        if (bench_size(weights, sizes[s], isa, 1, &im, &net_ms[s]))
             return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -222,7 +229,7 @@ int main(int argc, char **argv)
     printf("sgemm peak_gflops=%.1f conv_gflops=%.1f\n", peak, sgemm_gflops(12544, 96, 16));
     for (int s = 0; s < 2; s++) {
         char err[512];
-        mobilenet_t *net = mobilenet_new(weights, sizes[s], err, sizeof err);
+        mobilenet_t *net = mobilenet_new(weights, sizes[s], isa, err, sizeof err);
         if (!net)
             return 1;
         double gflops = mobilenet_flops(net) / (net_ms[s] / 1e3) / 1e9;

@@ -26,9 +26,10 @@ static void usage(FILE *out)
             "Prints `FILE<TAB>v1 ... v%d` per JPEG: the MobileNetV2 features at input S x S.\n"
             "  --size S        network input side (default %d)\n"
             "  --weights PATH  model.safetensors (default $%s, else %s)\n"
-            "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n",
+            "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n"
+            "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set.\n",
             FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
-            FEATURIZER_DEFAULT_MAX_PIXELS);
+            FEATURIZER_DEFAULT_MAX_PIXELS, ISA_ENV);
 }
 
 /* The integer value of option argv[*i] ("--opt N"), advancing *i; -1 when missing/bad. */
@@ -84,8 +85,11 @@ int cmd_featurize(int argc, char **argv)
     }
 
     char err[512];
-    featurizer_t *fz =
-        featurizer_new(config_weights_path(weights), (int)size, max_pixels, err, sizeof err);
+    isa_t isa;
+    featurizer_t *fz = isa_from_env(&isa, err, sizeof err) != 0
+                           ? NULL
+                           : featurizer_new(config_weights_path(weights), (int)size, max_pixels,
+                                            isa, err, sizeof err);
     if (!fz) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;

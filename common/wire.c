@@ -47,7 +47,7 @@ static const field_t heartbeat_fields[] = {
     STR(wire_heartbeat_t, worker, true), STR(wire_heartbeat_t, host, false),
     INT(wire_heartbeat_t, pid, false),   INT(wire_heartbeat_t, size, false),
     INT(wire_heartbeat_t, done, false),  INT(wire_heartbeat_t, failed, false),
-    REAL(wire_heartbeat_t, rate),
+    REAL(wire_heartbeat_t, rate),        STR(wire_heartbeat_t, isa, false),
 };
 
 typedef struct {

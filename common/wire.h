@@ -25,6 +25,7 @@
 #define WIRE_LABEL_MAX 256
 #define WIRE_NAME_MAX 128   /* worker ids, host names */
 #define WIRE_ERROR_MAX 256
+#define WIRE_ISA_MAX 16     /* a kernel instruction set's name (common/isa.h) */
 
 typedef enum { WIRE_TASK = 1, WIRE_RESULT, WIRE_HEARTBEAT } wire_type_t;
 
@@ -65,6 +66,7 @@ typedef struct {
     int64_t done;    /* images featurized since start */
     int64_t failed;  /* images that could not be featurized */
     double rate;     /* images per second over the last interval */
+    char isa[WIRE_ISA_MAX]; /* the kernels it runs: "avx512", "avx2", "neon", "portable" */
 } wire_heartbeat_t;
 
 typedef struct {

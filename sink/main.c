@@ -173,10 +173,10 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
 {
     redisAppendCommand(self->redis->ctx,
                        "HSET %s%s host %s pid %lld size %lld done %lld failed %lld rate %.2f "
-                       "seen_ms %lld",
+                       "isa %s seen_ms %lld",
                        KEY_WORKER_PREFIX, b->worker, b->host, (long long) b->pid,
                        (long long) b->size, (long long) b->done, (long long) b->failed, b->rate,
-                       (long long) clock_unix_ms());
+                       b->isa, (long long) clock_unix_ms());
     redisAppendCommand(self->redis->ctx, "EXPIRE %s%s %d", KEY_WORKER_PREFIX, b->worker,
                        self->cfg.heartbeat_ttl);
     for (int i = 0; i < 2; i++) {

@@ -1,13 +1,15 @@
 #!/bin/sh
-# Runs every test and prints `N passed, N failed` as its last line.
+# Runs every test and prints `N passed, N failed, N skipped` as its last line.
 #
 #   tests/run.sh BUILD [ASAN_BUILD]
 #
 # Unit test binaries in BUILD/tests run as they are and, when ASAN_BUILD is given, once more
 # from ASAN_BUILD/tests under AddressSanitizer + UBSan. Integration tests are the scripts in
 # tests/integration, run against the programs in BUILD. Each test prints `ok NAME` or
-# `FAIL NAME: ...`; a binary or script that exits non-zero without printing a FAIL line is
-# counted as one failure of its own, so a crash is never silent.
+# `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it (a CPU without
+# AVX-512, a missing tool): skips are listed and counted, never passed. A binary or script
+# that exits non-zero without printing a FAIL line is counted as one failure of its own,
+# so a crash is never silent.
 BUILD=${1:-build}
 ASAN=${2:-}
 export SHARED="${SHARED:-../shared}"
@@ -16,15 +18,17 @@ LOG=$(mktemp -d)
 trap 'rm -rf "$LOG"' EXIT
 passed=0
 failed=0
+skipped=0
 
 run_one() { # label command...
     label=$1; shift
     out="$LOG/out"
     "$@" >"$out" 2>"$LOG/err"
     rc=$?
-    sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|FAIL) '
+    sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|FAIL|skip) '
     p=$(grep -c '^ok ' "$out")
     f=$(grep -c '^FAIL ' "$out")
+    s=$(grep -c '^skip ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "[$label] FAIL $label: exited with status $rc; stderr tail:"
         tail -n 20 "$LOG/err" | sed 's/^/    /'
@@ -34,6 +38,7 @@ run_one() { # label command...
     fi
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
 }
 
 for t in "$BUILD"/tests/test_*; do
@@ -50,5 +55,5 @@ fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "$(basename "$t" .sh)" sh "$t"
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

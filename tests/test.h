@@ -2,11 +2,16 @@
  *
  * A test is a `static void name(void)` function run with RUN(name). Inside it,
  * CHECK(cond, fmt, ...) records a failure with file, line and message, and returns from the
- * test. Every test prints one line, `ok NAME` or `FAIL NAME: where: why`; tests/run.sh
- * counts those lines over all binaries and scripts and prints `N passed, N failed`.
- * TEST_DONE() ends main with a non-zero status if anything failed. */
+ * test. Every test prints one line, `ok NAME` or `FAIL NAME: where: why`, or `skip NAME: why`
+ * when this machine cannot run it; tests/run.sh counts those lines over all binaries and
+ * scripts and prints `N passed, N failed, N skipped`. RUN_EACH_ISA(fn) runs a test once per
+ * kernel instruction set built for this architecture, as fn_<isa> with test_isa set, and
+ * skips, visibly, the sets this CPU lacks. TEST_DONE() ends main with a non-zero status if
+ * anything failed. */
 #ifndef FS_TEST_H
 #define FS_TEST_H
+
+#include "isa.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +33,36 @@ static int test_failures;
 
 static const char *test_current = "";
 
-#define RUN(fn)                                                                            \
+#define RUN_NAMED(name, fn)                                                                \
     do {                                                                                   \
-        test_current = #fn;                                                                \
+        test_current = (name);                                                             \
         test_failed_now = 0;                                                               \
         fn();                                                                              \
         if (test_failed_now)                                                               \
             test_failures++;                                                               \
         else                                                                               \
-            printf("ok %s\n", #fn);                                                        \
+            printf("ok %s\n", test_current);                                               \
         fflush(stdout);                                                                    \
     } while (0)
+
+#define RUN(fn) RUN_NAMED(#fn, fn)
+
+static isa_t test_isa __attribute__((unused)); /* the instruction set a RUN_EACH_ISA test is running on */
+
+#define RUN_EACH_ISA(fn)                                                                   \
+    for (int isa_ = 0; isa_ < ISA_COUNT; isa_++) {                                         \
+        char name_[128];                                                                   \
+        if (!isa_built((isa_t)isa_))                                                       \
+            continue;                                                                      \
+        snprintf(name_, sizeof name_, "%s_%s", #fn, isa_name((isa_t)isa_));                \
+        if (!isa_runs((isa_t)isa_)) {                                                      \
+            printf("skip %s: this CPU (%s) cannot run %s\n", name_, isa_cpu_flags(),       \
+                   isa_name((isa_t)isa_));                                                 \
+            continue;                                                                      \
+        }                                                                                  \
+        test_isa = (isa_t)isa_;                                                            \
+        RUN_NAMED(name_, fn);                                                              \
+    }
 
 #define TEST_DONE() return test_failures ? 1 : 0
 

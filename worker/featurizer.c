@@ -3,15 +3,14 @@
  * Glue between the image loader (decode, resize, normalise: worker/image.h) and the
  * network (worker/mobilenet.h): the loader writes straight into the network's input
  * tensor, so one image costs no copies and no allocation once the loader's buffers have
- * grown to the largest image seen. Each stage is timed with CLOCK_MONOTONIC. OpenBLAS is
- * set to one thread here: a worker process featurizes on one core and machines are filled
- * with one worker per core, which beats threading each small GEMM. */
+ * grown to the largest image seen. Each stage is timed with CLOCK_MONOTONIC. A featurizer
+ * is single-threaded: machines are filled with one per core, which beats threading each
+ * small GEMM. */
 #include "featurizer.h"
 
 #include "image.h"
 #include "mobilenet.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -50,12 +49,11 @@ static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *
     return self;
 }
 
-featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
-                             size_t errlen)
+featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, isa_t isa,
+                             char *err, size_t errlen)
 {
-    openblas_set_num_threads(1);
-    return featurizer_around(mobilenet_new(weights_path, size, err, errlen), max_pixels, err,
-                             errlen);
+    return featurizer_around(mobilenet_new(weights_path, size, isa, err, errlen), max_pixels,
+                             err, errlen);
 }
 
 featurizer_t *featurizer_share(const featurizer_t *model, char *err, size_t errlen)
@@ -97,4 +95,9 @@ int featurizer_run(featurizer_t *self, const void *jpeg, size_t len, float *feat
 int featurizer_size(const featurizer_t *self)
 {
     return mobilenet_size(self->net);
+}
+
+isa_t featurizer_isa(const featurizer_t *self)
+{
+    return mobilenet_isa(self->net);
 }

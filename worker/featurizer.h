@@ -4,11 +4,13 @@
  * and repacked; its own, or borrowed from another featurizer), a JPEG decoder, and every
  * activation buffer, planned once for the input size S given at creation. featurizer_run
  * allocates nothing; a worker creates one featurizer and feeds it images one after
- * another. It runs on the calling thread only (OpenBLAS is set to one thread): a machine
- * is used by one featurizer per core, on threads of one process that share the weights
- * (featurizer_share). */
+ * another. It runs on the calling thread only: a machine is used by one featurizer per
+ * core, on threads of one process that share the weights (featurizer_share). The kernels'
+ * instruction set is chosen at creation (isa_from_env gives the one the user asked for). */
 #ifndef FS_FEATURIZER_H
 #define FS_FEATURIZER_H
+
+#include "isa.h"
 
 #include <stddef.h>
 
@@ -24,11 +26,12 @@ typedef struct {
 
 typedef struct featurizer_t featurizer_t;
 
-/* Loads and validates the weights at weights_path for input size S x S. Images whose JPEG
- * header declares more than max_pixels pixels are rejected before anything is allocated for
- * them. Returns NULL and a message naming the file and the problem in err on failure. */
-featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, char *err,
-                             size_t errlen);
+/* Loads and validates the weights at weights_path for input size S x S, to run on the
+ * kernels of `isa` (which this CPU must be able to run). Images whose JPEG header declares
+ * more than max_pixels pixels are rejected before anything is allocated for them. Returns
+ * NULL and a message naming the file and the problem in err on failure. */
+featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, isa_t isa,
+                             char *err, size_t errlen);
 /* A featurizer for another thread on the weights of `model` (one copy of them in memory
  * and in the caches, however many threads), with its own decoder and buffers. `model` must
  * be destroyed after every featurizer sharing it. NULL with the reason in err. */
@@ -42,5 +45,6 @@ int featurizer_run(featurizer_t *self, const void *jpeg, size_t len, float *feat
                    featurizer_timings_t *timings, char *err, size_t errlen);
 
 int featurizer_size(const featurizer_t *self);
+isa_t featurizer_isa(const featurizer_t *self);
 
 #endif

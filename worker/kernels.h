@@ -2,40 +2,42 @@
  *
  * Tensors are flat float arrays with explicit shapes, HWC layout ([H][W][C]), so a
  * spatial region of whole rows is one contiguous (pixels x channels) matrix. Kernels never
- * allocate (except the 1x1 weight pack, built once at load). Each kernel has a plain-C path
- * and, when the CPU has it, an AVX-512 path chosen at run time; tests force either with
- * kernels_set_isa. */
+ * allocate (except the 1x1 weight pack, built once at load).
+ *
+ * The kernels exist once per instruction set (portable, AVX2, AVX-512, NEON: see
+ * common/isa.h), as tables of the same functions compiled from one source. A caller picks
+ * a table with kernels_get and passes it along: packed weights remember the table they
+ * were packed for, so a network runs on one path from load to features, and several paths
+ * can live in one process (the tests run each path the CPU can run side by side). */
 #ifndef FS_KERNELS_H
 #define FS_KERNELS_H
 
+#include "isa.h"
+
 #include <stddef.h>
 
-typedef enum { KERNELS_PORTABLE, KERNELS_AVX512 } kernels_isa_t;
+typedef struct kernels_t kernels_t;
 
-/* The path in use: the best the CPU supports unless kernels_set_isa chose another. */
-kernels_isa_t kernels_isa(void);
-/* Selects a path for all later calls (process-wide); -1 if this CPU cannot run it. */
-int kernels_set_isa(kernels_isa_t isa);
-const char *kernels_isa_name(kernels_isa_t isa);
+/* The kernels of `isa`; NULL when this binary has no such path (another architecture).
+ * Running them on a CPU without the instructions is the caller's error: check isa_runs. */
+const kernels_t *kernels_get(isa_t isa);
+isa_t kernels_isa(const kernels_t *kern);
 
-/* 1x1 convolution weights, packed once for the GEMM kernels: k inputs, n outputs. */
+/* 1x1 convolution weights, packed once for kern's GEMM: k inputs, n outputs. */
 typedef struct kernels_pw_t kernels_pw_t;
 
 /* weight is O x I (n x k, torchvision's OIHW with H = W = 1, or any O x I matrix), bias n
  * floats. NULL when out of memory. */
-kernels_pw_t *kernels_pw_new(int k, int n, const float *weight, const float *bias);
+kernels_pw_t *kernels_pw_new(const kernels_t *kern, int k, int n, const float *weight,
+                             const float *bias);
 void kernels_pw_destroy(kernels_pw_t **self_p);
 size_t kernels_pw_bytes(const kernels_pw_t *self);
 
-/* out[m][n] = act(sum_k in[m][k] * w[k][n] + bias[n]) + res[m][n]: act is ReLU6 when relu6
- * is set, res may be NULL. in is m x k, out and res m x n, all row-major and dense; out
- * must not overlap in or res. */
+/* out[m][n] = act(sum_k in[m][k] * w[k][n] + bias[n]) + res[m][n], on the path w was packed
+ * for: act is ReLU6 when relu6 is set, res may be NULL. in is m x k, out and res m x n, all
+ * row-major and dense; out must not overlap in or res. */
 void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                      float *out);
-
-/* The GEMM epilogue on its own (the portable path runs it after sgemm): x[m][n] =
- * act(x[m][n] + bias[n]) + res[m][n], res may be NULL. */
-void kernels_bias_act(float *x, int m, int n, const float *bias, int relu6, const float *res);
 
 /* im2col for a 3x3 convolution, stride 2, padding 1, over an h x w x c input: output rows
  * [y0, y1) of the ((w - 1) / 2 + 1)-wide output, one row of 9 * c values per output pixel,
@@ -50,13 +52,13 @@ void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out);
  * ReLU6: rows[0..2] are the input rows y*stride-1 .. y*stride+1, each w x c floats (pass a
  * zero row for the padding above or below); out is ((w - 1) / stride + 1) x c. weight is
  * 9 x c (tap-major, see kernels_dw_reorder). c must be a multiple of 16. */
-void kernels_dw3x3_row(const float *const rows[3], int w, int c, int stride, const float *weight,
-                       const float *bias, float *out);
+void kernels_dw3x3_row(const kernels_t *kern, const float *const rows[3], int w, int c,
+                       int stride, const float *weight, const float *bias, float *out);
 
 /* torchvision's depthwise weights (c x 1 x 3 x 3) to the 9 x c layout above. */
 void kernels_dw_reorder(const float *c133, int c, float *out);
 
 /* out[c] = mean over the m rows of in (m x c). */
-void kernels_avgpool(const float *in, int m, int c, float *out);
+void kernels_avgpool(const kernels_t *kern, const float *in, int m, int c, float *out);
 
 #endif

@@ -12,10 +12,13 @@
  * scale down. A heartbeat goes to the sink every second, even when idle, so Redis knows
  * who is alive. With --threads N the process runs N such workers on N threads, each with
  * its own sockets, id and heartbeat, and one copy of the weights between them: two
- * processes' copies (2 x 14 MB) crowd a shared L3 cache that holds one copy easily. */
+ * processes' copies (2 x 14 MB) crowd a shared L3 cache that holds one copy easily. The
+ * kernels run on the best instruction set the CPU has, or the one FRUITSTREAM_ISA names;
+ * the worker logs it and reports it in every heartbeat. */
 #include "clock.h"
 #include "config.h"
 #include "featurizer.h"
+#include "isa.h"
 #include "log.h"
 #include "stop.h"
 #include "wire.h"
@@ -36,6 +39,7 @@ typedef struct {
     long max_pixels;
     int task_buffer;
     int threads;
+    isa_t isa;
     char id[WIRE_NAME_MAX];
 } worker_config_t;
 
@@ -69,10 +73,12 @@ static void usage(FILE *out)
             "                       weights (default 1); their ids are NAME-1 .. NAME-N\n"
             "  --id NAME            worker id in results and heartbeats (default HOST:PID)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
-            "  -h, --help           this text\n",
+            "  -h, --help           this text\n\n"
+            "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set\n"
+            "(default: the best this CPU runs; an error if it cannot run the one named).\n",
             CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, CONFIG_WEIGHTS_ENV,
             CONFIG_WEIGHTS_DEFAULT, FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-            CONFIG_TASK_BUFFER);
+            CONFIG_TASK_BUFFER, ISA_ENV);
 }
 
 static int parse_args(int argc, char **argv, worker_config_t *cfg)
@@ -86,7 +92,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         {0, 0, 0, 0}};
     *cfg = (worker_config_t){CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, NULL,
                              FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-                             CONFIG_TASK_BUFFER, 1, ""};
+                             CONFIG_TASK_BUFFER, 1, ISA_PORTABLE, ""};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -111,6 +117,11 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32, --threads "
                         "1..%d)\n", CONFIG_MAX_WORKER_THREADS);
         usage(stderr);
+        return -1;
+    }
+    char err[256];
+    if (isa_from_env(&cfg->isa, err, sizeof err) != 0) {
+        fprintf(stderr, "fruitstream-worker: %s\n", err);
         return -1;
     }
     if (!cfg->id[0]) {
@@ -197,6 +208,7 @@ static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
     wire_heartbeat_t beat = {.pid = getpid(), .size = self->cfg->size, .done = self->done,
                              .failed = self->failed};
     memcpy(beat.worker, self->id, sizeof beat.worker);
+    snprintf(beat.isa, sizeof beat.isa, "%s", isa_name(self->cfg->isa));
     gethostname(beat.host, sizeof beat.host - 1);
     beat.rate = (double) (self->done - self->done_at_last_beat) / (now - self->last_beat);
     wire_encode_heartbeat(buf, &beat);
@@ -228,8 +240,8 @@ static void *worker_run(void *arg)
         self->status = 1;
         return NULL;
     }
-    log_info("worker %s: S=%d, tasks from %s, results to %s", self->id, cfg->size,
-             cfg->tasks_endpoint, cfg->results_endpoint);
+    log_info("worker %s: S=%d, %s kernels, tasks from %s, results to %s", self->id, cfg->size,
+             isa_name(cfg->isa), cfg->tasks_endpoint, cfg->results_endpoint);
 
     zpoller_t *poller = zpoller_new(tasks, NULL);
     msgpack_sbuffer buf;
@@ -291,7 +303,8 @@ int main(int argc, char **argv)
     worker_t *workers = calloc((size_t) cfg.threads, sizeof *workers);
     if (!workers)
         return 1;
-    workers[0].featurizer = featurizer_new(cfg.weights, cfg.size, cfg.max_pixels, err, sizeof err);
+    workers[0].featurizer =
+        featurizer_new(cfg.weights, cfg.size, cfg.max_pixels, cfg.isa, err, sizeof err);
     int status = 0;
     if (!workers[0].featurizer || workers_prepare(workers, &cfg, err, sizeof err) != 0) {
         log_error("%s", err);

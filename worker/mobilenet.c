@@ -53,6 +53,7 @@ typedef struct {
 
 struct mobilenet_t {
     int size;
+    const kernels_t *kern; /* the instruction set every layer runs on */
     int shares_weights; /* made by mobilenet_share: the weights belong to another network */
     int stem_h, stem_w, stem_band;
     kernels_pw_t *stem;
@@ -131,20 +132,21 @@ static int find_conv(const safetensors_t *st, const char *prefix, int o, int i, 
 }
 
 /* A 1x1 convolution (or, with k = 3, the stem reshaped for im2col), packed. */
-static kernels_pw_t *load_pointwise(const safetensors_t *st, const char *prefix, int o, int i,
-                                    int k, int *used, char *err, size_t errlen)
+static kernels_pw_t *load_pointwise(const kernels_t *kern, const safetensors_t *st,
+                                    const char *prefix, int o, int i, int k, int *used, char *err,
+                                    size_t errlen)
 {
     const float *weight, *bias;
     if (find_conv(st, prefix, o, i, k, &weight, &bias, used, err, errlen))
         return NULL;
     kernels_pw_t *pw;
     if (k == 1) {
-        pw = kernels_pw_new(i, o, weight, bias);
+        pw = kernels_pw_new(kern, i, o, weight, bias);
     } else {
         float *mat = malloc((size_t)o * i * 9 * sizeof *mat);
         if (mat)
             kernels_conv3x3_reorder(weight, o, i, mat);
-        pw = mat ? kernels_pw_new(9 * i, o, mat, bias) : NULL;
+        pw = mat ? kernels_pw_new(kern, 9 * i, o, mat, bias) : NULL;
         free(mat);
     }
     if (!pw)
@@ -152,14 +154,15 @@ static kernels_pw_t *load_pointwise(const safetensors_t *st, const char *prefix,
     return pw;
 }
 
-static int load_block(const safetensors_t *st, int index, block_t *b, int *used, char *err,
-                      size_t errlen)
+static int load_block(const kernels_t *kern, const safetensors_t *st, int index, block_t *b,
+                      int *used, char *err, size_t errlen)
 {
     char prefix[64];
     int expand = b->hidden != b->cin;
     if (expand) {
         snprintf(prefix, sizeof prefix, "features.%d.conv.0.0", index);
-        if (!(b->expand = load_pointwise(st, prefix, b->hidden, b->cin, 1, used, err, errlen)))
+        if (!(b->expand =
+                  load_pointwise(kern, st, prefix, b->hidden, b->cin, 1, used, err, errlen)))
             return -1;
     }
     const float *weight, *bias;
@@ -175,20 +178,22 @@ static int load_block(const safetensors_t *st, int index, block_t *b, int *used,
     kernels_dw_reorder(weight, b->hidden, b->dw_weight);
     memcpy(b->dw_bias, bias, (size_t)b->hidden * sizeof(float));
     snprintf(prefix, sizeof prefix, "features.%d.conv.%d", index, expand + 1);
-    b->project = load_pointwise(st, prefix, b->cout, b->hidden, 1, used, err, errlen);
+    b->project = load_pointwise(kern, st, prefix, b->cout, b->hidden, 1, used, err, errlen);
     return b->project ? 0 : -1;
 }
 
 static int load_weights(mobilenet_t *self, const safetensors_t *st, char *err, size_t errlen)
 {
     int used = 0;
-    if (!(self->stem = load_pointwise(st, "features.0.0", STEM_OUT, 3, 3, &used, err, errlen)))
+    const kernels_t *kern = self->kern;
+    if (!(self->stem =
+              load_pointwise(kern, st, "features.0.0", STEM_OUT, 3, 3, &used, err, errlen)))
         return -1;
     for (int i = 0; i < NBLOCKS; i++)
-        if (load_block(st, i + 1, &self->block[i], &used, err, errlen))
+        if (load_block(kern, st, i + 1, &self->block[i], &used, err, errlen))
             return -1;
-    if (!(self->head = load_pointwise(st, "features.18.0", MOBILENET_FEATURES, HEAD_IN, 1, &used,
-                                      err, errlen)))
+    if (!(self->head = load_pointwise(kern, st, "features.18.0", MOBILENET_FEATURES, HEAD_IN, 1,
+                                      &used, err, errlen)))
         return -1;
     if (safetensors_count(st) != (size_t)used) {
         fail(err, errlen, "%s: %zu tensors, expected the %d of MobileNetV2", safetensors_path(st),
@@ -275,10 +280,16 @@ static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
     return self;
 }
 
-mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t errlen)
+mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err,
+                           size_t errlen)
 {
     if (size < 1 || size > MOBILENET_MAX_SIZE) {
         fail(err, errlen, "input size %d is not in 1..%d", size, MOBILENET_MAX_SIZE);
+        return NULL;
+    }
+    if (!isa_runs(isa)) {
+        fail(err, errlen, "this CPU (%s) cannot run the %s kernels", isa_cpu_flags(),
+             isa_name(isa));
         return NULL;
     }
     mobilenet_t *self = calloc(1, sizeof *self);
@@ -287,6 +298,7 @@ mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t
         return NULL;
     }
     self->size = size;
+    self->kern = kernels_get(isa);
     plan(self);
     safetensors_t *st = safetensors_open(weights_path, err, errlen);
     int rc = st ? load_weights(self, st, err, errlen) : -1;
@@ -347,6 +359,11 @@ int mobilenet_size(const mobilenet_t *self)
     return self->size;
 }
 
+isa_t mobilenet_isa(const mobilenet_t *self)
+{
+    return kernels_isa(self->kern);
+}
+
 double mobilenet_flops(const mobilenet_t *self)
 {
     return self->flops;
@@ -402,8 +419,8 @@ static void run_block(mobilenet_t *self, const block_t *b, const float *in, floa
             const float *rows[3];
             for (int r = 0; r < 3; r++)
                 rows[r] = dw_input_row(self, b, in, y * b->stride - 1 + r);
-            kernels_dw3x3_row(rows, b->w, b->hidden, b->stride, b->dw_weight, b->dw_bias,
-                              self->dw_out + (y - o0) * dw_row);
+            kernels_dw3x3_row(self->kern, rows, b->w, b->hidden, b->stride, b->dw_weight,
+                              b->dw_bias, self->dw_out + (y - o0) * dw_row);
         }
         kernels_conv1x1(self->dw_out, (o1 - o0) * b->wo, b->project, 0,
                         residual ? in + o0 * out_row : NULL, out + o0 * out_row);
@@ -418,5 +435,5 @@ void mobilenet_run(mobilenet_t *self, float *features)
         run_block(self, &self->block[i], self->act[cur], self->act[cur ^ 1]);
     int m = self->head_h * self->head_w;
     kernels_conv1x1(self->act[cur], m, self->head, 1, NULL, self->head_out);
-    kernels_avgpool(self->head_out, m, MOBILENET_FEATURES, features);
+    kernels_avgpool(self->kern, self->head_out, m, MOBILENET_FEATURES, features);
 }

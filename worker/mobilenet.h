@@ -7,6 +7,8 @@
 #ifndef FS_MOBILENET_H
 #define FS_MOBILENET_H
 
+#include "isa.h"
+
 #include <stddef.h>
 
 #define MOBILENET_FEATURES 1280
@@ -14,10 +16,11 @@
 
 typedef struct mobilenet_t mobilenet_t;
 
-/* size: input side S (1 .. MOBILENET_MAX_SIZE). NULL with "PATH: problem" in err on
- * failure, e.g. "m.safetensors: features.3.conv.1.0.weight: shape [144,1,3,4], expected
- * [144,1,3,3]". */
-mobilenet_t *mobilenet_new(const char *weights_path, int size, char *err, size_t errlen);
+/* size: input side S (1 .. MOBILENET_MAX_SIZE); isa: the kernels' instruction set, which
+ * the CPU must be able to run (isa_runs). NULL with "PATH: problem" in err on failure, e.g.
+ * "m.safetensors: features.3.conv.1.0.weight: shape [144,1,3,4], expected [144,1,3,3]". */
+mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err,
+                           size_t errlen);
 /* A second network on the weights of `model`, with buffers of its own, for another thread:
  * runs of the two may overlap. `model` must be destroyed after every network sharing it.
  * NULL with the reason in err when out of memory. */
@@ -30,6 +33,7 @@ float *mobilenet_input(mobilenet_t *self);
 void mobilenet_run(mobilenet_t *self, float *features);
 
 int mobilenet_size(const mobilenet_t *self);
+isa_t mobilenet_isa(const mobilenet_t *self);
 /* Floating-point operations of one run (2 per multiply-add, convolutions only). */
 double mobilenet_flops(const mobilenet_t *self);
 

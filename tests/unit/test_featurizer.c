@@ -34,7 +34,8 @@ static const char *expect_new_fails(const char *path, const char *problem)
 {
     static char err[512];
     err[0] = 0;
-    featurizer_t *fz = featurizer_new(path, 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    featurizer_t *fz = featurizer_new(path, 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
+                                      sizeof err);
     if (fz) {
         featurizer_destroy(&fz);
         return "featurizer_new succeeded";
@@ -93,7 +94,8 @@ static void test_changed_shape(void)
 static void test_bad_size(void)
 {
     char err[256] = "";
-    featurizer_t *fz = featurizer_new(weights_path(), 0, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    featurizer_t *fz = featurizer_new(weights_path(), 0, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
+                                      sizeof err);
     CHECK(!fz && err[0], "size 0 accepted");
 }
 
@@ -104,7 +106,8 @@ static void test_bad_jpegs_leave_no_trace(void)
     size_t len;
     char *jpeg = file_read_all(path, &len);
     CHECK(jpeg && len > 100, "%s: cannot read", path);
-    featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+    featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
+                                      sizeof err);
     CHECK(fz, "featurizer_new: %s", err);
     CHECK(featurizer_size(fz) == 224, "size %d", featurizer_size(fz));
     float before[FEATURE_DIM], after[FEATURE_DIM];
@@ -172,7 +175,8 @@ static void test_shared_weights_on_threads(void)
     char path[4096], err[512];
     float alone[SHARED_IMAGES][FEATURE_DIM];
     jobs[0].fz =
-        featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, err, sizeof err);
+        featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
+                                      sizeof err);
     CHECK(jobs[0].fz, "featurizer_new: %s", err);
     jobs[1].fz = featurizer_share(jobs[0].fz, err, sizeof err);
     CHECK(jobs[1].fz, "featurizer_share: %s", err);

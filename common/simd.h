@@ -1,0 +1,108 @@
+/* simd.h -- the handful of vector operations our kernels are written in.
+ *
+ * A kernel source named *_simd.c is written once against this header and compiled once per
+ * instruction set of the target (the Makefile passes -DSIMD_ISA_<name> and that set's
+ * compiler flags): avx512, avx2 and portable on x86-64; neon and portable on ARM64. So the
+ * paths cannot drift apart: they are the same lines of C, differing only in the vector
+ * width SIMD_W, the register budget SIMD_REGS the tiles are sized for, and the few
+ * operations below.
+ *
+ * Arithmetic uses GCC vector extensions (`a * b + c`, a scalar operand is broadcast); the
+ * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
+ * instructions where the set has them. Intrinsics appear only where C has no operator:
+ * min and max. The portable path is plain GCC vectors of 4 floats, which the compiler
+ * lowers to whatever the baseline has (SSE2 on x86-64, NEON on ARM64, scalar elsewhere).
+ *
+ * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
+ * SIMD_ISA the isa_t of the set being compiled. */
+#ifndef FS_SIMD_H
+#define FS_SIMD_H
+
+#include "isa.h"
+
+#include <string.h>
+
+#if defined(SIMD_ISA_avx512)
+#include <immintrin.h>
+#define SIMD_W 16
+#define SIMD_REGS 32
+#define SIMD_ISA ISA_AVX512
+#define SIMD_FN(name) name##_avx512
+typedef __m512 vf;
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+#elif defined(SIMD_ISA_avx2)
+#include <immintrin.h>
+#define SIMD_W 8
+#define SIMD_REGS 16
+#define SIMD_ISA ISA_AVX2
+#define SIMD_FN(name) name##_avx2
+typedef __m256 vf;
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+#elif defined(SIMD_ISA_neon)
+#include <arm_neon.h>
+#define SIMD_W 4
+#define SIMD_REGS 32
+#define SIMD_ISA ISA_NEON
+#define SIMD_FN(name) name##_neon
+typedef float32x4_t vf;
+static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
+static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
+#elif defined(SIMD_ISA_portable)
+#define SIMD_W 4
+#define SIMD_REGS 16
+#define SIMD_ISA ISA_PORTABLE
+#define SIMD_FN(name) name##_portable
+typedef float vf __attribute__((vector_size(16)));
+typedef int vi_ __attribute__((vector_size(16)));
+static inline vf vf_max(vf a, vf b)
+{
+    vi_ m = a > b;
+    return (vf)((m & (vi_)a) | (~m & (vi_)b));
+}
+static inline vf vf_min(vf a, vf b)
+{
+    vi_ m = a < b;
+    return (vf)((m & (vi_)a) | (~m & (vi_)b));
+}
+#else
+#error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
+#endif
+
+static inline vf vf_set1(float s)
+{
+    return (vf){0} + s;
+}
+
+static inline vf vf_load(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vf_store(float *p, vf v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* The first n (< SIMD_W) lanes, the rest zero: for the last vector of a row. */
+static inline vf vf_load_part(const float *p, int n)
+{
+    vf v = {0};
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+
+static inline void vf_store_part(float *p, vf v, int n)
+{
+    memcpy(p, &v, (size_t)n * sizeof(float));
+}
+
+static inline vf vf_relu6(vf v)
+{
+    return vf_min(vf_max(v, (vf){0}), vf_set1(6.0f));
+}
+
+#endif

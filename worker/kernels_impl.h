@@ -1,0 +1,49 @@
+/* kernels_impl.h -- what kernels.c and the per-instruction-set objects share (not for
+ * callers of kernels.h).
+ *
+ * Each instruction set contributes one kernels_t table, defined by kernels_simd.c compiled
+ * for that set; kernels.c holds what does not depend on the vector width (weight packing,
+ * reordering, im2col) and hands out the tables. */
+#ifndef FS_KERNELS_IMPL_H
+#define FS_KERNELS_IMPL_H
+
+#include "isa.h"
+#include "kernels.h"
+
+struct kernels_t {
+    isa_t isa;
+    int panel;  /* outputs per packed 1x1 weight panel */
+    int lanes;  /* floats per vector: each panel is zero-padded to a multiple of it */
+    void (*conv1x1)(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
+                    float *out);
+    void (*dw3x3_row)(const float *const rows[3], int w, int c, int stride, const float *weight,
+                      const float *bias, float *out);
+    void (*avgpool)(const float *in, int m, int c, float *out);
+};
+
+struct kernels_pw_t {
+    const kernels_t *kern; /* the path the panels were packed for */
+    int k, n;
+    float *panels; /* panel p (outputs p * kern->panel ...) starts at p * kern->panel * k */
+    float *bias;   /* n floats, zero-padded to a multiple of KERNELS_PAD */
+};
+
+/* Bias and panel padding that suits every path's vector width. */
+#define KERNELS_PAD 16
+
+/* Width in floats of the panel starting at output n0: at most kern->panel, padded to a
+ * whole number of vectors. */
+static inline int kernels_panel_width(const kernels_t *kern, int n, int n0)
+{
+    int w = n - n0 < kern->panel ? n - n0 : kern->panel;
+    return (w + kern->lanes - 1) / kern->lanes * kern->lanes;
+}
+
+extern const kernels_t kernels_portable;
+#if defined(__x86_64__)
+extern const kernels_t kernels_avx2, kernels_avx512;
+#elif defined(__aarch64__)
+extern const kernels_t kernels_neon;
+#endif
+
+#endif
