@@ -10,7 +10,8 @@
  * Arithmetic uses GCC vector extensions (`a * b + c`, a scalar operand is broadcast); the
  * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
  * instructions where the set has them. Intrinsics appear only where C has no operator:
- * min and max. The portable path is plain GCC vectors of 4 floats, which the compiler
+ * min, max and broadcast (`(vf){0} + s` would cost an addition per broadcast, since adding
+ * zero is not an identity for -0.0). The portable path is plain GCC vectors of 4 floats, which the compiler
  * lowers to whatever the baseline has (SSE2 on x86-64, NEON on ARM64, scalar elsewhere).
  *
  * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
@@ -29,6 +30,7 @@
 #define SIMD_ISA ISA_AVX512
 #define SIMD_FN(name) name##_avx512
 typedef __m512 vf;
+static inline vf vf_set1(float s) { return _mm512_set1_ps(s); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 #elif defined(SIMD_ISA_avx2)
@@ -38,6 +40,7 @@ static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 #define SIMD_ISA ISA_AVX2
 #define SIMD_FN(name) name##_avx2
 typedef __m256 vf;
+static inline vf vf_set1(float s) { return _mm256_set1_ps(s); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 #elif defined(SIMD_ISA_neon)
@@ -47,6 +50,7 @@ static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 #define SIMD_ISA ISA_NEON
 #define SIMD_FN(name) name##_neon
 typedef float32x4_t vf;
+static inline vf vf_set1(float s) { return vdupq_n_f32(s); }
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
 #elif defined(SIMD_ISA_portable)
@@ -56,6 +60,7 @@ static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
 #define SIMD_FN(name) name##_portable
 typedef float vf __attribute__((vector_size(16)));
 typedef int vi_ __attribute__((vector_size(16)));
+static inline vf vf_set1(float s) { return (vf){s, s, s, s}; }
 static inline vf vf_max(vf a, vf b)
 {
     vi_ m = a > b;
@@ -69,11 +74,6 @@ static inline vf vf_min(vf a, vf b)
 #else
 #error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
 #endif
-
-static inline vf vf_set1(float s)
-{
-    return (vf){0} + s;
-}
 
 static inline vf vf_load(const float *p)
 {

@@ -86,24 +86,35 @@ UNROLL
     }
 }
 
-/* All row tiles of one panel. When m is not a multiple of MR the last tile is the last MR
- * rows, overlapping the one before: out never aliases in or res, so rows written twice get
- * the same values. Fewer rows than one tile go one row at a time. */
+/* All row tiles of one panel. m rows are split into ceil(m / MR) tiles of as equal heights
+ * as can be (16 rows with MR = 6: 6, 5, 5): the small grids at the end of the network, 7 x 7
+ * and 4 x 4, are not multiples of MR, and a short last tile has too few independent
+ * accumulator chains to hide the FMA latency. */
 INLINE void gemm_panel(const float *in, int m, int k, const float *panel, int pw,
                        const float *bias, int relu6, const float *res, float *out, int ldc,
                        int last, int NV, int MR)
 {
-    if (m < MR) {
-        for (int i = 0; i < m; i++)
-            gemm_tile(in + (size_t)i * k, k, panel, pw, bias, relu6,
-                      res ? res + (size_t)i * ldc : NULL, out + (size_t)i * ldc, ldc, last, NV, 1);
-        return;
-    }
-    for (int i = 0; i < m; i += MR) {
-        int row = i + MR <= m ? i : m - MR;
-        gemm_tile(in + (size_t)row * k, k, panel, pw, bias, relu6,
-                  res ? res + (size_t)row * ldc : NULL, out + (size_t)row * ldc, ldc, last, NV,
-                  MR);
+    int tiles = (m + MR - 1) / MR;
+    for (int t = 0, i = 0; t < tiles; t++) {
+        int h = (m - i + tiles - t - 1) / (tiles - t);
+        const float *a = in + (size_t)i * k, *r = res ? res + (size_t)i * ldc : NULL;
+        float *c = out + (size_t)i * ldc;
+        i += h;
+        if (h == MR) {
+            gemm_tile(a, k, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
+            continue;
+        }
+        /* A case for every height below MR_MAX; those not below this MR fold away. */
+#define HEIGHT(R)                                                                          \
+    case R:                                                                                \
+        if (R < MR)                                                                        \
+            gemm_tile(a, k, panel, pw, bias, relu6, r, c, ldc, last, NV, R < MR ? R : 1);  \
+        break;
+        switch (h) {
+            HEIGHT(1) HEIGHT(2) HEIGHT(3) HEIGHT(4) HEIGHT(5) HEIGHT(6) HEIGHT(7)
+            HEIGHT(8) HEIGHT(9) HEIGHT(10) HEIGHT(11) HEIGHT(12) HEIGHT(13)
+        }
+#undef HEIGHT
     }
 }
 
