@@ -10,9 +10,10 @@
  * Arithmetic uses GCC vector extensions (`a * b + c`, a scalar operand is broadcast); the
  * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
  * instructions where the set has them. Intrinsics appear only where C has no operator:
- * min, max and broadcast (`(vf){0} + s` would cost an addition per broadcast, since adding
- * zero is not an identity for -0.0). The portable path is plain GCC vectors of 4 floats, which the compiler
- * lowers to whatever the baseline has (SSE2 on x86-64, NEON on ARM64, scalar elsewhere).
+ * min, max and broadcast (`(vf){0} + s` would cost an addition per broadcast, since
+ * adding zero is not an identity for -0.0). The portable path is plain GCC vectors of 4
+ * floats, which the compiler lowers to whatever the baseline has (SSE2 on x86-64, NEON on
+ * ARM64, scalar elsewhere).
  *
  * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
  * SIMD_ISA the isa_t of the set being compiled. */

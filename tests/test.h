@@ -47,7 +47,8 @@ static const char *test_current = "";
 
 #define RUN(fn) RUN_NAMED(#fn, fn)
 
-static isa_t test_isa __attribute__((unused)); /* the instruction set a RUN_EACH_ISA test is running on */
+/* The instruction set a RUN_EACH_ISA test is running on. */
+static isa_t test_isa __attribute__((unused));
 
 #define RUN_EACH_ISA(fn)                                                                   \
     for (int isa_ = 0; isa_ < ISA_COUNT; isa_++) {                                         \

@@ -42,7 +42,8 @@ static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *
     }
     self->net = net;
     self->max_pixels = max_pixels;
-    if (!(self->loader = image_loader_new(mobilenet_size(net), max_pixels))) {
+    self->loader = image_loader_new(mobilenet_size(net), max_pixels, mobilenet_isa(net));
+    if (!self->loader) {
         snprintf(err, errlen, "out of memory for the image loader");
         featurizer_destroy(&self);
     }

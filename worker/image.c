@@ -28,11 +28,16 @@
  * them, which brings our inputs to within ~1e-6 of torch's instead of ~3e-5. Taps whose
  * weight is exactly zero are trimmed: enlarging then costs two taps per sample, and an axis
  * already of size S is a plain copy. The horizontal pass reads each RGB8 row converted to
- * floats in a small row buffer; the vertical pass sums whole scratch rows, which vectorises.
+ * floats in a small row buffer; the vertical pass sums whole scratch rows. Those row loops
+ * (convert, scale, accumulate, normalise) are vector kernels of the network's instruction
+ * set (kernels.h); the horizontal pass itself, a few taps per output pixel gathered across
+ * the row, stays scalar with its three channel sums in registers.
  *
  * Normalisation, (x / 255 - mean) / std, is done as x * a + b per channel on each output
  * row while it is still in cache; it differs from the two-step form by an ulp or so. */
 #include "image.h"
+
+#include "kernels.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -54,6 +59,7 @@ typedef struct {
 
 struct image_loader_t {
     int size;
+    const kernels_t *kern; /* the row loops' instruction set */
     long max_pixels;
     tjhandle tj;
     int width, height;
@@ -183,98 +189,20 @@ static void resample_row(const filter_t *filter, const float *restrict row, int 
     }
 }
 
-/* The row loops below are unrolled by 8 into independent statements: gcc -O2 does not
- * vectorise loops of unknown length, but it does vectorise such blocks (restrict tells it
- * the rows do not overlap). */
-
-/* dest = src over n bytes, as floats. */
-static void row_to_float(float *restrict dest, const uint8_t *restrict src, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        dest[i + 0] = src[i + 0];
-        dest[i + 1] = src[i + 1];
-        dest[i + 2] = src[i + 2];
-        dest[i + 3] = src[i + 3];
-        dest[i + 4] = src[i + 4];
-        dest[i + 5] = src[i + 5];
-        dest[i + 6] = src[i + 6];
-        dest[i + 7] = src[i + 7];
-    }
-    for (; i < n; i++)
-        dest[i] = src[i];
-}
-
-/* dest = weight * src over n floats. */
-static void row_scale(float *restrict dest, const float *restrict src, float weight, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        dest[i + 0] = weight * src[i + 0];
-        dest[i + 1] = weight * src[i + 1];
-        dest[i + 2] = weight * src[i + 2];
-        dest[i + 3] = weight * src[i + 3];
-        dest[i + 4] = weight * src[i + 4];
-        dest[i + 5] = weight * src[i + 5];
-        dest[i + 6] = weight * src[i + 6];
-        dest[i + 7] = weight * src[i + 7];
-    }
-    for (; i < n; i++)
-        dest[i] = weight * src[i];
-}
-
-/* dest += weight * src over n floats. */
-static void row_add_scaled(float *restrict dest, const float *restrict src, float weight,
-                           size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        dest[i + 0] += weight * src[i + 0];
-        dest[i + 1] += weight * src[i + 1];
-        dest[i + 2] += weight * src[i + 2];
-        dest[i + 3] += weight * src[i + 3];
-        dest[i + 4] += weight * src[i + 4];
-        dest[i + 5] += weight * src[i + 5];
-        dest[i + 6] += weight * src[i + 6];
-        dest[i + 7] += weight * src[i + 7];
-    }
-    for (; i < n; i++)
-        dest[i] += weight * src[i];
-}
-
-/* row = row * scale + offset, elementwise over n floats. */
-static void row_affine(float *restrict row, const float *restrict scale,
-                       const float *restrict offset, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        row[i + 0] = row[i + 0] * scale[i + 0] + offset[i + 0];
-        row[i + 1] = row[i + 1] * scale[i + 1] + offset[i + 1];
-        row[i + 2] = row[i + 2] * scale[i + 2] + offset[i + 2];
-        row[i + 3] = row[i + 3] * scale[i + 3] + offset[i + 3];
-        row[i + 4] = row[i + 4] * scale[i + 4] + offset[i + 4];
-        row[i + 5] = row[i + 5] * scale[i + 5] + offset[i + 5];
-        row[i + 6] = row[i + 6] * scale[i + 6] + offset[i + 6];
-        row[i + 7] = row[i + 7] * scale[i + 7] + offset[i + 7];
-    }
-    for (; i < n; i++)
-        row[i] = row[i] * scale[i] + offset[i];
-}
-
 /* Output row y of the vertical pass: a weighted sum of whole rows of in (each row_len
  * floats), accumulated row by row so that every loop runs over contiguous memory. */
-static void resample_column_row(const filter_t *filter, int y, const float *in,
-                                size_t row_len, float *dest)
+static void resample_column_row(const kernels_t *kern, const filter_t *filter, int y,
+                                const float *in, size_t row_len, float *dest)
 {
     const float *weights = filter->weights + (size_t) y * filter->max_taps;
     const float *src = in + (size_t) filter->first[y] * row_len;
-    row_scale(dest, src, weights[0], row_len);
+    kernels_row_scale(kern, dest, src, weights[0], row_len);
     for (int k = 1; k < filter->count[y]; k++)
-        row_add_scaled(dest, src + (size_t) k * row_len, weights[k], row_len);
+        kernels_row_add_scaled(kern, dest, src + (size_t) k * row_len, weights[k], row_len);
 }
 
 void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh,
-                  float *scratch)
+                  float *scratch, isa_t isa)
 {
     filter_t horizontal = {0}, vertical = {0};
     if (filter_prepare(&horizontal, w, ow) || filter_prepare(&vertical, h, oh)) {
@@ -287,20 +215,22 @@ void image_resize(const float *in, int w, int h, int c, float *out, int ow, int 
         resample_row(&horizontal, in + (size_t) y * w * c, c, scratch + (size_t) y * ow * c);
     size_t row_len = (size_t) ow * c;
     for (int y = 0; y < oh; y++)
-        resample_column_row(&vertical, y, scratch, row_len, out + (size_t) y * row_len);
+        resample_column_row(kernels_get(isa), &vertical, y, scratch, row_len,
+                            out + (size_t) y * row_len);
     filter_release(&horizontal);
     filter_release(&vertical);
 }
 
-image_loader_t *image_loader_new(int size, long max_pixels)
+image_loader_t *image_loader_new(int size, long max_pixels, isa_t isa)
 {
-    if (size <= 0 || max_pixels <= 0)
+    if (size <= 0 || max_pixels <= 0 || !kernels_get(isa))
         return NULL;
     image_loader_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->size = size;
     self->max_pixels = max_pixels;
+    self->kern = kernels_get(isa);
     self->tj = tjInitDecompress();
     self->norm_scale = malloc((size_t) size * 3 * sizeof(float));
     self->norm_offset = malloc((size_t) size * 3 * sizeof(float));
@@ -460,19 +390,20 @@ void image_loader_to_input(image_loader_t *self, float *input)
     if (self->width == size && self->height == size) {
         for (int y = 0; y < size; y++) {
             float *dest = input + (size_t) y * row_len;
-            row_to_float(dest, self->rgb + (size_t) y * row_len, row_len);
-            row_affine(dest, self->norm_scale, self->norm_offset, row_len);
+            kernels_row_to_float(self->kern, dest, self->rgb + (size_t) y * row_len, row_len);
+            kernels_row_affine(self->kern, dest, self->norm_scale, self->norm_offset, row_len);
         }
         return;
     }
     size_t in_row_len = (size_t) self->width * 3;
     for (int y = 0; y < self->height; y++) {
-        row_to_float(self->row, self->rgb + (size_t) y * in_row_len, in_row_len);
+        kernels_row_to_float(self->kern, self->row, self->rgb + (size_t) y * in_row_len,
+                             in_row_len);
         resample_row(&self->horizontal, self->row, 3, self->scratch + (size_t) y * row_len);
     }
     for (int y = 0; y < size; y++) {
         float *dest = input + (size_t) y * row_len;
-        resample_column_row(&self->vertical, y, self->scratch, row_len, dest);
-        row_affine(dest, self->norm_scale, self->norm_offset, row_len);
+        resample_column_row(self->kern, &self->vertical, y, self->scratch, row_len, dest);
+        kernels_row_affine(self->kern, dest, self->norm_scale, self->norm_offset, row_len);
     }
 }

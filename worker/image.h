@@ -11,13 +11,17 @@
 #ifndef FS_IMAGE_H
 #define FS_IMAGE_H
 
+#include "isa.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct image_loader_t image_loader_t;
 
-/* size: network input side S; max_pixels: largest width*height accepted. */
-image_loader_t *image_loader_new(int size, long max_pixels);
+/* size: network input side S; max_pixels: largest width*height accepted; isa: the
+ * instruction set of the resize's row loops (the network's). NULL when out of memory or
+ * for a set this binary has no kernels for. */
+image_loader_t *image_loader_new(int size, long max_pixels, isa_t isa);
 void image_loader_destroy(image_loader_t **self_p);
 
 /* Decodes one JPEG into the loader's RGB8 buffer. Returns 0, or -1 with a one-line reason
@@ -35,6 +39,6 @@ void image_loader_to_input(image_loader_t *self, float *input);
 /* The resize alone, exposed for tests and benchmarks: in is h x w x c floats (HWC), out is
  * oh x ow x c; scratch holds at least h * ow * c floats. Same rule as above. */
 void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh,
-                  float *scratch);
+                  float *scratch, isa_t isa);
 
 #endif

@@ -95,6 +95,28 @@ void kernels_avgpool(const kernels_t *kern, const float *in, int m, int c, float
     kern->avgpool(in, m, c, out);
 }
 
+void kernels_row_to_float(const kernels_t *kern, float *dest, const uint8_t *src, size_t n)
+{
+    kern->row_to_float(dest, src, n);
+}
+
+void kernels_row_scale(const kernels_t *kern, float *dest, const float *src, float w, size_t n)
+{
+    kern->row_scale(dest, src, w, n);
+}
+
+void kernels_row_add_scaled(const kernels_t *kern, float *dest, const float *src, float w,
+                            size_t n)
+{
+    kern->row_add_scaled(dest, src, w, n);
+}
+
+void kernels_row_affine(const kernels_t *kern, float *row, const float *scale,
+                        const float *offset, size_t n)
+{
+    kern->row_affine(row, scale, offset, n);
+}
+
 void kernels_im2col3x3_s2(const float *in, int h, int w, int c, int y0, int y1, float *col)
 {
     int wo = (w - 1) / 2 + 1, span = 3 * c;

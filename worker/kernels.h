@@ -15,6 +15,7 @@
 #include "isa.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct kernels_t kernels_t;
 
@@ -60,5 +61,15 @@ void kernels_dw_reorder(const float *c133, int c, float *out);
 
 /* out[c] = mean over the m rows of in (m x c). */
 void kernels_avgpool(const kernels_t *kern, const float *in, int m, int c, float *out);
+
+/* The row loops of the image resize and normalisation (worker/image.c), over n values:
+ * dest = src as floats; dest = w * src; dest += w * src; row = row * scale + offset
+ * (elementwise). Rows must not overlap. */
+void kernels_row_to_float(const kernels_t *kern, float *dest, const uint8_t *src, size_t n);
+void kernels_row_scale(const kernels_t *kern, float *dest, const float *src, float w, size_t n);
+void kernels_row_add_scaled(const kernels_t *kern, float *dest, const float *src, float w,
+                            size_t n);
+void kernels_row_affine(const kernels_t *kern, float *row, const float *scale,
+                        const float *offset, size_t n);
 
 #endif

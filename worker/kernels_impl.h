@@ -19,6 +19,10 @@ struct kernels_t {
     void (*dw3x3_row)(const float *const rows[3], int w, int c, int stride, const float *weight,
                       const float *bias, float *out);
     void (*avgpool)(const float *in, int m, int c, float *out);
+    void (*row_to_float)(float *dest, const uint8_t *src, size_t n);
+    void (*row_scale)(float *dest, const float *src, float w, size_t n);
+    void (*row_add_scaled)(float *dest, const float *src, float w, size_t n);
+    void (*row_affine)(float *row, const float *scale, const float *offset, size_t n);
 };
 
 struct kernels_pw_t {

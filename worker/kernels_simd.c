@@ -16,7 +16,9 @@
  *   row stands for padding), channels as the vector dimension. Interior outputs go in
  *   blocks of DW_BLOCK: each input vector is loaded once for every output that uses it and
  *   the DW_BLOCK accumulator chains are independent, so FMA latency overlaps.
- * - The average pool sums rows of channels a vector at a time. */
+ * - The average pool sums rows of channels a vector at a time; the image resize's row
+ *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
+ *   tail. */
 #include "kernels_impl.h"
 #include "simd.h"
 
@@ -241,6 +243,50 @@ static void avgpool(const float *in, int m, int c, float *out)
     }
 }
 
+typedef uint8_t vb __attribute__((vector_size(SIMD_W)));
+
+static void row_to_float(float *restrict dest, const uint8_t *restrict src, size_t n)
+{
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        vb b;
+        memcpy(&b, src + i, sizeof b);
+        vf_store(dest + i, __builtin_convertvector(b, vf));
+    }
+    for (; i < n; i++)
+        dest[i] = src[i];
+}
+
+static void row_scale(float *restrict dest, const float *restrict src, float w, size_t n)
+{
+    size_t i = 0;
+    vf wv = vf_set1(w);
+    for (; i + W <= n; i += W)
+        vf_store(dest + i, wv * vf_load(src + i));
+    for (; i < n; i++)
+        dest[i] = w * src[i];
+}
+
+static void row_add_scaled(float *restrict dest, const float *restrict src, float w, size_t n)
+{
+    size_t i = 0;
+    vf wv = vf_set1(w);
+    for (; i + W <= n; i += W)
+        vf_store(dest + i, vf_load(dest + i) + wv * vf_load(src + i));
+    for (; i < n; i++)
+        dest[i] += w * src[i];
+}
+
+static void row_affine(float *restrict row, const float *restrict scale,
+                       const float *restrict offset, size_t n)
+{
+    size_t i = 0;
+    for (; i + W <= n; i += W)
+        vf_store(row + i, vf_load(row + i) * vf_load(scale + i) + vf_load(offset + i));
+    for (; i < n; i++)
+        row[i] = row[i] * scale[i] + offset[i];
+}
+
 const kernels_t SIMD_FN(kernels) = {
     .isa = SIMD_ISA,
     .panel = NV_MAX * W,
@@ -248,4 +294,8 @@ const kernels_t SIMD_FN(kernels) = {
     .conv1x1 = conv1x1,
     .dw3x3_row = dw3x3_row,
     .avgpool = avgpool,
+    .row_to_float = row_to_float,
+    .row_scale = row_scale,
+    .row_add_scaled = row_add_scaled,
+    .row_affine = row_affine,
 };

@@ -91,7 +91,7 @@ static double resize_error(int w, int h, int c, int ow, int oh)
     double *expected = malloc(sizeof(double) * out_len);
     for (size_t i = 0; i < in_len; i++)
         in[i] = (float) (random_u32() % 25600) / 100.0f;
-    image_resize(in, w, h, c, out, ow, oh, scratch);
+    image_resize(in, w, h, c, out, ow, oh, scratch, test_isa);
     reference_resize(in, w, h, c, expected, ow, oh);
     double worst = 0.0;
     for (size_t i = 0; i < out_len; i++) {
@@ -127,7 +127,7 @@ static void resize_to_same_size_is_exact(void)
     float in[7 * 5 * 3], out[7 * 5 * 3], scratch[7 * 5 * 3];
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         in[i] = (float) (random_u32() % 25600) / 100.0f;
-    image_resize(in, 7, 5, 3, out, 7, 5, scratch);
+    image_resize(in, 7, 5, 3, out, 7, 5, scratch, test_isa);
     CHECK(memcmp(in, out, sizeof in) == 0, "7x5 -> 7x5 changed the data");
 }
 
@@ -140,7 +140,7 @@ static image_loader_t *decode_shared(const char *relative, int size, char *err, 
         snprintf(err, errlen, "cannot read %s/%s", test_shared_dir(), relative);
         return NULL;
     }
-    image_loader_t *loader = image_loader_new(size, 1L << 26);
+    image_loader_t *loader = image_loader_new(size, 1L << 26, test_isa);
     if (image_loader_decode(loader, bytes, len, err, errlen) != 0)
         image_loader_destroy(&loader);
     free(bytes);
@@ -212,7 +212,7 @@ static void to_input_is_normalised_resize(void)
         float *input = malloc(sizeof(float) * out_len);
         for (size_t i = 0; i < in_len; i++)
             pixels[i] = image_loader_rgb(loader)[i];
-        image_resize(pixels, w, h, 3, expected, size, size, scratch);
+        image_resize(pixels, w, h, 3, expected, size, size, scratch, test_isa);
         image_loader_to_input(loader, input);
         /* Twice: the second call must not depend on state left by the first. */
         image_loader_to_input(loader, input);
@@ -251,7 +251,7 @@ static void cmyk_decodes_to_rgb(void)
     tjDestroy(compressor);
     CHECK(rc == 0, "tjCompress2 failed");
 
-    image_loader_t *loader = image_loader_new(224, 1L << 26);
+    image_loader_t *loader = image_loader_new(224, 1L << 26, test_isa);
     char err[256] = "";
     rc = image_loader_decode(loader, jpeg, jpeg_len, err, sizeof err);
     tjFree(jpeg);
@@ -287,7 +287,7 @@ static void broken_input_is_rejected(void)
     unsigned char *good = read_shared(fruit, &len);
     CHECK(good, "cannot read %s", fruit);
     unsigned char *bad = malloc(len);
-    image_loader_t *loader = image_loader_new(224, 1L << 26);
+    image_loader_t *loader = image_loader_new(224, 1L << 26, test_isa);
     char err[256];
     int empty = rejects(loader, good, 0, err, sizeof err);
     for (size_t i = 0; i < len; i++)
@@ -335,7 +335,7 @@ static void random_damage_does_not_crash(void)
     unsigned char *good = read_shared(fruit, &len);
     CHECK(good, "cannot read %s", fruit);
     unsigned char *bad = malloc(len);
-    image_loader_t *loader = image_loader_new(64, 1L << 26);
+    image_loader_t *loader = image_loader_new(64, 1L << 26, test_isa);
     float *input = malloc(sizeof(float) * 64 * 64 * 3);
     char err[256];
     int failures = 0;
@@ -361,7 +361,7 @@ static void too_many_pixels_is_rejected(void)
     unsigned char *jpeg = read_shared(fruit, &len);
     CHECK(jpeg, "cannot read %s", fruit);
     char err[256] = "";
-    image_loader_t *loader = image_loader_new(224, 100 * 100 - 1);
+    image_loader_t *loader = image_loader_new(224, 100 * 100 - 1, test_isa);
     int small_limit = rejects(loader, jpeg, len, err, sizeof err) && strstr(err, "limit");
     char small_err[256];
     snprintf(small_err, sizeof small_err, "%s", err);
@@ -375,7 +375,7 @@ static void too_many_pixels_is_rejected(void)
             jpeg[i + 6] = jpeg[i + 8] = 60000 & 0xFF;
             break;
         }
-    loader = image_loader_new(224, 1L << 26);
+    loader = image_loader_new(224, 1L << 26, test_isa);
     int huge = rejects(loader, jpeg, len, err, sizeof err) &&
                strstr(err, "60000x60000, more than the limit of 67108864 pixels");
     image_loader_destroy(&loader);
@@ -386,11 +386,12 @@ static void too_many_pixels_is_rejected(void)
 
 int main(void)
 {
-    RUN(resize_matches_plain_rule);
-    RUN(resize_to_same_size_is_exact);
+    RUN_EACH_ISA(resize_matches_plain_rule);
+    RUN_EACH_ISA(resize_to_same_size_is_exact);
+    RUN_EACH_ISA(to_input_is_normalised_resize);
+    test_isa = isa_best();
     RUN(decodes_reference_images);
     RUN(grayscale_gives_equal_channels);
-    RUN(to_input_is_normalised_resize);
     RUN(cmyk_decodes_to_rgb);
     RUN(broken_input_is_rejected);
     RUN(random_damage_does_not_crash);
