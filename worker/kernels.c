@@ -84,10 +84,10 @@ void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, c
     w->kern->conv1x1(in, m, w, relu6, res, out);
 }
 
-void kernels_dw3x3_row(const kernels_t *kern, const float *const rows[3], int w, int c,
-                       int stride, const float *weight, const float *bias, float *out)
+void kernels_dw3x3_rows(const kernels_t *kern, const float *const *rows, int n, int w, int c,
+                        int stride, const float *weight, const float *bias, float *const *out)
 {
-    kern->dw3x3_row(rows, w, c, stride, weight, bias, out);
+    kern->dw3x3_rows(rows, n, w, c, stride, weight, bias, out);
 }
 
 void kernels_avgpool(const kernels_t *kern, const float *in, int m, int c, float *out)

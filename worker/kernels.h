@@ -49,12 +49,14 @@ void kernels_im2col3x3_s2(const float *in, int h, int w, int c, int y0, int y1, 
  * matrix that matches kernels_im2col3x3_s2, ready for kernels_pw_new(9 * cin, cout, ...). */
 void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out);
 
-/* One output row of a 3x3 depthwise convolution (padding 1, stride 1 or 2) with bias and
- * ReLU6: rows[0..2] are the input rows y*stride-1 .. y*stride+1, each w x c floats (pass a
- * zero row for the padding above or below); out is ((w - 1) / stride + 1) x c. weight is
- * 9 x c (tap-major, see kernels_dw_reorder). c must be a multiple of 16. */
-void kernels_dw3x3_row(const kernels_t *kern, const float *const rows[3], int w, int c,
-                       int stride, const float *weight, const float *bias, float *out);
+/* Output rows y .. y + n - 1 (n = 1 or 2) of a 3x3 depthwise convolution (padding 1, stride
+ * 1 or 2) with bias and ReLU6: rows[0 .. (n - 1) * stride + 2] are the input rows
+ * y*stride-1 on, each w x c floats (pass a zero row for the padding above or below); out[i]
+ * is output row y + i, ((w - 1) / stride + 1) x c. Two rows at once load each shared input
+ * row once for both. weight is 9 x c (tap-major, see kernels_dw_reorder). c must be a
+ * multiple of 16. */
+void kernels_dw3x3_rows(const kernels_t *kern, const float *const *rows, int n, int w, int c,
+                        int stride, const float *weight, const float *bias, float *const *out);
 
 /* torchvision's depthwise weights (c x 1 x 3 x 3) to the 9 x c layout above. */
 void kernels_dw_reorder(const float *c133, int c, float *out);

@@ -16,8 +16,8 @@ struct kernels_t {
     int lanes;  /* floats per vector: each panel is zero-padded to a multiple of it */
     void (*conv1x1)(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out);
-    void (*dw3x3_row)(const float *const rows[3], int w, int c, int stride, const float *weight,
-                      const float *bias, float *out);
+    void (*dw3x3_rows)(const float *const *rows, int n, int w, int c, int stride,
+                       const float *weight, const float *bias, float *const *out);
     void (*avgpool)(const float *in, int m, int c, float *out);
     void (*row_to_float)(float *dest, const uint8_t *src, size_t n);
     void (*row_scale)(float *dest, const float *src, float w, size_t n);

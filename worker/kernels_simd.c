@@ -152,7 +152,7 @@ static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, co
 
 /* Output vector x of a depthwise row, skipping the taps outside the row: for the edges and
  * leftovers. */
-INLINE void dw_pixel(const float *const rows[3], int x, int w, size_t c, int S, const vf k[9],
+INLINE void dw_pixel(const float *const *rows, int x, int w, size_t c, int S, const vf k[9],
                      vf acc, float *out)
 {
     int ix = x * S - 1; /* the left tap's column */
@@ -168,33 +168,45 @@ UNROLL
     vf_store(out + (size_t)x * c, vf_relu6(acc));
 }
 
-/* DW_BLOCK interior output vectors from x on (every tap inside the row). */
-INLINE void dw_block(const float *const rows[3], int x, size_t c, int S, const vf k[9], vf b,
-                     float *out)
+/* DW_BLOCK interior output vectors from x on (every tap inside the row) of NOUT output rows
+ * at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each loaded once
+ * for every output row that uses it. */
+INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
+                     vf b, float *const *out)
 {
-    vf acc[DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
+    vf acc[2][DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
 UNROLL
-    for (int i = 0; i < DW_BLOCK; i++)
-        acc[i] = b;
+    for (int o = 0; o < NOUT; o++)
 UNROLL
-    for (int ky = 0; ky < 3; ky++) {
-        const float *p = rows[ky] + (size_t)(x * S - 1) * c;
+        for (int i = 0; i < DW_BLOCK; i++)
+            acc[o][i] = b;
+UNROLL
+    for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
+        const float *p = rows[r] + (size_t)(x * S - 1) * c;
 UNROLL
         for (int j = 0; j < (DW_BLOCK - 1) * S + 3; j++)
             v[j] = vf_load(p + j * c);
 UNROLL
-        for (int kx = 0; kx < 3; kx++)
+        for (int o = 0; o < NOUT; o++) {
+            int ky = r - o * S; /* this input row's tap row for output row o */
+            if (ky < 0 || ky > 2)
+                continue;
 UNROLL
-            for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
-                acc[i] += v[i * S + kx] * k[3 * ky + kx];
+            for (int kx = 0; kx < 3; kx++)
+UNROLL
+                for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
+                    acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
+        }
     }
 UNROLL
-    for (int i = 0; i < DW_BLOCK; i++)
-        vf_store(out + (size_t)(x + i) * c, vf_relu6(acc[i]));
+    for (int o = 0; o < NOUT; o++)
+UNROLL
+        for (int i = 0; i < DW_BLOCK; i++)
+            vf_store(out[o] + (size_t)(x + i) * c, vf_relu6(acc[o][i]));
 }
 
-INLINE void dw_row_stride(const float *const rows[3], int w, int c, int S, const float *weight,
-                          const float *bias, float *out)
+INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, const float *weight,
+                    const float *bias, float *const *out)
 {
     int wo = (w - 1) / S + 1;
     /* Interior outputs [1, hi) have all three taps inside the row. */
@@ -202,28 +214,45 @@ INLINE void dw_row_stride(const float *const rows[3], int w, int c, int S, const
     if (hi > wo)
         hi = wo;
     for (int c0 = 0; c0 < c; c0 += W) {
-        const float *r[3] = {rows[0] + c0, rows[1] + c0, rows[2] + c0};
-        float *o = out + c0;
+        const float *r[(2 - 1) * 2 + 3];
+        float *o[2];
+        for (int i = 0; i < (NOUT - 1) * S + 3; i++)
+            r[i] = rows[i] + c0;
+        for (int i = 0; i < NOUT; i++)
+            o[i] = out[i] + c0;
         vf k[9];
         for (int t = 0; t < 9; t++)
             k[t] = vf_load(weight + t * c + c0);
         vf b = vf_load(bias + c0);
         int x = 1;
         for (; x + DW_BLOCK <= hi; x += DW_BLOCK)
-            dw_block(r, x, (size_t)c, S, k, b, o);
-        dw_pixel(r, 0, w, (size_t)c, S, k, b, o);
-        for (; x < wo; x++)
-            dw_pixel(r, x, w, (size_t)c, S, k, b, o);
+            dw_block(r, x, (size_t)c, S, NOUT, k, b, o);
+        for (int i = 0; i < NOUT; i++) {
+            dw_pixel(r + i * S, 0, w, (size_t)c, S, k, b, o[i]);
+            for (int xe = x; xe < wo; xe++)
+                dw_pixel(r + i * S, xe, w, (size_t)c, S, k, b, o[i]);
+        }
     }
 }
 
-static void dw3x3_row(const float *const rows[3], int w, int c, int stride, const float *weight,
-                      const float *bias, float *out)
+static void dw3x3_rows(const float *const *rows, int n, int w, int c, int stride,
+                       const float *weight, const float *bias, float *const *out)
 {
-    if (stride == 1)
-        dw_row_stride(rows, w, c, 1, weight, bias, out);
+    /* Two rows' accumulators, inputs and taps need 32 registers; with 16 they spill, and
+     * one row at a time is faster. */
+    if (n == 2 && SIMD_REGS < 32) {
+        dw3x3_rows(rows, 1, w, c, stride, weight, bias, out);
+        dw3x3_rows(rows + stride, 1, w, c, stride, weight, bias, out + 1);
+        return;
+    }
+    if (stride == 1 && n == 2)
+        dw_rows(rows, w, c, 1, 2, weight, bias, out);
+    else if (stride == 1)
+        dw_rows(rows, w, c, 1, 1, weight, bias, out);
+    else if (n == 2)
+        dw_rows(rows, w, c, 2, 2, weight, bias, out);
     else
-        dw_row_stride(rows, w, c, 2, weight, bias, out);
+        dw_rows(rows, w, c, 2, 1, weight, bias, out);
 }
 
 static void avgpool(const float *in, int m, int c, float *out)
@@ -292,7 +321,7 @@ const kernels_t SIMD_FN(kernels) = {
     .panel = NV_MAX * W,
     .lanes = W,
     .conv1x1 = conv1x1,
-    .dw3x3_row = dw3x3_row,
+    .dw3x3_rows = dw3x3_rows,
     .avgpool = avgpool,
     .row_to_float = row_to_float,
     .row_scale = row_scale,

@@ -415,12 +415,16 @@ static void run_block(mobilenet_t *self, const block_t *b, const float *in, floa
             expand_rows(self, b, in, expanded, need);
             expanded = need;
         }
-        for (int y = o0; y < o1; y++) {
-            const float *rows[3];
-            for (int r = 0; r < 3; r++)
+        for (int y = o0; y < o1; y += 2) { /* two output rows a call, the last maybe one */
+            int n = imin(2, o1 - y);
+            const float *rows[5];
+            float *outs[2];
+            for (int r = 0; r < (n - 1) * b->stride + 3; r++)
                 rows[r] = dw_input_row(self, b, in, y * b->stride - 1 + r);
-            kernels_dw3x3_row(self->kern, rows, b->w, b->hidden, b->stride, b->dw_weight,
-                              b->dw_bias, self->dw_out + (y - o0) * dw_row);
+            for (int i = 0; i < n; i++)
+                outs[i] = self->dw_out + (y + i - o0) * dw_row;
+            kernels_dw3x3_rows(self->kern, rows, n, b->w, b->hidden, b->stride, b->dw_weight,
+                               b->dw_bias, outs);
         }
         kernels_conv1x1(self->dw_out, (o1 - o0) * b->wo, b->project, 0,
                         residual ? in + o0 * out_row : NULL, out + o0 * out_row);
