@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "isa.h"
 #include "keys.h"
 #include "log.h"
 #include "private_redis.h"
@@ -51,6 +52,7 @@ typedef struct {
     pid_t sink_pid, ventilator_pid;
     pid_t workers_pid; /* one process, a worker per thread */
     double workers_cpu, sink_cpu, ventilator_cpu; /* seconds, user + system, once stopped */
+    isa_t isa; /* the workers' kernels: FRUITSTREAM_ISA, which they inherit, or the best */
 } run_t;
 
 static volatile sig_atomic_t interrupted;
@@ -301,6 +303,7 @@ static void print_summary(const run_t *self, redis_t *redis, long long images, l
     printf("images: %lld\nclasses: %lld\nfailed: %lld\nseconds: %.1f\nimages/s: %.1f\n", images,
            labels && labels->type == REDIS_REPLY_INTEGER ? labels->integer : 0, failed, seconds,
            seconds > 0 ? (double) images / seconds : 0.0);
+    printf("kernels: %s (cpu: %s)\n", isa_name(self->isa), isa_cpu_flags());
     if (model && model->type == REDIS_REPLY_ARRAY && model->element[0]->str)
         printf("pca: n=%s k=%s explained=%s\n", model->element[0]->str, model->element[1]->str,
                model->element[2]->str);
@@ -348,6 +351,11 @@ int cmd_run(int argc, char **argv)
     if (access(self->cfg.weights, R_OK) != 0) {
         log_error("cannot read the weights %s: %s (set --weights or $%s)", self->cfg.weights,
                   strerror(errno), CONFIG_WEIGHTS_ENV);
+        return 1;
+    }
+    char why[256];
+    if (isa_from_env(&self->isa, why, sizeof why) != 0) { /* before any process starts */
+        log_error("%s", why);
         return 1;
     }
     find_bin_dir(self);
