@@ -1,6 +1,7 @@
 /* test_curve.c -- `fruitstream keys`' files (which exist, what each holds, modes, no
  * overwrite), errors that name the file, which endpoints count as local, and a CURVE
- * server that lets an authorised client in and keeps an unauthorised one out. */
+ * server that lets an authorised client in, keeps a plain and an unauthorised one out, and
+ * refuses a key once it is removed from workers/. */
 #include "../test.h"
 #include "curve.h"
 
@@ -154,18 +155,27 @@ static void only_authorised_clients_get_in(void)
     char *plain_got = zstr_recv(plain_in);
     bool ok = early < 0 && sent == 5 && good_got && strcmp(good_got, "hello") == 0 &&
               !rogue_got && !plain_got;
+    /* Revoked: w2's key leaves workers/, and a new connection with it is refused. */
+    zsock_destroy(&good_in);
+    unlink(path_of("workers/w2.cert"));
+    zsock_t *revoked_in = client_socket(good, endpoint, 300);
+    zclock_sleep(300);
+    int revoked_sent = zmq_send(zsock_resolve(out), "late", 4, ZMQ_DONTWAIT);
+    char *revoked_got = zstr_recv(revoked_in);
+    ok = ok && revoked_sent < 0 && revoked_got == NULL;
+    free(revoked_got);
+    zsock_destroy(&revoked_in);
     free(good_got);
     free(rogue_got);
     free(plain_got);
-    zsock_destroy(&good_in);
     zsock_destroy(&rogue_in);
     zsock_destroy(&plain_in);
     zsock_destroy(&out);
     curve_destroy(&server);
     curve_destroy(&good);
     curve_destroy(&rogue);
-    CHECK(ok, "early send %d (want -1), sent %d; only the authorised client should receive",
-          early, sent);
+    CHECK(ok, "early send %d (want -1), sent %d, after revoking %d; only the authorised "
+          "client should receive", early, sent, revoked_sent);
 }
 
 int main(void)
