@@ -53,9 +53,9 @@ typedef struct {
     char bin_dir[PATH_MAX];
     char redis_url[PATH_MAX];
     private_redis_t *redis_server; /* ours, unless a Redis was named */
-    char tasks[128], results[128];               /* where the roles bind */
-    char tasks_at[128], results_at[128];         /* where the local workers connect */
-    char keys[PATH_MAX];                         /* CURVE key directory, or "" */
+    char tasks[128], results[128];       /* where the roles bind */
+    char tasks_at[128], results_at[128]; /* where the local workers connect */
+    char keys[PATH_MAX];                 /* CURVE key directory, or "" */
     pid_t sink_pid, ventilator_pid;
     pid_t workers_pid; /* one process, a worker per thread */
     double workers_cpu, sink_cpu, ventilator_cpu; /* seconds, user + system, once stopped */
@@ -216,7 +216,7 @@ static void start_roles(run_t *self)
     self->sink_pid = spawn(self, "fruitstream-sink", sink_argv);
 
     char *vent_argv[10] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
-                          self->redis_url};
+                           self->redis_url};
     n = 5;
     if (self->cfg.lease_ms) {
         vent_argv[n++] = "--lease-ms";

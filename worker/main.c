@@ -302,6 +302,9 @@ int main(int argc, char **argv)
     char err[512];
     if (curve_client_setup(cfg.keys, cfg.cert, &cfg.curve) != 0)
         return 1;
+    if (!cfg.keys && !(curve_endpoint_is_local(cfg.tasks_endpoint) &&
+                       curve_endpoint_is_local(cfg.results_endpoint)))
+        log_warn("no --keys: tasks and results cross the network unauthenticated, in clear");
     worker_t *workers = calloc((size_t) cfg.threads, sizeof *workers);
     if (!workers)
         return 1;

@@ -116,7 +116,9 @@ fi
 
 # fruitstream run with TCP endpoints: keys made in its data dir, used by every role.
 mkdir -p "$T/in/Kiwi"
-head -n 12 "$T/list" | while read -r f; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$T/in/Kiwi/"; done
+head -n 12 "$T/list" | while read -r f; do
+    ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$T/in/Kiwi/"
+done
 env -u REDIS_URL timeout 120 "$B/fruitstream" run --tasks "tcp://127.0.0.1:$(free_port)" \
     --results "tcp://127.0.0.1:$(free_port)" --data-dir "$T/run" --workers 1 --size 100 \
     --weights "$WEIGHTS" "$T/in" >"$T/run.out" 2>"$T/run.log"

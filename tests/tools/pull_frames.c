@@ -3,8 +3,9 @@
  *   pull_frames ENDPOINT
  *
  * Connects a PULL socket to ENDPOINT, as a worker would, and prints a line `frame N BYTES`
- * for every frame that arrives, at once, until it is killed. With $FRUITSTREAM_KEYS it is a CURVE client, with
- * the identity $FS_CERT (default worker) of that key directory; without, a plain one. */
+ * for every frame that arrives, at once, until it is killed. With $FRUITSTREAM_KEYS it is
+ * a CURVE client, the identity $FS_CERT (default worker) of that key directory; without, a
+ * plain one. */
 #include "config.h"
 #include "curve.h"
 
