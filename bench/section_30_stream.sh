@@ -4,16 +4,18 @@
 # blob, XADD the entry; the entry ID's time is the upload time).
 #
 #  1. sustained images/s with 1 and 2 workers, S=100 and S=224: a backlog of N uploads,
-#     rate = stored images / (last stored_ms - first stored_ms)
+#     rate = stored images / (last stored_ms - first stored_ms); each with CURVE off and on
+#     (--keys on sink, ventilator and workers: the cost of authentication and encryption)
 #  2. latency: uploads at a steady rate (half the 2-worker rate at S=100) for 30 s or more;
 #     upload-to-stored latency (fs:image:* stored_ms - uploaded_ms) of every image:
-#     p50, p99, max. Target at S=100: p99 < 100 ms.
+#     p50, p99, max, with CURVE off and on. Target at S=100: p99 < 100 ms.
 #  3. backpressure: 100,000 uploads waiting (path entries), the pipeline started on them;
 #     every process's RSS sampled each second while it works through the backlog for a
 #     while, next to backlog / in flight / stored.
 #
 # Redis runs as `fruitstream run` starts it (append-only file, fsync every second;
-# FS_BENCH_FSYNC=always to compare). All processes share this machine's cores.
+# FS_BENCH_FSYNC=always to compare). All processes share this machine's cores and talk over
+# ipc://, with CURVE or without: the CURVE figures are the cost of the encryption itself.
 # Knobs: FS_BENCH_STREAM_N (3000), FS_BENCH_STREAM_SECONDS (30), FS_BENCH_BACKLOG (100000),
 # FS_BENCH_BACKLOG_SECONDS (15), FS_BENCH_SIZES ("100 224").
 set -u
@@ -36,6 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+"$B/fruitstream" keys "$T/keys" >/dev/null || exit 1
 SOCK=$T/redis.sock
 rcli() { redis-cli -s "$SOCK" "$@"; }
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
@@ -54,9 +57,11 @@ find "$DATA" -name '*.jpg' | sort | awk 'NR % 7 == 0' >"$T/images"
 [ -s "$T/images" ] || { echo "no images under $DATA" >&2; exit 1; }
 
 # start_pipeline WORKERS SIZE: a fresh Redis, the sink, the ventilator, WORKERS workers,
-# returning once every worker has announced itself (weights loaded).
+# returning once every worker has announced itself (weights loaded). CURVE=on: with keys.
 start_pipeline() {
     stop_pipeline
+    keys=""
+    [ "${CURVE:-off}" = on ] && keys="--keys $T/keys"
     rm -rf "$T/data"; mkdir -p "$T/data"
     redis-server --port 0 --unixsocket "$SOCK" --dir "$T/data" --save "" --appendonly yes \
         --appendfsync "${FS_BENCH_FSYNC:-everysec}" --auto-aof-rewrite-min-size 1gb \
@@ -65,15 +70,15 @@ start_pipeline() {
     REDIS=$!
     until_true 10 "redis-cli -s $SOCK ping" || { echo "redis-server did not start" >&2; exit 1; }
     export REDIS_URL="unix://$SOCK"
-    "$B/fruitstream-sink" --results "ipc://$T/results" ${SINK_OPTS:-} 2>"$T/sink.log" &
+    "$B/fruitstream-sink" --results "ipc://$T/results" ${SINK_OPTS:-} $keys 2>"$T/sink.log" &
     SINK=$!
-    "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" 2>"$T/ventilator.log" &
+    "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" $keys 2>"$T/ventilator.log" &
     VENT=$!
     PIDS="$SINK $VENT"
     WORKER_PIDS=""
     for i in $(seq 1 "$1"); do
         "$B/fruitstream-worker" --tasks "ipc://$T/tasks" --results "ipc://$T/results" \
-            --weights "$WEIGHTS" --size "$2" --id "w$i" 2>"$T/worker-$i.log" &
+            --weights "$WEIGHTS" --size "$2" --id "w$i" $keys 2>"$T/worker-$i.log" &
         WORKER_PIDS="$WORKER_PIDS $!"
     done
     PIDS="$PIDS $WORKER_PIDS"
@@ -106,18 +111,22 @@ return out" 1 fs:stored
 
 # 1. sustained rate
 echo "sustained rate, backlog of $N uploads (images/s between the first and last store):"
-printf '  %-6s %-8s %10s\n' size workers images/s
+printf '  %-6s %-8s %10s %10s %9s\n' size workers images/s "CURVE on" on/off
 for size in $SIZES; do
     for workers in 1 2; do
-        start_pipeline $workers "$size"
-        "$B/bench/feed_uploads" --count "$N" --prefix "r$size-$workers-" "$T/images" >/dev/null ||
-            exit 1
-        wait_stored "$N" 600 || exit 1
-        rate=$(store_times | awk 'NR == 1 || $2 < lo { lo = $2 } $2 > hi { hi = $2 }
-            END { printf "%.1f", (NR - 1) * 1000 / (hi - lo) }')
-        printf '  %-6s %-8s %10s\n' "$size" $workers "$rate"
-        [ "$size" = 100 ] && [ $workers = 2 ] && RATE2=$rate
-        [ "$size" = 100 ] && [ $workers = 1 ] && RATE1=$rate
+        for curve in off on; do
+            CURVE=$curve start_pipeline $workers "$size"
+            "$B/bench/feed_uploads" --count "$N" --prefix "r$size-$workers-" "$T/images" \
+                >/dev/null || exit 1
+            wait_stored "$N" 600 || exit 1
+            rate=$(store_times | awk 'NR == 1 || $2 < lo { lo = $2 } $2 > hi { hi = $2 }
+                END { printf "%.1f", (NR - 1) * 1000 / (hi - lo) }')
+            [ $curve = off ] && off=$rate
+        done
+        printf '  %-6s %-8s %10s %10s %9.3f\n' "$size" $workers "$off" "$rate" \
+            "$(echo "$rate $off" | awk '{ print $1 / $2 }')"
+        [ "$size" = 100 ] && [ $workers = 2 ] && RATE2=$off
+        [ "$size" = 100 ] && [ $workers = 1 ] && RATE1=$off
     done
 done
 : "${RATE2:=${RATE1:-100}}"
@@ -148,9 +157,10 @@ latency_run() { # LABEL
 }
 SINK_OPTS="" latency_run "defaults (background refresh, 20k vectors/30 s)" default
 SINK_OPTS="--refresh-seconds 3600" latency_run "no refresh in the window" quiet
+CURVE=on SINK_OPTS="" latency_run "CURVE on, defaults" curve
 
 # 3. backpressure on a big backlog
-start_pipeline 0 100
+CURVE=off start_pipeline 0 100
 "$B/bench/feed_uploads" --path-only --count "$BACKLOG" --prefix big- "$T/images" >"$T/feed.out" ||
     exit 1
 echo "backpressure: $BACKLOG uploads waiting (added in $(awk '{ print $4 }' "$T/feed.out") s), 2 workers S=100, RSS in MiB each second:"

@@ -10,5 +10,6 @@ int cmd_upload(int argc, char **argv);    /* cli/upload.c: add images to the upl
 int cmd_export(int argc, char **argv);    /* cli/export.c: CSV of projections / features */
 int cmd_pca(int argc, char **argv);       /* cli/export.c: the PCA model's state */
 int cmd_status(int argc, char **argv);    /* cli/upload.c: counters and live workers */
+int cmd_keys(int argc, char **argv);      /* cli/keys.c: CURVE certificates for --keys */
 
 #endif

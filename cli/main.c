@@ -19,6 +19,7 @@ static const struct {
     {"status", cmd_status, "show counters and live workers"},
     {"export", cmd_export, "write stored results as CSV (PCA projections or features)"},
     {"pca", cmd_pca, "show the PCA model: n, k, explained variance"},
+    {"keys", cmd_keys, "make CURVE keys that authenticate workers to the ventilator and sink"},
 };
 
 static void usage(FILE *out)

@@ -7,10 +7,14 @@
  * every image of DIR to the upload stream (the same path live uploads take), shows progress
  * until the stream is empty (the sink deletes each entry once its result is stored), stops
  * the children in order (workers, ventilator, then the sink, which publishes its final PCA
- * model), and prints a summary. Ctrl-C stops everything the same way. */
+ * model), and prints a summary. Ctrl-C stops everything the same way. With --tasks and
+ * --results on TCP, workers on other machines can join; the roles then always use CURVE
+ * keys (--keys, else a key directory made once in --data-dir), so a run never opens a port
+ * to anyone who can reach it. */
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "curve.h"
 #include "isa.h"
 #include "keys.h"
 #include "log.h"
@@ -41,6 +45,8 @@ typedef struct {
     const char *k, *variance;
     bool standardize;
     const char *lease_ms;
+    const char *keys;
+    const char *tasks, *results; /* bind endpoints, or NULL for private ipc:// ones */
 } run_config_t;
 
 typedef struct {
@@ -48,7 +54,9 @@ typedef struct {
     char bin_dir[PATH_MAX];
     char redis_url[PATH_MAX];
     private_redis_t *redis_server; /* ours, unless a Redis was named */
-    char tasks[128], results[128];
+    char tasks[128], results[128];       /* where the roles bind */
+    char tasks_at[128], results_at[128]; /* where the local workers connect */
+    char keys[PATH_MAX];                 /* CURVE key directory, or "" */
     pid_t sink_pid, ventilator_pid;
     pid_t workers_pid; /* one process, a worker per thread */
     double workers_cpu, sink_cpu, ventilator_cpu; /* seconds, user + system, once stopped */
@@ -78,8 +86,14 @@ static void usage(FILE *out)
             "  --k K | --variance V   PCA components: fixed, or to explain V (default 0.95)\n"
             "  --standardize       standardize features before PCA\n"
             "  --lease-ms MS       re-send tasks not stored within MS (default 30000)\n"
+            "  --tasks ENDPOINT    bind the task socket here (default: a private ipc://)...\n"
+            "  --results ENDPOINT  ...and the result socket: tcp:// lets other machines'\n"
+            "                      workers join, always with CURVE keys\n"
+            "  --keys DIR          CURVE key directory (default $%s; with TCP endpoints and\n"
+            "                      none given, DATA-DIR/keys, made if missing)\n"
             "  -h, --help          this text\n",
-            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
+            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
+            CONFIG_KEYS_ENV);
 }
 
 static int parse_args(int argc, char **argv, run_config_t *cfg)
@@ -90,6 +104,8 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         {"weights", required_argument, 0, 'W'}, {"k", required_argument, 0, 'k'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"lease-ms", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
+        {"keys", required_argument, 0, 'K'}, {"tasks", required_argument, 0, 't'},
+        {"results", required_argument, 0, 'r'},
         {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
@@ -106,6 +122,9 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         case 'v': cfg->variance = optarg; break;
         case 'S': cfg->standardize = true; break;
         case 'e': cfg->lease_ms = optarg; break;
+        case 'K': cfg->keys = optarg; break;
+        case 't': cfg->tasks = optarg; break;
+        case 'r': cfg->results = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -118,6 +137,7 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
     }
     cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);
     cfg->weights = config_weights_path(cfg->weights);
+    cfg->keys = config_keys_dir(cfg->keys);
     return 0;
 }
 
@@ -169,6 +189,16 @@ static void stop_child(pid_t *pid, const char *what, double *cpu)
     *pid = 0;
 }
 
+/* Appends --keys DIR to a role's argv at n when CURVE is on; returns the new n. */
+static int add_keys(run_t *self, char **argv, int n)
+{
+    if (self->keys[0]) {
+        argv[n++] = "--keys";
+        argv[n++] = self->keys;
+    }
+    return n;
+}
+
 static void start_roles(run_t *self)
 {
     char *sink_argv[16] = {"fruitstream-sink", "--results", self->results, "--redis",
@@ -184,24 +214,25 @@ static void start_roles(run_t *self)
     }
     if (self->cfg.standardize)
         sink_argv[n++] = "--standardize";
-    sink_argv[n] = NULL;
+    sink_argv[add_keys(self, sink_argv, n)] = NULL;
     self->sink_pid = spawn(self, "fruitstream-sink", sink_argv);
 
-    char *vent_argv[8] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
-                          self->redis_url};
+    char *vent_argv[10] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
+                           self->redis_url};
     n = 5;
     if (self->cfg.lease_ms) {
         vent_argv[n++] = "--lease-ms";
         vent_argv[n++] = (char *) self->cfg.lease_ms;
     }
-    vent_argv[n] = NULL;
+    vent_argv[add_keys(self, vent_argv, n)] = NULL;
     self->ventilator_pid = spawn(self, "fruitstream-ventilator", vent_argv);
 
     char threads[16];
     snprintf(threads, sizeof threads, "%d", self->cfg.workers);
-    char *argv[] = {"fruitstream-worker", "--tasks", self->tasks, "--results", self->results,
-                    "--weights", (char *) self->cfg.weights, "--size", (char *) self->cfg.size,
-                    "--threads", threads, "--id", "local", NULL};
+    char *argv[16] = {"fruitstream-worker", "--tasks", self->tasks_at, "--results",
+                      self->results_at, "--weights", (char *) self->cfg.weights, "--size",
+                      (char *) self->cfg.size, "--threads", threads, "--id", "local"};
+    argv[add_keys(self, argv, 13)] = NULL;
     self->workers_pid = spawn(self, "fruitstream-worker", argv);
 }
 
@@ -326,6 +357,56 @@ static void remove_socket_file(const char *endpoint)
         unlink(endpoint + strlen(prefix));
 }
 
+/* Where a worker on this machine connects to reach a socket bound at endpoint: the same,
+ * with a wildcard host (*, 0.0.0.0, [::]) made loopback. */
+static void local_connect(const char *endpoint, char *out, size_t outlen)
+{
+    const char *wild[] = {"tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"};
+    const char *loop[] = {"tcp://127.0.0.1:", "tcp://127.0.0.1:", "tcp://[::1]:"};
+    for (int i = 0; i < 3; i++)
+        if (strncmp(endpoint, wild[i], strlen(wild[i])) == 0) {
+            snprintf(out, outlen, "%s%s", loop[i], endpoint + strlen(wild[i]));
+            return;
+        }
+    snprintf(out, outlen, "%s", endpoint);
+}
+
+/* The roles' endpoints (private ipc:// ones unless --tasks/--results), and the CURVE key
+ * directory: --keys, else, as soon as an endpoint is TCP, DATA-DIR/keys, made the first
+ * time (workers elsewhere then need its server.cert and an identity: `keys DIR --add`). */
+static int choose_endpoints(run_t *self)
+{
+    snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
+    snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
+             (int) getpid());
+    if (self->cfg.tasks)
+        snprintf(self->tasks, sizeof self->tasks, "%s", self->cfg.tasks);
+    if (self->cfg.results)
+        snprintf(self->results, sizeof self->results, "%s", self->cfg.results);
+    local_connect(self->tasks, self->tasks_at, sizeof self->tasks_at);
+    local_connect(self->results, self->results_at, sizeof self->results_at);
+    bool tcp = strncmp(self->tasks, "tcp://", 6) == 0 || strncmp(self->results, "tcp://", 6) == 0;
+    if (self->cfg.keys || !tcp) {
+        snprintf(self->keys, sizeof self->keys, "%s", self->cfg.keys ? self->cfg.keys : "");
+        return 0;
+    }
+    char err[PATH_MAX + 256] = "", server[PATH_MAX + 32];
+    snprintf(self->keys, sizeof self->keys, "%s/keys", self->cfg.data_dir);
+    snprintf(server, sizeof server, "%s/%s.cert_secret", self->keys, CURVE_SERVER_NAME);
+    if (access(server, F_OK) == 0)
+        return 0;
+    if (mkdir(self->cfg.data_dir, 0700) != 0 && errno != EEXIST)
+        snprintf(err, sizeof err, "%s: %s", self->cfg.data_dir, strerror(errno));
+    else if (curve_keys_make(self->keys, err, sizeof err) == 0)
+        err[0] = '\0';
+    if (err[0]) {
+        log_error("cannot make CURVE keys for the TCP endpoints: %s", err);
+        return -1;
+    }
+    log_info("made CURVE keys in %s for the TCP endpoints", self->keys);
+    return 0;
+}
+
 static void find_bin_dir(run_t *self)
 {
     char exe[PATH_MAX];
@@ -361,9 +442,8 @@ int cmd_run(int argc, char **argv)
     find_bin_dir(self);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
-    snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
-             (int) getpid());
+    if (choose_endpoints(self) != 0)
+        return 1;
     if (self->cfg.redis_url)
         snprintf(self->redis_url, sizeof self->redis_url, "%s", self->cfg.redis_url);
     else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))

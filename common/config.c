@@ -22,6 +22,11 @@ const char *config_data_path(const char *flag)
     return pick(flag, CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT);
 }
 
+const char *config_keys_dir(const char *flag)
+{
+    return pick(flag, CONFIG_KEYS_ENV, NULL);
+}
+
 int config_task_buffer_for(const char *endpoint, int task_buffer)
 {
     return strncmp(endpoint, "tcp://", strlen("tcp://")) == 0 ? task_buffer : 0;

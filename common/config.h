@@ -29,11 +29,14 @@
 #define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"
 #define CONFIG_DATA_ENV "FRUITSTREAM_DATA"
 #define CONFIG_DATA_DEFAULT "../shared/data/fruits-360/Test"
+#define CONFIG_KEYS_ENV "FRUITSTREAM_KEYS"
 
 /* flag if given, else $FRUITSTREAM_WEIGHTS, else the default relative to the project root. */
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
 const char *config_data_path(const char *flag);
+/* flag if given, else $FRUITSTREAM_KEYS, else NULL: the CURVE key directory, or none. */
+const char *config_keys_dir(const char *flag);
 /* The kernel buffer to give a task socket on this endpoint: task_buffer on tcp://, else 0
  * (leave the system's; see CONFIG_TASK_BUFFER for why). */
 int config_task_buffer_for(const char *endpoint, int task_buffer);

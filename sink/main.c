@@ -11,6 +11,7 @@
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
 #include "clock.h"
 #include "config.h"
+#include "curve.h"
 #include "defer.h"
 #include "keys.h"
 #include "log.h"
@@ -43,6 +44,8 @@ typedef struct {
     double refresh_seconds;
     int heartbeat_ttl;
     int blas_threads;
+    const char *keys;
+    bool insecure;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -104,9 +107,12 @@ static void usage(FILE *out)
             "                           more to store with them (default 25; 0: never wait)\n"
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
+            "  --keys DIR               CURVE: admit only workers whose key is in DIR/workers\n"
+            "                           (default $%s; make DIR with `fruitstream keys DIR`)\n"
+            "  --insecure               allow a non-loopback TCP bind without --keys\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT);
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV);
 }
 
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
@@ -118,11 +124,12 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"refresh-seconds", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
         {"gather-ms", required_argument, 0, 'g'},
         {"blas-threads", required_argument, 0, 'T'},
+        {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1};
+                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -136,6 +143,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'b': cfg->batch = atoi(optarg); break;
         case 'g': cfg->gather_ms = atoi(optarg); break;
         case 'T': cfg->blas_threads = atoi(optarg); break;
+        case 'K': cfg->keys = optarg; break;
+        case 'I': cfg->insecure = true; break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -152,6 +161,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
     }
+    cfg->keys = config_keys_dir(cfg->keys);
     return 0;
 }
 
@@ -481,9 +491,13 @@ int main(int argc, char **argv)
     /* Idle OpenBLAS threads spin in sched_yield: on a machine shared with Redis and
      * workers, extra threads cost more than they give. */
     openblas_set_num_threads(self->cfg.blas_threads);
-    if (sink_setup(self) != 0)
+    curve_t *curve; /* first, so that a refusal to bind comes before waiting for Redis */
+    if (curve_server_setup(self->cfg.keys, self->cfg.results_endpoint, self->cfg.insecure,
+                           "store forged results", &curve) != 0 ||
+        sink_setup(self) != 0)
         return 1;
     zsock_t *results = zsock_new(ZMQ_PULL);
+    curve_apply(curve, results);
     if (zsock_bind(results, "%s", self->cfg.results_endpoint) < 0) {
         log_error("cannot bind results socket %s: %s", self->cfg.results_endpoint,
                   zmq_strerror(zmq_errno()));
@@ -525,6 +539,7 @@ int main(int argc, char **argv)
     }
     zpoller_destroy(&poller);
     zsock_destroy(&results);
+    curve_destroy(&curve);
     pca_destroy(&self->pca);
     pca_destroy(&self->model);
     redis_destroy(&self->redis);

@@ -13,6 +13,7 @@
  * what it had read stays pending in Redis and is re-sent when its lease ends. */
 #include "clock.h"
 #include "config.h"
+#include "curve.h"
 #include "defer.h"
 #include "keys.h"
 #include "log.h"
@@ -38,12 +39,15 @@ typedef struct {
     int tasks_per_message;
     long max_image_bytes;
     int task_buffer;
+    const char *keys;
+    bool insecure;
 } ventilator_config_t;
 
 typedef struct {
     ventilator_config_t cfg;
     redis_t *redis;
     zsock_t *tasks;
+    curve_t *curve;       /* CURVE server with --keys, else NULL */
     msgpack_sbuffer buf;
     char *image;          /* file or blob bytes of the task being built */
     int64_t in_flight;    /* pending entries of the group */
@@ -71,9 +75,13 @@ static void usage(FILE *out)
             "  --task-buffer BYTES     kernel send buffer of each TCP task connection (default\n"
             "                          %d; 0: the system's)\n"
             "  --consumer NAME         consumer name in the group (default ventilator)\n"
+            "  --keys DIR              CURVE: admit only workers whose key is in DIR/workers\n"
+            "                          (default $%s; make DIR with `fruitstream keys DIR`)\n"
+            "  --insecure              allow a non-loopback TCP bind without --keys\n"
             "  --log-level LEVEL       debug, info, warn or error (default info)\n"
             "  -h, --help              this text\n",
-            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_TASK_BUFFER);
+            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_TASK_BUFFER,
+            CONFIG_KEYS_ENV);
 }
 
 static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
@@ -86,6 +94,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"tasks-per-message", required_argument, 0, 'g'},
         {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
         {"task-buffer", required_argument, 0, 'B'},
+        {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
@@ -109,6 +118,8 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'b': cfg->max_image_bytes = atol(optarg); break;
         case 'B': cfg->task_buffer = atoi(optarg); break;
         case 'c': cfg->consumer = optarg; break;
+        case 'K': cfg->keys = optarg; break;
+        case 'I': cfg->insecure = true; break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -124,6 +135,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         usage(stderr);
         return -1;
     }
+    cfg->keys = config_keys_dir(cfg->keys);
     return 0;
 }
 
@@ -390,6 +402,10 @@ static int dispatch_new(ventilator_t *self)
 
 static int ventilator_setup(ventilator_t *self)
 {
+    /* First, so that a refusal to bind comes at once, not after waiting for Redis. */
+    if (curve_server_setup(self->cfg.keys, self->cfg.tasks_endpoint, self->cfg.insecure,
+                           "take the tasks, image bytes included", &self->curve) != 0)
+        return -1;
     char err[512];
     self->redis = redis_new_waiting(self->cfg.redis_url, &stop_requested, err, sizeof err);
     if (!self->redis) {
@@ -402,6 +418,7 @@ static int ventilator_setup(ventilator_t *self)
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
     msgpack_sbuffer_init(&self->buf);
     self->tasks = zsock_new(ZMQ_PUSH);
+    curve_apply(self->curve, self->tasks);
     zsock_set_sndhwm(self->tasks, VENTILATOR_PIPE_MESSAGES);
     int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, self->cfg.task_buffer);
     if (task_buffer > 0)
@@ -451,6 +468,7 @@ int main(int argc, char **argv)
     log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
              (long long) self->resent);
     zsock_destroy(&self->tasks);
+    curve_destroy(&self->curve);
     msgpack_sbuffer_destroy(&self->buf);
     free(self->image);
     redis_destroy(&self->redis);

@@ -17,6 +17,7 @@
  * the worker logs it and reports it in every heartbeat. */
 #include "clock.h"
 #include "config.h"
+#include "curve.h"
 #include "featurizer.h"
 #include "isa.h"
 #include "log.h"
@@ -41,6 +42,8 @@ typedef struct {
     int threads;
     isa_t isa;
     char id[WIRE_NAME_MAX];
+    const char *keys, *cert;
+    curve_t *curve; /* CURVE client with --keys, else NULL */
 } worker_config_t;
 
 /* One worker: a thread of its own, with its own featurizer (the weights shared), sockets,
@@ -72,13 +75,16 @@ static void usage(FILE *out)
             "  --threads N          run N workers on N threads sharing one copy of the\n"
             "                       weights (default 1); their ids are NAME-1 .. NAME-N\n"
             "  --id NAME            worker id in results and heartbeats (default HOST:PID)\n"
+            "  --keys DIR           CURVE: authenticate with DIR/NAME.cert (+ _secret) and\n"
+            "                       trust only DIR/server.cert (default $%s)\n"
+            "  --cert NAME          which identity of DIR (default %s)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  -h, --help           this text\n\n"
             "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set\n"
             "(default: the best this CPU runs; an error if it cannot run the one named).\n",
             CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, CONFIG_WEIGHTS_ENV,
             CONFIG_WEIGHTS_DEFAULT, FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-            CONFIG_TASK_BUFFER, ISA_ENV);
+            CONFIG_TASK_BUFFER, CONFIG_KEYS_ENV, CURVE_WORKER_NAME, ISA_ENV);
 }
 
 static int parse_args(int argc, char **argv, worker_config_t *cfg)
@@ -88,11 +94,13 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         {"weights", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
         {"max-pixels", required_argument, 0, 'm'}, {"id", required_argument, 0, 'i'},
         {"task-buffer", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'T'},
+        {"keys", required_argument, 0, 'K'}, {"cert", required_argument, 0, 'C'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     *cfg = (worker_config_t){CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, NULL,
                              FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-                             CONFIG_TASK_BUFFER, 1, ISA_PORTABLE, ""};
+                             CONFIG_TASK_BUFFER, 1, ISA_PORTABLE, "", NULL, CURVE_WORKER_NAME,
+                             NULL};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -104,6 +112,8 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         case 'B': cfg->task_buffer = atoi(optarg); break;
         case 'T': cfg->threads = atoi(optarg); break;
         case 'i': snprintf(cfg->id, sizeof cfg->id, "%s", optarg); break;
+        case 'K': cfg->keys = optarg; break;
+        case 'C': cfg->cert = optarg; break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -130,6 +140,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         snprintf(cfg->id, sizeof cfg->id, "%s:%d", host, (int) getpid());
     }
     cfg->weights = config_weights_path(cfg->weights);
+    cfg->keys = config_keys_dir(cfg->keys);
     return 0;
 }
 
@@ -231,6 +242,8 @@ static void *worker_run(void *arg)
     if (task_buffer > 0)
         zsock_set_rcvbuf(tasks, task_buffer);
     zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
+    curve_apply(cfg->curve, tasks);
+    curve_apply(cfg->curve, results);
     if (zsock_connect(tasks, "%s", cfg->tasks_endpoint) != 0 ||
         zsock_connect(results, "%s", cfg->results_endpoint) != 0) {
         log_error("cannot connect to %s / %s: %s", cfg->tasks_endpoint, cfg->results_endpoint,
@@ -300,6 +313,11 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
     char err[512];
+    if (curve_client_setup(cfg.keys, cfg.cert, &cfg.curve) != 0)
+        return 1;
+    if (!cfg.keys && !(curve_endpoint_is_local(cfg.tasks_endpoint) &&
+                       curve_endpoint_is_local(cfg.results_endpoint)))
+        log_warn("no --keys: tasks and results cross the network unauthenticated, in clear");
     worker_t *workers = calloc((size_t) cfg.threads, sizeof *workers);
     if (!workers)
         return 1;
@@ -331,5 +349,6 @@ int main(int argc, char **argv)
     for (int i = cfg.threads - 1; i >= 0; i--) /* the weights' owner, workers[0], last */
         featurizer_destroy(&workers[i].featurizer);
     free(workers);
+    curve_destroy(&cfg.curve);
     return status;
 }

@@ -53,6 +53,14 @@ wait_for() {
     return 1
 }
 
+# A TCP port nobody listens on (checked with ss), from the ephemeral-free range.
+free_port() {
+    while :; do
+        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
+    done
+}
+
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
 
 # results_by WORKER: how many stored results that worker made

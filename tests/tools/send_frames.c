@@ -8,7 +8,11 @@
  *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
  *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
  *   garbage      a frame that is no message at all
- * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. */
+ * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. With
+ * $FRUITSTREAM_KEYS it connects as a CURVE client, the identity $FS_CERT (default worker)
+ * of that key directory (tests/integration/curve.sh). */
+#include "config.h"
+#include "curve.h"
 #include "file.h"
 #include "wire.h"
 
@@ -58,7 +62,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: send_frames ENDPOINT bind|connect ITEM...\n");
         return 2;
     }
+    curve_t *curve;
+    if (curve_client_setup(config_keys_dir(NULL), getenv("FS_CERT"), &curve) != 0)
+        return 1;
     zsock_t *out = zsock_new(ZMQ_PUSH);
+    curve_apply(curve, out);
     int rc = strcmp(argv[2], "bind") == 0 ? zsock_bind(out, "%s", argv[1]) < 0
                                           : zsock_connect(out, "%s", argv[1]);
     if (rc != 0) {
@@ -82,5 +90,6 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&buf);
     zsock_set_linger(out, 10000);
     zsock_destroy(&out);
+    curve_destroy(&curve);
     return rc;
 }

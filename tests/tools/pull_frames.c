@@ -1,0 +1,42 @@
+/* pull_frames -- an outsider on a ventilator's task port, for tests/integration/curve.sh.
+ *
+ *   pull_frames ENDPOINT
+ *
+ * Connects a PULL socket to ENDPOINT, as a worker would, and prints a line `frame N BYTES`
+ * for every frame that arrives, at once, until it is killed. With $FRUITSTREAM_KEYS it is
+ * a CURVE client, the identity $FS_CERT (default worker) of that key directory; without, a
+ * plain one. */
+#include "config.h"
+#include "curve.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: pull_frames ENDPOINT\n");
+        return 2;
+    }
+    curve_t *curve;
+    if (curve_client_setup(config_keys_dir(NULL), getenv("FS_CERT"), &curve) != 0)
+        return 1;
+    zsock_t *in = zsock_new(ZMQ_PULL);
+    curve_apply(curve, in);
+    if (zsock_connect(in, "%s", argv[1]) != 0) {
+        fprintf(stderr, "pull_frames: cannot connect to %s\n", argv[1]);
+        return 1;
+    }
+    for (long n = 1;; n++) {
+        zframe_t *frame = zframe_recv(in);
+        if (!frame)
+            break;
+        printf("frame %ld %zu\n", n, zframe_size(frame));
+        fflush(stdout);
+        zframe_destroy(&frame);
+    }
+    zsock_destroy(&in);
+    curve_destroy(&curve);
+    return 0;
+}
