@@ -1,6 +1,6 @@
 /* kernels.c -- the parts of the kernels that do not depend on the vector width: handing
  * out each instruction set's table (kernels_simd.c, compiled once per set), packing 1x1
- * weights into the panels that set's GEMM tiles read, reordering 3x3 weights, im2col.
+ * weights into the panels that set's GEMM tiles read, reordering 3x3 weights.
  *
  * A packed panel holds up to kern->panel outputs for every input, k rows of its width
  * padded with zeros to a whole number of vectors, so that the GEMM streams one contiguous
@@ -117,30 +117,10 @@ void kernels_row_affine(const kernels_t *kern, float *row, const float *scale,
     kern->row_affine(row, scale, offset, n);
 }
 
-void kernels_im2col3x3_s2(const float *in, int h, int w, int c, int y0, int y1, float *col)
+void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights,
+                      float *out)
 {
-    int wo = (w - 1) / 2 + 1, span = 3 * c;
-    for (int y = y0; y < y1; y++)
-        for (int x = 0; x < wo; x++)
-            for (int ky = 0; ky < 3; ky++, col += span) {
-                int iy = 2 * y - 1 + ky, ix = 2 * x - 1;
-                ptrdiff_t at = ((ptrdiff_t)iy * w + ix) * c; /* index of the left tap */
-                /* The three taps of a row are contiguous unless they cross the border. RGB,
-                 * the only input the network has, gets a copy of constant size, which the
-                 * compiler turns into a few vector moves; a loop of 9 floats cost as much as
-                 * the stem's GEMM. */
-                if (iy >= 0 && iy < h && ix >= 0 && ix + 2 < w) {
-                    if (c == 3)
-                        memcpy(col, in + at, 9 * sizeof(float));
-                    else
-                        memcpy(col, in + at, (size_t)span * sizeof(float));
-                    continue;
-                }
-                for (int i = 0; i < span; i++) {
-                    int tx = ix + i / c;
-                    col[i] = iy >= 0 && iy < h && tx >= 0 && tx < w ? in[at + i] : 0.0f;
-                }
-            }
+    weights->kern->stem_row(rows, w, weights, out);
 }
 
 void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out)

@@ -40,13 +40,16 @@ size_t kernels_pw_bytes(const kernels_pw_t *self);
 void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                      float *out);
 
-/* im2col for a 3x3 convolution, stride 2, padding 1, over an h x w x c input: output rows
- * [y0, y1) of the ((w - 1) / 2 + 1)-wide output, one row of 9 * c values per output pixel,
- * ordered (ky, kx, c); padding is zero. */
-void kernels_im2col3x3_s2(const float *in, int h, int w, int c, int y0, int y1, float *col);
+/* One output row of the network's stem, a 3x3 convolution of stride 2 and padding 1 over an
+ * RGB input w pixels wide, with bias and ReLU6, on the path `weights` were packed for:
+ * rows[0..2] are the input rows 2y-1 .. 2y+1, each w x 3 floats (a zero row for the
+ * padding above or below); weights are kernels_pw_new(kern, 27, cout, ...) of the
+ * kernels_conv3x3_reorder'ed weights; out is ((w - 1) / 2 + 1) x cout. */
+void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights,
+                      float *out);
 
 /* Reorders a 3x3 convolution's OIHW weights (cout x cin x 3 x 3) into the O x (ky, kx, I)
- * matrix that matches kernels_im2col3x3_s2, ready for kernels_pw_new(9 * cin, cout, ...). */
+ * matrix the stem reads, ready for kernels_pw_new(kern, 9 * cin, cout, ...). */
 void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out);
 
 /* Output rows y .. y + n - 1 (n = 1 or 2) of a 3x3 depthwise convolution (padding 1, stride

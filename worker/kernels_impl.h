@@ -3,7 +3,7 @@
  *
  * Each instruction set contributes one kernels_t table, defined by kernels_simd.c compiled
  * for that set; kernels.c holds what does not depend on the vector width (weight packing,
- * reordering, im2col) and hands out the tables. */
+ * reordering) and hands out the tables. */
 #ifndef FS_KERNELS_IMPL_H
 #define FS_KERNELS_IMPL_H
 
@@ -16,6 +16,7 @@ struct kernels_t {
     int lanes;  /* floats per vector: each panel is zero-padded to a multiple of it */
     void (*conv1x1)(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out);
+    void (*stem_row)(const float *const rows[3], int w, const kernels_pw_t *weights, float *out);
     void (*dw3x3_rows)(const float *const *rows, int n, int w, int c, int stride,
                        const float *weight, const float *bias, float *const *out);
     void (*avgpool)(const float *in, int m, int c, float *out);

@@ -43,10 +43,13 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
 #define DW_BLOCK 4
 
-/* One MR x (NV * W) output tile over the whole K; the last vector holds `last` (1..W) real
- * outputs. */
-INLINE void gemm_tile(const float *a, int k, const float *panel, int pw, const float *bias,
-                      int relu6, const float *res, float *c, int ldc, int last, int NV, int MR)
+/* One MR x (NV * W) output tile. Row i of A (output pixel i) is NSEG runs of `run` inputs,
+ * run s starting at a[s] + i * lda: one run of k for a 1x1 convolution; three runs of 9 for
+ * the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy). The
+ * last vector of the tile holds `last` (1..W) real outputs. */
+INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, const float *panel,
+                      int pw, const float *bias, int relu6, const float *res, float *c, int ldc,
+                      int last, int NV, int MR)
 {
     vf acc[MR_MAX][NV_MAX];
 UNROLL
@@ -54,17 +57,21 @@ UNROLL
 UNROLL
         for (int j = 0; j < NV; j++)
             acc[i][j] = vf_load(bias + W * j);
-    for (int p = 0; p < k; p++) {
-        vf b[NV_MAX];
 UNROLL
-        for (int j = 0; j < NV; j++)
-            b[j] = vf_load(panel + (size_t)p * pw + W * j);
-UNROLL
-        for (int i = 0; i < MR; i++) {
-            vf av = vf_set1(a[(size_t)i * k + p]);
+    for (int s = 0; s < NSEG; s++) {
+        const float *as = a[s];
+        for (int p = 0; p < run; p++, panel += pw) {
+            vf b[NV_MAX];
 UNROLL
             for (int j = 0; j < NV; j++)
-                acc[i][j] += av * b[j];
+                b[j] = vf_load(panel + W * j);
+UNROLL
+            for (int i = 0; i < MR; i++) {
+                vf av = vf_set1(as[i * lda + p]);
+UNROLL
+                for (int j = 0; j < NV; j++)
+                    acc[i][j] += av * b[j];
+            }
         }
     }
 UNROLL
@@ -92,25 +99,29 @@ UNROLL
  * as can be (16 rows with MR = 6: 6, 5, 5): the small grids at the end of the network, 7 x 7
  * and 4 x 4, are not multiples of MR, and a short last tile has too few independent
  * accumulator chains to hide the FMA latency. */
-INLINE void gemm_panel(const float *in, int m, int k, const float *panel, int pw,
-                       const float *bias, int relu6, const float *res, float *out, int ldc,
-                       int last, int NV, int MR)
+INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int m,
+                       const float *panel, int pw, const float *bias, int relu6, const float *res,
+                       float *out, int ldc, int last, int NV, int MR)
 {
     int tiles = (m + MR - 1) / MR;
     for (int t = 0, i = 0; t < tiles; t++) {
         int h = (m - i + tiles - t - 1) / (tiles - t);
-        const float *a = in + (size_t)i * k, *r = res ? res + (size_t)i * ldc : NULL;
+        const float *a[3];
+        for (int s = 0; s < NSEG; s++)
+            a[s] = in[s] + (size_t)i * lda;
+        const float *r = res ? res + (size_t)i * ldc : NULL;
         float *c = out + (size_t)i * ldc;
         i += h;
         if (h == MR) {
-            gemm_tile(a, k, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
+            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
             continue;
         }
         /* A case for every height below MR_MAX; those not below this MR fold away. */
 #define HEIGHT(R)                                                                          \
     case R:                                                                                \
         if (R < MR)                                                                        \
-            gemm_tile(a, k, panel, pw, bias, relu6, r, c, ldc, last, NV, R < MR ? R : 1);  \
+            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV,      \
+                      R < MR ? R : 1);                                                     \
         break;
         switch (h) {
             HEIGHT(1) HEIGHT(2) HEIGHT(3) HEIGHT(4) HEIGHT(5) HEIGHT(6) HEIGHT(7)
@@ -120,8 +131,10 @@ INLINE void gemm_panel(const float *in, int m, int k, const float *panel, int pw
     }
 }
 
-static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
-                    float *out)
+/* out (m x w->n, row stride ldc) = act(A * weights + bias) + res, for every panel of w, A's
+ * rows given as gemm_tile reads them. */
+INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int m,
+                 const kernels_pw_t *w, int relu6, const float *res, float *out, int ldc)
 {
     const kernels_t *kern = w->kern;
     for (int n0 = 0; n0 < w->n; n0 += kern->panel) {
@@ -132,21 +145,55 @@ static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, co
         const float *r = res ? res + n0 : NULL;
         switch (nv) {
         case 1:
-            gemm_panel(in, m, w->k, panel, pw, bias, relu6, r, out + n0, w->n, last, 1, mr_for[1]);
+            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
+                       mr_for[1]);
             break;
 #if NV_MAX > 2
         case 2:
-            gemm_panel(in, m, w->k, panel, pw, bias, relu6, r, out + n0, w->n, last, 2, mr_for[2]);
+            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
+                       mr_for[2]);
             break;
         case 3:
-            gemm_panel(in, m, w->k, panel, pw, bias, relu6, r, out + n0, w->n, last, 3, mr_for[3]);
+            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
+                       mr_for[3]);
             break;
 #endif
         default:
-            gemm_panel(in, m, w->k, panel, pw, bias, relu6, r, out + n0, w->n, last, NV_MAX,
-                       mr_for[NV_MAX]);
+            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       NV_MAX, mr_for[NV_MAX]);
             break;
         }
+    }
+}
+
+static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
+                    float *out)
+{
+    gemm(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out, w->n);
+}
+
+/* One output row of the stem (3x3, stride 2, padding 1, RGB in): the pixels whose window
+ * lies inside the row read it in place; the edge pixels (the first, and the last when w is
+ * odd) get their window copied with zeros for the padding. */
+static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weights, float *out)
+{
+    int wo = (w - 1) / 2 + 1, n = weights->n;
+    int hi = w >= 2 ? (w - 2) / 2 + 1 : 0; /* interior outputs are [1, hi) */
+    if (hi > wo)
+        hi = wo;
+    if (hi > 1) {
+        const float *in[3] = {rows[0] + 3, rows[1] + 3, rows[2] + 3}; /* pixel 1's window */
+        gemm(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n, n);
+    }
+    for (int x = 0; x < wo; x = x == 0 && hi > 1 ? hi : x + 1) {
+        float window[27];
+        for (int ky = 0; ky < 3; ky++)
+            for (int t = 0; t < 9; t++) {
+                int ix = 2 * x - 1 + t / 3;
+                window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
+            }
+        const float *in = window;
+        gemm(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * n, n);
     }
 }
 
@@ -321,6 +368,7 @@ const kernels_t SIMD_FN(kernels) = {
     .panel = NV_MAX * W,
     .lanes = W,
     .conv1x1 = conv1x1,
+    .stem_row = stem_row,
     .dw3x3_rows = dw3x3_rows,
     .avgpool = avgpool,
     .row_to_float = row_to_float,

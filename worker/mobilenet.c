@@ -29,7 +29,6 @@
 #define STEM_OUT 32
 #define HEAD_IN 320
 #define BAND_BYTES (512 * 1024)
-#define STEM_COL_BYTES (128 * 1024)
 
 /* features.1 .. features.17: output channels, stride, expansion factor. */
 static const struct {
@@ -55,14 +54,14 @@ struct mobilenet_t {
     int size;
     const kernels_t *kern; /* the instruction set every layer runs on */
     int shares_weights; /* made by mobilenet_share: the weights belong to another network */
-    int stem_h, stem_w, stem_band;
+    int stem_h, stem_w;
     kernels_pw_t *stem;
     block_t block[NBLOCKS];
     kernels_pw_t *head;
     int head_h, head_w;
     double flops;
     size_t act_floats, ring_floats, dw_floats, row_floats; /* buffer sizes, from plan() */
-    float *input, *act[2], *ring, *dw_out, *zero_row, *col, *head_out;
+    float *input, *act[2], *ring, *dw_out, *zero_row, *head_out;
 };
 
 static int out_side(int side, int stride)
@@ -131,7 +130,7 @@ static int find_conv(const safetensors_t *st, const char *prefix, int o, int i, 
     return *bias ? 0 : -1;
 }
 
-/* A 1x1 convolution (or, with k = 3, the stem reshaped for im2col), packed. */
+/* A 1x1 convolution (or, with k = 3, the stem reordered to (ky, kx, c) rows), packed. */
 static kernels_pw_t *load_pointwise(const kernels_t *kern, const safetensors_t *st,
                                     const char *prefix, int o, int i, int k, int *used, char *err,
                                     size_t errlen)
@@ -209,11 +208,10 @@ static void plan(mobilenet_t *self)
     int s = self->size;
     self->stem_h = out_side(s, 2);
     self->stem_w = out_side(s, 2);
-    int per_row = self->stem_w * 9 * 3 * (int)sizeof(float);
-    self->stem_band = imin(self->stem_h, STEM_COL_BYTES / per_row > 0 ? STEM_COL_BYTES / per_row : 1);
     self->flops = 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT;
     self->act_floats = (size_t)self->stem_h * self->stem_w * STEM_OUT;
-    self->ring_floats = self->dw_floats = self->row_floats = 0;
+    self->ring_floats = self->dw_floats = 0;
+    self->row_floats = (size_t)s * 3; /* the zero row stands for the stem's padding too */
     int h = self->stem_h, w = self->stem_w, c = STEM_OUT;
     for (int i = 0; i < NBLOCKS; i++) {
         block_t *b = &self->block[i];
@@ -270,10 +268,9 @@ static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
     self->ring = alloc_floats(self->ring_floats);
     self->dw_out = alloc_floats(self->dw_floats);
     self->zero_row = alloc_floats(self->row_floats);
-    self->col = alloc_floats((size_t)self->stem_band * self->stem_w * 27);
     self->head_out = alloc_floats((size_t)self->head_h * self->head_w * MOBILENET_FEATURES);
     if (!self->input || !self->act[0] || !self->act[1] || !self->ring || !self->dw_out ||
-        !self->zero_row || !self->col || !self->head_out) {
+        !self->zero_row || !self->head_out) {
         fail(err, errlen, "out of memory for the %dx%d network buffers", size, size);
         mobilenet_destroy(&self);
     }
@@ -343,7 +340,6 @@ void mobilenet_destroy(mobilenet_t **self_p)
     free(self->ring);
     free(self->dw_out);
     free(self->zero_row);
-    free(self->col);
     free(self->head_out);
     free(self);
     *self_p = NULL;
@@ -371,11 +367,14 @@ double mobilenet_flops(const mobilenet_t *self)
 
 static void run_stem(mobilenet_t *self, float *out)
 {
-    for (int y0 = 0; y0 < self->stem_h; y0 += self->stem_band) {
-        int y1 = imin(y0 + self->stem_band, self->stem_h);
-        kernels_im2col3x3_s2(self->input, self->size, self->size, 3, y0, y1, self->col);
-        kernels_conv1x1(self->col, (y1 - y0) * self->stem_w, self->stem, 1, NULL,
-                        out + (size_t)y0 * self->stem_w * STEM_OUT);
+    size_t in_row = (size_t)self->size * 3, out_row = (size_t)self->stem_w * STEM_OUT;
+    for (int y = 0; y < self->stem_h; y++) {
+        const float *rows[3];
+        for (int r = 0; r < 3; r++) {
+            int iy = 2 * y - 1 + r;
+            rows[r] = iy >= 0 && iy < self->size ? self->input + iy * in_row : self->zero_row;
+        }
+        kernels_stem_row(rows, self->size, self->stem, out + y * out_row);
     }
 }
 
