@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SINK_MAX_BATCH 1024
+#define SINK_MAX_BATCH SINK_STORE_MAX
 
 typedef struct {
     const char *results_endpoint;
@@ -290,12 +290,15 @@ static void project_items(sink_t *self, batch_t *b)
 }
 
 /* Stores a batch on the store thread's connection, again after each reconnect (the store
- * script makes a repeat harmless), until it works or the sink is stopped. */
+ * script makes a repeat harmless), until it works or the sink is stopped. A result Redis
+ * refuses is rejected inside store_batch, so this loop waits only on Redis itself. */
 static void store_until_stored(redis_t *redis, batch_t *b)
 {
-    while (store_batch(redis, b->items, b->n) != 0)
+    while (store_batch(redis, b->items, b->n) != 0) {
+        zclock_sleep(200); /* Redis is down or cannot store for now: no busy loop */
         if (redis_reconnect(redis, &stop_requested) != 0)
             break;
+    }
 }
 
 static void *store_in_background(void *arg)
