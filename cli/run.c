@@ -30,6 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* --allow-path folders run passes on, at most. */
+#define RUN_MAX_ALLOW 16
+
 typedef struct {
     const char *dir;
     const char *redis_url;
@@ -40,6 +43,8 @@ typedef struct {
     const char *k, *variance;
     bool standardize;
     const char *lease_ms;
+    const char *allow[RUN_MAX_ALLOW]; /* --allow-path, handed to the ventilator */
+    int allowed;
 } run_config_t;
 
 typedef struct {
@@ -76,6 +81,8 @@ static void usage(FILE *out)
             "  --k K | --variance V   PCA components: fixed, or to explain V (default 0.95)\n"
             "  --standardize       standardize features before PCA\n"
             "  --lease-ms MS       re-send tasks not stored within MS (default 30000)\n"
+            "  --allow-path DIR    also let the ventilator read files in DIR (DIR is allowed;\n"
+            "                      a link in DIR to a file elsewhere needs its folder here)\n"
             "  -h, --help          this text\n",
             CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
 }
@@ -87,7 +94,8 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         {"workers", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
         {"weights", required_argument, 0, 'W'}, {"k", required_argument, 0, 'k'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
-        {"lease-ms", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
+        {"lease-ms", required_argument, 0, 'e'}, {"allow-path", required_argument, 0, 'A'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
@@ -104,6 +112,13 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         case 'v': cfg->variance = optarg; break;
         case 'S': cfg->standardize = true; break;
         case 'e': cfg->lease_ms = optarg; break;
+        case 'A':
+            if (cfg->allowed == RUN_MAX_ALLOW) {
+                fprintf(stderr, "fruitstream run: more than %d --allow-path\n", RUN_MAX_ALLOW);
+                return -1;
+            }
+            cfg->allow[cfg->allowed++] = optarg;
+            break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -185,9 +200,14 @@ static void start_roles(run_t *self)
     sink_argv[n] = NULL;
     self->sink_pid = spawn(self, "fruitstream-sink", sink_argv);
 
-    char *vent_argv[8] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
-                          self->redis_url};
-    n = 5;
+    char *vent_argv[10 + 2 * RUN_MAX_ALLOW] = {"fruitstream-ventilator", "--tasks", self->tasks,
+                                               "--redis", self->redis_url, "--allow-path",
+                                               (char *) self->cfg.dir};
+    n = 7;
+    for (int i = 0; i < self->cfg.allowed; i++) {
+        vent_argv[n++] = "--allow-path";
+        vent_argv[n++] = (char *) self->cfg.allow[i];
+    }
     if (self->cfg.lease_ms) {
         vent_argv[n++] = "--lease-ms";
         vent_argv[n++] = (char *) self->cfg.lease_ms;
