@@ -257,7 +257,10 @@ int cmd_pca(int argc, char **argv)
                                  "ratios",
                                  KEY_PCA_MODEL);
     int status = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !r->element[0]->str) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
+        status = 1;
+    } else if (!r->element[0]->str) {
         fprintf(stderr, "fruitstream pca: no model in %s yet\n", KEY_PCA_MODEL);
         status = 1;
     } else {

@@ -343,6 +343,22 @@ static void remove_socket_file(const char *endpoint)
         unlink(endpoint + strlen(prefix));
 }
 
+/* The URL the roles get: the same address without its password, which goes in
+ * $REDIS_PASSWORD instead (any local user can read a command line). */
+static int url_for_children(const char *url, char *out, size_t outlen)
+{
+    redis_address_t address;
+    char err[512];
+    if (redis_address_parse(url, &address, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (address.password[0])
+        setenv("REDIS_PASSWORD", address.password, 1);
+    redis_address_format(&address, false, out, outlen);
+    return 0;
+}
+
 static void find_bin_dir(run_t *self)
 {
     char exe[PATH_MAX];
@@ -376,9 +392,10 @@ int cmd_run(int argc, char **argv)
     snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
     snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
              (int) getpid());
-    if (self->cfg.redis_url)
-        snprintf(self->redis_url, sizeof self->redis_url, "%s", self->cfg.redis_url);
-    else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))
+    if (self->cfg.redis_url) {
+        if (url_for_children(self->cfg.redis_url, self->redis_url, sizeof self->redis_url) != 0)
+            return 2;
+    } else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))
         snprintf(self->redis_url, sizeof self->redis_url, "%s",
                  private_redis_url(self->redis_server));
     else
