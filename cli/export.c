@@ -9,6 +9,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "private_redis.h"
@@ -80,8 +81,16 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         case 'o': cfg->out = optarg; break;
         case 'f': cfg->projections = false; cfg->features = true; break;
         case 'F': cfg->features = true; break;
-        case 'k': cfg->pca.k = atoi(optarg); *explicit_pca = true; break;
-        case 'v': cfg->pca.variance = atof(optarg); *explicit_pca = true; break;
+        case 'k':
+            if (option_int("--k", optarg, 0, FEATURES, &cfg->pca.k) != 0)
+                return -1;
+            *explicit_pca = true;
+            break;
+        case 'v':
+            if (option_real("--variance", optarg, 0, 1, &cfg->pca.variance) != 0)
+                return -1;
+            *explicit_pca = true;
+            break;
         case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
@@ -89,8 +98,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         default: export_usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
-        cfg->pca.variance > 1) {
+    if (optind < argc) {
         export_usage(stderr);
         return -1;
     }

@@ -12,7 +12,9 @@
 #include "commands.h"
 #include "config.h"
 #include "keys.h"
+#include "featurizer.h"
 #include "log.h"
+#include "options.h"
 #include "private_redis.h"
 #include "redis.h"
 #include "uploads.h"
@@ -100,18 +102,40 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
                           .workers = cores > 0 ? (int) cores : 1, .size = "224"};
-    int c;
+    int c, number;
+    double real;
+    int64_t lease;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
-        case 'w': cfg->workers = atoi(optarg); break;
-        case 's': cfg->size = optarg; break;
+        /* the roles read these again; checking them here fails the run before it starts */
+        case 'w':
+            if (option_int("--workers", optarg, 1, CONFIG_MAX_WORKER_THREADS, &cfg->workers))
+                return -1;
+            break;
+        case 's':
+            if (option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &number))
+                return -1;
+            cfg->size = optarg;
+            break;
         case 'W': cfg->weights = optarg; break;
-        case 'k': cfg->k = optarg; break;
-        case 'v': cfg->variance = optarg; break;
+        case 'k':
+            if (option_int("--k", optarg, 0, FEATURE_DIM, &number) != 0)
+                return -1;
+            cfg->k = optarg;
+            break;
+        case 'v':
+            if (option_real("--variance", optarg, 0, 1, &real) != 0)
+                return -1;
+            cfg->variance = optarg;
+            break;
         case 'S': cfg->standardize = true; break;
-        case 'e': cfg->lease_ms = optarg; break;
+        case 'e':
+            if (option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &lease) != 0)
+                return -1;
+            cfg->lease_ms = optarg;
+            break;
         case 'A':
             if (cfg->allowed == RUN_MAX_ALLOW) {
                 fprintf(stderr, "fruitstream run: more than %d --allow-path\n", RUN_MAX_ALLOW);
@@ -123,10 +147,8 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc - 1 || cfg->workers < 1 ||
-        cfg->workers > CONFIG_MAX_WORKER_THREADS) {
-        fprintf(stderr, "fruitstream run: give at most one DIR and 1..%d workers\n",
-                CONFIG_MAX_WORKER_THREADS);
+    if (optind < argc - 1) {
+        fprintf(stderr, "fruitstream run: give at most one DIR\n");
         return -1;
     }
     cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);

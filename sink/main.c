@@ -14,6 +14,7 @@
 #include "defer.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
@@ -123,36 +124,33 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
                            {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'r': cfg->results_endpoint = optarg; break;
         case 'R': cfg->redis_url = optarg; break;
-        case 'k': cfg->pca.k = atoi(optarg); break;
-        case 'v': cfg->pca.variance = atof(optarg); break;
+        case 'k': rc = option_int("--k", optarg, 0, cfg->pca.dim, &cfg->pca.k); break;
+        case 'v': rc = option_real("--variance", optarg, 0, 1, &cfg->pca.variance); break;
         case 'S': cfg->pca.standardize = true; break;
-        case 'n': cfg->refresh_every = atoll(optarg); break;
-        case 't': cfg->refresh_seconds = atof(optarg); break;
-        case 'b': cfg->batch = atoi(optarg); break;
-        case 'g': cfg->gather_ms = atoi(optarg); break;
-        case 'T': cfg->blas_threads = atoi(optarg); break;
-        case 'l':
-            if (log_set_level_name(optarg) != 0)
-                return -1;
+        case 'n':
+            rc = option_int64("--refresh-every", optarg, 1, INT64_MAX, &cfg->refresh_every);
             break;
+        case 't':
+            rc = option_real("--refresh-seconds", optarg, 0, 1e9, &cfg->refresh_seconds);
+            break;
+        case 'b': rc = option_int("--batch", optarg, 1, SINK_MAX_BATCH, &cfg->batch); break;
+        case 'g': rc = option_int("--gather-ms", optarg, 0, 60000, &cfg->gather_ms); break;
+        case 'T': rc = option_int("--blas-threads", optarg, 1, 1024, &cfg->blas_threads); break;
+        case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
-        cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
-        cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
-        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1) {
-        fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
-                        "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
-        return -1;
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "fruitstream-sink: unexpected argument \"%s\"\n", argv[optind]);
+        rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 /* Runs a Redis write until it works, reconnecting in between; gives up only on stop. */
@@ -474,6 +472,7 @@ static int sink_setup(sink_t *self)
 int main(int argc, char **argv)
 {
     log_init("sink");
+    option_set_program("fruitstream-sink");
     static sink_t sink;
     sink_t *self = &sink;
     if (parse_args(argc, argv, &self->cfg) != 0)

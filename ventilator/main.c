@@ -131,6 +131,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
                                  .max_image_bytes = 64L << 20,
                                  .task_buffer = CONFIG_TASK_BUFFER};
     int c, rc = 0;
+    int64_t bytes = cfg->task_buffer;
     while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 't': cfg->tasks_endpoint = optarg; break;
@@ -147,7 +148,10 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'b':
             rc = option_bytes("--max-image-bytes", optarg, 1, 1L << 30, &cfg->max_image_bytes);
             break;
-        case 'B': rc = option_int("--task-buffer", optarg, 0, 1 << 30, &cfg->task_buffer); break;
+        case 'B':
+            rc = option_bytes("--task-buffer", optarg, 0, 1 << 30, &bytes);
+            cfg->task_buffer = (int) bytes;
+            break;
         case 'c': cfg->consumer = optarg; break;
         case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
@@ -592,6 +596,7 @@ static int ventilator_setup(ventilator_t *self)
 int main(int argc, char **argv)
 {
     log_init("ventilator");
+    option_set_program("fruitstream-ventilator");
     static ventilator_t ventilator;
     ventilator_t *self = &ventilator;
     if (parse_args(argc, argv, &self->cfg) != 0)
