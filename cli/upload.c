@@ -77,7 +77,7 @@ int cmd_upload(int argc, char **argv)
     }
     file_buffer_free(&file);
     long count = uploads_count(uploads);
-    if (uploads_flush(uploads) != 0)
+    if (uploads_flush(uploads) != 0 || uploads_refused(uploads) > 0)
         status = 1;
     else if (count > 0)
         freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS, count));
