@@ -27,8 +27,9 @@
 #define KEY_STORED "fs:stored"
 /* Set of image keys whose featurization failed (reasons are in their fs:image hash). */
 #define KEY_FAILED "fs:failed"
-/* Hash of run counters: uploaded, stored, failed, duplicates, retried, malformed, seq
- * (sink/ventilator), backlog and in_flight (ventilator, refreshed every second). */
+/* Hash of run counters: uploaded, stored, failed, duplicates, retried, malformed,
+ * rejected, seq (sink/ventilator), backlog and in_flight (ventilator, refreshed every
+ * second). */
 #define KEY_COUNTERS "fs:counters"
 /* Hash label -> number of stored images with that label. */
 #define KEY_LABELS "fs:labels"
