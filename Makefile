@@ -73,7 +73,8 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 $(BUILD)/obj/tests/fuzz/replay_%.o: tests/fuzz/replay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_NAME='"$*"' -MMD -MP -c $< -o $@
-$(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay_%.o $(LIB)
+$(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay_%.o \
+                           $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
@@ -117,4 +118,7 @@ bench: deps deps-bench
 clean:
 	rm -rf build build-asan build-clang build-fuzz
 
+# Dependency files come from compiling; nothing should try to make them (make's built-in
+# `%: %.o` would, through the replay_%.o rule).
+%.d: ;
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

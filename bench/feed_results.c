@@ -5,8 +5,8 @@
  *
  * The sink stores only results of pending upload entries, so the first form comes first:
  * it adds the COUNT entries the results will answer (IDs N-1, keys bench/N.jpg) and makes
- * them pending, as a ventilator's read would. The second pushes COUNT RESULT messages with distinct keys and 1280-float features drawn from a
- * low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
+ * them pending, as a ventilator's read would. The second pushes COUNT RESULT messages
+ * with distinct keys and 1280-float features drawn from a low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. */
 #include "clock.h"

@@ -290,7 +290,8 @@ int store_batch(redis_t *redis, store_item_t *items, size_t n)
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         size_t count = call_items(n, at);
         for (size_t i = 0; refused[at / STORE_CALL_ITEMS] && i < count; i++)
-            if ((count == 1 ? reject(redis, items + at) : store_batch(redis, items + at + i, 1)) != 0)
+            if ((count == 1 ? reject(redis, items + at)
+                            : store_batch(redis, items + at + i, 1)) != 0)
                 return -1;
     }
     return 0;

@@ -140,8 +140,12 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'A': rc = allow(cfg, optarg); break;
         case 'L': cfg->list = optarg; break;
         case 'i': cfg->from_stdin = true; break;
-        case 'e': rc = option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &cfg->lease_ms); break;
-        case 'f': rc = option_int("--max-in-flight", optarg, 1, 1 << 20, &cfg->max_in_flight); break;
+        case 'e':
+            rc = option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &cfg->lease_ms);
+            break;
+        case 'f':
+            rc = option_int("--max-in-flight", optarg, 1, 1 << 20, &cfg->max_in_flight);
+            break;
         case 'g':
             rc = option_int("--tasks-per-message", optarg, 1, 1024, &cfg->tasks_per_message);
             break;
@@ -260,7 +264,8 @@ static int load_blob(ventilator_t *self, const redisReply *blob, wire_task_t *ta
         freeReplyObject(r);
         return -1;
     }
-    if (r->type == REDIS_REPLY_STRING && r->len > 0 && (int64_t) r->len <= self->cfg.max_image_bytes) {
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 &&
+        (int64_t) r->len <= self->cfg.max_image_bytes) {
         memcpy(self->image, r->str, r->len);
         task->image = (const uint8_t *) self->image;
         task->image_len = r->len;

@@ -33,7 +33,8 @@ static int replay_path(const char *path, file_buffer_t *buf)
     int n = 0;
     while (dir && (e = readdir(dir))) {
         char sub[4096];
-        if (e->d_name[0] == '.' || snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int) sizeof sub)
+        if (e->d_name[0] == '.' ||
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int) sizeof sub)
             continue;
         int got = replay_path(sub, buf);
         n += got > 0 ? got : 0;

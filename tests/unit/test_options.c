@@ -28,7 +28,8 @@ static void integers_whole_or_refused(void)
 static void bytes_with_units(void)
 {
     int64_t v = 0;
-    CHECK(option_bytes("--b", "16K", 0, INT64_MAX, &v) == 0 && v == 16384, "16K: %lld", (long long) v);
+    CHECK(option_bytes("--b", "16K", 0, INT64_MAX, &v) == 0 && v == 16384, "16K: %lld",
+          (long long) v);
     CHECK(option_bytes("--b", "64M", 0, INT64_MAX, &v) == 0 && v == 64 << 20, "64M");
     CHECK(option_bytes("--b", "2G", 0, INT64_MAX, &v) == 0 && v == 2LL << 30, "2G");
     CHECK(option_bytes("--b", "100", 0, INT64_MAX, &v) == 0 && v == 100, "100");
@@ -54,10 +55,10 @@ static void redis_urls(void)
     redis_address_t a;
     char err[256], out[512];
     unsetenv("REDIS_PASSWORD");
-    CHECK(redis_address_parse("redis://fsuser:p%40ss@host.example:6380/3", &a, err, sizeof err) == 0,
-          "%s", err);
-    CHECK(!strcmp(a.user, "fsuser") && !strcmp(a.password, "p@ss") && !strcmp(a.host, "host.example") &&
-              a.port == 6380 && a.db == 3, "parsed %s %s %d %d", a.user, a.host, a.port, a.db);
+    CHECK(redis_address_parse("redis://fsuser:p%40ss@host.example:6380/3", &a, err,
+                              sizeof err) == 0, "%s", err);
+    CHECK(!strcmp(a.user, "fsuser") && !strcmp(a.password, "p@ss") &&
+              !strcmp(a.host, "host.example") && a.port == 6380 && a.db == 3, "parsed %s %s %d %d", a.user, a.host, a.port, a.db);
     redis_address_format(&a, true, out, sizeof out);
     CHECK(!strcmp(out, "redis://fsuser:***@host.example:6380/3"), "redacted: %s", out);
     redis_address_format(&a, false, out, sizeof out);
