@@ -180,7 +180,7 @@ static int greet(redisContext *ctx, const redis_address_t *a, const char *where,
     }
     int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
     if (rc != 0) {
-        *fatal = r && redis_error_kind(r) != REDIS_ERROR_TRANSIENT;
+        *fatal = redis_error_kind(r) == REDIS_ERROR_FATAL; /* not "max clients", say */
         snprintf(err, errlen, "Redis at %s: %s failed: %s", where, doing,
                  r ? r->str : ctx->errstr);
     }
