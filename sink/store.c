@@ -17,7 +17,8 @@
  * the same key. Anything else is rejected and counted, touching nothing: a result made up
  * by a peer, or naming another upload's entry, must neither be stored nor delete that
  * upload. A result arriving again after its entry was stored and deleted finds its image
- * already stored: a duplicate, as before. The checks run with redis.pcall, so an entry ID
+ * already stored: a duplicate, as before. A result whose fs:image key holds something
+ * other than a hash is rejected too (writing there would fail the whole call). The checks run with redis.pcall, so an entry ID
  * Redis refuses rejects that one result instead of failing the whole call. Only blobs named
  * fs:blob:* are deleted with their entry: a blob field naming any other key is not ours.
  *
@@ -74,10 +75,11 @@ static const char store_script[] =
     "  local blob = upload_of(entry, key)\n"
     "  if blob and blob:sub(1, #blob_prefix) == blob_prefix then redis.call('DEL', blob) end\n"
     "  if blob then entries[#entries + 1] = entry end\n"
-    "  if redis.call('EXISTS', image) == 1 then\n"
+    "  local kind = redis.call('TYPE', image).ok\n"
+    "  if kind == 'hash' then\n"
     "    duplicates = duplicates + 1\n"
     "    out[2 * i - 1], out[2 * i] = 0, tonumber(redis.call('HGET', image, 'seq') or '0')\n"
-    "  elseif not blob then\n"
+    "  elseif not blob or kind ~= 'none' then -- no entry vouches for it, or no room for it\n"
     "    rejected = rejected + 1\n"
     "    out[2 * i - 1], out[2 * i] = 3, 0\n"
     "  elseif ARGV[a + 4] ~= '1' then\n"
@@ -88,10 +90,11 @@ static const char store_script[] =
     "  else\n"
     "    local seq = redis.call('HINCRBY', counters, 'seq', 1)\n"
     "    stored_count = stored_count + 1\n"
+    "    -- XADD first: should it fail, no image hash is left to pass later for a duplicate\n"
+    "    redis.call('XADD', stored, seq .. '-1', 'key', key)\n"
     "    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],\n"
     "      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],\n"
     "      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], common(a))\n"
-    "    redis.call('XADD', stored, seq .. '-1', 'key', key)\n"
     "    if label ~= '' then per_label[label] = (per_label[label] or 0) + 1 end\n"
     "    out[2 * i - 1], out[2 * i] = 1, seq\n"
     "  end\n"
@@ -212,8 +215,9 @@ static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
             items[i].seq = r->element[2 * i + 1]->integer;
             if (items[i].outcome == STORE_REJECTED)
                 log_warn("rejected a result for %.200s from %.128s: entry %.64s is not a "
-                         "pending upload of that key", items[i].result->key,
-                         items[i].result->worker, items[i].result->entry);
+                         "pending upload of that key, or the image key holds something "
+                         "else", items[i].result->key, items[i].result->worker,
+                         items[i].result->entry);
         }
         return 0;
     }

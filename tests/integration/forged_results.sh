@@ -41,13 +41,45 @@ else
     fail forged_results_refused_ids_do_not_stop_good_ones "stored=$(counter stored) rejected=$(counter rejected) uploads=$(rcli xlen fs:uploads) $(tail -n 3 "$T/sink.log")"
 fi
 
+# An image key already taken by something that is not a result (a string): that result is
+# rejected, its neighbours in the message stored, the counters right.
+"$B/fruitstream" upload --key k4 "$JPEG" 2>/dev/null
+"$B/fruitstream" upload --key k5 "$JPEG" 2>/dev/null
+rcli set fs:image:k4 "not a hash" >/dev/null
+set -- $(deliver_uploads)
+"$SEND" "$RESULTS" connect "result:k4@$1" "result:k5@$2" 2>>"$T/send2.log"
+if stored_is 4 && [ "$(counter stored)" -eq 4 ] && [ "$(counter rejected)" -eq 6 ] &&
+    [ "$(rcli get fs:image:k4)" = "not a hash" ] && [ "$(rcli hget fs:image:k5 status)" = ok ]; then
+    pass forged_results_taken_image_key_rejected_alone
+else
+    fail forged_results_taken_image_key_rejected_alone "stored=$(counter stored) rejected=$(counter rejected) $(tail -n 2 "$T/sink.log")"
+fi
+
+# Redis refusing the store script itself (fs:stored made a string, so every XADD fails):
+# the sink tries the result alone, rejects and counts it, and goes on; no busy loop.
+rcli rename fs:stored fs:stored.saved >/dev/null
+rcli set fs:stored "not a stream" >/dev/null
+"$B/fruitstream" upload --key k6 "$JPEG" 2>/dev/null
+"$SEND" "$RESULTS" connect "result:k6@$(deliver_uploads)" 2>>"$T/send2.log"
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters rejected)\" = 7 ]"
+sleep 1
+refusals=$(grep -c "storing 1 results failed" "$T/sink.log")
+if [ "$(counter rejected)" -eq 7 ] && [ "$(rcli exists fs:image:k6)" = 0 ] &&
+    [ "$refusals" -le 2 ] && kill -0 "$SINK_PID"; then
+    pass forged_results_refused_script_not_retried_forever
+else
+    fail forged_results_refused_script_not_retried_forever "rejected=$(counter rejected) refusals logged=$refusals"
+fi
+rcli del fs:stored >/dev/null
+rcli rename fs:stored.saved fs:stored >/dev/null
+
 # The real result sent again after it was stored is a duplicate, as before; the sink is
 # alive and its log did not run away.
 "$SEND" "$RESULTS" connect "result:k1@$E1" 2>>"$T/send2.log"
 wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters duplicates)\" = 1 ]"
 lines=$(wc -l <"$T/sink.log")
 if [ "$(counter duplicates)" -eq 1 ] && kill -0 "$SINK_PID" 2>/dev/null &&
-    [ "$lines" -lt 40 ] && [ "$(rcli hget fs:image:k1 worker)" = send_frames ]; then
+    [ "$lines" -lt 50 ] && [ "$(rcli hget fs:image:k1 worker)" = send_frames ]; then
     pass forged_results_sink_stays_quiet
 else
     fail forged_results_sink_stays_quiet "duplicates=$(counter duplicates) log lines=$lines"

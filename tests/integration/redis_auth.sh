@@ -19,6 +19,7 @@ rcli() { redis-cli -s "$T/redis.sock" --no-auth-warning -a "$ADMIN" "$@"; }
 wait_for 10 "redis-cli -s $T/redis.sock --no-auth-warning -a $ADMIN ping | grep -q PONG" ||
     { fail auth_redis "redis-server did not start"; exit 1; }
 rcli acl setuser fsuser on ">$USERPASS" '~*' '&*' '+@all' >/dev/null
+rcli acl setuser reader on ">reader-pw-5" '~*' '&*' '+@read' '+@connection' >/dev/null
 unset REDIS_URL
 
 mkdir -p "$T/in/Kiwi"
@@ -52,7 +53,7 @@ wrong_exit() {
     kill -9 $pid 2>/dev/null && { bad="$bad $name(still running)"; return; }
     wait $pid; rc=$?
     errors=$(grep -c -i "error" "$T/$name.log")
-    [ $rc -ne 0 ] && [ "$errors" -eq 1 ] && grep -q -E "WRONGPASS|NOAUTH" "$T/$name.log" &&
+    [ $rc -ne 0 ] && [ "$errors" -eq 1 ] && grep -q -E "WRONGPASS|NOAUTH|NOPERM" "$T/$name.log" &&
         ! grep -q "counters:" "$T/$name.out" || bad="$bad $name(rc=$rc, $errors errors: $(head -c 300 "$T/$name.log"))"
 }
 bad=""
@@ -65,11 +66,13 @@ wrong_exit status_none "$B/fruitstream" status --redis "$NONE"
 wrong_exit status_wrong "$B/fruitstream" status --redis "$WRONG"
 wrong_exit pca_none "$B/fruitstream" pca --redis "$NONE"
 wrong_exit export_none "$B/fruitstream" export --redis "$NONE"
+wrong_exit vent_noperm "$B/fruitstream-ventilator" --redis "redis://reader:reader-pw-5@127.0.0.1:$PORT" \
+    --tasks "tcp://127.0.0.1:$(free_port)"
 wrong_exit upload_wrong "$B/fruitstream" upload --redis "$WRONG" "$T/in/Kiwi/$(ls "$T/in/Kiwi" | head -n 1)"
 [ -z "$bad" ] && pass auth_refused_ends_with_one_error || fail auth_refused_ends_with_one_error "$bad"
 
 # The live roles were not disturbed, and no output anywhere holds a password.
-leaks=$(grep -l -e "$USERPASS" -e "fs-pass%40" -e "not-it-93" -e "$ADMIN" "$T"/*.log "$T"/*.out 2>/dev/null | grep -v redis.log)
+leaks=$(grep -l -e "$USERPASS" -e "fs-pass%40" -e "not-it-93" -e "$ADMIN" -e reader-pw "$T"/*.log "$T"/*.out 2>/dev/null | grep -v redis.log)
 if [ -z "$leaks" ] && grep -q 'fsuser:\*\*\*@' "$T"/*.log; then
     pass auth_passwords_never_printed
 else
