@@ -4,6 +4,8 @@
 #   make run        featurize the Fruits-360 Test split end to end (starts its own Redis)
 #   make test       unit tests (also under ASan/UBSan) and integration tests
 #   make bench      speed figures (featurizer vs PyTorch and sgemm peak, sink, stream latency)
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/fuzz/; run e.g.
+#                   build-fuzz/fuzz/fuzz_wire -max_total_time=60 NEW_DIR tests/fuzz/corpus/wire
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
 # CC=clang works as well as gcc; warnings are errors with both.
@@ -52,9 +54,15 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Fuzz targets: each runs under libFuzzer (make fuzz) and, everywhere else, as a unit test
+# replaying its corpus (tests/fuzz/replay.c).
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
+FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps deps-bench run test asan clang bench clean
-all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
+.PHONY: all deps deps-bench run test asan clang bench fuzz fuzzers clean
+all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
 
 deps:
 	@sh scripts/deps.sh
@@ -86,6 +94,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/obj/tests/fuzz/replay_%.o: tests/fuzz/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_NAME='"$*"' -MMD -MP -c $< -o $@
+$(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay_%.o \
+                           $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -106,6 +124,13 @@ clang:
 	    $(MAKE) --no-print-directory CC=clang BUILD=build-clang all; \
 	else echo "clang not installed: skipping the clang build"; fi
 
+# libFuzzer needs clang; the library is built instrumented for coverage, ASan and UBSan.
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz \
+	    EXTRA_CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzzers
+fuzzers: $(FUZZERS)
+
 test: deps
 	@$(MAKE) --no-print-directory all asan clang
 	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan
@@ -115,6 +140,9 @@ bench: deps deps-bench
 	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz
 
+# Dependency files come from compiling; nothing should try to make them (make's built-in
+# `%: %.o` would, through the replay_%.o rule).
+%.d: ;
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,18 +1,26 @@
 /* feed_results -- a synthetic stream of worker results, as fast as the sink takes them.
  *
+ *   feed_results --pending REDIS_URL COUNT
  *   feed_results ENDPOINT COUNT
  *
- * Pushes COUNT RESULT messages with distinct keys and 1280-float features drawn from a
- * low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
+ * The sink stores only results of pending upload entries, so the first form comes first:
+ * it adds the COUNT entries the results will answer (IDs N-1, keys bench/N.jpg) and makes
+ * them pending, as a ventilator's read would. The second pushes COUNT RESULT messages
+ * with distinct keys and 1280-float features drawn from a low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. */
 #include "clock.h"
+#include "keys.h"
+#include "options.h"
+#include "redis.h"
+#include "uploads.h"
 #include "wire.h"
 
 #include <czmq.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DIM 1280
 #define RANK 32
@@ -24,13 +32,48 @@ static float gaussian(void)
     return (float) (sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
+/* The upload entries the results answer, pending in the group. */
+static int add_pending(const char *url, int64_t count)
+{
+    char err[512];
+    redis_t *redis = redis_new(url, err, sizeof err);
+    if (!redis || uploads_ensure_group(redis) != 0) {
+        fprintf(stderr, "feed_results: %s\n", redis ? "cannot create the group" : err);
+        redis_destroy(&redis);
+        return 1;
+    }
+    int rc = 0;
+    for (int64_t i = 0; i < count && rc == 0; i += 1000) {
+        int64_t n = count - i < 1000 ? count - i : 1000;
+        for (int64_t j = i; j < i + n; j++)
+            redisAppendCommand(redis->ctx, "XADD %s %lld-1 key bench/%lld.jpg", KEY_UPLOADS,
+                               (long long) j + 1, (long long) j);
+        redisAppendCommand(redis->ctx, "XREADGROUP GROUP %s feeder COUNT %lld STREAMS %s >",
+                           GROUP_VENTILATORS, (long long) n, KEY_UPLOADS);
+        for (int64_t j = 0; j <= n; j++) {
+            redisReply *r = NULL;
+            if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK ||
+                r->type == REDIS_REPLY_ERROR) {
+                fprintf(stderr, "feed_results: %s\n", r ? r->str : redis->ctx->errstr);
+                rc = 1;
+            }
+            freeReplyObject(r);
+        }
+    }
+    redis_destroy(&redis);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: feed_results ENDPOINT COUNT\n");
+    int64_t count;
+    bool pending = argc == 4 && strcmp(argv[1], "--pending") == 0;
+    if ((argc != 3 && !pending) || option_int64("COUNT", argv[argc - 1], 1, INT64_MAX, &count)) {
+        fprintf(stderr, "usage: feed_results [--pending REDIS_URL | ENDPOINT] COUNT\n");
         return 2;
     }
-    long count = atol(argv[2]);
+    if (pending)
+        return add_pending(argv[2], count);
     static float basis[RANK][DIM], vectors[DISTINCT][DIM];
     srand(1);
     for (int r = 0; r < RANK; r++)
@@ -51,18 +94,19 @@ int main(int argc, char **argv)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     double t0 = clock_seconds();
-    for (long i = 0; i < count; i++) {
+    for (int64_t i = 0; i < count; i++) {
         wire_result_t r = {.ok = true, .size = 224, .attempt = 1,
                            .features = (const uint8_t *) vectors[i % DISTINCT],
                            .features_len = sizeof vectors[0], .uploaded_ms = clock_unix_ms()};
-        snprintf(r.entry, sizeof r.entry, "%ld-1", i + 1);
-        snprintf(r.key, sizeof r.key, "bench/%ld.jpg", i);
-        snprintf(r.label, sizeof r.label, "label%ld", i % 10);
+        snprintf(r.entry, sizeof r.entry, "%lld-1", (long long) i + 1);
+        snprintf(r.key, sizeof r.key, "bench/%lld.jpg", (long long) i);
+        snprintf(r.label, sizeof r.label, "label%lld", (long long) i % 10);
         snprintf(r.worker, sizeof r.worker, "feeder");
         wire_encode_result(&buf, &r);
         zmq_send(zsock_resolve(results), buf.data, buf.size, 0);
     }
-    fprintf(stderr, "feed_results: %ld results sent in %.2f s\n", count, clock_seconds() - t0);
+    fprintf(stderr, "feed_results: %lld results sent in %.2f s\n", (long long) count,
+            clock_seconds() - t0);
     msgpack_sbuffer_destroy(&buf);
     zsock_set_linger(results, 60000);
     zsock_destroy(&results);

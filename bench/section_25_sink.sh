@@ -28,6 +28,7 @@ measure() {
     "$B/fruitstream-sink" --redis "unix://$T/run/redis.sock" --results "ipc://$T/run/results" \
         ${FS_BENCH_SINK_OPTS:-} 2>"$T/run/sink.log" &
     SINK=$!
+    "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
     sleep 0.5
     start=$(date +%s.%N)
     "$B/bench/feed_results" "ipc://$T/run/results" "$N" 2>/dev/null &

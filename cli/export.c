@@ -4,11 +4,19 @@
  * export rebuilds the PCA from the sink's checkpoint plus every vector stored after it
  * (sink/pca_store.h), so its projections use a model that includes every stored vector even
  * while the pipeline runs, then walks fs:stored in store order and writes one CSV row per
- * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280. */
+ * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280.
+ *
+ * Keys and labels are whatever uploaders wrote, so the text fields are made safe to read:
+ * the file is always valid UTF-8 (a byte that is not part of a valid UTF-8 sequence is
+ * written as the four characters \xHH), and with --excel-safe a field starting with =, +,
+ * -, @, TAB or CR gets a leading ' so that a spreadsheet shows it instead of running it
+ * as a formula. Without --excel-safe keys stay as they are (valid UTF-8 ones byte for
+ * byte), which is what a program reading the file wants. */
 #include "commands.h"
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "private_redis.h"
@@ -28,6 +36,7 @@ typedef struct {
     const char *data_dir;
     const char *out;
     bool projections, features;
+    bool excel_safe;
     pca_options_t pca;
 } export_config_t;
 
@@ -44,6 +53,8 @@ static void export_usage(FILE *out)
             "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
             "                   else 0.95)\n"
             "  --standardize    standardize features before PCA\n"
+            "  --excel-safe     prefix a path or label starting with = + - @ with ' (so a\n"
+            "                   spreadsheet does not run it as a formula); default: as is\n"
             "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
             "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
             "                   when it exists, else Redis at %s)\n",
@@ -69,6 +80,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
     static const struct option options[] = {
         {"out", required_argument, 0, 'o'},   {"features", no_argument, 0, 'f'},
         {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
+        {"excel-safe", no_argument, 0, 'x'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -80,8 +92,17 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         case 'o': cfg->out = optarg; break;
         case 'f': cfg->projections = false; cfg->features = true; break;
         case 'F': cfg->features = true; break;
-        case 'k': cfg->pca.k = atoi(optarg); *explicit_pca = true; break;
-        case 'v': cfg->pca.variance = atof(optarg); *explicit_pca = true; break;
+        case 'x': cfg->excel_safe = true; break;
+        case 'k':
+            if (option_int("--k", optarg, 0, FEATURES, &cfg->pca.k) != 0)
+                return -1;
+            *explicit_pca = true;
+            break;
+        case 'v':
+            if (option_real("--variance", optarg, 0, 1, &cfg->pca.variance) != 0)
+                return -1;
+            *explicit_pca = true;
+            break;
         case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
@@ -89,28 +110,55 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         default: export_usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
-        cfg->pca.variance > 1) {
+    if (optind < argc) {
         export_usage(stderr);
         return -1;
     }
     return 0;
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break. */
-static void put_field(FILE *out, const char *s)
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one:
+ * shortest form only, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_length(const unsigned char *s, size_t n)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+               : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* A CSV text field of len bytes: valid UTF-8 always (other bytes as \xHH), quoted when it
+ * holds a comma, quote or line break, and with excel_safe no formula. */
+static void put_field(FILE *out, const char *s, size_t len, bool excel_safe)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    bool quote = memchr(s, ',', len) || memchr(s, '"', len) || memchr(s, '\r', len) ||
+                 memchr(s, '\n', len);
+    if (quote)
+        fputc('"', out);
+    if (excel_safe && len > 0 && s[0] && strchr("=+-@\t\r", s[0]))
+        fputc('\'', out);
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_length(p + i, len - i);
+        if (n == 0) {
+            fprintf(out, "\\x%02X", p[i]);
+            i++;
+            continue;
+        }
+        if (p[i] == '"')
             fputc('"', out);
-        fputc(*s, out);
+        fwrite(p + i, 1, n, out);
+        i += n;
     }
-    fputc('"', out);
+    if (quote)
+        fputc('"', out);
 }
 
 static void put_header(FILE *out, const export_config_t *cfg, int k)
@@ -145,9 +193,9 @@ static long put_chunk(redis_t *redis, redisReply *entries, const export_config_t
             continue;
         }
         memcpy(x, f[2]->str, sizeof x);
-        put_field(out, f[0]->str);
+        put_field(out, f[0]->str, f[0]->len, cfg->excel_safe);
         fputc(',', out);
-        put_field(out, f[1]->str ? f[1]->str : "");
+        put_field(out, f[1]->str ? f[1]->str : "", f[1]->str ? f[1]->len : 0, cfg->excel_safe);
         if (cfg->projections) {
             pca_project(pca, x, p);
             for (int j = 0; j < k; j++)
@@ -257,7 +305,10 @@ int cmd_pca(int argc, char **argv)
                                  "ratios",
                                  KEY_PCA_MODEL);
     int status = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !r->element[0]->str) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
+        status = 1;
+    } else if (!r->element[0]->str) {
         fprintf(stderr, "fruitstream pca: no model in %s yet\n", KEY_PCA_MODEL);
         status = 1;
     } else {

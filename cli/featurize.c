@@ -9,6 +9,7 @@
 #include "config.h"
 #include "featurizer.h"
 #include "file.h"
+#include "options.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,16 +33,6 @@ static void usage(FILE *out)
             FEATURIZER_DEFAULT_MAX_PIXELS, ISA_ENV);
 }
 
-/* The integer value of option argv[*i] ("--opt N"), advancing *i; -1 when missing/bad. */
-static long option_number(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc)
-        return -1;
-    char *end;
-    long v = strtol(argv[++*i], &end, 10);
-    return *end || end == argv[*i] ? -1 : v;
-}
-
 static void print_features(const char *path, const float *f)
 {
     fputs(path, stdout);
@@ -53,16 +44,21 @@ static void print_features(const char *path, const float *f)
 int cmd_featurize(int argc, char **argv)
 {
     const char *weights = NULL;
-    long size = FEATURIZER_DEFAULT_SIZE, max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS;
+    int size = FEATURIZER_DEFAULT_SIZE;
+    int64_t max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS;
     int first = argc;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--size")) {
-            size = option_number(argc, argv, &i);
-        } else if (!strcmp(argv[i], "--max-pixels")) {
-            max_pixels = option_number(argc, argv, &i);
+        } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            if (option_int("--size", argv[++i], FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE,
+                           &size) != 0)
+                return 2;
+        } else if (!strcmp(argv[i], "--max-pixels") && i + 1 < argc) {
+            if (option_int64("--max-pixels", argv[++i], 1, FEATURIZER_MAX_PIXELS_LIMIT,
+                             &max_pixels) != 0)
+                return 2;
         } else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
             weights = argv[++i];
         } else if (!strcmp(argv[i], "--")) {
@@ -77,9 +73,8 @@ int cmd_featurize(int argc, char **argv)
             break;
         }
     }
-    if (size < 1 || size > 100000 || max_pixels < 1 || first >= argc) {
-        fprintf(stderr, PROG ": %s\n",
-                first >= argc ? "no files given" : "--size and --max-pixels take a positive number");
+    if (first >= argc) {
+        fprintf(stderr, PROG ": no files given\n");
         usage(stderr);
         return 2;
     }
@@ -88,7 +83,7 @@ int cmd_featurize(int argc, char **argv)
     isa_t isa;
     featurizer_t *fz = isa_from_env(&isa, err, sizeof err) != 0
                            ? NULL
-                           : featurizer_new(config_weights_path(weights), (int)size, max_pixels,
+                           : featurizer_new(config_weights_path(weights), size, (long) max_pixels,
                                             isa, err, sizeof err);
     if (!fz) {
         fprintf(stderr, PROG ": %s\n", err);

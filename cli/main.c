@@ -4,6 +4,7 @@
  * options; this file only dispatches and prints the overview. */
 #include "commands.h"
 #include "log.h"
+#include "options.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             log_init(commands[i].name);
+            option_set_program(argv[0]);
             return commands[i].run(argc - 1, argv + 1);
         }
     }

@@ -46,6 +46,7 @@ private_redis_t *private_redis_new(const char *data_dir)
     private_redis_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    unsetenv("REDIS_PASSWORD"); /* our own server wants none, nor do the roles we start */
     snprintf(self->socket_path, sizeof self->socket_path, "/tmp/fruitstream-%d.redis.sock",
              (int) getpid());
     snprintf(self->url, sizeof self->url, "unix://%s", self->socket_path);

@@ -17,7 +17,9 @@
 #include "curve.h"
 #include "isa.h"
 #include "keys.h"
+#include "featurizer.h"
 #include "log.h"
+#include "options.h"
 #include "private_redis.h"
 #include "redis.h"
 #include "uploads.h"
@@ -35,6 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* --allow-path folders run passes on, at most. */
+#define RUN_MAX_ALLOW 16
+
 typedef struct {
     const char *dir;
     const char *redis_url;
@@ -47,6 +52,8 @@ typedef struct {
     const char *lease_ms;
     const char *keys;
     const char *tasks, *results; /* bind endpoints, or NULL for private ipc:// ones */
+    const char *allow[RUN_MAX_ALLOW]; /* --allow-path, handed to the ventilator */
+    int allowed;
 } run_config_t;
 
 typedef struct {
@@ -91,6 +98,8 @@ static void usage(FILE *out)
             "                      workers join, always with CURVE keys\n"
             "  --keys DIR          CURVE key directory (default $%s; with TCP endpoints and\n"
             "                      none given, DATA-DIR/keys, made if missing)\n"
+            "  --allow-path DIR    also let the ventilator read files in DIR (DIR is allowed;\n"
+            "                      a link in DIR to a file elsewhere needs its folder here)\n"
             "  -h, --help          this text\n",
             CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
             CONFIG_KEYS_ENV);
@@ -103,25 +112,54 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         {"workers", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
         {"weights", required_argument, 0, 'W'}, {"k", required_argument, 0, 'k'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
-        {"lease-ms", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
+        {"lease-ms", required_argument, 0, 'e'}, {"allow-path", required_argument, 0, 'A'},
         {"keys", required_argument, 0, 'K'}, {"tasks", required_argument, 0, 't'},
-        {"results", required_argument, 0, 'r'},
+        {"results", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (run_config_t){.redis_url = redis_url_from_env(), .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
                           .workers = cores > 0 ? (int) cores : 1, .size = "224"};
-    int c;
+    int c, number;
+    double real;
+    int64_t lease;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
-        case 'w': cfg->workers = atoi(optarg); break;
-        case 's': cfg->size = optarg; break;
+        /* the roles read these again; checking them here fails the run before it starts */
+        case 'w':
+            if (option_int("--workers", optarg, 1, CONFIG_MAX_WORKER_THREADS, &cfg->workers))
+                return -1;
+            break;
+        case 's':
+            if (option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &number))
+                return -1;
+            cfg->size = optarg;
+            break;
         case 'W': cfg->weights = optarg; break;
-        case 'k': cfg->k = optarg; break;
-        case 'v': cfg->variance = optarg; break;
+        case 'k':
+            if (option_int("--k", optarg, 0, FEATURE_DIM, &number) != 0)
+                return -1;
+            cfg->k = optarg;
+            break;
+        case 'v':
+            if (option_real("--variance", optarg, 0, 1, &real) != 0)
+                return -1;
+            cfg->variance = optarg;
+            break;
         case 'S': cfg->standardize = true; break;
-        case 'e': cfg->lease_ms = optarg; break;
+        case 'e':
+            if (option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &lease) != 0)
+                return -1;
+            cfg->lease_ms = optarg;
+            break;
+        case 'A':
+            if (cfg->allowed == RUN_MAX_ALLOW) {
+                fprintf(stderr, "fruitstream run: more than %d --allow-path\n", RUN_MAX_ALLOW);
+                return -1;
+            }
+            cfg->allow[cfg->allowed++] = optarg;
+            break;
         case 'K': cfg->keys = optarg; break;
         case 't': cfg->tasks = optarg; break;
         case 'r': cfg->results = optarg; break;
@@ -129,10 +167,8 @@ static int parse_args(int argc, char **argv, run_config_t *cfg)
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc - 1 || cfg->workers < 1 ||
-        cfg->workers > CONFIG_MAX_WORKER_THREADS) {
-        fprintf(stderr, "fruitstream run: give at most one DIR and 1..%d workers\n",
-                CONFIG_MAX_WORKER_THREADS);
+    if (optind < argc - 1) {
+        fprintf(stderr, "fruitstream run: give at most one DIR\n");
         return -1;
     }
     cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);
@@ -217,9 +253,14 @@ static void start_roles(run_t *self)
     sink_argv[add_keys(self, sink_argv, n)] = NULL;
     self->sink_pid = spawn(self, "fruitstream-sink", sink_argv);
 
-    char *vent_argv[10] = {"fruitstream-ventilator", "--tasks", self->tasks, "--redis",
-                           self->redis_url};
-    n = 5;
+    char *vent_argv[12 + 2 * RUN_MAX_ALLOW] = {"fruitstream-ventilator", "--tasks", self->tasks,
+                                               "--redis", self->redis_url, "--allow-path",
+                                               (char *) self->cfg.dir};
+    n = 7;
+    for (int i = 0; i < self->cfg.allowed; i++) {
+        vent_argv[n++] = "--allow-path";
+        vent_argv[n++] = (char *) self->cfg.allow[i];
+    }
     if (self->cfg.lease_ms) {
         vent_argv[n++] = "--lease-ms";
         vent_argv[n++] = (char *) self->cfg.lease_ms;
@@ -407,6 +448,22 @@ static int choose_endpoints(run_t *self)
     return 0;
 }
 
+/* The URL the roles get: the same address without its password, which goes in
+ * $REDIS_PASSWORD instead (any local user can read a command line). */
+static int url_for_children(const char *url, char *out, size_t outlen)
+{
+    redis_address_t address;
+    char err[512];
+    if (redis_address_parse(url, &address, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (address.password[0])
+        setenv("REDIS_PASSWORD", address.password, 1);
+    redis_address_format(&address, false, out, outlen);
+    return 0;
+}
+
 static void find_bin_dir(run_t *self)
 {
     char exe[PATH_MAX];
@@ -444,9 +501,10 @@ int cmd_run(int argc, char **argv)
     signal(SIGTERM, on_signal);
     if (choose_endpoints(self) != 0)
         return 1;
-    if (self->cfg.redis_url)
-        snprintf(self->redis_url, sizeof self->redis_url, "%s", self->cfg.redis_url);
-    else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))
+    if (self->cfg.redis_url) {
+        if (url_for_children(self->cfg.redis_url, self->redis_url, sizeof self->redis_url) != 0)
+            return 2;
+    } else if ((self->redis_server = private_redis_new(self->cfg.data_dir)))
         snprintf(self->redis_url, sizeof self->redis_url, "%s",
                  private_redis_url(self->redis_server));
     else

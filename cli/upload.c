@@ -77,7 +77,7 @@ int cmd_upload(int argc, char **argv)
     }
     file_buffer_free(&file);
     long count = uploads_count(uploads);
-    if (uploads_flush(uploads) != 0)
+    if (uploads_flush(uploads) != 0 || uploads_refused(uploads) > 0)
         status = 1;
     else if (count > 0)
         freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS, count));
@@ -107,10 +107,22 @@ int cmd_status(int argc, char **argv)
     if (!redis)
         return 1;
     redisReply *counters = redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS);
+    redisReply *workers = redisCommand(redis->ctx, "KEYS %s*", KEY_WORKER_PREFIX);
+    if (!counters || counters->type != REDIS_REPLY_ARRAY || !workers ||
+        workers->type != REDIS_REPLY_ARRAY) {
+        /* empty counters would say "nothing done", which is not what we know */
+        redisReply *bad = counters && counters->type == REDIS_REPLY_ERROR ? counters : workers;
+        log_error("cannot read %s: %s", KEY_COUNTERS,
+                  bad && bad->type == REDIS_REPLY_ERROR ? bad->str : redis->ctx->errstr);
+        freeReplyObject(counters);
+        freeReplyObject(workers);
+        redis_destroy(&redis);
+        private_redis_destroy(&server);
+        return 1;
+    }
     printf("counters:\n");
     print_hash(counters, "  ");
     freeReplyObject(counters);
-    redisReply *workers = redisCommand(redis->ctx, "KEYS %s*", KEY_WORKER_PREFIX);
     printf("workers:\n");
     for (size_t i = 0; workers && workers->type == REDIS_REPLY_ARRAY && i < workers->elements;
          i++) {

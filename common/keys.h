@@ -14,6 +14,10 @@
 #define KEY_UPLOADS "fs:uploads"
 /* The ventilators' consumer group on KEY_UPLOADS. */
 #define GROUP_VENTILATORS "fs:ventilators"
+/* Longest image key, in bytes. Checked where a key enters (fruitstream upload, the
+ * ventilator's lists, upload stream entries): a longer key, or one holding a NUL byte, is
+ * refused with an error, never cut (two keys cut to the same bytes would be one image). */
+#define KEY_IMAGE_MAX_LEN 1024
 /* Prefix of blob keys: fs:blob:<image key> holds uploaded JPEG bytes until stored. */
 #define KEY_BLOB_PREFIX "fs:blob:"
 /* Prefix of result hashes: fs:image:<image key> (fields in README). */
@@ -23,8 +27,9 @@
 #define KEY_STORED "fs:stored"
 /* Set of image keys whose featurization failed (reasons are in their fs:image hash). */
 #define KEY_FAILED "fs:failed"
-/* Hash of run counters: uploaded, stored, failed, duplicates, retried, malformed, seq
- * (sink/ventilator), backlog and in_flight (ventilator, refreshed every second). */
+/* Hash of run counters: uploaded, stored, failed, duplicates, retried, malformed,
+ * rejected, seq (sink/ventilator), backlog and in_flight (ventilator, refreshed every
+ * second). */
 #define KEY_COUNTERS "fs:counters"
 /* Hash label -> number of stored images with that label. */
 #define KEY_LABELS "fs:labels"

@@ -21,6 +21,7 @@ struct uploads_t {
     redis_t *redis;
     int pending;  /* replies not yet read */
     long count;   /* entries queued */
+    long refused; /* keys refused (too long, empty) */
     int failed;   /* a reply was an error */
 };
 
@@ -93,10 +94,25 @@ void uploads_label_from_path(const char *path, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int) (end - start), start);
 }
 
+/* False, with an error naming the key, for a key that cannot be an image key. It is
+ * refused rather than cut: two long keys cut to the same bytes would be one image. */
+static bool key_ok(uploads_t *self, const char *key)
+{
+    size_t len = strlen(key);
+    if (len >= 1 && len <= KEY_IMAGE_MAX_LEN)
+        return true;
+    log_error("key \"%.60s%s\" refused: %zu bytes, a key is 1 to %d", key, len > 60 ? "..." : "",
+              len, KEY_IMAGE_MAX_LEN);
+    self->refused++;
+    return false;
+}
+
 /* Queues a path whose absolute form is already known. */
 static int add_absolute(uploads_t *self, const char *key, const char *label, const char *path,
                         const char *absolute)
 {
+    if (!key_ok(self, key))
+        return 0;
     char derived[256];
     if (!label) {
         uploads_label_from_path(path, derived, sizeof derived);
@@ -120,6 +136,8 @@ int uploads_add_path(uploads_t *self, const char *key, const char *label, const 
 int uploads_add_blob(uploads_t *self, const char *key, const char *label, const void *bytes,
                      size_t len)
 {
+    if (!key_ok(self, key))
+        return 0;
     redisAppendCommand(self->redis->ctx, "SET %s%s %b", KEY_BLOB_PREFIX, key, bytes, len);
     redisAppendCommand(self->redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS,
                        key, label ? label : "", KEY_BLOB_PREFIX, key);
@@ -224,4 +242,9 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
 long uploads_count(const uploads_t *self)
 {
     return self->count;
+}
+
+long uploads_refused(const uploads_t *self)
+{
+    return self->refused;
 }

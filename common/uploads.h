@@ -4,7 +4,9 @@
  * `fruitstream upload` all come here, and so can any app back-end with a Redis client.
  * An entry names the image by key and says where its bytes are: `path` (a file the
  * ventilator reads) or `blob` (a Redis key holding the JPEG, written before the entry).
- * Entries are sent in pipelined batches; uploads_flush waits for them all. */
+ * Entries are sent in pipelined batches; uploads_flush waits for them all. A key longer
+ * than KEY_IMAGE_MAX_LEN (or empty) is refused with an error and not queued; the others go
+ * on, and uploads_refused counts the refusals. */
 #ifndef FS_UPLOADS_H
 #define FS_UPLOADS_H
 
@@ -36,6 +38,7 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what);
 /* Waits for every queued entry to be acknowledged by Redis. 0, or -1 on error. */
 int uploads_flush(uploads_t *self);
 long uploads_count(const uploads_t *self);
+long uploads_refused(const uploads_t *self);
 
 /* The parent folder's name of path ("a/Banana/1.jpg" -> "Banana"), in out. */
 void uploads_label_from_path(const char *path, char *out, size_t outlen);

@@ -256,6 +256,8 @@ static const char *decode_field(const field_t *f, const value_t *v, char *base)
             return "is not a string";
         if (v->len >= f->size)
             return "is too long";
+        if (memchr(v->bytes, '\0', v->len))
+            return "holds a NUL byte"; /* C strings would cut it there */
         memcpy(base + f->offset, v->bytes, v->len);
         base[f->offset + v->len] = '\0';
         return NULL;

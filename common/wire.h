@@ -14,6 +14,8 @@
 #ifndef FS_WIRE_H
 #define FS_WIRE_H
 
+#include "keys.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@
 
 #define WIRE_VERSION 1
 #define WIRE_ENTRY_MAX 64   /* a Redis stream entry ID */
-#define WIRE_KEY_MAX 1024   /* an image key */
+#define WIRE_KEY_MAX (KEY_IMAGE_MAX_LEN + 1) /* an image key and its NUL */
 #define WIRE_LABEL_MAX 256
 #define WIRE_NAME_MAX 128   /* worker ids, host names */
 #define WIRE_ERROR_MAX 256

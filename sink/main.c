@@ -15,6 +15,7 @@
 #include "defer.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
@@ -32,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SINK_MAX_BATCH 1024
+#define SINK_MAX_BATCH SINK_STORE_MAX
 
 typedef struct {
     const char *results_endpoint;
@@ -130,39 +131,36 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
                            {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'r': cfg->results_endpoint = optarg; break;
         case 'R': cfg->redis_url = optarg; break;
-        case 'k': cfg->pca.k = atoi(optarg); break;
-        case 'v': cfg->pca.variance = atof(optarg); break;
+        case 'k': rc = option_int("--k", optarg, 0, cfg->pca.dim, &cfg->pca.k); break;
+        case 'v': rc = option_real("--variance", optarg, 0, 1, &cfg->pca.variance); break;
         case 'S': cfg->pca.standardize = true; break;
-        case 'n': cfg->refresh_every = atoll(optarg); break;
-        case 't': cfg->refresh_seconds = atof(optarg); break;
-        case 'b': cfg->batch = atoi(optarg); break;
-        case 'g': cfg->gather_ms = atoi(optarg); break;
-        case 'T': cfg->blas_threads = atoi(optarg); break;
+        case 'n':
+            rc = option_int64("--refresh-every", optarg, 1, INT64_MAX, &cfg->refresh_every);
+            break;
+        case 't':
+            rc = option_real("--refresh-seconds", optarg, 0, 1e9, &cfg->refresh_seconds);
+            break;
+        case 'b': rc = option_int("--batch", optarg, 1, SINK_MAX_BATCH, &cfg->batch); break;
+        case 'g': rc = option_int("--gather-ms", optarg, 0, 60000, &cfg->gather_ms); break;
+        case 'T': rc = option_int("--blas-threads", optarg, 1, 1024, &cfg->blas_threads); break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
-        case 'l':
-            if (log_set_level_name(optarg) != 0)
-                return -1;
-            break;
+        case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
-        cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
-        cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
-        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1) {
-        fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
-                        "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
-        return -1;
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "fruitstream-sink: unexpected argument \"%s\"\n", argv[optind]);
+        rc = -1;
     }
     cfg->keys = config_keys_dir(cfg->keys);
-    return 0;
+    return rc;
 }
 
 /* Runs a Redis write until it works, reconnecting in between; gives up only on stop. */
@@ -300,12 +298,15 @@ static void project_items(sink_t *self, batch_t *b)
 }
 
 /* Stores a batch on the store thread's connection, again after each reconnect (the store
- * script makes a repeat harmless), until it works or the sink is stopped. */
+ * script makes a repeat harmless), until it works or the sink is stopped. A result Redis
+ * refuses is rejected inside store_batch, so this loop waits only on Redis itself. */
 static void store_until_stored(redis_t *redis, batch_t *b)
 {
-    while (store_batch(redis, b->items, b->n) != 0)
+    while (store_batch(redis, b->items, b->n) != 0) {
+        zclock_sleep(200); /* Redis is down or cannot store for now: no busy loop */
         if (redis_reconnect(redis, &stop_requested) != 0)
             break;
+    }
 }
 
 static void *store_in_background(void *arg)
@@ -481,6 +482,7 @@ static int sink_setup(sink_t *self)
 int main(int argc, char **argv)
 {
     log_init("sink");
+    option_set_program("fruitstream-sink");
     static sink_t sink;
     sink_t *self = &sink;
     if (parse_args(argc, argv, &self->cfg) != 0)

@@ -1,8 +1,10 @@
 /* store.h -- writes results into Redis, each exactly once.
  *
- * One Lua script (in store.c) stores up to 64 results atomically per call. For each: if
- * its image key is already stored, it only acknowledges the upload entry again; otherwise
- * it gives the result the next sequence number, writes the fs:image hash and appends to
+ * One Lua script (in store.c) stores up to 64 results atomically per call. For each: it
+ * checks the result against its upload entry (pending in the group, naming the same key);
+ * if its image key is already stored, it only acknowledges the entry again (a duplicate);
+ * if the entry does not vouch for it, it is rejected and nothing is touched; otherwise it
+ * gets the next sequence number, its fs:image hash is written and it is appended to
  * fs:stored. Then it bumps the counters, and acknowledges and deletes the upload entries
  * and their blobs. A batch costs one round trip: one script call per 64 results, pipelined. */
 #ifndef FS_STORE_H
@@ -13,7 +15,13 @@
 
 #include <stdint.h>
 
-typedef enum { STORE_NEW = 1, STORE_DUPLICATE = 0, STORE_FAILED = 2 } store_outcome_t;
+/* Results stored_batch takes at once, at most. */
+#define SINK_STORE_MAX 1024
+
+/* STORE_REJECTED: no pending upload entry names this result's entry and key (made up,
+ * stale, another upload's), or Redis refused it: nothing stored, counted as rejected. */
+typedef enum { STORE_NEW = 1, STORE_DUPLICATE = 0, STORE_FAILED = 2,
+               STORE_REJECTED = 3 } store_outcome_t;
 
 typedef struct {
     const wire_result_t *result;
@@ -25,8 +33,9 @@ typedef struct {
     int64_t seq; /* STORE_NEW: its sequence number; STORE_DUPLICATE: the stored one's */
 } store_item_t;
 
-/* Stores the items and reads the outcomes. Returns 0, or -1 when the connection was lost
- * (reconnect and call again: the script makes a repeat harmless). */
+/* Stores the items (at most SINK_STORE_MAX) and reads the outcomes. Returns 0, or -1 when
+ * the connection was lost or Redis cannot store for now (reconnect and call again: the
+ * script makes a repeat harmless). */
 int store_batch(redis_t *redis, store_item_t *items, size_t n);
 
 #endif

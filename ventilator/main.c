@@ -10,7 +10,15 @@
  * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
  * message was lost) and writes backlog and in-flight counts to fs:counters. A result that
  * then arrives twice is stored once by the sink. Nothing is lost if the ventilator dies:
- * what it had read stays pending in Redis and is re-sent when its lease ends. */
+ * what it had read stays pending in Redis and is re-sent when its lease ends.
+ *
+ * An upload entry is input from anyone who can write the stream, so what it names is
+ * checked before anything is read (README, "What the ventilator reads"): a `path` only
+ * inside the --allow-path folders, only a regular file, opened without blocking and
+ * measured with fstat before reading; a `blob` only from fs:blob:*, measured with STRLEN
+ * before GET. Anything else becomes a task carrying the reason, which the sink records as
+ * failed, and the stream goes on. An entry whose key is too long or holds a NUL is
+ * refused: deleted and counted as rejected, never cut to another key. */
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
@@ -22,11 +30,20 @@
 #include "uploads.h"
 #include "wire.h"
 
+#include "options.h"
+
 #include <czmq.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Folders --allow-path may name, at most. */
+#define VENTILATOR_MAX_ROOTS 64
 
 typedef struct {
     const char *tasks_endpoint;
@@ -37,10 +54,12 @@ typedef struct {
     int64_t lease_ms;
     int max_in_flight;
     int tasks_per_message;
-    long max_image_bytes;
+    int64_t max_image_bytes;
     int task_buffer;
     const char *keys;
     bool insecure;
+    const char *allow[VENTILATOR_MAX_ROOTS]; /* --allow-path, and --dir */
+    int allowed;
 } ventilator_config_t;
 
 typedef struct {
@@ -54,6 +73,8 @@ typedef struct {
     int64_t backlog;      /* entries not yet delivered */
     char claim_cursor[WIRE_ENTRY_MAX];
     int64_t sent, resent;
+    char roots[VENTILATOR_MAX_ROOTS][PATH_MAX]; /* the allowed folders, resolved */
+    int nroots;
 } ventilator_t;
 
 static void usage(FILE *out)
@@ -71,7 +92,10 @@ static void usage(FILE *out)
             "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
             "  --tasks-per-message N   tasks sent together to one worker when that many are\n"
             "                          ready (default 4; 1: each on its own)\n"
-            "  --max-image-bytes N     larger files are recorded as failed (default 67108864)\n"
+            "  --allow-path DIR        read `path` uploads only inside DIR (repeatable; --dir\n"
+            "                          DIR allows DIR); without any, path uploads fail\n"
+            "  --max-image-bytes N     larger images are recorded as failed (default 64M;\n"
+            "                          units K, M, G)\n"
             "  --task-buffer BYTES     kernel send buffer of each TCP task connection (default\n"
             "                          %d; 0: the system's)\n"
             "  --consumer NAME         consumer name in the group (default ventilator)\n"
@@ -84,6 +108,17 @@ static void usage(FILE *out)
             CONFIG_KEYS_ENV);
 }
 
+static int allow(ventilator_config_t *cfg, const char *dir)
+{
+    if (cfg->allowed == VENTILATOR_MAX_ROOTS) {
+        fprintf(stderr, "fruitstream-ventilator: more than %d --allow-path\n",
+                VENTILATOR_MAX_ROOTS);
+        return -1;
+    }
+    cfg->allow[cfg->allowed++] = dir;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
 {
     static const struct option options[] = {
@@ -93,7 +128,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"max-in-flight", required_argument, 0, 'f'},
         {"tasks-per-message", required_argument, 0, 'g'},
         {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
-        {"task-buffer", required_argument, 0, 'B'},
+        {"task-buffer", required_argument, 0, 'B'}, {"allow-path", required_argument, 0, 'A'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -104,39 +139,75 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
                                  .max_in_flight = 64, .tasks_per_message = 4,
                                  .max_image_bytes = 64L << 20,
                                  .task_buffer = CONFIG_TASK_BUFFER};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    int c, rc = 0;
+    int64_t bytes = cfg->task_buffer;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 't': cfg->tasks_endpoint = optarg; break;
         case 'R': cfg->redis_url = optarg; break;
-        case 'd': cfg->dir = optarg; break;
+        case 'd': cfg->dir = optarg; rc = allow(cfg, optarg); break; /* DIR is allowed */
+        case 'A': rc = allow(cfg, optarg); break;
         case 'L': cfg->list = optarg; break;
         case 'i': cfg->from_stdin = true; break;
-        case 'e': cfg->lease_ms = atoll(optarg); break;
-        case 'f': cfg->max_in_flight = atoi(optarg); break;
-        case 'g': cfg->tasks_per_message = atoi(optarg); break;
-        case 'b': cfg->max_image_bytes = atol(optarg); break;
-        case 'B': cfg->task_buffer = atoi(optarg); break;
+        case 'e':
+            rc = option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &cfg->lease_ms);
+            break;
+        case 'f':
+            rc = option_int("--max-in-flight", optarg, 1, 1 << 20, &cfg->max_in_flight);
+            break;
+        case 'g':
+            rc = option_int("--tasks-per-message", optarg, 1, 1024, &cfg->tasks_per_message);
+            break;
+        case 'b':
+            rc = option_bytes("--max-image-bytes", optarg, 1, 1L << 30, &cfg->max_image_bytes);
+            break;
+        case 'B':
+            rc = option_bytes("--task-buffer", optarg, 0, 1 << 30, &bytes);
+            cfg->task_buffer = (int) bytes;
+            break;
         case 'c': cfg->consumer = optarg; break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
-        case 'l':
-            if (log_set_level_name(optarg) != 0)
-                return -1;
-            break;
+        case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->lease_ms < 100 || cfg->max_in_flight < 1 ||
-        cfg->tasks_per_message < 1 || cfg->max_image_bytes < 1 || cfg->task_buffer < 0) {
-        fprintf(stderr, "fruitstream-ventilator: bad arguments (lease >= 100 ms, "
-                        "max-in-flight >= 1, tasks-per-message >= 1)\n");
-        usage(stderr);
-        return -1;
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "fruitstream-ventilator: unexpected argument \"%s\"\n", argv[optind]);
+        rc = -1;
     }
     cfg->keys = config_keys_dir(cfg->keys);
+    return rc;
+}
+
+/* Resolves the allowed folders once: a path upload is compared with them resolved. */
+static int resolve_roots(ventilator_t *self)
+{
+    for (int i = 0; i < self->cfg.allowed; i++) {
+        struct stat st;
+        errno = 0;
+        if (!realpath(self->cfg.allow[i], self->roots[i]) || stat(self->roots[i], &st) != 0 ||
+            !S_ISDIR(st.st_mode)) {
+            log_error("--allow-path %s: %s", self->cfg.allow[i],
+                      errno ? strerror(errno) : "not a folder");
+            return -1;
+        }
+        self->nroots++;
+    }
     return 0;
+}
+
+/* True when the resolved path lies inside one of the allowed folders. */
+static bool allowed(const ventilator_t *self, const char *resolved)
+{
+    for (int i = 0; i < self->nroots; i++) {
+        size_t len = strlen(self->roots[i]);
+        if (strncmp(resolved, self->roots[i], len) == 0 &&
+            (resolved[len] == '/' || (len == 1 && resolved[0] == '/')))
+            return true;
+    }
+    return false;
 }
 
 /* Adds --dir/--list/--stdin to the upload stream. */
@@ -179,47 +250,116 @@ static const redisReply *entry_field(const redisReply *fields, const char *name)
     return NULL;
 }
 
+/* Reads the blob an entry names, if it is one of ours and not too large. */
+static int load_blob(ventilator_t *self, const redisReply *blob, wire_task_t *task)
+{
+    if (blob->len <= strlen(KEY_BLOB_PREFIX) || strlen(blob->str) != blob->len ||
+        strncmp(blob->str, KEY_BLOB_PREFIX, strlen(KEY_BLOB_PREFIX)) != 0) {
+        snprintf(task->error, sizeof task->error, "blob \"%.64s\" is not a %s* key",
+                 blob->str, KEY_BLOB_PREFIX);
+        return 0;
+    }
+    redisReply *r = redisCommand(self->redis->ctx, "STRLEN %b", blob->str, blob->len);
+    if (redis_lost(self->redis, r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    long long len = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (len <= 0 || len > self->cfg.max_image_bytes) {
+        snprintf(task->error, sizeof task->error, "blob %.200s: %s", blob->str,
+                 len < 0 ? "not a string" : len == 0 ? "missing or empty" : "too large");
+        return 0;
+    }
+    r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
+    if (redis_lost(self->redis, r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 &&
+        (int64_t) r->len <= self->cfg.max_image_bytes) {
+        memcpy(self->image, r->str, r->len);
+        task->image = (const uint8_t *) self->image;
+        task->image_len = r->len;
+    } else {
+        snprintf(task->error, sizeof task->error, "blob %.200s: changed while read", blob->str);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Why the file at path may not be read, or NULL; resolved is its real path. A FIFO, a
+ * device or a folder is refused before it is opened: opening some of them blocks or
+ * does something. */
+static const char *refuse_path(const ventilator_t *self, const char *path, char *resolved)
+{
+    struct stat st;
+    if (!realpath(path, resolved))
+        return strerror(errno);
+    if (!allowed(self, resolved))
+        return "not inside a folder the ventilator may read (--allow-path)";
+    if (stat(resolved, &st) != 0)
+        return strerror(errno);
+    return S_ISREG(st.st_mode) ? NULL : "not a regular file";
+}
+
+/* Reads a regular file inside the allowed folders: opened without blocking and without
+ * following a link put in its place since, checked again once open (type, size, where the
+ * descriptor really points), then read to the size fstat gave. */
+static void load_file(ventilator_t *self, const char *path, wire_task_t *task)
+{
+    char resolved[PATH_MAX], opened[PATH_MAX + 1], fd_path[64];
+    const char *why = refuse_path(self, path, resolved);
+    int fd = why ? -1 : open(resolved, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (!why && fd < 0)
+        why = strerror(errno);
+    if (!why && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)))
+        why = "not a regular file";
+    if (!why) {
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(fd_path, opened, sizeof opened - 1);
+        opened[n > 0 ? n : 0] = '\0';
+        if (n > 0 && !allowed(self, opened))
+            why = "not inside a folder the ventilator may read (--allow-path)";
+    }
+    if (!why && st.st_size > self->cfg.max_image_bytes)
+        why = "larger than --max-image-bytes";
+    size_t got = 0;
+    while (!why && got <= (size_t) st.st_size) { /* one byte more: did it grow? */
+        ssize_t n = read(fd, self->image + got, (size_t) st.st_size + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            why = strerror(errno);
+        else if (n == 0)
+            break;
+        got += (size_t) n;
+    }
+    if (!why && got != (size_t) st.st_size)
+        why = "changed while read";
+    if (fd >= 0)
+        close(fd);
+    if (why)
+        snprintf(task->error, sizeof task->error, "%.200s: %s", path, why);
+    task->image = (const uint8_t *) self->image;
+    task->image_len = why ? 0 : got;
+}
+
 /* Loads the image bytes an entry points to; on failure task->error says why. Returns -1,
  * with no task to send, when Redis is unreachable: that is no reason to fail the image, and
  * the entry stays pending until its lease runs out and it is re-sent. */
 static int load_image(ventilator_t *self, const redisReply *fields, wire_task_t *task)
 {
     const redisReply *path = entry_field(fields, "path"), *blob = entry_field(fields, "blob");
-    if (blob) {
-        redisReply *r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
-        if (redis_lost(self->redis, r)) {
-            freeReplyObject(r);
-            return -1;
-        }
-        if (r && r->type == REDIS_REPLY_STRING && (long) r->len <= self->cfg.max_image_bytes) {
-            memcpy(self->image, r->str, r->len);
-            task->image = (const uint8_t *) self->image;
-            task->image_len = r->len;
-        } else {
-            snprintf(task->error, sizeof task->error, "blob %s: %s", blob->str,
-                     r->type == REDIS_REPLY_STRING ? "too large" : "missing");
-        }
-        freeReplyObject(r);
-        return 0;
-    }
-    if (!path) {
+    if (blob)
+        return load_blob(self, blob, task);
+    if (!path)
         snprintf(task->error, sizeof task->error, "upload entry has neither path nor blob");
-        return 0;
-    }
-    FILE *f = fopen(path->str, "rb");
-    if (!f) {
-        snprintf(task->error, sizeof task->error, "%s: %s", path->str, strerror(errno));
-        return 0;
-    }
-    size_t n = fread(self->image, 1, (size_t) self->cfg.max_image_bytes + 1, f);
-    if (ferror(f))
-        snprintf(task->error, sizeof task->error, "%s: read error", path->str);
-    else if ((long) n > self->cfg.max_image_bytes)
-        snprintf(task->error, sizeof task->error, "%s: larger than %ld bytes", path->str,
-                 self->cfg.max_image_bytes);
-    fclose(f);
-    task->image = (const uint8_t *) self->image;
-    task->image_len = task->error[0] ? 0 : n;
+    else if (strlen(path->str) != path->len)
+        snprintf(task->error, sizeof task->error, "path holds a NUL byte");
+    else
+        load_file(self, path->str, task);
     return 0;
 }
 
@@ -228,6 +368,48 @@ static bool entry_is_live(const redisReply *entry)
 {
     return entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
            entry->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+/* What is wrong with a live entry's key, or NULL (no key field: the entry ID serves). */
+static const char *key_problem(const redisReply *entry)
+{
+    const redisReply *key = entry_field(entry->element[1], "key");
+    if (!key)
+        return NULL;
+    if (key->type != REDIS_REPLY_STRING || key->len == 0)
+        return "an empty key";
+    if (key->len > KEY_IMAGE_MAX_LEN)
+        return "a key too long";
+    return strlen(key->str) != key->len ? "a key holding a NUL byte" : NULL;
+}
+
+static bool sendable(const redisReply *entry)
+{
+    return entry_is_live(entry) && !key_problem(entry);
+}
+
+/* Drops the entries whose key cannot be an image key: acknowledged, deleted and counted as
+ * rejected, with an error naming the entry. Cutting the key would make it another image's. */
+static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
+{
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *entry = entries->element[i];
+        const char *why = entry_is_live(entry) ? key_problem(entry) : NULL;
+        if (!why)
+            continue;
+        const char *id = entry->element[0]->str;
+        log_error("upload entry %s refused: %s (a key is 1 to %d bytes, no NUL)", id, why,
+                  KEY_IMAGE_MAX_LEN);
+        redisAppendCommand(self->redis->ctx, "XACK %s %s %s", KEY_UPLOADS, GROUP_VENTILATORS, id);
+        redisAppendCommand(self->redis->ctx, "XDEL %s %s", KEY_UPLOADS, id);
+        redisAppendCommand(self->redis->ctx, "HINCRBY %s rejected 1", KEY_COUNTERS);
+        for (int j = 0; j < 3; j++) {
+            redisReply *r = NULL;
+            if (redisGetReply(self->redis->ctx, (void **) &r) == REDIS_OK)
+                redis_lost(self->redis, r);
+            freeReplyObject(r);
+        }
+    }
 }
 
 /* Sends one frame, waiting (and staying responsive to signals) until a worker can take it.
@@ -260,12 +442,13 @@ static int send_when_ready(ventilator_t *self, int flags)
  * wake-up costs tens of microseconds, that is most of what moving a task costs. */
 static void send_entries(ventilator_t *self, const redisReply *entries, int64_t attempt)
 {
+    refuse_bad_keys(self, entries);
     size_t last = entries->elements;
-    while (last > 0 && !entry_is_live(entries->element[last - 1]))
+    while (last > 0 && !sendable(entries->element[last - 1]))
         last--;
     for (size_t i = 0, in_message = 0; i < last && !stop_requested; i++) {
         const redisReply *entry = entries->element[i];
-        if (!entry_is_live(entry))
+        if (!sendable(entry))
             continue;
         const redisReply *fields = entry->element[1];
         wire_task_t task = {.attempt = attempt};
@@ -412,7 +595,8 @@ static int ventilator_setup(ventilator_t *self)
         log_error("%s", err);
         return -1;
     }
-    if (uploads_ensure_group(self->redis) != 0 || enqueue_inputs(self) != 0)
+    if (resolve_roots(self) != 0 || uploads_ensure_group(self->redis) != 0 ||
+        enqueue_inputs(self) != 0)
         return -1;
     self->image = malloc((size_t) self->cfg.max_image_bytes + 1);
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
@@ -434,6 +618,7 @@ static int ventilator_setup(ventilator_t *self)
 int main(int argc, char **argv)
 {
     log_init("ventilator");
+    option_set_program("fruitstream-ventilator");
     static ventilator_t ventilator;
     ventilator_t *self = &ventilator;
     if (parse_args(argc, argv, &self->cfg) != 0)

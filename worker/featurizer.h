@@ -17,6 +17,11 @@
 #define FEATURE_DIM 1280
 #define FEATURIZER_DEFAULT_SIZE 224
 #define FEATURIZER_DEFAULT_MAX_PIXELS (64L * 1024 * 1024)
+/* The input sides and pixel limits the options accept: the network halves its input five
+ * times, so below 32 nothing is left to see. */
+#define FEATURIZER_MIN_SIZE 32
+#define FEATURIZER_MAX_SIZE 4096
+#define FEATURIZER_MAX_PIXELS_LIMIT (1LL << 36)
 
 typedef struct {
     double decode_ms; /* JPEG bytes -> RGB8 */

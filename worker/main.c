@@ -21,6 +21,7 @@
 #include "featurizer.h"
 #include "isa.h"
 #include "log.h"
+#include "options.h"
 #include "stop.h"
 #include "wire.h"
 
@@ -101,34 +102,41 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
                              FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
                              CONFIG_TASK_BUFFER, 1, ISA_PORTABLE, "", NULL, CURVE_WORKER_NAME,
                              NULL};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    int c, rc = 0;
+    int64_t max_pixels = cfg->max_pixels, bytes = cfg->task_buffer;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 't': cfg->tasks_endpoint = optarg; break;
         case 'r': cfg->results_endpoint = optarg; break;
         case 'w': cfg->weights = optarg; break;
-        case 's': cfg->size = atoi(optarg); break;
-        case 'm': cfg->max_pixels = atol(optarg); break;
-        case 'B': cfg->task_buffer = atoi(optarg); break;
-        case 'T': cfg->threads = atoi(optarg); break;
+        case 's':
+            rc = option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &cfg->size);
+            break;
+        case 'm':
+            rc = option_int64("--max-pixels", optarg, 1, FEATURIZER_MAX_PIXELS_LIMIT, &max_pixels);
+            break;
+        case 'B':
+            rc = option_bytes("--task-buffer", optarg, 0, 1 << 30, &bytes);
+            cfg->task_buffer = (int) bytes;
+            break;
+        case 'T':
+            rc = option_int("--threads", optarg, 1, CONFIG_MAX_WORKER_THREADS, &cfg->threads);
+            break;
         case 'i': snprintf(cfg->id, sizeof cfg->id, "%s", optarg); break;
         case 'K': cfg->keys = optarg; break;
         case 'C': cfg->cert = optarg; break;
-        case 'l':
-            if (log_set_level_name(optarg) != 0)
-                return -1;
-            break;
+        case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->size < 32 || cfg->max_pixels <= 0 || cfg->task_buffer < 0 ||
-        cfg->threads < 1 || cfg->threads > CONFIG_MAX_WORKER_THREADS) {
-        fprintf(stderr, "fruitstream-worker: bad arguments (--size must be >= 32, --threads "
-                        "1..%d)\n", CONFIG_MAX_WORKER_THREADS);
-        usage(stderr);
-        return -1;
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "fruitstream-worker: unexpected argument \"%s\"\n", argv[optind]);
+        rc = -1;
     }
+    if (rc != 0)
+        return -1;
+    cfg->max_pixels = (long) max_pixels;
     char err[256];
     if (isa_from_env(&cfg->isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream-worker: %s\n", err);
@@ -309,6 +317,7 @@ static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *
 int main(int argc, char **argv)
 {
     log_init("worker");
+    option_set_program("fruitstream-worker");
     worker_config_t cfg;
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;

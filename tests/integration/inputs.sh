@@ -21,7 +21,7 @@ ln -s "$T/elsewhere/l1.jpg" "$T/in/Pear/p2.jpg"
 start_redis || { fail inputs_redis "redis-server did not start"; exit 1; }
 start_sink
 start_worker w1 --size 100
-start_ventilator --dir "$T/in"
+start_ventilator --dir "$T/in" --allow-path "$T/elsewhere"
 if wait_for 60 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) = 6 ]" &&
     [ "$(rcli hget "fs:image:$T/in/Apple/a2.JPEG" label)" = Apple ] &&
     [ "$(rcli hget "fs:image:$T/in/Linked/l1.jpg" label)" = Linked ] &&
@@ -38,7 +38,7 @@ wait $VENT_PID 2>/dev/null
 
 printf '%s\n%s\tStone fruit\n' "$T/other/s1.jpg" "$T/other/s2.jpg" >"$T/stdin.list"
 # one task per message here, the rest of the tests use the default of 4
-bg ventilator2 sh -c "exec '$B/fruitstream-ventilator' --tasks 'ipc://$T/tasks' --tasks-per-message 1 <'$T/stdin.list' --stdin"
+bg ventilator2 sh -c "exec '$B/fruitstream-ventilator' --tasks 'ipc://$T/tasks' --tasks-per-message 1 --allow-path '$T/other' <'$T/stdin.list' --stdin"
 if wait_for 60 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) = 8 ]" &&
     [ "$(rcli hget "fs:image:$T/other/s1.jpg" label)" = other ] &&
     [ "$(rcli hget "fs:image:$T/other/s2.jpg" label)" = "Stone fruit" ]; then

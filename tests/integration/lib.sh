@@ -81,3 +81,19 @@ start_worker() { # ID [options]
     bg "worker-$id" "$B/fruitstream-worker" --tasks "ipc://$T/tasks" --results "ipc://$T/results" \
         --weights "$WEIGHTS" --id "$id" "$@"
 }
+
+# A TCP port nobody listens on (checked with ss), from the ephemeral-free range.
+free_port() {
+    while :; do
+        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
+    done
+}
+
+# deliver_uploads: what the ventilator does on reading the stream, without sending
+# anything: every new upload entry becomes pending in the group. Prints their IDs.
+deliver_uploads() {
+    rcli xgroup create fs:uploads fs:ventilators 0 mkstream >/dev/null 2>&1
+    rcli xreadgroup group fs:ventilators test count 100000 streams fs:uploads '>' |
+        grep -E '^[0-9]+-[0-9]+$'
+}

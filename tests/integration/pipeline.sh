@@ -18,7 +18,7 @@ GOOD=400
 
 start_redis || { fail pipeline_redis "redis-server did not start"; exit 1; }
 start_sink
-start_ventilator --list "$T/list"
+start_ventilator --list "$T/list" --allow-path "$DATA" --allow-path "$T/Broken"
 start_worker w1
 start_worker w2 --threads 2
 if wait_for 60 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) -ge 40 ]"; then

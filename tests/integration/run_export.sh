@@ -11,7 +11,7 @@ N=$(ls "$T"/data/*/*.jpg | wc -l)
 unset REDIS_URL
 
 "$B/fruitstream" run --size 100 --workers 2 --k 8 --weights "$WEIGHTS" --data-dir "$T/d" \
-    "$T/data" >"$T/summary" 2>"$T/run.log"
+    --allow-path "$DATA" "$T/data" >"$T/summary" 2>"$T/run.log"
 status=$?
 if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary" && grep -qx "classes: 2" "$T/summary" &&
     grep -qx "failed: 0" "$T/summary" && grep -q "^pca: n=$N k=8 " "$T/summary"; then
@@ -60,7 +60,7 @@ cols=$(head -n 1 "$T/both.csv" | awk -F, '{ print NF }')
 
 # Ctrl-C in the middle of a run at S = 224 over more classes.
 for c in Banana Cocos Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/data/$c"; done
-"$B/fruitstream" run --workers 2 --weights "$WEIGHTS" --data-dir "$T/d2" "$T/data" \
+"$B/fruitstream" run --workers 2 --weights "$WEIGHTS" --data-dir "$T/d2" --allow-path "$DATA" "$T/data" \
     >"$T/summary2" 2>"$T/run2.log" &
 RUN=$!
 wait_for 60 "grep -q 'images from' $T/run2.log"

@@ -17,7 +17,7 @@ for id in t1 t2; do
     bg "worker-$id" "$B/fruitstream-worker" --tasks "$TASKS" --results "$RESULTS" \
         --weights "$WEIGHTS" --id "$id" --size 100
 done
-bg ventilator "$B/fruitstream-ventilator" --tasks "$TASKS" --dir "$T/in"
+bg ventilator "$B/fruitstream-ventilator" --tasks "$TASKS" --dir "$T/in" --allow-path "$DATA"
 if wait_for 120 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) = $N ]" &&
     [ "$(rcli --scan --pattern 'fs:image:*' | wc -l)" -eq "$N" ] &&
     [ "$(counter duplicates)" -eq 0 ] && [ "$(counter failed)" -eq 0 ]; then

@@ -8,6 +8,8 @@
  *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
  *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
  *   garbage      a frame that is no message at all
+ * A task or result item may end in @ENTRY to give its upload entry ID (any text: the
+ * tests send IDs Redis refuses too).
  * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. With
  * $FRUITSTREAM_KEYS it connects as a CURVE client, the identity $FS_CERT (default worker)
  * of that key directory (tests/integration/curve.sh). */
@@ -22,18 +24,31 @@
 
 #define FEATURES 1280
 
+/* Splits "WHAT@ENTRY" into what (in out) and the entry (else "N-1"). */
+static void split_entry(const char *item, int n, char *out, size_t outlen, char *entry,
+                        size_t entrylen)
+{
+    const char *at = strrchr(item, '@');
+    snprintf(out, outlen, "%.*s", (int) (at ? (size_t) (at - item) : strlen(item)), item);
+    if (at)
+        snprintf(entry, entrylen, "%s", at + 1);
+    else
+        snprintf(entry, entrylen, "%d-1", n);
+}
+
 /* Encodes one item into buf; returns 0, or -1 when it is not understood. */
 static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **image)
 {
     static float features[FEATURES];
+    char what[WIRE_KEY_MAX], entry[WIRE_ENTRY_MAX];
     if (strncmp(item, "task:", 5) == 0) {
         wire_task_t task = {.attempt = 1};
         size_t len;
+        split_entry(item + 5, n, what, sizeof what, task.entry, sizeof task.entry);
         free(*image);
-        if (!(*image = file_read_all(item + 5, &len)))
+        if (!(*image = file_read_all(what, &len)))
             return -1;
-        snprintf(task.entry, sizeof task.entry, "%d-1", n);
-        snprintf(task.key, sizeof task.key, "%s", item + 5);
+        snprintf(task.key, sizeof task.key, "%s", what);
         task.image = (const uint8_t *) *image;
         task.image_len = len;
         wire_encode_task(buf, &task);
@@ -43,8 +58,9 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
         wire_result_t result = {.ok = true, .size = 224, .attempt = 1,
                                 .features = (const uint8_t *) features,
                                 .features_len = sizeof features};
-        snprintf(result.entry, sizeof result.entry, "%d-1", n);
-        snprintf(result.key, sizeof result.key, "%s", item + 7);
+        split_entry(item + 7, n, what, sizeof what, entry, sizeof entry);
+        snprintf(result.entry, sizeof result.entry, "%s", entry);
+        snprintf(result.key, sizeof result.key, "%s", what);
         snprintf(result.worker, sizeof result.worker, "send_frames");
         wire_encode_result(buf, &result);
     } else if (strcmp(item, "garbage") == 0) {

@@ -110,6 +110,25 @@ static void malformed_messages_are_refused(void)
     pack_map(too_long, 4);
     CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) != 0 && strstr(err, "long"),
           "an over-long key was accepted (%s)", err);
+    /* a key a NUL would cut: "a\0b" must not become "a" */
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    const char *const fields[] = {"t", "task", "v", NULL, "entry", "1-1", "key", NULL};
+    for (int i = 0; i < 8; i += 2) {
+        msgpack_pack_str_with_body(&pk, fields[i], strlen(fields[i]));
+        if (i == 2)
+            msgpack_pack_int(&pk, 1);
+        else if (i == 6)
+            msgpack_pack_str_with_body(&pk, "a\0b", 3);
+        else
+            msgpack_pack_str_with_body(&pk, fields[i + 1], strlen(fields[i + 1]));
+    }
+    msgpack_pack_str_with_body(&pk, "image", 5);
+    msgpack_pack_bin_with_body(&pk, "x", 1);
+    CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) != 0 && strstr(err, "NUL"),
+          "a key holding a NUL byte was accepted (%s)", err);
     CHECK(wire_decode("", 0, &msg, err, sizeof err) != 0, "empty frame accepted");
     CHECK(wire_decode("\x93\x01\x02\x03", 4, &msg, err, sizeof err) != 0, "array accepted");
 }

@@ -1,0 +1,86 @@
+# forged_results.sh -- issue 12, findings 4 and 5: a peer on the result port sends results
+# of its own. The sink stores a result only for a pending upload entry naming the same key:
+# a made-up entry, another upload's entry, an entry ID Redis refuses are each rejected and
+# counted, nothing of them is stored or deleted, and the real results in the same message
+# are stored. A refused ID does not make the sink retry forever.
+. tests/integration/lib.sh
+
+SEND=$B/tests/tools/send_frames
+JPEG=$(ls "$DATA/Banana"/*.jpg | head -n 1)
+RESULTS=tcp://127.0.0.1:$(free_port)
+start_redis || { fail forged_redis "redis-server did not start"; exit 1; }
+bg sink "$B/fruitstream-sink" --results "$RESULTS"
+SINK_PID=$LAST_PID
+for k in k1 k2 k3; do "$B/fruitstream" upload --key "$k" "$JPEG" 2>/dev/null; done
+set -- $(deliver_uploads)
+E1=$1 E2=$2 E3=$3
+[ -n "$E3" ] || { fail forged_setup "uploads not pending: $(rcli xinfo groups fs:uploads)"; exit 1; }
+
+# 1. made-up entry; 2. another upload's entry (k1's) with another key; 3. k3's entry with
+# k2's key; 4. IDs Redis refuses, between good frames.
+"$SEND" "$RESULTS" connect "result:evil@1-1" "result:evil2@$E1" "result:k2@$E3" \
+    2>"$T/send1.log"
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters rejected)\" = 3 ]"
+images=$(rcli --scan --pattern 'fs:image:*' | wc -l)
+if [ "$(counter rejected)" -eq 3 ] && [ "$images" -eq 0 ] && [ "$(rcli xlen fs:uploads)" -eq 3 ] &&
+    [ "$(rcli xpending fs:uploads fs:ventilators | head -n 1)" -eq 3 ] &&
+    [ "$(rcli exists fs:blob:k1 fs:blob:k2 fs:blob:k3)" -eq 3 ]; then
+    pass forged_results_rejected_nothing_touched
+else
+    fail forged_results_rejected_nothing_touched "rejected=$(counter rejected) images=$images uploads=$(rcli xlen fs:uploads) blobs=$(rcli exists fs:blob:k1 fs:blob:k2 fs:blob:k3)"
+fi
+
+"$SEND" "$RESULTS" connect "result:k1@$E1" "result:k2@99999999999999999999999-1" \
+    "result:k2@$E2" "result:k3@not-an-id" "result:k3@$E3" 2>"$T/send2.log"
+stored_is() { wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" -ge $1 ]"; }
+if stored_is 3 && [ "$(counter stored)" -eq 3 ] && [ "$(counter rejected)" -eq 5 ] &&
+    [ "$(rcli xlen fs:uploads)" -eq 0 ] && [ "$(rcli exists fs:blob:k1 fs:blob:k2 fs:blob:k3)" -eq 0 ] &&
+    [ -z "$(rcli exists fs:image:evil fs:image:evil2 | grep -v '^0$')" ]; then
+    pass forged_results_refused_ids_do_not_stop_good_ones
+else
+    fail forged_results_refused_ids_do_not_stop_good_ones "stored=$(counter stored) rejected=$(counter rejected) uploads=$(rcli xlen fs:uploads) $(tail -n 3 "$T/sink.log")"
+fi
+
+# An image key already taken by something that is not a result (a string): that result is
+# rejected, its neighbours in the message stored, the counters right.
+"$B/fruitstream" upload --key k4 "$JPEG" 2>/dev/null
+"$B/fruitstream" upload --key k5 "$JPEG" 2>/dev/null
+rcli set fs:image:k4 "not a hash" >/dev/null
+set -- $(deliver_uploads)
+"$SEND" "$RESULTS" connect "result:k4@$1" "result:k5@$2" 2>>"$T/send2.log"
+if stored_is 4 && [ "$(counter stored)" -eq 4 ] && [ "$(counter rejected)" -eq 6 ] &&
+    [ "$(rcli get fs:image:k4)" = "not a hash" ] && [ "$(rcli hget fs:image:k5 status)" = ok ]; then
+    pass forged_results_taken_image_key_rejected_alone
+else
+    fail forged_results_taken_image_key_rejected_alone "stored=$(counter stored) rejected=$(counter rejected) $(tail -n 2 "$T/sink.log")"
+fi
+
+# Redis refusing the store script itself (fs:stored made a string, so every XADD fails):
+# the sink tries the result alone, rejects and counts it, and goes on; no busy loop.
+rcli rename fs:stored fs:stored.saved >/dev/null
+rcli set fs:stored "not a stream" >/dev/null
+"$B/fruitstream" upload --key k6 "$JPEG" 2>/dev/null
+"$SEND" "$RESULTS" connect "result:k6@$(deliver_uploads)" 2>>"$T/send2.log"
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters rejected)\" = 7 ]"
+sleep 1
+refusals=$(grep -c "storing 1 results failed" "$T/sink.log")
+if [ "$(counter rejected)" -eq 7 ] && [ "$(rcli exists fs:image:k6)" = 0 ] &&
+    [ "$refusals" -le 2 ] && kill -0 "$SINK_PID"; then
+    pass forged_results_refused_script_not_retried_forever
+else
+    fail forged_results_refused_script_not_retried_forever "rejected=$(counter rejected) refusals logged=$refusals"
+fi
+rcli del fs:stored >/dev/null
+rcli rename fs:stored.saved fs:stored >/dev/null
+
+# The real result sent again after it was stored is a duplicate, as before; the sink is
+# alive and its log did not run away.
+"$SEND" "$RESULTS" connect "result:k1@$E1" 2>>"$T/send2.log"
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters duplicates)\" = 1 ]"
+lines=$(wc -l <"$T/sink.log")
+if [ "$(counter duplicates)" -eq 1 ] && kill -0 "$SINK_PID" 2>/dev/null &&
+    [ "$lines" -lt 50 ] && [ "$(rcli hget fs:image:k1 worker)" = send_frames ]; then
+    pass forged_results_sink_stays_quiet
+else
+    fail forged_results_sink_stays_quiet "duplicates=$(counter duplicates) log lines=$lines"
+fi
