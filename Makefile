@@ -3,7 +3,7 @@
 #   make            build the programs into build/
 #   make run        featurize the Fruits-360 Test split end to end (starts its own Redis)
 #   make test       unit tests (also under ASan/UBSan) and integration tests
-#   make bench      speed figures (featurizer vs PyTorch and sgemm peak, sink, stream latency)
+#   make bench      speed figures (featurizer vs ONNX Runtime and PyTorch, sink, stream latency)
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
 # CC=clang works as well as gcc; warnings are errors with both.
@@ -59,7 +59,7 @@ all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 deps:
 	@sh scripts/deps.sh
 deps-bench:
-	@sh scripts/deps.sh bench
+	@SHARED=$(SHARED) sh scripts/deps.sh bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
