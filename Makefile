@@ -3,7 +3,7 @@
 #   make            build the programs into build/
 #   make run        featurize the Fruits-360 Test split end to end (starts its own Redis)
 #   make test       unit tests (also under ASan/UBSan) and integration tests
-#   make bench      speed figures (featurizer vs PyTorch and sgemm peak, sink, stream latency)
+#   make bench      speed figures (featurizer vs ONNX Runtime and PyTorch, sink, stream latency)
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/fuzz/; run e.g.
 #                   build-fuzz/fuzz/fuzz_wire -max_total_time=60 NEW_DIR tests/fuzz/corpus/wire
 #
@@ -67,7 +67,7 @@ all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
 deps:
 	@sh scripts/deps.sh
 deps-bench:
-	@sh scripts/deps.sh bench
+	@SHARED=$(SHARED) sh scripts/deps.sh bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

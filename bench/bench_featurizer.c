@@ -3,6 +3,7 @@
  *
  *   build/bench/bench_featurizer [--images N] [--size S [--threads T]] [--weights PATH]
  *                                [DATA_DIR]
+ *   build/bench/bench_featurizer --paths
  *
  * Reads N Fruits-360 Test JPEGs (spread over the classes of DATA_DIR, default
  * $SHARED/data/fruits-360/Test) into memory, then for S = 224 and S = 100 featurizes them
@@ -12,8 +13,10 @@
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
  * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
  * for that S is printed; --threads T then runs T featurizers at once on one copy of the
- * weights, as a worker's threads do, and prints their images/s together. Results are
- * `key=value` lines for bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
+ * weights, as a worker's threads do, and prints their images/s together. The kernel path is
+ * FRUITSTREAM_ISA's, or the best one; --paths prints those this CPU runs, best first, so
+ * that a bench can time each. Results are `key=value` lines for
+ * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
 #include "featurizer.h"
 #include "file.h"
 #include "kernels.h"
@@ -173,11 +176,23 @@ static double sgemm_gflops(int m, int n, int k)
     return 2.0 * m * n * k / best / 1e9;
 }
 
+/* `paths avx512 avx2 portable`: the kernel paths this CPU runs, the best (the default) first. */
+static int print_paths(void)
+{
+    isa_t best = isa_best();
+    printf("paths %s", isa_name(best));
+    for (int i = ISA_COUNT - 1; i >= 0; i--) /* within one architecture, later is faster */
+        if ((isa_t)i != best && isa_runs((isa_t)i))
+            printf(" %s", isa_name((isa_t)i));
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
     char weights[4096], data[4096];
-    int want = 300, only_size = 0, threads = 1;
+    int want = 300, only_size = 0, threads = 1, paths = 0;
     snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
     snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
     for (int i = 1; i < argc; i++) {
@@ -187,13 +202,15 @@ int main(int argc, char **argv)
             only_size = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--paths"))
+            paths = 1;
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
             snprintf(weights, sizeof weights, "%s", argv[++i]);
         else if (argv[i][0] != '-')
             snprintf(data, sizeof data, "%s", argv[i]);
         else {
             fprintf(stderr, "usage: bench_featurizer [--images N] [--size S [--threads T]] "
-                            "[--weights PATH] [DATA_DIR]\n");
+                            "[--weights PATH] [DATA_DIR] | --paths\n");
             return 2;
         }
     }
@@ -203,14 +220,16 @@ int main(int argc, char **argv)
                 BENCH_MAX_THREADS);
         return 2;
     }
-    if (want < 1 || load_images(data, want, &im))
-        return 1;
+    if (paths)
+        return print_paths();
     isa_t isa;
     char why[256];
     if (isa_from_env(&isa, why, sizeof why) != 0) {
         fprintf(stderr, "bench_featurizer: %s\n", why);
         return 2;
     }
+    if (want < 1 || load_images(data, want, &im))
+        return 1;
     printf("kernels isa=%s cpu=%s\n", isa_name(isa), isa_cpu_flags());
     if (only_size > 0) { /* one rate alone, for bench/section_40_pipeline.sh */
         double ms;

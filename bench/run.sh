@@ -4,8 +4,9 @@
 #   bench/run.sh BUILD
 #
 # Sections are the scripts bench/section_*.sh, run in name order with BUILD and SHARED in
-# the environment. Speed is compared as ratios measured in the same run (ours vs PyTorch,
-# vs the sgemm peak), since absolute times differ from machine to machine.
+# the environment. Speed is compared as ratios measured in the same run (ours vs ONNX
+# Runtime and PyTorch, vs the sgemm peak), since absolute times differ from machine to
+# machine.
 export FS_BUILD="${1:-build}"
 export SHARED="${SHARED:-../shared}"
 status=0

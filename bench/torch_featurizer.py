@@ -1,13 +1,14 @@
 """torch_featurizer.py -- the PyTorch baseline for bench_featurizer, single thread.
 
-    /usr/bin/python3 bench/torch_featurizer.py [--images N] [DATA_DIR]
+    /usr/bin/python3 bench/torch_featurizer.py [--images N] [--size S]... [DATA_DIR]
 
 Same images as build/bench/bench_featurizer (every k-th of the sorted Fruits-360 Test
 JPEGs, read into memory first), same work: decode (PIL), resize to S x S (bilinear,
 antialiased like ours), normalise, torchvision MobileNetV2 `.features` + global average
-pool, at S = 224 and S = 100. The weights are random: speed does not depend on their
-values. Timed in batches of 1 and of 16 (after a warm-up pass, best of two passes); the
-better batch size is reported, both for the whole pipeline and for the network alone.
+pool, at S = 224 and S = 100 (or the sizes given). The weights are random: speed does not
+depend on their values. Timed in batches of 1 and of 16 (after a warm-up on a few batches,
+best of two passes); the better batch size is reported, both for the whole pipeline and for
+the network alone.
 Prints `key=value` lines for bench/section_10_featurizer.sh.
 """
 import argparse
@@ -58,6 +59,7 @@ def run(model, images, size, batch, include_preprocess):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=300)
+    ap.add_argument("--size", type=int, action="append", dest="sizes")
     shared = os.environ.get("SHARED") or "../shared"
     ap.add_argument("data", nargs="?", default=os.path.join(shared, "data/fruits-360/Test"))
     args = ap.parse_args()
@@ -68,12 +70,12 @@ def main():
                                 torch.nn.Flatten()).eval()
     print(f"torch version={torch.__version__} threads={torch.get_num_threads()}")
     with torch.inference_mode():
-        for size in (224, 100):
+        for size in args.sizes or (224, 100):
             result = {}
             for include in (True, False):
                 best_rate, best_batch = 0.0, 0
                 for batch in (1, 16):
-                    run(model, images, size, batch, include)  # warm-up
+                    run(model, images[:2 * batch], size, batch, include)  # warm-up
                     t = min(run(model, images, size, batch, include) for _ in range(2))
                     rate = len(images) / t
                     if rate > best_rate:
