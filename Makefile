@@ -4,6 +4,7 @@
 #   make run        featurize the Fruits-360 Test split end to end (starts its own Redis)
 #   make test       unit tests (also under ASan/UBSan) and integration tests
 #   make bench      speed figures (featurizer vs PyTorch and sgemm peak, sink, stream latency)
+#   make arm64      cross-build the featurizer and its kernel and reference tests for ARM64
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
 # CC=clang works as well as gcc; warnings are errors with both.
@@ -53,13 +54,23 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-bench run test asan clang bench clean
+# ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer alone,
+# which needs no library but libjpeg-turbo, with the two tests that check its kernels, and
+# running them under qemu-user (tests/run.sh). The other programs are not cross-built.
+ARM64_CC    ?= aarch64-linux-gnu-gcc
+ARM64_BUILD ?= build-arm64
+FEATURIZER_SRC := common/isa.c common/file.c $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
+ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
+
+.PHONY: all deps deps-bench deps-arm64 run test asan clang arm64 bench clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 deps:
 	@sh scripts/deps.sh
 deps-bench:
 	@sh scripts/deps.sh bench
+deps-arm64:
+	@sh scripts/deps.sh arm64
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -106,15 +117,33 @@ clang:
 	    $(MAKE) --no-print-directory CC=clang BUILD=build-clang all; \
 	else echo "clang not installed: skipping the clang build"; fi
 
-test: deps
-	@$(MAKE) --no-print-directory all asan clang
-	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan
+# Without the cross compiler or an ARM64 libjpeg-turbo this writes why into
+# $(ARM64_BUILD)/skip, and tests/run.sh reports the ARM64 tests as skipped.
+arm64:
+	@rm -f $(ARM64_BUILD)/skip
+	@if ! command -v $(ARM64_CC) >/dev/null; then \
+	    why="$(ARM64_CC) not installed (gcc-aarch64-linux-gnu; scripts/deps.sh arm64)"; \
+	elif [ "$$($(ARM64_CC) -print-file-name=libturbojpeg.so)" = libturbojpeg.so ]; then \
+	    why="no ARM64 libturbojpeg for $(ARM64_CC) (libturbojpeg0-dev:arm64; scripts/deps.sh arm64)"; \
+	fi; \
+	if [ -n "$$why" ]; then \
+	    echo "arm64: $$why: skipping the ARM64 build"; \
+	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
+	else \
+	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
+	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard worker/*_simd.c)" \
+	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
+	fi
+
+test: deps deps-arm64
+	@$(MAKE) --no-print-directory all asan clang arm64
+	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang $(ARM64_BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
