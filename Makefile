@@ -59,7 +59,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # running them under qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
-FEATURIZER_SRC := common/isa.c common/file.c $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
+FEATURIZER_SRC := common/isa.c common/file.c \
+                  $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
 
 .PHONY: all deps deps-bench deps-arm64 run test asan clang arm64 bench clean
@@ -69,7 +70,8 @@ deps:
 	@sh scripts/deps.sh
 deps-bench:
 	@sh scripts/deps.sh bench
-deps-arm64:
+# After deps, never beside it under -j: two apt-get at once fight over dpkg's lock.
+deps-arm64: deps
 	@sh scripts/deps.sh arm64
 
 $(BUILD)/obj/%.o: %.c
@@ -135,7 +137,7 @@ arm64:
 	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
 	fi
 
-test: deps deps-arm64
+test: deps-arm64
 	@$(MAKE) --no-print-directory all asan clang arm64
 	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
 

@@ -42,7 +42,8 @@ fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "fruitstream: missing Debian packages:$missing" >&2
     echo "fruitstream: install them with:" >&2
-    echo "  ${multiarch:+sudo $multiarch && }sudo apt-get update && sudo apt-get install -y$missing" >&2
+    echo "  ${multiarch:+sudo $multiarch && }sudo apt-get update &&" \
+        "sudo apt-get install -y$missing" >&2
     if [ "${1:-}" = arm64 ]; then
         echo "fruitstream: until then the ARM64 tests are skipped" >&2
         exit 0
