@@ -6,6 +6,7 @@
 #   make bench      speed figures (featurizer vs ONNX Runtime and PyTorch, sink, stream latency)
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/fuzz/; run e.g.
 #                   build-fuzz/fuzz/fuzz_wire -max_total_time=60 NEW_DIR tests/fuzz/corpus/wire
+#   make arm64      cross-build the featurizer and its kernel and reference tests for ARM64
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
 # CC=clang works as well as gcc; warnings are errors with both.
@@ -61,13 +62,25 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps deps-bench run test asan clang bench fuzz fuzzers clean
+# ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer alone,
+# which needs no library but libjpeg-turbo, with the two tests that check its kernels, and
+# running them under qemu-user (tests/run.sh). The other programs are not cross-built.
+ARM64_CC    ?= aarch64-linux-gnu-gcc
+ARM64_BUILD ?= build-arm64
+FEATURIZER_SRC := common/isa.c common/file.c \
+                  $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
+ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
+
+.PHONY: all deps deps-bench deps-arm64 run test asan clang arm64 bench fuzz fuzzers clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
 
 deps:
 	@sh scripts/deps.sh
 deps-bench:
 	@SHARED=$(SHARED) sh scripts/deps.sh bench
+# After deps, never beside it under -j: two apt-get at once fight over dpkg's lock.
+deps-arm64: deps
+	@sh scripts/deps.sh arm64
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -131,16 +144,34 @@ fuzz:
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzzers
 fuzzers: $(FUZZERS)
 
-test: deps
-	@$(MAKE) --no-print-directory all asan clang
-	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan
+# Without the cross compiler or an ARM64 libjpeg-turbo this writes why into
+# $(ARM64_BUILD)/skip, and tests/run.sh reports the ARM64 tests as skipped.
+arm64:
+	@rm -f $(ARM64_BUILD)/skip
+	@if ! command -v $(ARM64_CC) >/dev/null; then \
+	    why="$(ARM64_CC) not installed (gcc-aarch64-linux-gnu; scripts/deps.sh arm64)"; \
+	elif [ "$$($(ARM64_CC) -print-file-name=libturbojpeg.so)" = libturbojpeg.so ]; then \
+	    why="no ARM64 libturbojpeg for $(ARM64_CC) (libturbojpeg0-dev:arm64; scripts/deps.sh arm64)"; \
+	fi; \
+	if [ -n "$$why" ]; then \
+	    echo "arm64: $$why: skipping the ARM64 build"; \
+	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
+	else \
+	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
+	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard worker/*_simd.c)" \
+	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
+	fi
+
+test: deps-arm64
+	@$(MAKE) --no-print-directory all asan clang arm64
+	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-fuzz $(ARM64_BUILD)
 
 # Dependency files come from compiling; nothing should try to make them (make's built-in
 # `%: %.o` would, through the replay_%.o rule).

@@ -4,22 +4,32 @@
 #   scripts/deps.sh          build + run + test dependencies
 #   scripts/deps.sh bench    the same plus what `make bench` compares against: PyTorch, and
 #                            ONNX Runtime (Node.js binding) through the anchor's installer
+#   scripts/deps.sh arm64    the ARM64 cross compiler, qemu-user and ARM64 libjpeg-turbo
+#                            (Debian multiarch), for the ARM64 part of `make test`
 #
 # Run as root it installs what is missing (apt-get update first, once); run as anyone
 # else it prints the apt-get line to run and fails, so `make` stops with a clear message.
-# ONNX Runtime comes from the npm registry by $SHARED/anchors/onnxruntime/install.sh, into
+# Two sets are optional, and when they cannot be installed this says why and succeeds:
+# the ARM64 set (`make test` then reports the ARM64 tests as skipped), and ONNX Runtime,
+# which comes from the npm registry by $SHARED/anchors/onnxruntime/install.sh into
 # FS_BENCH_ORT_DIR (default: the installer's own, /tmp/onnxruntime-anchor, kept across
-# `make clean`). When that cannot be done this says why and succeeds: the bench then prints
-# its ONNX Runtime rows as skipped rather than stopping.
+# `make clean`; the bench then prints its ONNX Runtime rows as skipped).
 set -eu
 
+mode="${1:-}"
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
 liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2"
-bench=false
-if [ "${1:-}" = bench ]; then
-    bench=true
+case "$mode" in
+bench)
     PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy util-linux"
-fi
+    ;;
+arm64)
+    # libturbojpeg0-dev:arm64 sits beside the amd64 one (Multi-Arch: same, same version).
+    PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libturbojpeg0-dev:arm64"
+    command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
+        PACKAGES="$PACKAGES qemu-user"
+    ;;
+esac
 
 missing=""
 for p in $PACKAGES; do
@@ -28,24 +38,44 @@ for p in $PACKAGES; do
 done
 # node and npm by command, not by package: a Node.js from elsewhere (whose nodejs package
 # carries npm and conflicts with Debian's npm) serves as well.
-if $bench && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+if [ "$mode" = bench ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
     missing="$missing nodejs npm"
 fi
 
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "fruitstream: missing Debian packages:$missing" >&2
-        echo "fruitstream: install them with:" >&2
-        echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
-        exit 1
+# ARM64 libraries come from Debian's arm64 archive, which dpkg must be told about first.
+multiarch=""
+if [ -n "$missing" ] && [ "$mode" = arm64 ] &&
+    ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    multiarch="dpkg --add-architecture arm64"
+fi
+
+if [ -n "$missing" ] && [ "$(id -u)" -ne 0 ]; then
+    echo "fruitstream: missing Debian packages:$missing" >&2
+    echo "fruitstream: install them with:" >&2
+    echo "  ${multiarch:+sudo $multiarch && }sudo apt-get update &&" \
+        "sudo apt-get install -y$missing" >&2
+    if [ "$mode" = arm64 ]; then
+        echo "fruitstream: until then the ARM64 tests are skipped" >&2
+        exit 0
     fi
+    exit 1
+fi
+if [ -n "$missing" ]; then
     echo "fruitstream: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >&2
+    [ -z "$multiarch" ] || $multiarch
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing >&2
+    if ! { apt-get update -q >&2 &&
+        apt-get install -y -q --no-install-recommends $missing >&2; }; then
+        [ "$mode" = arm64 ] || exit 1
+        # Leave the machine as it was: an arm64 architecture nothing uses slows every
+        # apt-get update.
+        [ -z "$multiarch" ] || dpkg --remove-architecture arm64 2>/dev/null || true
+        echo "fruitstream: could not install$missing: the ARM64 tests will be skipped" >&2
+        exit 0
+    fi
 fi
-$bench || exit 0
+[ "$mode" = bench ] || exit 0
 
 anchor="${SHARED:-../shared}/anchors/onnxruntime"
 if [ ! -f "$anchor/install.sh" ]; then

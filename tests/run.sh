@@ -1,10 +1,13 @@
 #!/bin/sh
 # Runs every test and prints `N passed, N failed, N skipped` as its last line.
 #
-#   tests/run.sh BUILD [ASAN_BUILD]
+#   tests/run.sh BUILD [ASAN_BUILD [ARM64_BUILD]]
 #
 # Unit test binaries in BUILD/tests run as they are and, when ASAN_BUILD is given, once more
-# from ASAN_BUILD/tests under AddressSanitizer + UBSan. Integration tests are the scripts in
+# from ASAN_BUILD/tests under AddressSanitizer + UBSan. When ARM64_BUILD is given (`make
+# arm64`), its test_kernels and test_reference (the first 20 images at S = 100: emulation is
+# about a hundred times slower) run under qemu-user, labelled arm64:; without the cross build
+# (ARM64_BUILD/skip says why) or qemu they are one skip. Integration tests are the scripts in
 # tests/integration, run against the programs in BUILD. Each test prints `ok NAME` or
 # `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it (a CPU without
 # AVX-512, a missing tool): skips are listed and counted, never passed. A binary or script
@@ -12,6 +15,7 @@
 # so a crash is never silent.
 BUILD=${1:-build}
 ASAN=${2:-}
+ARM64=${3:-}
 export SHARED="${SHARED:-../shared}"
 export FS_BUILD="$BUILD"
 LOG=$(mktemp -d)
@@ -51,6 +55,25 @@ if [ -n "$ASAN" ]; then
         [ -x "$t" ] && run_one "asan:$(basename "$t")" "$t"
     done
     unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+if [ -n "$ARM64" ]; then
+    qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
+    if [ -f "$ARM64/skip" ]; then
+        why=$(cat "$ARM64/skip")
+    elif [ -z "$qemu" ]; then
+        why="qemu-aarch64 not installed (qemu-user; scripts/deps.sh arm64)"
+    else
+        why=""
+        # The C library of Debian's cross toolchain, for the emulated dynamic loader.
+        export QEMU_LD_PREFIX="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
+        run_one arm64:test_kernels "$qemu" "$ARM64/tests/test_kernels"
+        run_one arm64:test_reference "$qemu" "$ARM64/tests/test_reference" --first 20
+        unset QEMU_LD_PREFIX
+    fi
+    if [ -n "$why" ]; then
+        echo "[arm64] skip arm64: $why"
+        skipped=$((skipped + 1))
+    fi
 fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "$(basename "$t" .sh)" sh "$t"
