@@ -27,7 +27,7 @@ static void usage(FILE *out)
             "  --size S        network input side (default %d)\n"
             "  --weights PATH  model.safetensors (default $%s, else %s)\n"
             "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n",
-            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
+            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, config_weights_default(),
             FEATURIZER_DEFAULT_MAX_PIXELS);
 }
 

@@ -77,7 +77,7 @@ static void usage(FILE *out)
             "  --standardize       standardize features before PCA\n"
             "  --lease-ms MS       re-send tasks not stored within MS (default 30000)\n"
             "  -h, --help          this text\n",
-            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
+            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, config_weights_default());
 }
 
 static int parse_args(int argc, char **argv, run_config_t *cfg)

@@ -62,6 +62,31 @@ for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
 end
 return n" 0 "$1"; }
 
+# free_port: a TCP port nobody listens on (checked with ss), from the ephemeral-free range.
+free_port() {
+    while :; do
+        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
+    done
+}
+
+# exits_within NAME PID SECONDS: signals PID with SIGTERM, then passes if it exits with
+# status 0 within SECONDS (it is killed if not); $STOP_MS holds the time it took.
+exits_within() {
+    start=$(date +%s%N); STOP_MS=never
+    kill -TERM "$2"
+    i=0
+    while kill -0 "$2" 2>/dev/null && [ $i -lt $(($3 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
+    if kill -0 "$2" 2>/dev/null; then
+        kill -9 "$2"; wait "$2" 2>/dev/null
+        fail "$1" "still running $3 s after SIGTERM"
+        return 1
+    fi
+    wait "$2"; rc=$?
+    STOP_MS=$((($(date +%s%N) - start) / 1000000))
+    [ $rc -eq 0 ] && pass "$1" || fail "$1" "exit status $rc after ${STOP_MS} ms"
+}
+
 # the standard roles on ipc sockets in $T
 start_sink() { bg sink "$B/fruitstream-sink" --results "ipc://$T/results" "$@"; SINK_PID=$LAST_PID; }
 start_ventilator() {

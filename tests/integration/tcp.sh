@@ -3,13 +3,6 @@
 # buffer on each task connection). Every image is stored once, and both workers take part.
 . tests/integration/lib.sh
 
-# A TCP port nobody listens on (checked with ss), from the ephemeral-free range.
-free_port() {
-    while :; do
-        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
-        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
-    done
-}
 TASKS=tcp://127.0.0.1:$(free_port)
 RESULTS=tcp://127.0.0.1:$(free_port)
 [ "$TASKS" = "$RESULTS" ] && RESULTS=tcp://127.0.0.1:$(free_port)
