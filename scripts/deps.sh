@@ -3,13 +3,18 @@
 #
 #   scripts/deps.sh          build + run + test dependencies
 #   scripts/deps.sh bench    the same plus PyTorch, which `make bench` compares against
+#   scripts/deps.sh build    only what `make` needs to build the programs (docker/Dockerfile)
 #
 # Run as root it installs what is missing (apt-get update first, once); run as anyone
 # else it prints the apt-get line to run and fails, so `make` stops with a clear message.
 set -eu
 
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
-liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2"
+liblapacke-dev libmsgpack-dev libhiredis-dev"
+# The tests: real Redis and processes; network namespaces; the deployment files checked
+# offline (systemd-analyze verify, docker-compose config, YAML parsing).
+[ "${1:-}" = build ] || PACKAGES="$PACKAGES redis-server redis-tools procps iproute2 systemd
+python3 python3-yaml docker-compose"
 if [ "${1:-}" = bench ]; then
     PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"
 fi
