@@ -30,9 +30,10 @@ bg() {
     PIDS="$PIDS $LAST_PID"
 }
 
-# start_redis [extra redis-server options]: a private server on a unix socket in $T.
+# start_redis [extra redis-server options]: a private server on a unix socket in $T (in the
+# network namespace $REDIS_NETNS when set: a unix socket reaches across namespaces).
 start_redis() {
-    redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" \
+    ${REDIS_NETNS:+ip netns exec $REDIS_NETNS} redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" \
         --appendonly yes --appendfsync always --loglevel warning "$@" >"$T/redis.log" 2>&1 &
     REDIS_PID=$!
     export REDIS_URL="unix://$T/redis.sock"
