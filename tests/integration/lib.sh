@@ -17,6 +17,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+# A signal (Ctrl-C, a closed pipe when the output goes to `head`) exits through the EXIT trap
+# too: dash does not run it on death by signal, which left servers running.
+trap 'exit 1' INT TERM HUP PIPE
 [ -n "${FS_KEEP_TEST_DIR:-}" ] && trap "for p in \$PIDS; do kill -9 \$p 2>/dev/null; done; kill -9 \${REDIS_PID:-0} 2>/dev/null" EXIT
 
 pass() { echo "ok $1"; }

@@ -24,7 +24,6 @@ ns_cleanup() {
     done
 }
 trap 'ns_cleanup; cleanup' EXIT
-trap 'exit 1' INT TERM
 if ! ip netns add "$HUB" 2>"$T/netns.err"; then
     echo "skip netns_hosts: ip netns add failed ($(head -c 200 "$T/netns.err"); needs root)"
     exit 0
