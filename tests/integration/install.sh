@@ -34,9 +34,7 @@ f=$(grep -c '^FAIL ' "$T/pipeline.out")
     fail install_pipeline_test_passes "rc=$rc, $p ok, $f FAIL: $(grep '^FAIL' "$T/pipeline.out" | head -c 400)"
 
 # fruitstream run from elsewhere: siblings from the install dir, the compiled-in weights
-mkdir -p "$T/elsewhere/in"
-ln -s "$(cd "$DATA" && pwd)/Kiwi" "$T/elsewhere/in/Kiwi"
-N=$(find -L "$T/elsewhere/in" -name '*.jpg' | wc -l)
+class_dir "$T/elsewhere/in" Kiwi
 (cd "$T/elsewhere" && env -u FRUITSTREAM_WEIGHTS -u REDIS_URL timeout 120 \
     "$BIN/fruitstream" run --workers 2 --size 100 --data-dir "$T/elsewhere/data" in) \
     >"$T/run.out" 2>"$T/run.err"

@@ -74,6 +74,21 @@ free_port() {
     done
 }
 
+# tcp_endpoints: $TASKS and $RESULTS, two distinct loopback TCP endpoints nobody listens on.
+tcp_endpoints() {
+    TASKS=tcp://127.0.0.1:$(free_port)
+    RESULTS=tcp://127.0.0.1:$(free_port)
+    [ "$TASKS" = "$RESULTS" ] && RESULTS=tcp://127.0.0.1:$(free_port)
+}
+
+# class_dir DIR CLASS...: DIR links to these Fruits-360 classes (folder labels); $N images.
+class_dir() {
+    dir=$1; shift
+    mkdir -p "$dir"
+    for c in "$@"; do ln -s "$(cd "$DATA" && pwd)/$c" "$dir/$c"; done
+    N=$(find -L "$dir" -name '*.jpg' | wc -l)
+}
+
 # exits_within NAME PID SECONDS: signals PID with SIGTERM, then passes if it exits with
 # status 0 within SECONDS (it is killed if not); $STOP_MS holds the time it took.
 exits_within() {

@@ -8,12 +8,8 @@
 # gone. Then a new sink and worker finish the job: every key stored once, some re-sent.
 . tests/integration/lib.sh
 
-TASKS=tcp://127.0.0.1:$(free_port)
-RESULTS=tcp://127.0.0.1:$(free_port)
-[ "$TASKS" = "$RESULTS" ] && RESULTS=tcp://127.0.0.1:$(free_port)
-mkdir -p "$T/in"
-for c in Kiwi Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/in/$c"; done
-N=$(find -L "$T/in" -name '*.jpg' | wc -l)
+tcp_endpoints
+class_dir "$T/in" Kiwi Lemon
 worker() { # ID [options]
     id=$1; shift
     bg "worker-$id" "$B/fruitstream-worker" --tasks "$TASKS" --results "$RESULTS" \
