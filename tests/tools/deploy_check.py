@@ -9,9 +9,16 @@ defines; and every program and --option a manifest runs exists in the built prog
 
     deploy_check.py compose FILE BIN_DIR
     deploy_check.py k8s DIR BIN_DIR
+    deploy_check.py compose-sh FILE
+
+compose-sh prints, for tests/integration/compose_netns.sh to eval, each service's
+environment, command and healthcheck as shell words (ENV_<service>, CMD_<service>,
+HEALTH_<service>), after Compose's own interpolation: ${VAR:-default} from this
+environment, then $$ to $.
 """
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -99,6 +106,32 @@ def check_compose(path, bin_dir):
     if keys_h("KEY_WORKER_PREFIX") not in str(worker.get("healthcheck", {}).get("test")):
         problems.append("the healthcheck does not read the worker's heartbeat key")
     report("compose_worker_scalable_weights_heartbeat", problems)
+
+
+def interpolate(text):
+    """Compose's interpolation, the forms compose.yaml uses: ${VAR:-default}, ${VAR}, $$."""
+    def value(m):
+        if m.group(0) == "$$":
+            return "$"
+        return os.environ.get(m.group(1)) or (m.group(2) or "")
+    return re.sub(r"\$\$|\$\{(\w+)(?::-([^}]*))?\}", value, text)
+
+
+def compose_sh(path):
+    services = load_all(path)[0]["services"]
+    for name, svc in services.items():
+        ident = re.sub(r"\W", "_", name)
+        env = svc.get("environment", {})
+        env = env.items() if isinstance(env, dict) else (e.split("=", 1) for e in env)
+        print("ENV_%s=%s" % (ident, shlex.quote(" ".join(
+            shlex.quote("%s=%s" % (k, interpolate(str(v)))) for k, v in env))))
+        command = svc.get("command", [])
+        print("CMD_%s=%s" % (ident, shlex.quote(" ".join(shlex.quote(interpolate(w))
+                                                       for w in command))))
+        test = svc.get("healthcheck", {}).get("test", [])
+        check = interpolate(test[1]) if test[:1] == ["CMD-SHELL"] else \
+            " ".join(shlex.quote(interpolate(w)) for w in test[1:])
+        print("HEALTH_%s=%s" % (ident, shlex.quote(check)))
 
 
 def by_kind(docs, kind):
@@ -243,6 +276,8 @@ def check_k8s(directory, bin_dir):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "compose-sh":
+        return compose_sh(sys.argv[2])
     if len(sys.argv) != 4 or sys.argv[1] not in ("compose", "k8s"):
         sys.exit(__doc__)
     try:
