@@ -41,7 +41,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps deps-bench run test asan clang bench clean install install-systemd uninstall
+.PHONY: all deps deps-bench run test asan clang bench clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 deps:
@@ -132,6 +132,7 @@ ifneq ($(WEIGHTS),)
 $(BUILD)/obj/common/config.o: CPPFLAGS += -DCONFIG_WEIGHTS_DEFAULT='"$(WEIGHTS)"'
 endif
 
+.PHONY: install install-systemd uninstall FORCE
 install: $(PROGRAMS)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/

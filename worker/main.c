@@ -67,7 +67,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: fruitstream-worker [options]\n"
             "Pulls image tasks from the ventilator, computes MobileNetV2 features, pushes\n"
-            "results to the sink. SIGTERM/SIGINT: finish the current image, then exit 0.\n\n"
+            "results to the sink. SIGTERM/SIGINT: finish the current images, then exit 0\n"
+            "within a few seconds, even if the sink is unreachable.\n\n"
             "  --tasks ENDPOINT     ventilator's task socket (default %s)\n"
             "  --results ENDPOINT   sink's result socket (default %s)\n"
             "  --weights PATH       MobileNetV2 safetensors (default $%s or %s)\n"
