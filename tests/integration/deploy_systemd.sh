@@ -42,6 +42,16 @@ for u in fruitstream-worker@ fruitstream-ventilator fruitstream-sink; do
 done
 [ -z "$bad" ] && pass systemd_units_settings || fail systemd_units_settings "missing$bad"
 
+# every ExecStart runs a real program with real options and variables the env file sets
+python3 tests/tools/deploy_check.py systemd deploy/systemd "$B"
+mkdir -p "$T/broken"
+cp deploy/systemd/* "$T/broken/"
+sed -i 's/--threads \${FRUITSTREAM_THREADS}/--thread ${FRUITSTREAM_THREAD}/' \
+    "$T/broken/fruitstream-worker@.service"
+python3 tests/tools/deploy_check.py systemd "$T/broken" "$B" 2>&1 | grep -q \
+    "^FAIL .*no option --thread;.*FRUITSTREAM_THREAD is set nowhere" &&
+    pass systemd_commands_check_can_fail || fail systemd_commands_check_can_fail "accepted"
+
 # verify must be able to fail: a unit naming a program that is not there.
 sed "s|^ExecStart=$BIN/fruitstream-sink|ExecStart=$T/nothere|" "$U/fruitstream-sink.service" \
     >"$U/broken.service"

@@ -9,6 +9,7 @@ defines; and every program and --option a manifest runs exists in the built prog
 
     deploy_check.py compose FILE BIN_DIR
     deploy_check.py k8s DIR BIN_DIR
+    deploy_check.py systemd DIR BIN_DIR
     deploy_check.py compose-sh FILE
 
 compose-sh prints, for tests/integration/compose_netns.sh to eval, each service's
@@ -106,6 +107,30 @@ def check_compose(path, bin_dir):
     if keys_h("KEY_WORKER_PREFIX") not in str(worker.get("healthcheck", {}).get("test")):
         problems.append("the healthcheck does not read the worker's heartbeat key")
     report("compose_worker_scalable_weights_heartbeat", problems)
+
+
+def check_systemd(directory, bin_dir):
+    """Each unit's ExecStart: a real program with real options, and every variable it uses
+    set by the unit (Environment=) or by the example environment file."""
+    with open(os.path.join(directory, "fruitstream.env")) as f:
+        defined = {m.group(1) for m in re.finditer(r"^#?\s*([A-Z_][A-Z0-9_]*)=", f.read(), re.M)}
+    problems = []
+    units = sorted(u for u in os.listdir(directory) if u.endswith(".service"))
+    for unit in units:
+        with open(os.path.join(directory, unit)) as f:
+            text = f.read()
+        local = set(re.findall(r"^Environment=([A-Z_][A-Z0-9_]*)=", text, re.M))
+        starts = re.findall(r"^ExecStart=(.*)$", text, re.M)
+        if len(starts) != 1:
+            problems.append("%s: %d ExecStart lines" % (unit, len(starts)))
+            continue
+        words = starts[0].split()
+        problems += check_command([os.path.basename(words[0])] + words[1:], bin_dir, unit)
+        for var in re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", starts[0]):
+            if var not in defined | local:
+                problems.append("%s: $%s is set nowhere" % (unit, var))
+    report("systemd_units_commands_and_variables",
+           problems + ([] if len(units) == 3 else ["%d units" % len(units)]))
 
 
 def interpolate(text):
@@ -278,10 +303,11 @@ def check_k8s(directory, bin_dir):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "compose-sh":
         return compose_sh(sys.argv[2])
-    if len(sys.argv) != 4 or sys.argv[1] not in ("compose", "k8s"):
+    checks = {"compose": check_compose, "k8s": check_k8s, "systemd": check_systemd}
+    if len(sys.argv) != 4 or sys.argv[1] not in checks:
         sys.exit(__doc__)
     try:
-        (check_compose if sys.argv[1] == "compose" else check_k8s)(sys.argv[2], sys.argv[3])
+        checks[sys.argv[1]](sys.argv[2], sys.argv[3])
     except Exception as e:  # a checker that breaks must not look like one that passed
         report("deploy_check_%s" % sys.argv[1], ["crashed: %r" % e])
     sys.exit(1 if failures else 0)
