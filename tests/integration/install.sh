@@ -43,3 +43,9 @@ rows=$(cd "$T/elsewhere" && env -u REDIS_URL "$BIN/fruitstream" export --data-di
     tail -n +2 | wc -l)
 [ $rc -eq 0 ] && [ "$rows" -eq "$N" ] && pass install_run_uses_installed_programs ||
     fail install_run_uses_installed_programs "rc=$rc, exported $rows of $N: $(tail -n 3 "$T/run.err")"
+
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s uninstall BUILD="$T/build" PREFIX=/usr/local \
+    DESTDIR="$T/root" >"$T/uninstall.log" 2>&1
+left=$(ls "$BIN" | wc -l)
+[ "$left" -eq 0 ] && pass install_uninstall_removes_them ||
+    fail install_uninstall_removes_them "$left left: $(ls "$BIN" | paste -sd' ')"
