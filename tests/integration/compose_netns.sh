@@ -70,10 +70,12 @@ for c in Kiwi Lemon; do ls "$DATA/$c"/*.jpg | head -n 60; done >"$T/list"
 N=$(wc -l <"$T/list")
 tr '\n' '\0' <"$T/list" | ip netns exec "$NS" env $ENV_cli xargs -0 "$BIN/fruitstream" upload \
     >"$T/upload.log" 2>&1 || { fail compose_upload "$(tail -n 3 "$T/upload.log")"; exit 1; }
-if wait_for 60 "[ \"\$(nsenter --target $REDIS --net redis-cli hget fs:counters stored)\" = $N ]"; then
+STORED="nsenter --target $REDIS --net redis-cli hget fs:counters stored"
+if wait_for 60 "[ \"\$($STORED)\" = $N ]"; then
     pass compose_pipeline_stores_every_upload
 else
-    fail compose_pipeline_stores_every_upload "stored $(rcli hget fs:counters stored) of $N: $(tail -n 2 "$T"/worker-1.log)"
+    fail compose_pipeline_stores_every_upload \
+        "stored $($STORED) of $N: $(tail -n 2 "$T"/worker-1.log)"
 fi
 w1=$(rcli eval "local n = 0 for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
     if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end end return n" 0 worker-1)
@@ -88,7 +90,8 @@ done
 
 # the worker's healthcheck reads its heartbeat: with the sink gone it fails within seconds
 kill -TERM "$SINK"; wait "$SINK"
-if wait_for 10 "! nsenter --target $W1 --net --uts --mount sh -c 'export $ENV_worker && $HEALTH_worker'"; then
+IN_W1="nsenter --target $W1 --net --uts --mount"
+if wait_for 10 "! $IN_W1 sh -c 'export $ENV_worker && $HEALTH_worker'"; then
     pass compose_worker_unhealthy_without_sink
 else
     fail compose_worker_unhealthy_without_sink "still healthy 10 s after the sink stopped"

@@ -22,7 +22,8 @@ if [ "$installed" = "fruitstream fruitstream-sink fruitstream-ventilator fruitst
     "$BIN/fruitstream-worker" --help | grep -qF "$ABS_WEIGHTS"; then
     pass install_four_programs_weights_compiled_in
 else
-    fail install_four_programs_weights_compiled_in "installed: $installed; help: $("$BIN/fruitstream-worker" --help 2>&1 | grep -i weights)"
+    fail install_four_programs_weights_compiled_in \
+        "installed: $installed; help: $("$BIN/fruitstream-worker" --help 2>&1 | grep -i weights)"
 fi
 
 # the pipeline test, run against the installed programs
@@ -31,7 +32,8 @@ rc=$?
 p=$(grep -c '^ok ' "$T/pipeline.out")
 f=$(grep -c '^FAIL ' "$T/pipeline.out")
 [ $rc -eq 0 ] && [ "$p" -ge 5 ] && [ "$f" -eq 0 ] && pass install_pipeline_test_passes ||
-    fail install_pipeline_test_passes "rc=$rc, $p ok, $f FAIL: $(grep '^FAIL' "$T/pipeline.out" | head -c 400)"
+    fail install_pipeline_test_passes \
+        "rc=$rc, $p ok, $f FAIL: $(grep '^FAIL' "$T/pipeline.out" | head -c 400)"
 
 # fruitstream run from elsewhere: siblings from the install dir, the compiled-in weights
 class_dir "$T/elsewhere/in" Kiwi
@@ -42,7 +44,8 @@ rc=$?
 rows=$(cd "$T/elsewhere" && env -u REDIS_URL "$BIN/fruitstream" export --data-dir data 2>/dev/null |
     tail -n +2 | wc -l)
 [ $rc -eq 0 ] && [ "$rows" -eq "$N" ] && pass install_run_uses_installed_programs ||
-    fail install_run_uses_installed_programs "rc=$rc, exported $rows of $N: $(tail -n 3 "$T/run.err")"
+    fail install_run_uses_installed_programs \
+        "rc=$rc, exported $rows of $N: $(tail -n 3 "$T/run.err")"
 
 env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s uninstall BUILD="$T/build" PREFIX=/usr/local \
     DESTDIR="$T/root" >"$T/uninstall.log" 2>&1

@@ -48,7 +48,8 @@ if wait_for 90 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) -ge $N 
     [ "$(counter stored)" -eq "$N" ] && [ "$(counter failed)" -eq 0 ]; then
     pass stop_every_key_stored_once
 else
-    fail stop_every_key_stored_once "N=$N stored=$(counter stored) failed=$(counter failed) uploads left=$(rcli xlen fs:uploads)"
+    fail stop_every_key_stored_once \
+        "N=$N stored=$(counter stored) failed=$(counter failed) left=$(rcli xlen fs:uploads)"
 fi
 retried=$(counter retried)
 [ "$retried" -gt 0 ] && [ "$(results_by s3)" -gt 0 ] && pass stop_held_tasks_resent ||

@@ -118,7 +118,7 @@ def check_systemd(directory, bin_dir):
     units = sorted(u for u in os.listdir(directory) if u.endswith(".service"))
     for unit in units:
         with open(os.path.join(directory, unit)) as f:
-            text = f.read()
+            text = f.read().replace("\\\n", " ")  # continued lines
         local = set(re.findall(r"^Environment=([A-Z_][A-Z0-9_]*)=", text, re.M))
         starts = re.findall(r"^ExecStart=(.*)$", text, re.M)
         if len(starts) != 1:
