@@ -7,9 +7,12 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/fuzz/; run e.g.
 #                   build-fuzz/fuzz/fuzz_wire -max_total_time=60 NEW_DIR tests/fuzz/corpus/wire
 #   make arm64      cross-build the featurizer and its kernel and reference tests for ARM64
+#   make install    the four programs into $(DESTDIR)$(PREFIX)/bin (see "Install" below)
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
-# CC=clang works as well as gcc; warnings are errors with both.
+# CC=clang works as well as gcc. CFLAGS is the user's (default -O2 -g): the project's own
+# flags are added to it, never replaced. Warnings are errors in `make test` (hence CI) only,
+# so that a newer compiler's new warning does not stop a user's build.
 
 CC      ?= cc
 BUILD   ?= build
@@ -20,8 +23,10 @@ RUN_ARGS ?=
 PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke
 CPPFLAGS += -Icommon -Iworker -Isink -Iventilator -Icli -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+# User flags first, then the project's: `make CFLAGS=-O3` keeps -std=c11 -Wall ...
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -fno-strict-aliasing $(EXTRA_CFLAGS)
+WERROR  ?=
+override CFLAGS += -std=c11 -Wall -Wextra $(WERROR) -fno-strict-aliasing $(EXTRA_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
              echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke) -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
@@ -163,7 +168,7 @@ arm64:
 	fi
 
 test: deps-arm64
-	@$(MAKE) --no-print-directory all asan clang arm64
+	@$(MAKE) --no-print-directory WERROR=-Werror all asan clang arm64
 	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
 
 bench: deps deps-bench
@@ -176,4 +181,59 @@ clean:
 # Dependency files come from compiling; nothing should try to make them (make's built-in
 # `%: %.o` would, through the replay_%.o rule).
 %.d: ;
+
+# ---- Build flags recorded, and install -------------------------------------------------
+#
+# $(BUILD)/flags records the compiler, the flags and WEIGHTS every object was built with;
+# when they change (`make` then `make test`, which adds -Werror; another CFLAGS; WEIGHTS)
+# every object is rebuilt, so a warning is never hidden by an object built without -Werror.
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=] [WEIGHTS=/usr/share/fruitstream/model.safetensors]
+#   make install-systemd [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=/etc/systemd/system]
+#
+# install copies the four programs to $(DESTDIR)$(BINDIR). WEIGHTS, when set (at build or
+# install time), is compiled in as the default weights path, the one used without --weights
+# or FRUITSTREAM_WEIGHTS; the weights themselves are never installed. install-systemd
+# copies deploy/systemd's units, their ExecStart pointed at $(BINDIR), and an example
+# environment file to $(DESTDIR)$(SYSCONFDIR)/fruitstream/fruitstream.env unless one exists.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+WEIGHTS    ?=
+INSTALL    ?= install
+
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) WEIGHTS=$(WEIGHTS)
+$(BUILD)/flags: FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(FLAGS_LINE)' ] || echo '$(FLAGS_LINE)' >$@
+ALL_OBJ := $(LIB_OBJ) $(BUILD)/obj/cli/main.o $(BUILD)/obj/ventilator/main.o \
+           $(BUILD)/obj/worker/main.o $(BUILD)/obj/sink/main.o \
+           $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) \
+           $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+$(ALL_OBJ): $(BUILD)/flags
+ifneq ($(WEIGHTS),)
+$(BUILD)/obj/common/config.o: CPPFLAGS += -DCONFIG_WEIGHTS_DEFAULT='"$(WEIGHTS)"'
+endif
+
+.PHONY: install install-systemd uninstall FORCE
+install: $(PROGRAMS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+
+install-systemd:
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/fruitstream
+	for u in deploy/systemd/*.service; do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g; s|/etc/fruitstream/|$(SYSCONFDIR)/fruitstream/|g' \
+	        "$$u" >$(DESTDIR)$(UNITDIR)/$$(basename "$$u") && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename "$$u") || exit 1; \
+	done
+	[ -e $(DESTDIR)$(SYSCONFDIR)/fruitstream/fruitstream.env ] || \
+	    $(INSTALL) -m 640 deploy/systemd/fruitstream.env $(DESTDIR)$(SYSCONFDIR)/fruitstream/
+
+uninstall:
+	rm -f $(PROGRAMS:$(BUILD)/%=$(DESTDIR)$(BINDIR)/%)
+
+FORCE:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

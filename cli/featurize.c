@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "  --weights PATH  model.safetensors (default $%s, else %s)\n"
             "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n"
             "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set.\n",
-            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
+            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, config_weights_default(),
             FEATURIZER_DEFAULT_MAX_PIXELS, ISA_ENV);
 }
 

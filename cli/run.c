@@ -101,7 +101,7 @@ static void usage(FILE *out)
             "  --allow-path DIR    also let the ventilator read files in DIR (DIR is allowed;\n"
             "                      a link in DIR to a file elsewhere needs its folder here)\n"
             "  -h, --help          this text\n",
-            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT,
+            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT, CONFIG_WEIGHTS_ENV, config_weights_default(),
             CONFIG_KEYS_ENV);
 }
 

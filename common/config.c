@@ -4,12 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The Makefile defines it when WEIGHTS is set, for this file only. */
+#ifndef CONFIG_WEIGHTS_DEFAULT
+#define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"
+#endif
+
 static const char *pick(const char *flag, const char *env, const char *fallback)
 {
     if (flag && *flag)
         return flag;
     const char *value = getenv(env);
     return value && *value ? value : fallback;
+}
+
+const char *config_weights_default(void)
+{
+    return CONFIG_WEIGHTS_DEFAULT;
 }
 
 const char *config_weights_path(const char *flag)

@@ -26,12 +26,14 @@
 
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
 #define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
-#define CONFIG_WEIGHTS_DEFAULT "../shared/models/mobilenet_v2/model.safetensors"
 #define CONFIG_DATA_ENV "FRUITSTREAM_DATA"
 #define CONFIG_DATA_DEFAULT "../shared/data/fruits-360/Test"
 #define CONFIG_KEYS_ENV "FRUITSTREAM_KEYS"
 
-/* flag if given, else $FRUITSTREAM_WEIGHTS, else the default relative to the project root. */
+/* The weights' default path: relative to the project root, or the one `make WEIGHTS=PATH`
+ * (or `make install WEIGHTS=PATH`) compiled into config.c, the only file that knows it. */
+const char *config_weights_default(void);
+/* flag if given, else $FRUITSTREAM_WEIGHTS, else config_weights_default(). */
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
 const char *config_data_path(const char *flag);

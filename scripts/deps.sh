@@ -6,6 +6,7 @@
 #                            ONNX Runtime (Node.js binding) through the anchor's installer
 #   scripts/deps.sh arm64    the ARM64 cross compiler, qemu-user and ARM64 libjpeg-turbo
 #                            (Debian multiarch), for the ARM64 part of `make test`
+#   scripts/deps.sh build    only what `make` needs to build the programs (docker/Dockerfile)
 #
 # Run as root it installs what is missing (apt-get update first, once); run as anyone
 # else it prints the apt-get line to run and fails, so `make` stops with a clear message.
@@ -18,10 +19,16 @@ set -eu
 
 mode="${1:-}"
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
-liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2"
+liblapacke-dev libmsgpack-dev libhiredis-dev"
+# The tests: real Redis and processes; network namespaces; the deployment files checked
+# offline (systemd-analyze verify, docker-compose config, YAML parsing).
+TEST_PACKAGES="redis-server redis-tools procps iproute2 systemd python3 python3-yaml
+docker-compose"
 case "$mode" in
+build) ;;
 bench)
-    PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy util-linux"
+    PACKAGES="$PACKAGES $TEST_PACKAGES python3-torch python3-torchvision python3-numpy
+util-linux"
     ;;
 arm64)
     # libturbojpeg0-dev:arm64 sits beside the amd64 one (Multi-Arch: same, same version).
@@ -29,6 +36,7 @@ arm64)
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         PACKAGES="$PACKAGES qemu-user"
     ;;
+*) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
 esac
 
 missing=""

@@ -9,7 +9,10 @@
  * below it holds more (--task-buffer sets it for TCP), and the ventilator's in-flight cap
  * bounds all of it (README, "Flow control"). SIGTERM or SIGINT lets the current message's
  * images finish and their results go out, then the worker exits 0: that is how operators
- * scale down. A heartbeat goes to the sink every second, even when idle, so Redis knows
+ * scale down. The exit is bounded even when the sink is unreachable (a dead machine, a cut
+ * link): a blocked send gives up once a stop is asked for, checked every WORKER_SEND_WAIT_MS
+ * on every thread, and unsent results are dropped after WORKER_LINGER_MS; their tasks come
+ * back through the ventilator's lease. A heartbeat goes to the sink every second, even when idle, so Redis knows
  * who is alive. With --threads N the process runs N such workers on N threads, each with
  * its own sockets, id and heartbeat, and one copy of the weights between them: two
  * processes' copies (2 x 14 MB) crowd a shared L3 cache that holds one copy easily. The
@@ -32,6 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* How long a stopping worker still tries to deliver its last results: long enough for a
+ * reachable sink on a LAN, short enough for systemd's and Kubernetes' stop timeouts. */
+#define WORKER_LINGER_MS 2000
+/* A send blocked on an unreachable sink wakes this often to see whether a stop was asked
+ * for: a signal interrupts only the thread it lands on, not the other workers' threads. */
+#define WORKER_SEND_WAIT_MS 250
 
 typedef struct {
     const char *tasks_endpoint;
@@ -65,7 +75,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: fruitstream-worker [options]\n"
             "Pulls image tasks from the ventilator, computes MobileNetV2 features, pushes\n"
-            "results to the sink. SIGTERM/SIGINT: finish the current image, then exit 0.\n\n"
+            "results to the sink. SIGTERM/SIGINT: finish the current images, then exit 0\n"
+            "within a few seconds, even if the sink is unreachable.\n\n"
             "  --tasks ENDPOINT     ventilator's task socket (default %s)\n"
             "  --results ENDPOINT   sink's result socket (default %s)\n"
             "  --weights PATH       MobileNetV2 safetensors (default $%s or %s)\n"
@@ -84,7 +95,7 @@ static void usage(FILE *out)
             "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set\n"
             "(default: the best this CPU runs; an error if it cannot run the one named).\n",
             CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, CONFIG_WEIGHTS_ENV,
-            CONFIG_WEIGHTS_DEFAULT, FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
+            config_weights_default(), FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
             CONFIG_TASK_BUFFER, CONFIG_KEYS_ENV, CURVE_WORKER_NAME, ISA_ENV);
 }
 
@@ -205,16 +216,16 @@ static void work_on(worker_t *self, zframe_t *frame, msgpack_sbuffer *buf, zmsg_
     zmsg_addmem(done, buf->data, buf->size);
 }
 
-/* Sends the results of one task message as one message, and destroys it. Blocks while the
- * sink is unreachable; only a stop signal during that wait gives up, and the ventilator then
- * re-sends the tasks when their lease runs out. */
+/* Sends the results of one task message as one message, and destroys it. Waits while the
+ * sink is unreachable; only a stop gives up, and the ventilator then re-sends the tasks when
+ * their lease runs out. */
 static void send_results(void *results, zmsg_t **message_p)
 {
     for (zframe_t *frame = zmsg_first(*message_p); frame;) {
         zframe_t *next = zmsg_next(*message_p);
         int flags = next ? ZMQ_SNDMORE : 0;
         while (zmq_send(results, zframe_data(frame), zframe_size(frame), flags) < 0 &&
-               errno == EINTR && !stop_requested)
+               (errno == EINTR || errno == EAGAIN) && !stop_requested)
             ;
         frame = next;
     }
@@ -249,7 +260,8 @@ static void *worker_run(void *arg)
     int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, cfg->task_buffer);
     if (task_buffer > 0)
         zsock_set_rcvbuf(tasks, task_buffer);
-    zsock_set_linger(results, 10000); /* let the last results reach the sink on exit */
+    zsock_set_linger(results, WORKER_LINGER_MS); /* the last results, if the sink is there */
+    zsock_set_sndtimeo(results, WORKER_SEND_WAIT_MS);
     curve_apply(cfg->curve, tasks);
     curve_apply(cfg->curve, results);
     if (zsock_connect(tasks, "%s", cfg->tasks_endpoint) != 0 ||

@@ -17,6 +17,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+# A signal (Ctrl-C, a closed pipe when the output goes to `head`) exits through the EXIT trap
+# too: dash does not run it on death by signal, which left servers running.
+trap 'exit 1' INT TERM HUP PIPE
 [ -n "${FS_KEEP_TEST_DIR:-}" ] && trap "for p in \$PIDS; do kill -9 \$p 2>/dev/null; done; kill -9 \${REDIS_PID:-0} 2>/dev/null" EXIT
 
 pass() { echo "ok $1"; }
@@ -30,9 +33,10 @@ bg() {
     PIDS="$PIDS $LAST_PID"
 }
 
-# start_redis [extra redis-server options]: a private server on a unix socket in $T.
+# start_redis [extra redis-server options]: a private server on a unix socket in $T (in the
+# network namespace $REDIS_NETNS when set: a unix socket reaches across namespaces).
 start_redis() {
-    redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" \
+    ${REDIS_NETNS:+ip netns exec $REDIS_NETNS} redis-server --port 0 --unixsocket "$T/redis.sock" --dir "$T" --save "" \
         --appendonly yes --appendfsync always --loglevel warning "$@" >"$T/redis.log" 2>&1 &
     REDIS_PID=$!
     export REDIS_URL="unix://$T/redis.sock"
@@ -69,6 +73,46 @@ for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
   if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end
 end
 return n" 0 "$1"; }
+
+# free_port: a TCP port nobody listens on (checked with ss), from the ephemeral-free range.
+free_port() {
+    while :; do
+        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
+    done
+}
+
+# tcp_endpoints: $TASKS and $RESULTS, two distinct loopback TCP endpoints nobody listens on.
+tcp_endpoints() {
+    TASKS=tcp://127.0.0.1:$(free_port)
+    RESULTS=tcp://127.0.0.1:$(free_port)
+    [ "$TASKS" = "$RESULTS" ] && RESULTS=tcp://127.0.0.1:$(free_port)
+}
+
+# class_dir DIR CLASS...: DIR links to these Fruits-360 classes (folder labels); $N images.
+class_dir() {
+    dir=$1; shift
+    mkdir -p "$dir"
+    for c in "$@"; do ln -s "$(cd "$DATA" && pwd)/$c" "$dir/$c"; done
+    N=$(find -L "$dir" -name '*.jpg' | wc -l)
+}
+
+# exits_within NAME PID SECONDS: signals PID with SIGTERM, then passes if it exits with
+# status 0 within SECONDS (it is killed if not); $STOP_MS holds the time it took.
+exits_within() {
+    start=$(date +%s%N); STOP_MS=never
+    kill -TERM "$2"
+    i=0
+    while kill -0 "$2" 2>/dev/null && [ $i -lt $(($3 * 20)) ]; do sleep 0.05; i=$((i + 1)); done
+    if kill -0 "$2" 2>/dev/null; then
+        kill -9 "$2"; wait "$2" 2>/dev/null
+        fail "$1" "still running $3 s after SIGTERM"
+        return 1
+    fi
+    wait "$2"; rc=$?
+    STOP_MS=$((($(date +%s%N) - start) / 1000000))
+    [ $rc -eq 0 ] && pass "$1" || fail "$1" "exit status $rc after ${STOP_MS} ms"
+}
 
 # the standard roles on ipc sockets in $T
 start_sink() { bg sink "$B/fruitstream-sink" --results "ipc://$T/results" "$@"; SINK_PID=$LAST_PID; }

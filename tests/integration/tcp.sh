@@ -3,13 +3,8 @@
 # buffer on each task connection). Every image is stored once, and both workers take part.
 . tests/integration/lib.sh
 
-TASKS=tcp://127.0.0.1:$(free_port)
-RESULTS=tcp://127.0.0.1:$(free_port)
-[ "$TASKS" = "$RESULTS" ] && RESULTS=tcp://127.0.0.1:$(free_port)
-
-mkdir -p "$T/in"
-for c in Kiwi Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/in/$c"; done
-N=$(find -L "$T/in" -name '*.jpg' | wc -l)
+tcp_endpoints
+class_dir "$T/in" Kiwi Lemon
 
 start_redis || { fail tcp_redis "redis-server did not start"; exit 1; }
 bg sink "$B/fruitstream-sink" --results "$RESULTS"
