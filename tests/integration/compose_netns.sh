@@ -36,6 +36,13 @@ printf '127.0.0.1 localhost redis sink ventilator\n' >"$HOSTS_DIR/hosts"
 export WORKER_THREADS=1
 eval "$(python3 tests/tools/deploy_check.py compose-sh docker/compose.yaml)"
 BIN=$(cd "$B" && pwd)
+# The keys service's command, with its volume at $T/keys.
+KEYS_CMD=$(printf '%s' "$CMD_keys" | sed "s|/keys|$T/keys|g")
+PATH=$BIN:$PATH sh -c "$KEYS_CMD" >"$T/keys.log" 2>&1 && [ -f "$T/keys/server.cert" ] ||
+    { fail compose_keys "the keys service failed: $(tail -n 2 "$T/keys.log")"; exit 1; }
+for s in sink ventilator worker; do
+    eval "ENV_$s=\"\$ENV_$s FRUITSTREAM_KEYS=$T/keys\""
+done
 ABS_WEIGHTS=$(cd "$(dirname "$WEIGHTS")" && pwd)/$(basename "$WEIGHTS")
 # in_service HOSTNAME ENV CMD: CMD run in the namespace as in the service's container
 in_service() {

@@ -39,7 +39,7 @@ export FRUITSTREAM_MODELS="$T"
 if command -v docker-compose >/dev/null; then
     if docker-compose -f docker/compose.yaml config -q >"$T/compose.log" 2>&1 &&
         [ "$(docker-compose -f docker/compose.yaml config --services | sort | paste -sd' ')" = \
-            "cli redis sink ventilator worker" ]; then
+            "cli keys redis sink ventilator worker" ]; then
         pass compose_config_valid
     else
         fail compose_config_valid "$(head -c 400 "$T/compose.log")"

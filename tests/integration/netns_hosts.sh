@@ -10,8 +10,9 @@
 # every process of w3 is killed -9; then w1's link is cut again and w1 sent SIGTERM while
 # partitioned, holding tasks: it must exit within 5 s. At the end every key is stored exactly
 # once, each host stored results, and w2, connected, exits within 5 s of SIGTERM too.
-# Redis listens on a unix socket in $T (the hub's, reachable from the test). The namespaces
-# are removed on any exit. Needs root (ip netns add); skipped, visibly, where that fails.
+# Redis listens on a unix socket in $T (the hub's, reachable from the test). Every socket
+# across hosts is CURVE-authenticated, as on real machines (`fruitstream keys`). The
+# namespaces are removed on any exit. Needs root (ip netns add); skipped, visibly, where that fails.
 . tests/integration/lib.sh
 . tests/integration/stream.lib
 
@@ -41,18 +42,20 @@ done
 host_worker() {
     bg "worker-h$1" ip netns exec "${NS}w$1" "$B/fruitstream-worker" \
         --tasks "tcp://10.99.$1.1:5557" --results "tcp://10.99.$1.1:5558" \
-        --weights "$WEIGHTS" --id "h$1" --size $S
+        --weights "$WEIGHTS" --id "h$1" --size $S --keys "$T/keys"
     eval "H$1=\$LAST_PID"
 }
 link() { ip -n "${NS}w$1" link set "eth$1" "$2"; } # link N up|down
 stored() { counter stored; }
 
 make_list "$T/list" 60 Banana Kiwi Limes Cocos Lemon Pear Peach
+"$B/fruitstream" keys "$T/keys" >/dev/null || { fail netns_keys "fruitstream keys failed"; exit 1; }
 REDIS_NETNS=$HUB start_redis || { fail netns_redis "redis-server did not start"; exit 1; }
-bg sink ip netns exec "$HUB" "$B/fruitstream-sink" --results "tcp://*:5558" --refresh-seconds 1
+bg sink ip netns exec "$HUB" "$B/fruitstream-sink" --results "tcp://*:5558" --refresh-seconds 1 \
+    --keys "$T/keys"
 SINK_PID=$LAST_PID
 bg ventilator ip netns exec "$HUB" "$B/fruitstream-ventilator" --tasks "tcp://*:5557" \
-    --lease-ms $LEASE
+    --lease-ms $LEASE --keys "$T/keys"
 # w1 reaches the sink on the hub over its link, and not over another host's link
 tcp_to() { ip netns exec "${NS}w$1" timeout 2 bash -c ": </dev/tcp/$2/5558" 2>/dev/null; }
 if wait_for 5 "ip netns exec ${NS}w1 timeout 2 bash -c ': </dev/tcp/10.99.1.1/5558'" &&

@@ -18,7 +18,8 @@ worker() { # ID [options]
 
 start_redis || { fail stop_redis "redis-server did not start"; exit 1; }
 bg sink "$B/fruitstream-sink" --results "$RESULTS"; SINK_PID=$LAST_PID
-bg ventilator "$B/fruitstream-ventilator" --tasks "$TASKS" --lease-ms 2000 --dir "$T/in"
+bg ventilator "$B/fruitstream-ventilator" --tasks "$TASKS" --lease-ms 2000 --dir "$T/in" \
+    --allow-path "$DATA"
 VENT_PID=$LAST_PID
 worker s1 --threads 2; S1=$LAST_PID
 if ! wait_for 60 "[ \$(redis-cli -s $T/redis.sock hget fs:counters stored) -ge 20 ]"; then
