@@ -14,13 +14,27 @@
  * lowers to whatever the baseline has (SSE2 on x86-64, NEON on ARM64, scalar elsewhere).
  *
  * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
- * SIMD_ISA the isa_t of the set being compiled. */
+ * SIMD_ISA the isa_t of the set being compiled.
+ *
+ * Double precision (the sink's rank-k update) has vd, a GCC vector of SIMD_WD = SIMD_W / 2
+ * doubles (as wide as vf), with vd_load and vd_store; a scalar operand is broadcast. */
 #ifndef FS_SIMD_H
 #define FS_SIMD_H
 
 #include "isa.h"
 
 #include <string.h>
+
+/* Kernels keep their accumulator arrays in registers by inlining tiles whose sizes are then
+ * constants, and by unrolling the constant-count loops over them fully; each compiler has
+ * its own spelling of the latter (clang 14's plain `unroll` left some of them as loops over
+ * an array on the stack). */
+#define INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 
 #if defined(SIMD_ISA_avx512)
 #include <immintrin.h>
@@ -103,6 +117,21 @@ static inline void vf_store_part(float *p, vf v, int n)
 static inline vf vf_relu6(vf v)
 {
     return vf_min(vf_max(v, (vf){0}), vf_set1(6.0f));
+}
+
+#define SIMD_WD (SIMD_W / 2)
+typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
+
+static inline vd vd_load(const double *p)
+{
+    vd v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vd_store(double *p, vd v)
+{
+    memcpy(p, &v, sizeof v);
 }
 
 #endif
