@@ -4,9 +4,12 @@
  * export rebuilds the PCA from the sink's checkpoint plus every vector stored after it
  * (sink/pca_store.h), so its projections use a model that includes every stored vector even
  * while the pipeline runs, then walks fs:stored in store order and writes one CSV row per
- * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280. */
+ * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280.
+ * Its PCA merge runs on the instruction set the sink's does (the best one, or the one
+ * FRUITSTREAM_ISA names), so that on one machine the two round alike. */
 #include "commands.h"
 #include "config.h"
+#include "isa.h"
 #include "keys.h"
 #include "log.h"
 #include "pca.h"
@@ -72,7 +75,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false}};
+    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false, ISA_PORTABLE}};
     *explicit_pca = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -92,6 +95,11 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
         cfg->pca.variance > 1) {
         export_usage(stderr);
+        return -1;
+    }
+    char err[256];
+    if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
+        fprintf(stderr, "fruitstream export: %s\n", err);
         return -1;
     }
     return 0;

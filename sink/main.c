@@ -8,10 +8,13 @@
  * workers become expiring fs:worker:<id> hashes. A frame that does not decode is dropped
  * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
  * batch; ZeroMQ's high-water marks then hold the workers back. SIGINT/SIGTERM: finish the
- * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
+ * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
+ * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
+ * names; the sink logs which. */
 #include "clock.h"
 #include "config.h"
 #include "defer.h"
+#include "isa.h"
 #include "keys.h"
 #include "log.h"
 #include "pca.h"
@@ -105,8 +108,11 @@ static void usage(FILE *out)
             "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
             "                           workers need the other cores)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
-            "  -h, --help               this text\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT);
+            "  -h, --help               this text\n\n"
+            "Environment: %s=portable|avx2|avx512|neon forces the instruction set of the\n"
+            "PCA's rank-k update (default: the best this CPU runs; an error if it cannot run\n"
+            "the one named).\n",
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, ISA_ENV);
 }
 
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
@@ -122,7 +128,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1};
+                           {1280, 0, 0.95, false, ISA_PORTABLE}, 1024, 25, 20000, 30.0, 5, 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -150,6 +156,11 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         cfg->refresh_seconds <= 0 || cfg->blas_threads < 1) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
+        return -1;
+    }
+    char err[256];
+    if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
+        fprintf(stderr, "fruitstream-sink: %s\n", err);
         return -1;
     }
     return 0;
@@ -489,8 +500,8 @@ int main(int argc, char **argv)
                   zmq_strerror(zmq_errno()));
         return 1;
     }
-    log_info("sink: results on %s, PCA has %lld vectors", self->cfg.results_endpoint,
-             (long long) self->applied);
+    log_info("sink: results on %s, PCA has %lld vectors, rank-k update on %s",
+             self->cfg.results_endpoint, (long long) self->applied, isa_name(self->cfg.pca.isa));
     zpoller_t *poller = zpoller_new(results, NULL);
     /* While one batch is being stored, the previous one enters the PCA: the two costs
      * overlap instead of adding up. Batches are stored strictly one after the other, so
