@@ -89,17 +89,21 @@ static inline vf vf_set1(float s)
     return (vf){0} + s;
 }
 
-static inline vf vf_load(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+#define SIMD_WD (SIMD_W / 2)
+typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
 
-static inline void vf_store(float *p, vf v)
-{
-    memcpy(p, &v, sizeof v);
-}
+/* Whole vectors from and to memory of any alignment (memcpy compiles to one unaligned
+ * move): vf_load and vf_store on floats, vd_load and vd_store on doubles. */
+#define SIMD_MEMORY_OPS(v, elem)                                                           \
+    static inline v v##_load(const elem *p)                                                \
+    {                                                                                      \
+        v x;                                                                               \
+        memcpy(&x, p, sizeof x);                                                           \
+        return x;                                                                          \
+    }                                                                                      \
+    static inline void v##_store(elem *p, v x) { memcpy(p, &x, sizeof x); }
+SIMD_MEMORY_OPS(vf, float)
+SIMD_MEMORY_OPS(vd, double)
 
 /* The first n (< SIMD_W) lanes, the rest zero: for the last vector of a row. */
 static inline vf vf_load_part(const float *p, int n)
@@ -117,21 +121,6 @@ static inline void vf_store_part(float *p, vf v, int n)
 static inline vf vf_relu6(vf v)
 {
     return vf_min(vf_max(v, (vf){0}), vf_set1(6.0f));
-}
-
-#define SIMD_WD (SIMD_W / 2)
-typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
-
-static inline vd vd_load(const double *p)
-{
-    vd v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void vd_store(double *p, vd v)
-{
-    memcpy(p, &v, sizeof v);
 }
 
 #endif
