@@ -11,9 +11,13 @@
  * written as the four characters \xHH), and with --excel-safe a field starting with =, +,
  * -, @, TAB or CR gets a leading ' so that a spreadsheet shows it instead of running it
  * as a formula. Without --excel-safe keys stay as they are (valid UTF-8 ones byte for
- * byte), which is what a program reading the file wants. */
+ * byte), which is what a program reading the file wants.
+ *
+ * Its PCA merge runs on the instruction set the sink's does (the best one, or the one
+ * FRUITSTREAM_ISA names), so that on one machine the two round alike. */
 #include "commands.h"
 #include "config.h"
+#include "isa.h"
 #include "keys.h"
 #include "log.h"
 #include "options.h"
@@ -84,7 +88,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false}};
+    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false, ISA_PORTABLE}};
     *explicit_pca = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -112,6 +116,11 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
     }
     if (optind < argc) {
         export_usage(stderr);
+        return -1;
+    }
+    char err[256];
+    if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
+        fprintf(stderr, "fruitstream export: %s\n", err);
         return -1;
     }
     return 0;

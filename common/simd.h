@@ -16,13 +16,27 @@
  * ARM64, scalar elsewhere).
  *
  * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
- * SIMD_ISA the isa_t of the set being compiled. */
+ * SIMD_ISA the isa_t of the set being compiled.
+ *
+ * Double precision (the sink's rank-k update) has vd, a GCC vector of SIMD_WD = SIMD_W / 2
+ * doubles (as wide as vf), with vd_load and vd_store; a scalar operand is broadcast. */
 #ifndef FS_SIMD_H
 #define FS_SIMD_H
 
 #include "isa.h"
 
 #include <string.h>
+
+/* Kernels keep their accumulator arrays in registers by inlining tiles whose sizes are then
+ * constants, and by unrolling the constant-count loops over them fully; each compiler has
+ * its own spelling of the latter (clang 14's plain `unroll` left some of them as loops over
+ * an array on the stack). */
+#define INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 
 #if defined(SIMD_ISA_avx512)
 #include <immintrin.h>
@@ -76,17 +90,21 @@ static inline vf vf_min(vf a, vf b)
 #error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
 #endif
 
-static inline vf vf_load(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+#define SIMD_WD (SIMD_W / 2)
+typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
 
-static inline void vf_store(float *p, vf v)
-{
-    memcpy(p, &v, sizeof v);
-}
+/* Whole vectors from and to memory of any alignment (memcpy compiles to one unaligned
+ * move): vf_load and vf_store on floats, vd_load and vd_store on doubles. */
+#define SIMD_MEMORY_OPS(v, elem)                                                           \
+    static inline v v##_load(const elem *p)                                                \
+    {                                                                                      \
+        v x;                                                                               \
+        memcpy(&x, p, sizeof x);                                                           \
+        return x;                                                                          \
+    }                                                                                      \
+    static inline void v##_store(elem *p, v x) { memcpy(p, &x, sizeof x); }
+SIMD_MEMORY_OPS(vf, float)
+SIMD_MEMORY_OPS(vd, double)
 
 /* The first n (< SIMD_W) lanes, the rest zero: for the last vector of a row. */
 static inline vf vf_load_part(const float *p, int n)

@@ -8,11 +8,14 @@
  * workers become expiring fs:worker:<id> hashes. A frame that does not decode is dropped
  * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
  * batch; ZeroMQ's high-water marks then hold the workers back. SIGINT/SIGTERM: finish the
- * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
+ * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
+ * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
+ * names; the sink logs which. */
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
 #include "defer.h"
+#include "isa.h"
 #include "keys.h"
 #include "log.h"
 #include "options.h"
@@ -112,8 +115,11 @@ static void usage(FILE *out)
             "                           (default $%s; make DIR with `fruitstream keys DIR`)\n"
             "  --insecure               allow a non-loopback TCP bind without --keys\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
-            "  -h, --help               this text\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV);
+            "  -h, --help               this text\n\n"
+            "Environment: %s=portable|avx2|avx512|neon forces the instruction set of the\n"
+            "PCA's rank-k update (default: the best this CPU runs; an error if it cannot run\n"
+            "the one named).\n",
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, ISA_ENV);
 }
 
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
@@ -130,7 +136,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
+                           {1280, 0, 0.95, false, ISA_PORTABLE}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
     int c, rc = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -160,7 +166,14 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         rc = -1;
     }
     cfg->keys = config_keys_dir(cfg->keys);
-    return rc;
+    if (rc != 0)
+        return rc;
+    char err[256];
+    if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
+        fprintf(stderr, "fruitstream-sink: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Runs a Redis write until it works, reconnecting in between; gives up only on stop. */
@@ -505,8 +518,8 @@ int main(int argc, char **argv)
                   zmq_strerror(zmq_errno()));
         return 1;
     }
-    log_info("sink: results on %s, PCA has %lld vectors", self->cfg.results_endpoint,
-             (long long) self->applied);
+    log_info("sink: results on %s, PCA has %lld vectors, rank-k update on %s",
+             self->cfg.results_endpoint, (long long) self->applied, isa_name(self->cfg.pca.isa));
     zpoller_t *poller = zpoller_new(results, NULL);
     /* While one batch is being stored, the previous one enters the PCA: the two costs
      * overlap instead of adding up. Batches are stored strictly one after the other, so

@@ -11,14 +11,16 @@
  *     mb = mean of the block (double),      delta = mb - m,      n' = n + b,
  *     M2' = M2 + Xc^T Xc + delta delta^T * n b / n',     m' = m + delta * b / n',
  * where Xc holds the block's rows centred on mb. The two products are one rank-k update
- * (syrk.c: OpenBLAS dsyrk, or an AVX-512 kernel) of the (b + 1) x dim matrix [Xc; sqrt(n b / n') delta^T] into M2. Centring on
- * the block's own mean before multiplying is what keeps this stable: no sum of squares of
- * raw values is ever formed, so a large mean does not cancel catastrophically, and the rank-1
- * correction is the exact algebraic identity for pooling two groups' co-moments.
+ * (syrk.h, on the instruction set the options name) of the (b + 1) x dim matrix
+ * [Xc; sqrt(n b / n') delta^T] into M2. Centring on the block's own mean before multiplying
+ * is what keeps this stable: no sum of squares of raw values is ever formed, so a large mean
+ * does not cancel catastrophically, and the rank-1 correction is the exact algebraic
+ * identity for pooling two groups' co-moments.
  * Block boundaries fall at every PCA_BLOCK-th vector counted from the first, whatever the
  * caller's batch sizes, so the sums (and the model) are bit-identical however the stream is
- * batched. Pending rows are not lost: pca_count and pca_state_* include them, and
- * pca_refresh merges them first, so every getter reflects every vector added.
+ * batched (on one instruction set; another rounds differently). Pending rows are not lost:
+ * pca_count and pca_state_* include them, and pca_refresh merges them first, so every
+ * getter reflects every vector added.
  *
  * Model. pca_refresh forms the covariance C = M2 / (n - 1) (or, with `standardize`, the
  * correlation matrix D C D with D = diag(1/sqrt(C_jj)); a feature of zero variance gets
@@ -72,7 +74,7 @@ struct pca_t {
     float *pending;  /* PCA_BLOCK x dim rows not merged yet */
     int npending;
     double *centred; /* (PCA_BLOCK + 1) x dim scratch for the merge */
-    double *packed;  /* the same size: centred, repacked by syrk_upper_add */
+    double *packed;  /* centred, repacked by syrk_upper_add */
 
     /* The model of the last successful refresh. */
     uint64_t version;
@@ -91,6 +93,8 @@ pca_t *pca_new(const pca_options_t *options)
         return NULL;
     if (options->k == 0 && !(options->variance > 0 && options->variance <= 1))
         return NULL;
+    if (!isa_runs(options->isa))
+        return NULL;
     pca_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -101,7 +105,7 @@ pca_t *pca_new(const pca_options_t *options)
     self->m2 = calloc(dim * dim, sizeof *self->m2);
     self->pending = malloc(PCA_BLOCK * dim * sizeof *self->pending);
     self->centred = malloc((PCA_BLOCK + 1) * dim * sizeof *self->centred);
-    self->packed = malloc((PCA_BLOCK + 1) * dim * sizeof *self->packed);
+    self->packed = malloc(syrk_pack_size(options->dim, PCA_BLOCK + 1) * sizeof *self->packed);
     if (!self->mean || !self->m2 || !self->pending || !self->centred || !self->packed)
         pca_destroy(&self);
     return self;
@@ -171,7 +175,7 @@ static void merge_block(pca_t *self, const float *rows, int b)
         delta[j] = w * d;
     }
     int nrows = self->n > 0 ? b + 1 : b;
-    syrk_upper_add(self->dim, nrows, xc, self->m2, self->packed);
+    syrk_upper_add(self->options.isa, self->dim, nrows, xc, self->m2, self->packed);
     self->n += b;
 }
 

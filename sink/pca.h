@@ -7,6 +7,8 @@
 #ifndef FS_PCA_H
 #define FS_PCA_H
 
+#include "isa.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,8 @@ typedef struct {
     int k;            /* fixed number of components, or 0 to use `variance` */
     double variance;  /* with k == 0: smallest k whose explained variance reaches this */
     bool standardize; /* scale each feature to unit variance first (StandardScaler + PCA) */
+    isa_t isa;        /* instruction set of the merge's rank-k update (syrk.h), one this CPU
+                       * runs: isa_from_env() in programs; zero is the portable path */
 } pca_options_t;
 
 typedef struct pca_t pca_t;

@@ -22,15 +22,6 @@
 #include "kernels_impl.h"
 #include "simd.h"
 
-#define INLINE static inline __attribute__((always_inline))
-/* Full unrolling of the constant-count register loops, so that accumulator arrays live in
- * registers; each compiler has its own spelling. */
-#if defined(__clang__)
-#define UNROLL _Pragma("unroll")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
-
 #define W SIMD_W
 #if SIMD_REGS >= 32
 #define NV_MAX 4

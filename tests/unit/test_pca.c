@@ -5,7 +5,8 @@
  * Data: a synthetic Gaussian with a known spectrum (random orthogonal axes, a large mean,
  * well-separated eigenvalues plus near-degenerate pairs), and the real MobileNetV2 features of
  * ../shared/reference, both fed in shuffled order and uneven batches. Each comparison prints
- * its measured errors on a `#` line. */
+ * its measured errors on a `#` line. The merges run on the best instruction set this CPU
+ * has; test_syrk holds every set's rank-k update to dsyrk. */
 #include "pca.h"
 #include "../test.h"
 
@@ -315,8 +316,8 @@ static void test_synthetic(void)
     batch_t b;
     batch_pca(x, n, d, false, &b);
 
-    pca_t *fixed = pca_new(&(pca_options_t){.dim = d, .k = 200});
-    pca_t *target = pca_new(&(pca_options_t){.dim = d, .variance = 0.9});
+    pca_t *fixed = pca_new(&(pca_options_t){.dim = d, .k = 200, .isa = isa_best()});
+    pca_t *target = pca_new(&(pca_options_t){.dim = d, .variance = 0.9, .isa = isa_best()});
     feed(fixed, x, n, d);
     feed(target, x, n, d);
     CHECK(pca_count(fixed) == n, "count %lld", (long long)pca_count(fixed));
@@ -376,7 +377,7 @@ static void test_real_features(void)
     batch_t b;
     batch_pca(x, n, d, false, &b);
 
-    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .variance = 0.95});
+    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .variance = 0.95, .isa = isa_best()});
     feed(pca, x, n, d);
     CHECK(pca_refresh(pca) == 0, "refresh failed");
     int want = batch_k_for(&b, 0.95);
@@ -386,7 +387,7 @@ static void test_real_features(void)
         return;
     pca_destroy(&pca);
 
-    pca = pca_new(&(pca_options_t){.dim = d, .k = 250});
+    pca = pca_new(&(pca_options_t){.dim = d, .k = 250, .isa = isa_best()});
     feed(pca, x, n, d);
     CHECK(pca_refresh(pca) == 0, "refresh failed");
     compare("real features (572 x 1280) k=250", pca, &b, x, 100, 250);
@@ -407,7 +408,8 @@ static void test_standardize(void)
     }
     batch_t b;
     batch_pca(x, n, d, true, &b);
-    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .variance = 0.8, .standardize = true});
+    pca_t *pca = pca_new(
+        &(pca_options_t){.dim = d, .variance = 0.8, .standardize = true, .isa = isa_best()});
     feed(pca, x, n, d);
     CHECK(pca_refresh(pca) == 0, "refresh failed");
     CHECK(fabs(pca_total_variance(pca) - (d - 1)) < 1e-10, "total variance %.17g, want %d",
@@ -444,7 +446,7 @@ static void test_state_round_trip(void)
     const int n = 1500, d = 150, half = 701;
     double *l = spectrum(d);
     float *x = synthetic(n, d, l, 50.0);
-    pca_options_t o = {.dim = d, .k = 20};
+    pca_options_t o = {.dim = d, .k = 20, .isa = isa_best()};
     pca_t *whole = pca_new(&o), *first = pca_new(&o), *once = pca_new(&o);
     feed(whole, x, n, d);
     feed(first, x, half, d);
@@ -503,7 +505,7 @@ static void expect_rejected(const unsigned char *s, size_t len, const pca_option
 static void test_state_rejects_corruption(void)
 {
     const int d = 32;
-    pca_options_t o = {.dim = d, .k = 3};
+    pca_options_t o = {.dim = d, .k = 3, .isa = isa_best()};
     pca_t *pca = pca_new(&o);
     float row[32];
     for (int i = 0; i < 300; i++) {
@@ -548,7 +550,7 @@ static void test_signs(void)
     const int n = 40000, d = 40, k = 10;
     double *l = spectrum(d);
     float *x = synthetic(n, d, l, 1.0);
-    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .k = k});
+    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .k = k, .isa = isa_best()});
     CHECK(pca_refresh(pca) == -1 && pca_version(pca) == 0 && pca_k(pca) == 0,
           "a model from no vectors");
     pca_add(pca, x, 1);
@@ -592,6 +594,8 @@ static void test_options(void)
     CHECK(pca_new(&(pca_options_t){.dim = 4, .k = 5}) == NULL, "k > dim accepted");
     CHECK(pca_new(&(pca_options_t){.dim = 4, .variance = 1.5}) == NULL, "variance 1.5 accepted");
     CHECK(pca_new(&(pca_options_t){.dim = 4}) == NULL, "neither k nor variance accepted");
+    CHECK(pca_new(&(pca_options_t){.dim = 4, .k = 1, .isa = ISA_COUNT}) == NULL,
+          "an instruction set that does not exist accepted");
     pca_t *p = pca_new(&(pca_options_t){.dim = 4, .variance = 1.0});
     CHECK(p && pca_options(p)->variance == 1.0, "variance 1.0 rejected");
     const float rows[] = {1, 2, 3, 4, 2, 2, 0, 1, 5, 1, 1, 1};
