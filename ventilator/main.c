@@ -20,6 +20,7 @@
 #include "redis.h"
 #include "stop.h"
 #include "uploads.h"
+#include "watch.h"
 #include "wire.h"
 
 #include <czmq.h>
@@ -27,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define WATCH_MAX_DIRS 16
 
 typedef struct {
     const char *tasks_endpoint;
@@ -41,6 +44,8 @@ typedef struct {
     int task_buffer;
     const char *keys;
     bool insecure;
+    const char *watch[WATCH_MAX_DIRS];
+    int watches;
 } ventilator_config_t;
 
 typedef struct {
@@ -48,6 +53,7 @@ typedef struct {
     redis_t *redis;
     zsock_t *tasks;
     curve_t *curve;       /* CURVE server with --keys, else NULL */
+    watch_t *watch;       /* --watch folders, or NULL */
     msgpack_sbuffer buf;
     char *image;          /* file or blob bytes of the task being built */
     int64_t in_flight;    /* pending entries of the group */
@@ -67,6 +73,8 @@ static void usage(FILE *out)
             "  --dir DIR               first upload every *.jpg/*.jpeg under DIR (label = folder)\n"
             "  --list FILE             first upload the paths listed in FILE (PATH[<TAB>LABEL])\n"
             "  --stdin                 first upload the paths listed on standard input\n"
+            "  --watch DIR             upload every JPEG that appears under DIR, once\n"
+            "                          (recursive; label = folder; key = absolute path)\n"
             "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
             "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
             "  --tasks-per-message N   tasks sent together to one worker when that many are\n"
@@ -96,6 +104,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"task-buffer", required_argument, 0, 'B'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"watch", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
@@ -120,6 +129,13 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'c': cfg->consumer = optarg; break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
+        case 'W':
+            if (cfg->watches == WATCH_MAX_DIRS) {
+                fprintf(stderr, "fruitstream-ventilator: at most %d --watch\n", WATCH_MAX_DIRS);
+                return -1;
+            }
+            cfg->watch[cfg->watches++] = optarg;
+            break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -414,6 +430,11 @@ static int ventilator_setup(ventilator_t *self)
     }
     if (uploads_ensure_group(self->redis) != 0 || enqueue_inputs(self) != 0)
         return -1;
+    if (self->cfg.watches > 0 && !(self->watch = watch_new(self->redis)))
+        return -1;
+    for (int i = 0; i < self->cfg.watches; i++)
+        if (watch_add(self->watch, self->cfg.watch[i]) != 0)
+            return -1;
     self->image = malloc((size_t) self->cfg.max_image_bytes + 1);
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
     msgpack_sbuffer_init(&self->buf);
@@ -454,6 +475,8 @@ int main(int argc, char **argv)
                 rc = reclaim_expired(self);
             last_tick = clock_seconds();
         }
+        if (rc == 0 && self->watch)
+            rc = watch_poll(self->watch);
         if (rc == 0)
             rc = dispatch_new(self);
         if (rc != 0 && !stop_requested) {
@@ -468,6 +491,7 @@ int main(int argc, char **argv)
     log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
              (long long) self->resent);
     zsock_destroy(&self->tasks);
+    watch_destroy(&self->watch);
     curve_destroy(&self->curve);
     msgpack_sbuffer_destroy(&self->buf);
     free(self->image);
