@@ -14,13 +14,13 @@ SHARED  ?= ../shared
 DATA    ?= $(SHARED)/data/fruits-360/Test
 RUN_ARGS ?=
 
-PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke
+PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd
 CPPFLAGS += -Icommon -Iworker -Isink -Iventilator -Icli -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -fno-strict-aliasing $(EXTRA_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke) -lm -lpthread
+             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke -lmicrohttpd) -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Kernel sources (*_simd.c) are compiled once per instruction set of the target

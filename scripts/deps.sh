@@ -9,7 +9,8 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
-liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2"
+liblapacke-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev redis-server redis-tools procps
+iproute2 curl"
 if [ "${1:-}" = bench ]; then
     PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"
 fi
