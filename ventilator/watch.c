@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,15 +95,31 @@ static bool quiet(const struct stat *st)
     return time(NULL) - st->st_mtim.tv_sec >= WATCH_QUIET_SECONDS;
 }
 
-/* A file found by a scan (not announced by an event): taken now if it has been quiet. */
+/* A file found by a scan, not announced by an event. Whether someone still writes it, the
+ * kernel knows: a read lease (F_SETLEASE) is refused with EAGAIN while the file is open
+ * for writing anywhere. Then it is left alone (its directory is watched already, so its
+ * writer's close brings an IN_CLOSE_WRITE); with no writer it is complete and taken now.
+ * Where leases are not allowed (a file of another user without CAP_LEASE, some network
+ * file systems) it is taken once it has been quiet for WATCH_QUIET_SECONDS. */
 static void found_file(watch_t *self, const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP) /* a symbolic link: no lease on what it names */
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return;
-    if (quiet(&st))
+    struct stat st;
+    int leased = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fcntl(fd, F_SETLEASE, F_RDLCK)
+                                                             : (errno = EBADF, -1);
+    int why = errno;
+    if (leased == 0)
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    close(fd);
+    if (leased == 0)
         paths_push(&self->ready, path);
-    else
+    else if (why == EAGAIN)
+        log_debug("watch: %s is being written; taken when closed", path);
+    else if (why != EBADF)
         settle(self, path, &st);
 }
 

@@ -4,8 +4,8 @@
  * A file is taken when it is complete: when a writer closes it (inotify IN_CLOSE_WRITE) or
  * it is moved in (IN_MOVED_TO), never on creation, so a file written slowly is not read
  * half-written. Subfolders are watched too, new ones as they appear (and what they already
- * hold is taken). Files present at start are taken as well, once they have not changed for
- * WATCH_QUIET_SECONDS (one being written then is taken when its writer closes it).
+ * hold is taken). Files present at start are taken as well, unless a writer still has them
+ * open (then they are taken when it closes them).
  * The key is the file's absolute path, the label its parent folder's name, and the entry
  * names the path (the ventilator reads the file). Each path is added to the set
  * fs:watched in the same script that adds its entry, so a file is uploaded once across
