@@ -8,6 +8,8 @@
  * keep-alive connection, each answer read before the next request. With --rate, request i
  * is sent at start + i/R for S seconds; otherwise N requests as fast as they are answered.
  * Prints `sent N seconds S rate R lag_ms L failed F` (L: worst lag behind schedule). */
+#include "../tests/tools/loopback.h"
+#include "clock.h"
 #include "file.h"
 #include "uploads.h"
 
@@ -27,26 +29,6 @@ typedef struct {
     char label[256];
 } image_t;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short) port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1; /* headers and body go in one write; no waiting for an ACK either way */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -143,7 +125,7 @@ int main(int argc, char **argv)
         n++;
     }
     fclose(list);
-    int fd = connect_to(port);
+    int fd = loopback_connect(port);
     if (!n || fd < 0) {
         fprintf(stderr, "http_feed: no images, or no server on port %d\n", port);
         return 1;
@@ -154,11 +136,11 @@ int main(int argc, char **argv)
     char *request = malloc(1024 + largest);
     if (!request)
         return 1;
-    double start = now(), lag = 0;
+    double start = clock_seconds(), lag = 0;
     long sent = 0, failed = 0;
     for (long i = 0; i < count; i++) {
         if (rate > 0) {
-            double due = start + (double) i / rate, t = now();
+            double due = start + (double) i / rate, t = clock_seconds();
             if (t < due)
                 nanosleep(&(struct timespec){(time_t) (due - t), (long) ((due - t) * 1e9) % 1000000000}, NULL);
             else if (t - due > lag)
@@ -175,7 +157,7 @@ int main(int argc, char **argv)
         int status = send_all(fd, request, (size_t) h + im->len) == 0 ? read_response(fd) : -1;
         if (status < 0) { /* the server closed the connection: open another */
             close(fd);
-            fd = connect_to(port);
+            fd = loopback_connect(port);
             if (fd < 0)
                 break;
         }
@@ -184,7 +166,7 @@ int main(int argc, char **argv)
         else
             failed++;
     }
-    double took = now() - start;
+    double took = clock_seconds() - start;
     printf("sent %ld seconds %.2f rate %.1f lag_ms %.0f failed %ld\n", sent, took,
            took > 0 ? (double) sent / took : 0.0, lag * 1e3, failed);
     close(fd);

@@ -4,8 +4,9 @@
  * workers can featurize by a wide margin.
  *
  * What a hostile client can cost is bounded:
- * - connections: at most max_connections at once (libmicrohttpd closes the others at once);
- *   each holds at most 32 KB of headers (its memory limit; longer get 431/414);
+ * - connections: at most max_connections at once; the accept policy closes any other at
+ *   once (libmicrohttpd's own limit, set above ours, would instead stop accepting and leave
+ *   a flood waiting in the kernel's backlog); each holds at most 32 KB of headers;
  * - time: libmicrohttpd cuts a connection idle for request_seconds, and http_server_sweep
  *   cuts one whose request has lasted longer than that however steadily it trickles in
  *   (a client sending a byte a second is never idle). Connections are tracked from
@@ -17,6 +18,7 @@
  * The token is compared in constant time and never logged. */
 #include "http.h"
 
+#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
@@ -66,14 +68,8 @@ struct http_server_t {
     long budget;    /* body bytes that may still be held */
     pthread_mutex_t lock; /* the connection list, shared with http_server_sweep */
     conn_t *conns;
+    int nconns;
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- JSON output ---------------------------------------------------------------------- */
 
@@ -515,7 +511,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     conn_t *conn = conn_of(c);
     if (conn) { /* the next request on this connection gets a fresh allowance of time */
         pthread_mutex_lock(&self->lock);
-        conn->since = now_seconds();
+        conn->since = clock_seconds();
         pthread_mutex_unlock(&self->lock);
     }
 }
@@ -530,11 +526,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         conn_t *conn = calloc(1, sizeof *conn);
         if (conn && info) {
-            *conn = (conn_t){.fd = info->connect_fd, .since = now_seconds(), .next = self->conns};
+            *conn = (conn_t){.fd = info->connect_fd, .since = clock_seconds(), .next = self->conns};
             if (self->conns)
                 self->conns->prev = conn;
             self->conns = conn;
             *socket_context = conn;
+            self->nconns++;
         } else {
             free(conn);
         }
@@ -548,15 +545,27 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             conn->next->prev = conn->prev;
         free(conn);
         *socket_context = NULL;
+        self->nconns--;
     }
     pthread_mutex_unlock(&self->lock);
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void) addr;
+    (void) addrlen;
+    http_server_t *self = cls;
+    pthread_mutex_lock(&self->lock);
+    bool room = self->nconns < self->cfg.max_connections;
+    pthread_mutex_unlock(&self->lock);
+    return room ? MHD_YES : MHD_NO;
 }
 
 void http_server_sweep(http_server_t *self)
 {
     if (!self)
         return;
-    double now = now_seconds();
+    double now = clock_seconds();
     pthread_mutex_lock(&self->lock);
     for (conn_t *conn = self->conns; conn; conn = conn->next)
         if (!conn->cut && now - conn->since > self->cfg.request_seconds) {
@@ -652,8 +661,8 @@ http_server_t *http_server_new(const http_config_t *cfg, const char *redis_url)
     }
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     self->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections,
+        flags, 0, on_accept, self, on_request, self, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *) &sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections + 16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg->request_seconds,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 32768,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,

@@ -10,6 +10,8 @@
 #include "curve.h"
 #include "log.h"
 #include "private_redis.h"
+#include "stop.h"
+#include "uploads.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -309,6 +311,25 @@ pipeline_t *pipeline_new(const pipeline_config_t *cfg)
     else {
         free(self);
         return NULL;
+    }
+    return self;
+}
+
+pipeline_t *pipeline_open(pipeline_config_t *cfg, const char *command, redis_t **redis)
+{
+    *redis = NULL;
+    if (pipeline_config_check(cfg, command) != 0)
+        return NULL;
+    stop_catch_signals();
+    pipeline_t *self = pipeline_new(cfg);
+    if (!self)
+        return NULL;
+    char err[512];
+    if (!(*redis = redis_new(self->redis_url, err, sizeof err)))
+        log_error("%s", err);
+    if (!*redis || uploads_ensure_group(*redis) != 0) {
+        redis_destroy(redis);
+        pipeline_destroy(&self);
     }
     return self;
 }

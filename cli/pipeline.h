@@ -10,6 +10,7 @@
 #define FS_PIPELINE_H
 
 #include "isa.h"
+#include "redis.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -73,6 +74,10 @@ typedef struct pipeline_t pipeline_t;
 /* Chooses the endpoints (and CURVE keys for TCP ones) and starts the private Redis if one
  * is needed; no role yet. NULL with the reason logged. */
 pipeline_t *pipeline_new(const pipeline_config_t *cfg);
+/* What run and serve do first: pipeline_config_check, SIGINT/SIGTERM to stop_requested
+ * (common/stop.h), pipeline_new, then a connection to its Redis (*redis) with the upload
+ * stream's group made. NULL, with the reason logged and nothing left running, on failure. */
+pipeline_t *pipeline_open(pipeline_config_t *cfg, const char *command, redis_t **redis);
 /* Starts the sink, the ventilator and the workers. */
 void pipeline_start(pipeline_t *self);
 /* -1 (logged) when a child exited on its own: without any of them the pipeline is broken. */

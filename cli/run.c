@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "redis.h"
+#include "stop.h"
 #include "uploads.h"
 
 #include <getopt.h>
@@ -35,14 +36,6 @@ typedef struct {
     const char *dir;
     pipeline_config_t pipeline;
 } run_config_t;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void) sig;
-    interrupted = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -106,7 +99,7 @@ static int monitor(pipeline_t *pipeline, redis_t *redis, long total, const progr
 {
     bool tty = isatty(STDERR_FILENO);
     double last_print = 0, t0 = clock_seconds();
-    while (!interrupted) {
+    while (!stop_requested) {
         if (pipeline_check_children(pipeline) != 0)
             return -1;
         if (read_progress(redis, now) != 0) {
@@ -185,23 +178,15 @@ int cmd_run(int argc, char **argv)
         log_error("%s is not a folder of images", cfg.dir);
         return 1;
     }
-    if (pipeline_config_check(&cfg.pipeline, "run") != 0)
-        return 1;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    pipeline_t *pipeline = pipeline_new(&cfg.pipeline);
+    redis_t *redis;
+    pipeline_t *pipeline = pipeline_open(&cfg.pipeline, "run", &redis);
     if (!pipeline)
         return 1;
-
-    char err[512];
-    redis_t *redis = redis_new(pipeline_redis_url(pipeline), err, sizeof err);
     int status = 1;
     progress_t start = {0}, now = {0};
     double t0 = clock_seconds();
     long total = -1;
-    if (!redis) {
-        log_error("%s", err);
-    } else if (uploads_ensure_group(redis) == 0 && read_progress(redis, &start) == 0) {
+    if (read_progress(redis, &start) == 0) {
         pipeline_start(pipeline);
         uploads_t *uploads = uploads_new(redis);
         total = uploads_add_tree(uploads, cfg.dir);
@@ -217,14 +202,14 @@ int cmd_run(int argc, char **argv)
     pipeline_stop(pipeline, PIPELINE_WORKERS);
     pipeline_stop(pipeline, PIPELINE_VENTILATOR);
     pipeline_stop(pipeline, PIPELINE_SINK);
-    if (redis && total >= 0)
+    if (total >= 0)
         print_summary(pipeline, &cfg.pipeline, redis,
                       (now.stored - start.stored) + (now.failed - start.failed) +
                           (now.duplicates - start.duplicates),
                       now.failed - start.failed, seconds);
-    if (interrupted)
+    if (stop_requested)
         fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
     redis_destroy(&redis);
     pipeline_destroy(&pipeline);
-    return interrupted ? 130 : status;
+    return stop_requested ? 130 : status;
 }

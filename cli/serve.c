@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "redis.h"
+#include "stop.h"
 #include "uploads.h"
 
 #include <getopt.h>
@@ -38,14 +39,6 @@ typedef struct {
     http_config_t http;
     int watches;
 } serve_config_t;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void) sig;
-    interrupted = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -158,7 +151,7 @@ static void show_status(redis_t *redis, bool tty, double *last, figures_t *befor
     figures_t f;
     if (read_figures(redis, &f) != 0) {
         if (redis_lost(redis, NULL) || !redis->ctx || redis->ctx->err)
-            redis_reconnect(redis, (volatile int *) &interrupted);
+            redis_reconnect(redis, &stop_requested);
         return;
     }
     double rate = *last > 0 ? (double) (f.stored + f.failed - before->stored - before->failed) /
@@ -208,29 +201,14 @@ int cmd_serve(int argc, char **argv)
     serve_config_t cfg;
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
-    if (pipeline_config_check(&cfg.pipeline, "serve") != 0)
-        return 1;
-    struct sigaction action = {.sa_handler = on_signal};
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    pipeline_t *pipeline = pipeline_new(&cfg.pipeline);
+    redis_t *redis;
+    pipeline_t *pipeline = pipeline_open(&cfg.pipeline, "serve", &redis);
     if (!pipeline)
         return 1;
-    char err[512];
-    redis_t *redis = redis_new(pipeline_redis_url(pipeline), err, sizeof err);
-    http_server_t *http = NULL;
-    int status = 1;
-    if (!redis)
-        log_error("%s", err);
-    else if (uploads_ensure_group(redis) == 0) {
-        pipeline_start(pipeline);
-        if (cfg.http.listen)
-            http = http_server_new(&cfg.http, pipeline_redis_url(pipeline));
-        if (!cfg.http.listen || http)
-            status = 0;
-    }
+    pipeline_start(pipeline);
+    http_server_t *http = cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline))
+                                          : NULL;
+    int status = cfg.http.listen && !http ? 1 : 0;
     if (status == 0)
         log_info("serving: %d workers, %d watched folders, HTTP %s, Redis %s",
                  cfg.pipeline.workers, cfg.watches, cfg.http.listen ? cfg.http.listen : "off",
@@ -238,7 +216,7 @@ int cmd_serve(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     double last = 0;
     figures_t figures = {0};
-    while (status == 0 && !interrupted) {
+    while (status == 0 && !stop_requested) {
         if (pipeline_check_children(pipeline) != 0) {
             status = 1;
             break;
@@ -249,16 +227,18 @@ int cmd_serve(int argc, char **argv)
     }
     if (tty && last > 0)
         fputc('\n', stderr);
-    log_info("stopping: %s", interrupted ? "asked to" : "a process of the pipeline failed");
+    log_info("stopping: %s", stop_requested ? "asked to" : "a process of the pipeline failed");
     http_server_destroy(&http);
     pipeline_stop(pipeline, PIPELINE_VENTILATOR);
-    if (redis && status == 0)
+    if (status == 0)
         drain(redis);
     pipeline_stop(pipeline, PIPELINE_WORKERS);
     pipeline_stop(pipeline, PIPELINE_SINK);
-    if (redis && read_figures(redis, &figures) == 0)
+    redisReply *left = redisCommand(redis->ctx, "XLEN %s", KEY_UPLOADS);
+    if (read_figures(redis, &figures) == 0 && left && left->type == REDIS_REPLY_INTEGER)
         log_info("stopped: %lld stored, %lld failed, %lld waiting for the next start",
-                 figures.stored, figures.failed, figures.backlog + figures.in_flight);
+                 figures.stored, figures.failed, left->integer);
+    freeReplyObject(left);
     redis_destroy(&redis);
     pipeline_destroy(&pipeline);
     return status;

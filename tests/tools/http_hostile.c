@@ -10,6 +10,9 @@
  * `refused` (closed by the server within 0.5 s: over its limit), `cut` (closed later),
  * `open` (still open at the end), `last_close_s` (when the last one was closed), and for
  * slow, `bytes_sent`. Loopback only. */
+#include "clock.h"
+#include "loopback.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,24 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short) port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* True once the server has closed fd (end of file or reset); reads and drops anything. */
 static bool closed_by_server(int fd)
@@ -62,24 +47,24 @@ static int flood(int port, int n, double seconds)
         return 1;
     const char *head = "POST /v1/images HTTP/1.1\r\nHost: x\r\n"; /* never finished */
     int opened = 0, refused = 0, cut = 0;
-    double t0 = now(), last_close = 0;
+    double t0 = clock_seconds(), last_close = 0;
     for (int i = 0; i < n; i++) {
-        fds[i] = connect_to(port);
+        fds[i] = loopback_connect(port);
         if (fds[i] < 0)
             continue;
         opened++;
-        opened_at[i] = now();
+        opened_at[i] = clock_seconds();
         send(fds[i], head, strlen(head), MSG_NOSIGNAL);
     }
     int open = opened;
-    while (open > 0 && now() - t0 < seconds) {
+    while (open > 0 && clock_seconds() - t0 < seconds) {
         for (int i = 0; i < n; i++)
             if (fds[i] >= 0 && closed_by_server(fds[i])) {
-                if (now() - opened_at[i] < 0.5)
+                if (clock_seconds() - opened_at[i] < 0.5)
                     refused++;
                 else
                     cut++;
-                last_close = now() - t0;
+                last_close = clock_seconds() - t0;
                 close(fds[i]);
                 fds[i] = -1;
                 open--;
@@ -99,15 +84,15 @@ static int flood(int port, int n, double seconds)
 static int slow(int port, double seconds)
 {
     const char *request = "POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
-    int fd = connect_to(port);
+    int fd = loopback_connect(port);
     if (fd < 0) {
         printf("opened 0\n");
         return 0;
     }
-    double t0 = now();
+    double t0 = clock_seconds();
     size_t sent = 0, len = strlen(request);
     bool closed = false;
-    while (!closed && now() - t0 < seconds) {
+    while (!closed && clock_seconds() - t0 < seconds) {
         char c = sent < len ? request[sent] : 'x'; /* then a body, as slowly */
         if (send(fd, &c, 1, MSG_NOSIGNAL) == 1)
             sent++;
@@ -117,7 +102,7 @@ static int slow(int port, double seconds)
         }
     }
     printf("opened 1\nbytes_sent %zu\ncut %d\nopen %d\nlast_close_s %.1f\n", sent, closed,
-           !closed, closed ? now() - t0 : 0.0);
+           !closed, closed ? clock_seconds() - t0 : 0.0);
     close(fd);
     return 0;
 }
