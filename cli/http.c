@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -250,7 +251,10 @@ static void json_floats(json_t *j, const char *name, const redisReply *v)
     for (size_t i = 0; v && i + 4 <= v->len; i += 4) {
         float f;
         memcpy(&f, v->str + i, 4);
-        json_printf(j, "%s%.9g", i ? "," : "", (double) f);
+        if (isfinite(f)) /* JSON has no NaN nor infinity */
+            json_printf(j, "%s%.9g", i ? "," : "", (double) f);
+        else
+            json_printf(j, "%snull", i ? "," : "");
     }
     json_raw(j, "]", 1);
 }

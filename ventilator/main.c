@@ -10,7 +10,9 @@
  * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
  * message was lost) and writes backlog and in-flight counts to fs:counters. A result that
  * then arrives twice is stored once by the sink. Nothing is lost if the ventilator dies:
- * what it had read stays pending in Redis and is re-sent when its lease ends. */
+ * what it had read stays pending in Redis and is re-sent when its lease ends. With --watch
+ * it also adds every JPEG that appears under the folders named (watch.c), checking for
+ * them at every turn of its loop. */
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
@@ -28,8 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WATCH_MAX_DIRS 16
 
 typedef struct {
     const char *tasks_endpoint;

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCH_MAX_ROOTS 64
 #define WATCH_MAX_DEPTH 64
 #define WATCH_BATCH 256 /* uploads pipelined in one round trip */
 #define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR)
@@ -50,7 +49,7 @@ typedef struct {
 struct watch_t {
     redis_t *redis;
     int fd;
-    char *roots[WATCH_MAX_ROOTS];
+    char *roots[WATCH_MAX_DIRS];
     int nroots;
     char **dirs; /* by watch descriptor */
     int ndirs;
@@ -215,8 +214,8 @@ int watch_add(watch_t *self, const char *dir)
         log_error("--watch %s: %s", dir, errno ? strerror(errno) : "not a folder");
         return -1;
     }
-    if (self->nroots == WATCH_MAX_ROOTS) {
-        log_error("--watch %s: at most %d folders", dir, WATCH_MAX_ROOTS);
+    if (self->nroots == WATCH_MAX_DIRS) {
+        log_error("--watch %s: at most %d folders", dir, WATCH_MAX_DIRS);
         return -1;
     }
     if (!(self->roots[self->nroots] = strdup(absolute)))

@@ -16,6 +16,7 @@
 #include "redis.h"
 
 #define WATCH_QUIET_SECONDS 2
+#define WATCH_MAX_DIRS 16 /* --watch folders, at most */
 
 typedef struct watch_t watch_t;
 
