@@ -25,7 +25,7 @@
 
 #define WATCH_MAX_DEPTH 64
 #define WATCH_BATCH 256 /* uploads pipelined in one round trip */
-#define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR)
+#define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
 
 /* The path becomes a member of the set and an entry of the stream together, or neither.
  * KEYS: watched set, uploads stream, counters. ARGV: path (= key), label. */
@@ -228,6 +228,22 @@ int watch_add(watch_t *self, const char *dir)
     return rc;
 }
 
+/* A folder moved away: its watches (and its subfolders') go, since the paths they stand for
+ * are no longer where its files are. Moved within the tree, it is watched again under its
+ * new path by the IN_MOVED_TO that follows. */
+static void forget_tree(watch_t *self, const char *path)
+{
+    size_t n = strlen(path);
+    for (int wd = 0; wd < self->ndirs; wd++) {
+        const char *dir = self->dirs[wd];
+        if (dir && strncmp(dir, path, n) == 0 && (dir[n] == '\0' || dir[n] == '/')) {
+            inotify_rm_watch(self->fd, wd); /* its IN_IGNORED comes later, to no effect */
+            free(self->dirs[wd]);
+            self->dirs[wd] = NULL;
+        }
+    }
+}
+
 static void on_event(watch_t *self, const struct inotify_event *ev)
 {
     if (ev->mask & IN_Q_OVERFLOW) {
@@ -250,6 +266,8 @@ static void on_event(watch_t *self, const struct inotify_event *ev)
     if (snprintf(path, sizeof path, "%s/%s", self->dirs[ev->wd], ev->name) >= (int) sizeof path)
         return;
     if (ev->mask & IN_ISDIR) {
+        if (ev->mask & IN_MOVED_FROM)
+            forget_tree(self, path);
         if (ev->mask & (IN_CREATE | IN_MOVED_TO))
             add_tree(self, path, 1);
     } else if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && uploads_is_jpeg_name(ev->name)) {
