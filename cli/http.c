@@ -66,6 +66,7 @@ struct http_server_t {
     char token[HTTP_TOKEN_MAX];
     char redis_url[512];
     redis_t *redis; /* the server thread's; NULL while Redis is away */
+    double reconnect_at; /* while Redis is away, not before this (clock_seconds) */
     long budget;    /* body bytes that may still be held */
     pthread_mutex_t lock; /* the connection list, shared with http_server_sweep */
     conn_t *conns;
@@ -169,16 +170,22 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status,
 
 /* ---- Redis ------------------------------------------------------------------------------ */
 
-/* The connection, made again if it was lost; NULL when Redis does not answer (503). */
+/* The connection, made again if it was lost; NULL when Redis does not answer (503). While
+ * it is away, connecting is tried at most once a second: a connection attempt can take
+ * seconds, and the server thread answers nothing meanwhile. */
 static redis_t *redis_of(http_server_t *self)
 {
     if (self->redis && self->redis->ctx && !self->redis->ctx->err)
         return self->redis;
     redis_destroy(&self->redis);
+    if (clock_seconds() < self->reconnect_at)
+        return NULL;
     char err[512];
     self->redis = redis_new(self->redis_url, err, sizeof err);
-    if (!self->redis)
+    if (!self->redis) {
         log_warn("http: %s", err);
+        self->reconnect_at = clock_seconds() + 1.0;
+    }
     return self->redis;
 }
 

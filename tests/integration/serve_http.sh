@@ -1,7 +1,8 @@
 # serve_http.sh -- the HTTP API against hostile clients, on loopback: no token, a wrong
 # token, a 100 MB body (with and without Content-Length), malformed paths, keys and bodies,
-# a client sending a byte a second, 500 connections at once, and Redis gone (503). Each is
-# refused or served at a bounded cost while the service keeps storing other uploads. The
+# a client sending a byte a second, 500 connections at once, and Redis gone (503) then
+# back. Each is refused or served at a bounded cost while the service keeps storing other
+# uploads. The
 # `serve` process (the HTTP server and its request handling) runs from the AddressSanitizer
 # + UBSan build when there is one ($FS_ASAN_BUILD, default build-asan, as `make test`
 # makes), so any memory error or leak there fails the test.
@@ -99,7 +100,7 @@ else
     fail serve_http_slow_client_and_flood_bounded "slow: $(tr '\n' ' ' <"$T/slow") flood: $(tr '\n' ' ' <"$T/flood") post $c1, stored $(counter stored), during: $during"
 fi
 
-# Redis gone: 503 with a JSON error, and the service stops cleanly still.
+# Redis gone: 503 with a JSON error; back: served again.
 kill -9 "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
 REDIS_PID=
@@ -107,10 +108,15 @@ c1=$(code -H "$A" --data-binary "@$1" "$U/v1/images")
 grep -q '"status":503' "$T/body" && json=ok || json=bad
 c2=$(code "$U/healthz")
 c3=$(code -H "$A" "$U/v1/images/after/flood")
-if [ "$c1$c2$c3" = 503503503 ] && [ $json = ok ]; then
-    pass serve_http_redis_down_503
+# ...and back: the API answers again, from the data Redis kept
+start_redis
+wait_for 10 "[ \$(curl -s -o /dev/null -w '%{http_code}' $U/healthz) = 200 ]"
+c4=$(code -H "$A" "$U/v1/images/after/flood")
+if [ "$c1$c2$c3" = 503503503 ] && [ $json = ok ] && [ "$c4" = 200 ] &&
+    grep -q '"status":"ok"' "$T/body"; then
+    pass serve_http_redis_down_503_then_back
 else
-    fail serve_http_redis_down_503 "post $c1 ($json), healthz $c2, get $c3"
+    fail serve_http_redis_down_503_then_back "post $c1 ($json), healthz $c2, get $c3; back: get $c4"
 fi
 
 kill -TERM "$SERVE_PID"
