@@ -2,10 +2,9 @@
 # token, a 100 MB body (with and without Content-Length), malformed paths, keys and bodies,
 # a client sending a byte a second, 500 connections at once, and Redis gone (503) then
 # back. Each is refused or served at a bounded cost while the service keeps storing other
-# uploads. The
-# `serve` process (the HTTP server and its request handling) runs from the AddressSanitizer
-# + UBSan build when there is one ($FS_ASAN_BUILD, default build-asan, as `make test`
-# makes), so any memory error or leak there fails the test.
+# uploads. The `serve` process (the HTTP server and its request handling) runs from the
+# AddressSanitizer + UBSan build when there is one ($FS_ASAN_BUILD, default build-asan, as
+# `make test` makes), so any memory error or leak there fails the test.
 . tests/integration/lib.sh
 
 SERVE_B=$B
