@@ -20,7 +20,7 @@ SHARED  ?= ../shared
 DATA    ?= $(SHARED)/data/fruits-360/Test
 RUN_ARGS ?=
 
-PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke
+PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd
 CPPFLAGS += -Icommon -Iworker -Isink -Iventilator -Icli -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 # User flags first, then the project's: `make CFLAGS=-O3` keeps -std=c11 -Wall ...
@@ -28,7 +28,7 @@ CFLAGS  ?= -O2 -g
 WERROR  ?=
 override CFLAGS += -std=c11 -Wall -Wextra $(WERROR) -fno-strict-aliasing $(EXTRA_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke) -lm -lpthread
+             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke -lmicrohttpd) -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Kernel sources (*_simd.c) are compiled once per instruction set of the target

@@ -18,11 +18,7 @@
 # ipc://, with CURVE or without: the CURVE figures are the cost of the encryption itself.
 # Knobs: FS_BENCH_STREAM_N (3000), FS_BENCH_STREAM_SECONDS (30), FS_BENCH_BACKLOG (100000),
 # FS_BENCH_BACKLOG_SECONDS (15), FS_BENCH_SIZES ("100 224").
-set -u
-B=${FS_BUILD:-build}
-SHARED=${SHARED:-../shared}
-WEIGHTS=$SHARED/models/mobilenet_v2/model.safetensors
-DATA=$SHARED/data/fruits-360/Test
+. bench/stream.lib
 N=${FS_BENCH_STREAM_N:-3000}
 SECONDS_STEADY=${FS_BENCH_STREAM_SECONDS:-30}
 BACKLOG=${FS_BENCH_BACKLOG:-100000}
@@ -40,17 +36,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 "$B/fruitstream" keys "$T/keys" >/dev/null || exit 1
 SOCK=$T/redis.sock
-rcli() { redis-cli -s "$SOCK" "$@"; }
-counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
-until_true() { # SECONDS CMD...
-    i=0
-    while [ $i -lt $(($1 * 10)) ]; do
-        sh -c "$2" >/dev/null 2>&1 && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
 
 # every 7th image of the Test split: all classes, a few thousand files
 find "$DATA" -name '*.jpg' | sort | awk 'NR % 7 == 0' >"$T/images"
@@ -93,21 +78,6 @@ stop_pipeline() {
     PIDS=""; REDIS=""
 }
 
-# wait_stored COUNT SECONDS
-wait_stored() {
-    until_true "$2" "[ \$(redis-cli -s $SOCK hget fs:counters stored) -ge $1 ]" ||
-        { echo "only $(counter stored) of $1 stored in $2 s" >&2; return 1; }
-}
-
-# store_times: `uploaded_ms stored_ms` of every stored image
-store_times() {
-    rcli eval "local out = {}
-for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-  local v = redis.call('HMGET', 'fs:image:' .. e[2][2], 'uploaded_ms', 'stored_ms')
-  out[#out + 1] = v[1] .. ' ' .. v[2]
-end
-return out" 1 fs:stored
-}
 
 # 1. sustained rate
 echo "sustained rate, backlog of $N uploads (images/s between the first and last store):"

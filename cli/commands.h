@@ -11,5 +11,6 @@ int cmd_export(int argc, char **argv);    /* cli/export.c: CSV of projections / 
 int cmd_pca(int argc, char **argv);       /* cli/export.c: the PCA model's state */
 int cmd_status(int argc, char **argv);    /* cli/upload.c: counters and live workers */
 int cmd_keys(int argc, char **argv);      /* cli/keys.c: CURVE certificates for --keys */
+int cmd_serve(int argc, char **argv);     /* cli/serve.c: the pipeline as a live service */
 
 #endif

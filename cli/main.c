@@ -15,6 +15,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "featurize a folder end to end (Redis, sink, ventilator, workers)"},
+    {"serve", cmd_serve, "run the pipeline as a service: uploads, watched folders, HTTP API"},
     {"featurize", cmd_featurize, "print the feature vectors of JPEG files"},
     {"upload", cmd_upload, "add images to the upload stream of a running pipeline"},
     {"status", cmd_status, "show counters and live workers"},

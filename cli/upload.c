@@ -76,11 +76,13 @@ int cmd_upload(int argc, char **argv)
         uploads_add_blob(uploads, key ? key : path, this_label, file.data, file.len);
     }
     file_buffer_free(&file);
-    long count = uploads_count(uploads);
-    if (uploads_flush(uploads) != 0 || uploads_refused(uploads) > 0)
+    long count = uploads_finish(uploads);
+    if (uploads_refused(uploads) > 0)
         status = 1;
-    else if (count > 0)
-        freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS, count));
+    if (count < 0) {
+        status = 1;
+        count = 0;
+    }
     uploads_destroy(&uploads);
     redis_destroy(&redis);
     fprintf(stderr, "uploaded %ld images\n", count);

@@ -37,6 +37,9 @@
 #define KEY_PCA_STATE "fs:pca:state"
 /* Hash: the current PCA model (mean, axes, eigenvalues, ratios, n, k, version, options). */
 #define KEY_PCA_MODEL "fs:pca:model"
+/* Set of the paths the ventilator's watched folders (--watch) have uploaded: a file is
+ * uploaded once, across restarts, whatever events it causes. */
+#define KEY_WATCHED "fs:watched"
 /* Prefix of worker heartbeats: fs:worker:<id>, a hash that expires unless renewed. */
 #define KEY_WORKER_PREFIX "fs:worker:"
 

@@ -144,7 +144,7 @@ int uploads_add_blob(uploads_t *self, const char *key, const char *label, const 
     return after_append(self, 2);
 }
 
-static int is_jpeg_name(const char *name)
+bool uploads_is_jpeg_name(const char *name)
 {
     const char *dot = strrchr(name, '.');
     return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
@@ -186,7 +186,7 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
         if (type == DT_DIR && depth < 64) {
             long sub = add_tree(self, path, absolute, depth + 1);
             added = sub < 0 || added < 0 ? -1 : added + sub;
-        } else if (type == DT_REG && is_jpeg_name(name) && added >= 0) {
+        } else if (type == DT_REG && uploads_is_jpeg_name(name) && added >= 0) {
             added = add_absolute(self, path, NULL, path, absolute) == 0 ? added + 1 : -1;
         }
     }
@@ -237,6 +237,21 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
     }
     free(line);
     return uploads_flush(self) == 0 ? added : -1;
+}
+
+long uploads_finish(uploads_t *self)
+{
+    if (uploads_flush(self) != 0)
+        return -1;
+    if (self->count > 0) {
+        redisReply *r = redisCommand(self->redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
+                                     self->count);
+        bool ok = r && r->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(r);
+        if (!ok)
+            return -1;
+    }
+    return self->count;
 }
 
 long uploads_count(const uploads_t *self)

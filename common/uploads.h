@@ -12,6 +12,7 @@
 
 #include "redis.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -37,9 +38,14 @@ long uploads_add_tree(uploads_t *self, const char *dir);
 long uploads_add_list(uploads_t *self, FILE *in, const char *what);
 /* Waits for every queued entry to be acknowledged by Redis. 0, or -1 on error. */
 int uploads_flush(uploads_t *self);
+/* Flushes, then adds the entries queued to the `uploaded` counter. Returns how many were
+ * queued, or -1 on error (then nothing is counted). */
+long uploads_finish(uploads_t *self);
 long uploads_count(const uploads_t *self);
 long uploads_refused(const uploads_t *self);
 
+/* True for a *.jpg or *.jpeg name, in any case: what a folder's images are. */
+bool uploads_is_jpeg_name(const char *name);
 /* The parent folder's name of path ("a/Banana/1.jpg" -> "Banana"), in out. */
 void uploads_label_from_path(const char *path, char *out, size_t outlen);
 

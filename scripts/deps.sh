@@ -19,11 +19,11 @@ set -eu
 
 mode="${1:-}"
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
-liblapacke-dev libmsgpack-dev libhiredis-dev"
+liblapacke-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev"
 # The tests: real Redis and processes; network namespaces; the deployment files checked
 # offline (systemd-analyze verify, docker-compose config, YAML parsing).
 TEST_PACKAGES="redis-server redis-tools procps iproute2 systemd python3 python3-yaml
-docker-compose"
+docker-compose curl"
 case "$mode" in
 build) ;;
 bench)

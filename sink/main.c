@@ -176,9 +176,10 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     return 0;
 }
 
-/* Runs a Redis write until it works, reconnecting in between; gives up only on stop. */
+/* Runs a Redis write until it works, reconnecting in between; gives up only on stop, and
+ * does not try at all once a stop left no connection (Redis down while stopping). */
 #define UNTIL_WRITTEN(self, call)                                                          \
-    while ((call) != 0) {                                                                  \
+    while ((self)->redis->ctx && (call) != 0) {                                            \
         if (redis_reconnect((self)->redis, &stop_requested) != 0)                          \
             break;                                                                         \
     }

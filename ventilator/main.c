@@ -18,7 +18,10 @@
  * measured with fstat before reading; a `blob` only from fs:blob:*, measured with STRLEN
  * before GET. Anything else becomes a task carrying the reason, which the sink records as
  * failed, and the stream goes on. An entry whose key is too long or holds a NUL is
- * refused: deleted and counted as rejected, never cut to another key. */
+ * refused: deleted and counted as rejected, never cut to another key.
+ *
+ * With --watch it also adds every JPEG that appears under the folders named (watch.c),
+ * checking for them at every turn of its loop; a watched folder is an allowed one. */
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
@@ -28,6 +31,7 @@
 #include "redis.h"
 #include "stop.h"
 #include "uploads.h"
+#include "watch.h"
 #include "wire.h"
 
 #include "options.h"
@@ -60,6 +64,8 @@ typedef struct {
     bool insecure;
     const char *allow[VENTILATOR_MAX_ROOTS]; /* --allow-path, and --dir */
     int allowed;
+    const char *watch[WATCH_MAX_DIRS];
+    int watches;
 } ventilator_config_t;
 
 typedef struct {
@@ -67,6 +73,7 @@ typedef struct {
     redis_t *redis;
     zsock_t *tasks;
     curve_t *curve;       /* CURVE server with --keys, else NULL */
+    watch_t *watch;       /* --watch folders, or NULL */
     msgpack_sbuffer buf;
     char *image;          /* file or blob bytes of the task being built */
     int64_t in_flight;    /* pending entries of the group */
@@ -88,6 +95,8 @@ static void usage(FILE *out)
             "  --dir DIR               first upload every *.jpg/*.jpeg under DIR (label = folder)\n"
             "  --list FILE             first upload the paths listed in FILE (PATH[<TAB>LABEL])\n"
             "  --stdin                 first upload the paths listed on standard input\n"
+            "  --watch DIR             upload every JPEG that appears under DIR, once\n"
+            "                          (recursive; label = folder; key = absolute path)\n"
             "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
             "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
             "  --tasks-per-message N   tasks sent together to one worker when that many are\n"
@@ -131,6 +140,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         {"task-buffer", required_argument, 0, 'B'}, {"allow-path", required_argument, 0, 'A'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"watch", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
@@ -168,6 +178,14 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
         case 'c': cfg->consumer = optarg; break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
+        case 'W':
+            if (cfg->watches == WATCH_MAX_DIRS) {
+                fprintf(stderr, "fruitstream-ventilator: at most %d --watch\n", WATCH_MAX_DIRS);
+                return -1;
+            }
+            cfg->watch[cfg->watches++] = optarg;
+            rc = allow(cfg, optarg); /* its files may be read */
+            break;
         case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -598,6 +616,11 @@ static int ventilator_setup(ventilator_t *self)
     if (resolve_roots(self) != 0 || uploads_ensure_group(self->redis) != 0 ||
         enqueue_inputs(self) != 0)
         return -1;
+    if (self->cfg.watches > 0 && !(self->watch = watch_new(self->redis)))
+        return -1;
+    for (int i = 0; i < self->cfg.watches; i++)
+        if (watch_add(self->watch, self->cfg.watch[i]) != 0)
+            return -1;
     self->image = malloc((size_t) self->cfg.max_image_bytes + 1);
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
     msgpack_sbuffer_init(&self->buf);
@@ -639,6 +662,8 @@ int main(int argc, char **argv)
                 rc = reclaim_expired(self);
             last_tick = clock_seconds();
         }
+        if (rc == 0 && self->watch)
+            rc = watch_poll(self->watch);
         if (rc == 0)
             rc = dispatch_new(self);
         if (rc != 0 && !stop_requested) {
@@ -653,6 +678,7 @@ int main(int argc, char **argv)
     log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
              (long long) self->resent);
     zsock_destroy(&self->tasks);
+    watch_destroy(&self->watch);
     curve_destroy(&self->curve);
     msgpack_sbuffer_destroy(&self->buf);
     free(self->image);

@@ -1,0 +1,174 @@
+/* http_feed -- uploads images to `fruitstream serve`'s HTTP API as an app would, for
+ * bench/section_35_serve.sh.
+ *
+ *   http_feed --port P --token-file F [--rate R --seconds S | --count N] [--prefix P] LIST
+ *
+ * POSTs the JPEGs listed in LIST (one path a line, cycled through) to
+ * 127.0.0.1:P/v1/images?key=PREFIX<i>&label=<parent folder>, one request at a time on one
+ * keep-alive connection, each answer read before the next request. With --rate, request i
+ * is sent at start + i/R for S seconds; otherwise N requests as fast as they are answered.
+ * Prints `sent N seconds S rate R lag_ms L failed F` (L: worst lag behind schedule). */
+#include "../tests/tools/loopback.h"
+#include "clock.h"
+#include "file.h"
+#include "uploads.h"
+
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char *data;
+    size_t len;
+    char label[256];
+} image_t;
+
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t) k;
+    }
+    return 0;
+}
+
+/* Reads one response (headers, then Content-Length bytes); its status, or -1. */
+static int read_response(int fd)
+{
+    char buf[8192];
+    size_t have = 0;
+    char *end = NULL;
+    while (!end) {
+        ssize_t k = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+        if (k <= 0)
+            return -1;
+        have += (size_t) k;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+        if (!end && have == sizeof buf - 1)
+            return -1;
+    }
+    int status = atoi(buf + 9);
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t body = cl ? (size_t) atol(cl + 15) : 0, got = have - (size_t) (end + 4 - buf);
+    while (got < body) {
+        ssize_t k = recv(fd, buf, sizeof buf, 0);
+        if (k <= 0)
+            return -1;
+        got += (size_t) k;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"port", required_argument, 0, 'p'}, {"token-file", required_argument, 0, 't'},
+        {"rate", required_argument, 0, 'r'}, {"seconds", required_argument, 0, 's'},
+        {"count", required_argument, 0, 'n'}, {"prefix", required_argument, 0, 'P'},
+        {0, 0, 0, 0}};
+    int port = 0;
+    long count = 0;
+    double rate = 0, seconds = 0;
+    const char *token_file = NULL, *prefix = "http-";
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 'p': port = atoi(optarg); break;
+        case 't': token_file = optarg; break;
+        case 'r': rate = atof(optarg); break;
+        case 's': seconds = atof(optarg); break;
+        case 'n': count = atol(optarg); break;
+        case 'P': prefix = optarg; break;
+        default: return 2;
+        }
+    }
+    if (optind != argc - 1 || !port || !token_file || (rate > 0 ? seconds <= 0 : count <= 0)) {
+        fprintf(stderr, "usage: http_feed --port P --token-file F [--rate R --seconds S | "
+                        "--count N] [--prefix P] LIST\n");
+        return 2;
+    }
+    if (rate > 0)
+        count = (long) (rate * seconds);
+    char token[512] = "";
+    FILE *tf = fopen(token_file, "r");
+    if (!tf || !fgets(token, sizeof token, tf)) {
+        perror(token_file);
+        return 1;
+    }
+    fclose(tf);
+    token[strcspn(token, "\r\n")] = '\0';
+    FILE *list = fopen(argv[optind], "r");
+    if (!list) {
+        perror(argv[optind]);
+        return 1;
+    }
+    image_t *images = NULL;
+    size_t n = 0;
+    char line[4096];
+    while (n < 1000 && fgets(line, sizeof line, list)) {
+        line[strcspn(line, "\n")] = '\0';
+        images = realloc(images, (n + 1) * sizeof *images);
+        if (!images || !(images[n].data = file_read_all(line, &images[n].len)))
+            continue;
+        uploads_label_from_path(line, images[n].label, sizeof images[n].label);
+        n++;
+    }
+    fclose(list);
+    int fd = loopback_connect(port);
+    if (!n || fd < 0) {
+        fprintf(stderr, "http_feed: no images, or no server on port %d\n", port);
+        return 1;
+    }
+    size_t largest = 0;
+    for (size_t i = 0; i < n; i++)
+        largest = images[i].len > largest ? images[i].len : largest;
+    char *request = malloc(1024 + largest);
+    if (!request)
+        return 1;
+    double start = clock_seconds(), lag = 0;
+    long sent = 0, failed = 0;
+    for (long i = 0; i < count; i++) {
+        if (rate > 0) {
+            double due = start + (double) i / rate, t = clock_seconds();
+            if (t < due)
+                nanosleep(&(struct timespec){(time_t) (due - t), (long) ((due - t) * 1e9) % 1000000000}, NULL);
+            else if (t - due > lag)
+                lag = t - due;
+        }
+        const image_t *im = &images[i % (long) n];
+        char *head = request;
+        int h = snprintf(head, 1024,
+                         "POST /v1/images?key=%s%ld&label=%s HTTP/1.1\r\nHost: localhost\r\n"
+                         "Authorization: Bearer %s\r\nContent-Type: image/jpeg\r\n"
+                         "Content-Length: %zu\r\n\r\n",
+                         prefix, i, im->label, token, im->len);
+        memcpy(request + h, im->data, im->len);
+        int status = send_all(fd, request, (size_t) h + im->len) == 0 ? read_response(fd) : -1;
+        if (status < 0) { /* the server closed the connection: open another */
+            close(fd);
+            fd = loopback_connect(port);
+            if (fd < 0)
+                break;
+        }
+        if (status == 202)
+            sent++;
+        else
+            failed++;
+    }
+    double took = clock_seconds() - start;
+    printf("sent %ld seconds %.2f rate %.1f lag_ms %.0f failed %ld\n", sent, took,
+           took > 0 ? (double) sent / took : 0.0, lag * 1e3, failed);
+    close(fd);
+    return failed ? 1 : 0;
+}

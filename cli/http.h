@@ -1,0 +1,38 @@
+/* http.h -- the HTTP API of `fruitstream serve` for apps (libmicrohttpd).
+ *
+ *   POST /v1/images[?key=K&label=L]  JPEG body -> 202 {"key": K}; stored as `upload` does
+ *   GET  /v1/images/KEY[?features=1] -> status (pending, ok, failed + reason), label,
+ *                                       worker, timings, PCA projection (and features)
+ *   GET  /v1/status                  -> the counters
+ *   POST /v1/classify                -> 501 until the query module exists
+ *   GET  /healthz                    -> 200 when Redis answers, else 503; no token needed
+ *
+ * Every other route needs `Authorization: Bearer TOKEN` (the token file's first line).
+ * Errors are JSON {"error": "...", "status": N}: 400, 401, 404, 405, 413, 501, 503. */
+#ifndef FS_HTTP_H
+#define FS_HTTP_H
+
+#define HTTP_DEFAULT_MAX_BODY (64L << 20) /* the ventilator's --max-image-bytes */
+#define HTTP_DEFAULT_MAX_CONNECTIONS 64
+#define HTTP_DEFAULT_REQUEST_SECONDS 30
+
+typedef struct {
+    const char *listen;     /* [ADDR]:PORT; ADDR defaults to 127.0.0.1, PORT 0 picks one */
+    const char *token_file; /* the bearer token, required */
+    long max_body;          /* larger bodies get 413 */
+    int max_connections;    /* connections at once; more are closed at once */
+    int request_seconds;    /* a request (headers and body) taking longer is cut off */
+} http_config_t;
+
+typedef struct http_server_t http_server_t;
+
+/* Reads the token, binds and starts serving on a thread of its own; it talks to the Redis
+ * at redis_url. NULL with the reason logged. Logs the address it listens on. */
+http_server_t *http_server_new(const http_config_t *cfg, const char *redis_url);
+/* Cuts off the connections whose request has taken longer than request_seconds (slow
+ * clients). Call it every fraction of a second; NULL does nothing. */
+void http_server_sweep(http_server_t *self);
+/* Stops taking connections, ends those open, and frees. */
+void http_server_destroy(http_server_t **self_p);
+
+#endif
