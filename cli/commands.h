@@ -9,7 +9,8 @@ int cmd_featurize(int argc, char **argv); /* cli/featurize.c: features of JPEG f
 int cmd_upload(int argc, char **argv);    /* cli/upload.c: add images to the upload stream */
 int cmd_export(int argc, char **argv);    /* cli/export.c: CSV of projections / features */
 int cmd_pca(int argc, char **argv);       /* cli/export.c: the PCA model's state */
-int cmd_status(int argc, char **argv);    /* cli/upload.c: counters and live workers */
+int cmd_status(int argc, char **argv);    /* cli/status.c: counters and live workers */
+int cmd_query(int argc, char **argv);     /* cli/query.c: nearest stored images of JPEGs */
 int cmd_keys(int argc, char **argv);      /* cli/keys.c: CURVE certificates for --keys */
 
 #endif

@@ -34,5 +34,8 @@
 #define KEY_PCA_MODEL "fs:pca:model"
 /* Prefix of worker heartbeats: fs:worker:<id>, a hash that expires unless renewed. */
 #define KEY_WORKER_PREFIX "fs:worker:"
+/* Stream of once-a-second pipeline samples from the sink (fields in README), capped with
+ * MAXLEN ~ (sink --metrics-length). */
+#define KEY_METRICS "fs:metrics"
 
 #endif

@@ -15,6 +15,7 @@
 #include "defer.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
@@ -46,6 +47,7 @@ typedef struct {
     int blas_threads;
     const char *keys;
     bool insecure;
+    long metrics_length;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -87,6 +89,7 @@ typedef struct {
     float *rows;               /* batch x dim scratch: vectors to project or to add */
     int64_t malformed;
     int last_batch;            /* frames in the last batch received */
+    metrics_t *metrics;        /* the once-a-second samples in fs:metrics */
 } sink_t;
 
 static void usage(FILE *out)
@@ -110,9 +113,12 @@ static void usage(FILE *out)
             "  --keys DIR               CURVE: admit only workers whose key is in DIR/workers\n"
             "                           (default $%s; make DIR with `fruitstream keys DIR`)\n"
             "  --insecure               allow a non-loopback TCP bind without --keys\n"
+            "  --metrics-length N       samples kept in %s, one a second (default %d;\n"
+            "                           0: none)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV);
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, KEY_METRICS,
+            METRICS_DEFAULT_LENGTH);
 }
 
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
@@ -125,11 +131,13 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"gather-ms", required_argument, 0, 'g'},
         {"blas-threads", required_argument, 0, 'T'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
+        {"metrics-length", required_argument, 0, 'M'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
+                           {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false,
+                           METRICS_DEFAULT_LENGTH};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -145,6 +153,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'T': cfg->blas_threads = atoi(optarg); break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
+        case 'M': cfg->metrics_length = atol(optarg); break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -156,7 +165,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
         cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
-        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1) {
+        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1 || cfg->metrics_length < 0) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
@@ -187,6 +196,7 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
                        KEY_WORKER_PREFIX, b->worker, b->host, (long long) b->pid,
                        (long long) b->size, (long long) b->done, (long long) b->failed, b->rate,
                        b->isa, (long long) clock_unix_ms());
+    metrics_heartbeat(self->metrics, b->worker, clock_unix_ms());
     redisAppendCommand(self->redis->ctx, "EXPIRE %s%s %d", KEY_WORKER_PREFIX, b->worker,
                        self->cfg.heartbeat_ttl);
     for (int i = 0; i < 2; i++) {
@@ -335,6 +345,10 @@ static void finish_storing(sink_t *self, batch_t *b)
     if (b->storing)
         pthread_join(self->store_thread, NULL);
     b->storing = false;
+    int64_t now = clock_unix_ms();
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].outcome == STORE_NEW)
+            metrics_stored(self->metrics, b->items[i].result->uploaded_ms, now);
 }
 
 static void release(batch_t *b)
@@ -475,7 +489,11 @@ static int sink_setup(sink_t *self)
     self->batches[0].projections = malloc(floats * sizeof(float));
     self->batches[1].projections = malloc(floats * sizeof(float));
     self->rows = malloc(floats * sizeof(float));
-    return self->batches[0].projections && self->batches[1].projections && self->rows ? 0 : -1;
+    self->metrics = metrics_new(self->cfg.metrics_length, self->cfg.heartbeat_ttl * 1000LL);
+    return self->batches[0].projections && self->batches[1].projections && self->rows &&
+                   self->metrics
+               ? 0
+               : -1;
 }
 
 int main(int argc, char **argv)
@@ -528,6 +546,7 @@ int main(int argc, char **argv)
             self->current ^= 1;
         }
         refresh_and_checkpoint(self, false);
+        metrics_tick(self->metrics, self->redis, clock_unix_ms());
     }
     if (stored) {
         apply_to_pca(self, stored);
@@ -542,6 +561,7 @@ int main(int argc, char **argv)
     curve_destroy(&curve);
     pca_destroy(&self->pca);
     pca_destroy(&self->model);
+    metrics_destroy(&self->metrics);
     redis_destroy(&self->redis);
     redis_destroy(&self->store_redis);
     free(self->batches[0].projections);
