@@ -22,7 +22,7 @@ classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size,
     classifier_t *self = calloc(1, sizeof *self);
     isa_t isa;
     if (!self || !(self->model = pca_model_new(redis, err, errlen)) ||
-        !(self->gallery = gallery_load(redis, self->model, &self->info, err, errlen)) ||
+        !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)) ||
         isa_from_env(&isa, err, errlen) != 0) {
         classifier_destroy(&self);
         return NULL;

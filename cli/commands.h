@@ -11,6 +11,7 @@ int cmd_export(int argc, char **argv);    /* cli/export.c: CSV of projections / 
 int cmd_pca(int argc, char **argv);       /* cli/export.c: the PCA model's state */
 int cmd_status(int argc, char **argv);    /* cli/status.c: counters and live workers */
 int cmd_query(int argc, char **argv);     /* cli/query.c: nearest stored images of JPEGs */
+int cmd_report(int argc, char **argv);    /* cli/report.c: self-contained HTML report */
 int cmd_keys(int argc, char **argv);      /* cli/keys.c: CURVE certificates for --keys */
 
 #endif

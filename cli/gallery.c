@@ -147,6 +147,14 @@ static void heap_push(gallery_hit_t *heap, size_t *size, size_t n, gallery_hit_t
     heap[i] = hit;
 }
 
+static float distance(const float *a, const float *b, size_t k)
+{
+    double sum = 0;
+    for (size_t i = 0; i < k; i++)
+        sum += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+    return (float) sqrt(sum);
+}
+
 static int by_distance(const void *a, const void *b)
 {
     const gallery_hit_t *x = a, *y = b;
@@ -183,9 +191,11 @@ long gallery_nearest(const gallery_t *self, const float *queries, size_t q, size
                 float squared = self->norms[i] + qnorm - 2 * d[i];
                 heap_push(heap, &size, n, (gallery_hit_t){i, squared > 0 ? squared : 0});
             }
-            qsort(heap, n, sizeof *heap, by_distance);
+            /* The expanded form cancels badly near 0 (a stored copy of the query came out
+             * at 0.01, not 0): the few kept get their distance summed directly. */
             for (size_t i = 0; i < n; i++)
-                heap[i].distance = sqrtf(heap[i].distance);
+                heap[i].distance = distance(qs + j * k, self->rows + heap[i].row * k, k);
+            qsort(heap, n, sizeof *heap, by_distance);
         }
     }
     free(dots);
@@ -215,17 +225,19 @@ enum { F_LABEL, F_PCA, F_VERSION, F_SIZE, F_STATUS, F_COUNT };
 /* Reads the image hashes of one chunk of fs:stored entries and adds their rows, projecting
  * again from features those whose projection is missing or from another model version. */
 static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
-                      const redisReply *entries, gallery_load_info_t *info, float *scratch,
-                      char *err, size_t errlen)
+                      const redisReply *entries, size_t every, size_t *position,
+                      gallery_load_info_t *info, float *scratch, char *err, size_t errlen)
 {
-    size_t n = entries->elements, k = (size_t) g->k, dim = (size_t) pca_model_dim(model);
+    size_t n = 0, k = (size_t) g->k, dim = (size_t) pca_model_dim(model);
+    const char *key_of[GALLERY_LOAD_CHUNK];
+    for (size_t i = 0; i < entries->elements; i++)
+        if ((*position)++ % every == 0)
+            key_of[n++] = entries->element[i]->element[1]->element[1]->str;
     redisReply **hashes = calloc(n, sizeof *hashes), **features = calloc(n, sizeof *features);
     float *stale = malloc(n * dim * sizeof(float) + 1), *projected = malloc(n * k * sizeof(float) + 1);
     size_t *stale_at = malloc(n * sizeof(size_t) + 1), nstale = 0;
     int rc = hashes && features && stale && projected && stale_at ? 0 : -1;
-    const char *key_of[GALLERY_LOAD_CHUNK];
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        key_of[i] = entries->element[i]->element[1]->element[1]->str;
         redisAppendCommand(redis->ctx, "HMGET %s%s label pca pca_version size status",
                            KEY_IMAGE_PREFIX, key_of[i]);
     }
@@ -296,9 +308,11 @@ static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
     return rc;
 }
 
-gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, gallery_load_info_t *info,
-                        char *err, size_t errlen)
+gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, size_t every,
+                        gallery_load_info_t *info, char *err, size_t errlen)
 {
+    size_t position = 0;
+    every = every ? every : 1;
     *info = (gallery_load_info_t){0};
     gallery_t *g = gallery_new(pca_model_k(model));
     float *scratch = malloc((size_t) pca_model_k(model) * sizeof(float));
@@ -316,7 +330,8 @@ gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, gallery_load_i
         size_t got = range->elements;
         if (got)
             snprintf(after, sizeof after, "(%s", range->element[got - 1]->element[0]->str);
-        rc = got ? load_chunk(redis, model, g, range, info, scratch, err, errlen) : 0;
+        rc = got ? load_chunk(redis, model, g, range, every, &position, info, scratch, err, errlen)
+                 : 0;
         freeReplyObject(range);
         if (got < GALLERY_LOAD_CHUNK)
             break;

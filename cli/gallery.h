@@ -40,9 +40,10 @@ void gallery_destroy(gallery_t **self_p);
 
 /* Appends one row: k floats. Returns 0, or -1 when memory runs out. */
 int gallery_add(gallery_t *self, const char *key, const char *label, const float *projection);
-/* Every stored image's projection under `model`; NULL with the reason in err. */
-gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, gallery_load_info_t *info,
-                        char *err, size_t errlen);
+/* The projection under `model` of every `every`-th stored image (1: all of them, in store
+ * order); NULL with the reason in err. */
+gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, size_t every,
+                        gallery_load_info_t *info, char *err, size_t errlen);
 
 size_t gallery_count(const gallery_t *self);
 int gallery_k(const gallery_t *self);

@@ -3,15 +3,21 @@
 #
 #   scripts/deps.sh          build + run + test dependencies
 #   scripts/deps.sh bench    the same plus PyTorch, which `make bench` compares against
+#   scripts/deps.sh render   the same plus Chromium (large), with which the report test
+#                            renders `fruitstream report`'s page; without it that check
+#                            is skipped, saying so
 #
 # Run as root it installs what is missing (apt-get update first, once); run as anyone
 # else it prints the apt-get line to run and fails, so `make` stops with a clear message.
 set -eu
 
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
-liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2"
+liblapacke-dev libmsgpack-dev libhiredis-dev redis-server redis-tools procps iproute2 tmux
+python3"
 if [ "${1:-}" = bench ]; then
     PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"
+elif [ "${1:-}" = render ]; then
+    PACKAGES="$PACKAGES chromium"
 fi
 
 missing=""

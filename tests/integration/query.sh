@@ -56,7 +56,7 @@ if awk -F'\t' -v k=$K '
                split(file, p, "/"); if (label != p[length(p) - 1]) bad = bad " " file " voted " label
                next }
     { got++; if (NF != 4 || $3 == "") bad = bad " bad neighbour line: " $0
-      if (got == 1 && ($2 != file || $4 > 0.01)) bad = bad " " file " nearest is " $2 " at " $4 }
+      if (got == 1 && ($2 != file || $4 > 0.001)) bad = bad " " file " nearest is " $2 " at " $4 }
     END { if (got != k) bad = bad " last: " got; if (n != 8) bad = bad " " n " answers"
           if (bad != "") { print bad; exit 1 } }' "$T/query.out" >"$T/check" 2>&1; then
     pass query_stored_images_find_themselves
