@@ -1,8 +1,9 @@
 /* feed_results -- a synthetic stream of worker results, as fast as the sink takes them.
  *
- *   feed_results ENDPOINT COUNT
+ *   feed_results ENDPOINT COUNT [FIRST]
  *
- * Pushes COUNT RESULT messages with distinct keys and 1280-float features drawn from a
+ * Pushes COUNT RESULT messages with distinct keys (bench/FIRST.jpg on, FIRST 0 unless
+ * given, so that feeds one after another do not repeat keys) and 1280-float features drawn from a
  * low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. */
@@ -26,11 +27,11 @@ static float gaussian(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: feed_results ENDPOINT COUNT\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: feed_results ENDPOINT COUNT [FIRST]\n");
         return 2;
     }
-    long count = atol(argv[2]);
+    long count = atol(argv[2]), first = argc > 3 ? atol(argv[3]) : 0;
     static float basis[RANK][DIM], vectors[DISTINCT][DIM];
     srand(1);
     for (int r = 0; r < RANK; r++)
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
                            .features = (const uint8_t *) vectors[i % DISTINCT],
                            .features_len = sizeof vectors[0], .uploaded_ms = clock_unix_ms()};
         snprintf(r.entry, sizeof r.entry, "%ld-1", i + 1);
-        snprintf(r.key, sizeof r.key, "bench/%ld.jpg", i);
+        snprintf(r.key, sizeof r.key, "bench/%ld.jpg", first + i);
         snprintf(r.label, sizeof r.label, "label%ld", i % 10);
         snprintf(r.worker, sizeof r.worker, "feeder");
         wire_encode_result(&buf, &r);

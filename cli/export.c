@@ -29,6 +29,7 @@ typedef struct {
     const char *out;
     bool projections, features;
     pca_options_t pca;
+    long long since; /* export only results stored after this seq */
 } export_config_t;
 
 static void export_usage(FILE *out)
@@ -44,6 +45,8 @@ static void export_usage(FILE *out)
             "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
             "                   else 0.95)\n"
             "  --standardize    standardize features before PCA\n"
+            "  --since SEQ      only the results stored after number SEQ (the log's\n"
+            "                   \"last seq\" of the previous export): incremental archives\n"
             "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
             "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
             "                   when it exists, else Redis at %s)\n",
@@ -71,7 +74,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"since", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false}};
     *explicit_pca = false;
     int c;
@@ -85,11 +88,12 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
+        case 's': cfg->since = atoll(optarg); break;
         case 'h': export_usage(stdout); exit(0);
         default: export_usage(stderr); return -1;
         }
     }
-    if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
+    if (optind < argc || cfg->since < 0 || cfg->pca.k < 0 || cfg->pca.k > FEATURES || cfg->pca.variance <= 0 ||
         cfg->pca.variance > 1) {
         export_usage(stderr);
         return -1;
@@ -195,9 +199,12 @@ int cmd_export(int argc, char **argv)
         status = 1;
     }
     long rows = 0;
+    long long last_seq = cfg.since;
     if (status == 0) {
         put_header(out, &cfg, pca ? pca_k(pca) : 0);
         char after[64] = "-";
+        if (cfg.since > 0)
+            snprintf(after, sizeof after, "(%lld-1", cfg.since);
         for (;;) {
             redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
                                              after, EXPORT_CHUNK);
@@ -209,8 +216,10 @@ int cmd_export(int argc, char **argv)
             }
             long n = range->elements ? put_chunk(redis, range, &cfg, pca, out) : 0;
             size_t got = range->elements;
-            if (got)
+            if (got) {
                 snprintf(after, sizeof after, "(%s", range->element[got - 1]->element[0]->str);
+                last_seq = atoll(after + 1);
+            }
             freeReplyObject(range);
             if (n < 0) {
                 status = 1;
@@ -224,7 +233,8 @@ int cmd_export(int argc, char **argv)
     if (out && out != stdout && fclose(out) != 0)
         status = 1;
     if (status == 0)
-        log_info("exported %ld images%s", rows, pca ? "" : " (features only)");
+        log_info("exported %ld images%s, last seq %lld (next: --since %lld)", rows,
+                 pca ? "" : " (features only)", last_seq, last_seq);
     if (pca)
         log_info("PCA: n=%lld k=%d", (long long) pca_count(pca), pca_k(pca));
     pca_destroy(&pca);

@@ -19,6 +19,7 @@
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
+#include "retain.h"
 #include "stop.h"
 #include "store.h"
 #include "wire.h"
@@ -48,6 +49,7 @@ typedef struct {
     const char *keys;
     bool insecure;
     long metrics_length;
+    retain_options_t retain;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -90,6 +92,8 @@ typedef struct {
     int64_t malformed;
     int last_batch;            /* frames in the last batch received */
     metrics_t *metrics;        /* the once-a-second samples in fs:metrics */
+    int64_t checkpointed;      /* last seq the newest checkpoint includes */
+    double trimmed_at;         /* when retain_trim last ran */
 } sink_t;
 
 static void usage(FILE *out)
@@ -115,6 +119,10 @@ static void usage(FILE *out)
             "  --insecure               allow a non-loopback TCP bind without --keys\n"
             "  --metrics-length N       samples kept in %s, one a second (default %d;\n"
             "                           0: none)\n"
+            "  --retain COUNT           keep only the newest COUNT stored images' hashes in\n"
+            "                           Redis (the PCA still counts the others)\n"
+            "  --retain-age DURATION    keep only those stored within DURATION (90s, 15m,\n"
+            "                           24h, 7d)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n",
             CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, KEY_METRICS,
@@ -132,12 +140,13 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"blas-threads", required_argument, 0, 'T'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"metrics-length", required_argument, 0, 'M'},
+        {"retain", required_argument, 0, 'C'}, {"retain-age", required_argument, 0, 'A'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
                            {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false,
-                           METRICS_DEFAULT_LENGTH};
+                           METRICS_DEFAULT_LENGTH, {0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -154,6 +163,14 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
         case 'M': cfg->metrics_length = atol(optarg); break;
+        case 'C': cfg->retain.count = atoll(optarg); break;
+        case 'A':
+            if ((cfg->retain.age_ms = retain_parse_duration(optarg)) < 0) {
+                fprintf(stderr, "fruitstream-sink: bad --retain-age \"%s\" (e.g. 90s, 15m, "
+                                "24h, 7d)\n", optarg);
+                return -1;
+            }
+            break;
         case 'l':
             if (log_set_level_name(optarg) != 0)
                 return -1;
@@ -165,7 +182,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     if (optind < argc || cfg->pca.k < 0 || cfg->pca.k > cfg->pca.dim ||
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
         cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
-        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1 || cfg->metrics_length < 0) {
+        cfg->refresh_seconds <= 0 || cfg->blas_threads < 1 || cfg->metrics_length < 0 ||
+        cfg->retain.count < 0) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
@@ -433,9 +451,11 @@ static void finish_refresh(sink_t *self)
     } else {
         pca_destroy(&r->snapshot);
     }
-    if (r->state)
+    if (r->state) {
         UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
                                                  r->applied));
+        self->checkpointed = r->applied;
+    }
     free(r->state);
     r->state = NULL;
     r->snapshot = NULL;
@@ -547,6 +567,10 @@ int main(int argc, char **argv)
         }
         refresh_and_checkpoint(self, false);
         metrics_tick(self->metrics, self->redis, clock_unix_ms());
+        if (clock_seconds() - self->trimmed_at >= 1.0 &&
+            retain_trim(self->redis, &self->cfg.retain, self->applied, self->checkpointed,
+                        clock_unix_ms()) < RETAIN_MAX_PER_CALL)
+            self->trimmed_at = clock_seconds(); /* else more to trim: again next turn */
     }
     if (stored) {
         apply_to_pca(self, stored);
