@@ -9,6 +9,7 @@
  * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
  * batch; ZeroMQ's high-water marks then hold the workers back. SIGINT/SIGTERM: finish the
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. */
+#include "aof.h"
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
@@ -50,6 +51,7 @@ typedef struct {
     bool insecure;
     long metrics_length;
     retain_options_t retain;
+    int64_t aof_limit;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -123,6 +125,9 @@ static void usage(FILE *out)
             "                           Redis (the PCA still counts the others)\n"
             "  --retain-age DURATION    keep only those stored within DURATION (90s, 15m,\n"
             "                           24h, 7d)\n"
+            "  --aof-limit MB           ask Redis to rewrite its append-only file once the\n"
+            "                           checkpoints grew it MB past its last rewrite\n"
+            "                           (default 1024; 0: never)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n",
             CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, KEY_METRICS,
@@ -141,12 +146,13 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
         {"metrics-length", required_argument, 0, 'M'},
         {"retain", required_argument, 0, 'C'}, {"retain-age", required_argument, 0, 'A'},
+        {"aof-limit", required_argument, 0, 'F'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
                            {1280, 0, 0.95, false}, 1024, 25, 20000, 30.0, 5, 1, NULL, false,
-                           METRICS_DEFAULT_LENGTH, {0, 0}};
+                           METRICS_DEFAULT_LENGTH, {0, 0}, AOF_DEFAULT_LIMIT};
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -164,6 +170,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'I': cfg->insecure = true; break;
         case 'M': cfg->metrics_length = atol(optarg); break;
         case 'C': cfg->retain.count = atoll(optarg); break;
+        case 'F': cfg->aof_limit = atoll(optarg) * 1024 * 1024; break;
         case 'A':
             if ((cfg->retain.age_ms = retain_parse_duration(optarg)) < 0) {
                 fprintf(stderr, "fruitstream-sink: bad --retain-age \"%s\" (e.g. 90s, 15m, "
@@ -183,7 +190,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         cfg->pca.variance <= 0 || cfg->pca.variance > 1 || cfg->batch < 1 ||
         cfg->batch > SINK_MAX_BATCH || cfg->gather_ms < 0 || cfg->refresh_every < 1 ||
         cfg->refresh_seconds <= 0 || cfg->blas_threads < 1 || cfg->metrics_length < 0 ||
-        cfg->retain.count < 0) {
+        cfg->retain.count < 0 || cfg->aof_limit < 0) {
         fprintf(stderr, "fruitstream-sink: bad arguments (k in 0..%d, variance in (0,1], "
                         "batch in 1..%d)\n", cfg->pca.dim, SINK_MAX_BATCH);
         return -1;
@@ -455,6 +462,7 @@ static void finish_refresh(sink_t *self)
         UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
                                                  r->applied));
         self->checkpointed = r->applied;
+        aof_bound(self->redis, self->cfg.aof_limit);
     }
     free(r->state);
     r->state = NULL;
