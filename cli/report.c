@@ -47,11 +47,17 @@ static void heading(FILE *out, const char *id, const char *title)
     fprintf(out, "<h2 id=\"%s\">%s</h2>\n", id, title);
 }
 
+/* Text, escaped, between an opening and a closing tag. */
+static void tagged(FILE *out, const char *open, const char *text, const char *close)
+{
+    fputs(open, out);
+    svg_escape(out, text);
+    fputs(close, out);
+}
+
 static void nothing(FILE *out, const char *why)
 {
-    fputs("<p class=\"empty\">", out);
-    svg_escape(out, why);
-    fputs("</p>\n", out);
+    tagged(out, "<p class=\"empty\">", why, "</p>\n");
 }
 
 static void section_totals(FILE *out, const status_t *s)
@@ -240,9 +246,7 @@ static void section_metrics(FILE *out, redis_t *redis)
 
 static void cell(FILE *out, const char *text)
 {
-    fputs("<td>", out);
-    svg_escape(out, text);
-    fputs("</td>", out);
+    tagged(out, "<td>", text, "</td>");
 }
 
 static void section_workers(FILE *out, const status_t *s)
