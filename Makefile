@@ -76,7 +76,7 @@ FEATURIZER_SRC := common/isa.c common/file.c \
                   $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
 
-.PHONY: all deps deps-bench deps-arm64 run test asan clang arm64 bench fuzz fuzzers clean
+.PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 bench fuzz fuzzers clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
 
 deps:
@@ -86,6 +86,8 @@ deps-bench:
 # After deps, never beside it under -j: two apt-get at once fight over dpkg's lock.
 deps-arm64: deps
 	@sh scripts/deps.sh arm64
+deps-render: deps-arm64
+	@sh scripts/deps.sh render
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -167,7 +169,7 @@ arm64:
 	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
 	fi
 
-test: deps-arm64
+test: deps-render
 	@$(MAKE) --no-print-directory WERROR=-Werror all asan clang arm64
 	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
 

@@ -1,12 +1,14 @@
 /* feed_results -- a synthetic stream of worker results, as fast as the sink takes them.
  *
- *   feed_results --pending REDIS_URL COUNT
- *   feed_results ENDPOINT COUNT
+ *   feed_results --pending REDIS_URL COUNT [FIRST]
+ *   feed_results ENDPOINT COUNT [FIRST]
  *
  * The sink stores only results of pending upload entries, so the first form comes first:
- * it adds the COUNT entries the results will answer (IDs N-1, keys bench/N.jpg) and makes
+ * it adds the COUNT entries the results will answer (IDs N+1-1 and keys bench/N.jpg, N from
+ * FIRST on, 0 unless given, so that feeds one after another do not repeat keys) and makes
  * them pending, as a ventilator's read would. The second pushes COUNT RESULT messages
- * with distinct keys and 1280-float features drawn from a low-rank model plus noise (so the PCA has a realistic spectrum to chase) to the sink's
+ * for those keys, with 1280-float features drawn from a low-rank model plus noise (so the
+ * PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. */
 #include "clock.h"
@@ -33,7 +35,7 @@ static float gaussian(void)
 }
 
 /* The upload entries the results answer, pending in the group. */
-static int add_pending(const char *url, int64_t count)
+static int add_pending(const char *url, int64_t first, int64_t count)
 {
     char err[512];
     redis_t *redis = redis_new(url, err, sizeof err);
@@ -47,7 +49,7 @@ static int add_pending(const char *url, int64_t count)
         int64_t n = count - i < 1000 ? count - i : 1000;
         for (int64_t j = i; j < i + n; j++)
             redisAppendCommand(redis->ctx, "XADD %s %lld-1 key bench/%lld.jpg", KEY_UPLOADS,
-                               (long long) j + 1, (long long) j);
+                               (long long) (first + j) + 1, (long long) (first + j));
         redisAppendCommand(redis->ctx, "XREADGROUP GROUP %s feeder COUNT %lld STREAMS %s >",
                            GROUP_VENTILATORS, (long long) n, KEY_UPLOADS);
         for (int64_t j = 0; j <= n; j++) {
@@ -66,14 +68,17 @@ static int add_pending(const char *url, int64_t count)
 
 int main(int argc, char **argv)
 {
-    int64_t count;
-    bool pending = argc == 4 && strcmp(argv[1], "--pending") == 0;
-    if ((argc != 3 && !pending) || option_int64("COUNT", argv[argc - 1], 1, INT64_MAX, &count)) {
-        fprintf(stderr, "usage: feed_results [--pending REDIS_URL | ENDPOINT] COUNT\n");
+    int64_t count, first = 0;
+    bool pending = argc > 1 && strcmp(argv[1], "--pending") == 0;
+    int at = pending ? 2 : 1; /* REDIS_URL or ENDPOINT */
+    if (argc < at + 2 || argc > at + 3 ||
+        option_int64("COUNT", argv[at + 1], 1, INT64_MAX / 2, &count) ||
+        (argc == at + 3 && option_int64("FIRST", argv[at + 2], 0, INT64_MAX / 2, &first))) {
+        fprintf(stderr, "usage: feed_results [--pending REDIS_URL | ENDPOINT] COUNT [FIRST]\n");
         return 2;
     }
     if (pending)
-        return add_pending(argv[2], count);
+        return add_pending(argv[2], first, count);
     static float basis[RANK][DIM], vectors[DISTINCT][DIM];
     srand(1);
     for (int r = 0; r < RANK; r++)
@@ -98,8 +103,8 @@ int main(int argc, char **argv)
         wire_result_t r = {.ok = true, .size = 224, .attempt = 1,
                            .features = (const uint8_t *) vectors[i % DISTINCT],
                            .features_len = sizeof vectors[0], .uploaded_ms = clock_unix_ms()};
-        snprintf(r.entry, sizeof r.entry, "%lld-1", (long long) i + 1);
-        snprintf(r.key, sizeof r.key, "bench/%lld.jpg", (long long) i);
+        snprintf(r.entry, sizeof r.entry, "%lld-1", (long long) (first + i) + 1);
+        snprintf(r.key, sizeof r.key, "bench/%lld.jpg", (long long) (first + i));
         snprintf(r.label, sizeof r.label, "label%lld", (long long) i % 10);
         snprintf(r.worker, sizeof r.worker, "feeder");
         wire_encode_result(&buf, &r);

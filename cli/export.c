@@ -42,6 +42,7 @@ typedef struct {
     bool projections, features;
     bool excel_safe;
     pca_options_t pca;
+    long long since; /* export only results stored after this seq */
 } export_config_t;
 
 static void export_usage(FILE *out)
@@ -59,6 +60,8 @@ static void export_usage(FILE *out)
             "  --standardize    standardize features before PCA\n"
             "  --excel-safe     prefix a path or label starting with = + - @ with ' (so a\n"
             "                   spreadsheet does not run it as a formula); default: as is\n"
+            "  --since SEQ      only the results stored after number SEQ (the log's\n"
+            "                   \"last seq\" of the previous export): incremental archives\n"
             "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
             "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
             "                   when it exists, else Redis at %s)\n",
@@ -87,7 +90,7 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         {"excel-safe", no_argument, 0, 'x'},
         {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
         {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"since", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false, ISA_PORTABLE}};
     *explicit_pca = false;
     int c;
@@ -110,6 +113,13 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
         case 'R': cfg->redis_url = optarg; break;
         case 'D': cfg->data_dir = optarg; break;
+        case 's': {
+            int64_t since;
+            if (option_int64("--since", optarg, 0, INT64_MAX, &since) != 0)
+                return -1;
+            cfg->since = since;
+            break;
+        }
         case 'h': export_usage(stdout); exit(0);
         default: export_usage(stderr); return -1;
         }
@@ -252,9 +262,12 @@ int cmd_export(int argc, char **argv)
         status = 1;
     }
     long rows = 0;
+    long long last_seq = cfg.since;
     if (status == 0) {
         put_header(out, &cfg, pca ? pca_k(pca) : 0);
         char after[64] = "-";
+        if (cfg.since > 0)
+            snprintf(after, sizeof after, "(%lld-1", cfg.since);
         for (;;) {
             redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
                                              after, EXPORT_CHUNK);
@@ -266,8 +279,10 @@ int cmd_export(int argc, char **argv)
             }
             long n = range->elements ? put_chunk(redis, range, &cfg, pca, out) : 0;
             size_t got = range->elements;
-            if (got)
+            if (got) {
                 snprintf(after, sizeof after, "(%s", range->element[got - 1]->element[0]->str);
+                last_seq = atoll(after + 1);
+            }
             freeReplyObject(range);
             if (n < 0) {
                 status = 1;
@@ -281,7 +296,8 @@ int cmd_export(int argc, char **argv)
     if (out && out != stdout && fclose(out) != 0)
         status = 1;
     if (status == 0)
-        log_info("exported %ld images%s", rows, pca ? "" : " (features only)");
+        log_info("exported %ld images%s, last seq %lld (next: --since %lld)", rows,
+                 pca ? "" : " (features only)", last_seq, last_seq);
     if (pca)
         log_info("PCA: n=%lld k=%d", (long long) pca_count(pca), pca_k(pca));
     pca_destroy(&pca);

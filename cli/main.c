@@ -19,6 +19,8 @@ static const struct {
     {"featurize", cmd_featurize, "print the feature vectors of JPEG files"},
     {"upload", cmd_upload, "add images to the upload stream of a running pipeline"},
     {"status", cmd_status, "show counters and live workers"},
+    {"query", cmd_query, "nearest stored images and majority label of JPEG files"},
+    {"report", cmd_report, "write an HTML report: PCA, labels, throughput, workers, failures"},
     {"export", cmd_export, "write stored results as CSV (PCA projections or features)"},
     {"pca", cmd_pca, "show the PCA model: n, k, explained variance"},
     {"keys", cmd_keys, "make CURVE keys that authenticate workers to the ventilator and sink"},

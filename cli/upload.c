@@ -1,6 +1,6 @@
-/* upload.c -- `fruitstream upload` puts images into a running pipeline; `fruitstream
- * status` shows how it is doing. Both talk to Redis only: an upload is a blob plus an
- * entry in the upload stream (common/uploads.h), exactly what an app back-end would write. */
+/* upload.c -- `fruitstream upload` puts images into a running pipeline. It talks to Redis
+ * only: an upload is a blob plus an entry in the upload stream (common/uploads.h), exactly
+ * what an app back-end would write. */
 #include "commands.h"
 #include "config.h"
 #include "file.h"
@@ -87,54 +87,4 @@ int cmd_upload(int argc, char **argv)
     redis_destroy(&redis);
     fprintf(stderr, "uploaded %ld images\n", count);
     return status;
-}
-
-static void print_hash(redisReply *r, const char *indent)
-{
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-        printf("%s%s: %s\n", indent, r->element[i]->str, r->element[i + 1]->str);
-}
-
-int cmd_status(int argc, char **argv)
-{
-    const char *url = NULL, *data_dir = NULL;
-    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
-        fprintf(stderr, "usage: fruitstream status [--redis URL | --data-dir DIR]\n"
-                        "Prints the counters in %s and the live workers (%s*).\n",
-                KEY_COUNTERS, KEY_WORKER_PREFIX);
-        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
-    }
-    private_redis_t *server;
-    redis_t *redis = private_redis_connect(url, data_dir, &server);
-    if (!redis)
-        return 1;
-    redisReply *counters = redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS);
-    redisReply *workers = redisCommand(redis->ctx, "KEYS %s*", KEY_WORKER_PREFIX);
-    if (!counters || counters->type != REDIS_REPLY_ARRAY || !workers ||
-        workers->type != REDIS_REPLY_ARRAY) {
-        /* empty counters would say "nothing done", which is not what we know */
-        redisReply *bad = counters && counters->type == REDIS_REPLY_ERROR ? counters : workers;
-        log_error("cannot read %s: %s", KEY_COUNTERS,
-                  bad && bad->type == REDIS_REPLY_ERROR ? bad->str : redis->ctx->errstr);
-        freeReplyObject(counters);
-        freeReplyObject(workers);
-        redis_destroy(&redis);
-        private_redis_destroy(&server);
-        return 1;
-    }
-    printf("counters:\n");
-    print_hash(counters, "  ");
-    freeReplyObject(counters);
-    printf("workers:\n");
-    for (size_t i = 0; workers && workers->type == REDIS_REPLY_ARRAY && i < workers->elements;
-         i++) {
-        printf("  %s\n", workers->element[i]->str + strlen(KEY_WORKER_PREFIX));
-        redisReply *w = redisCommand(redis->ctx, "HGETALL %s", workers->element[i]->str);
-        print_hash(w, "    ");
-        freeReplyObject(w);
-    }
-    freeReplyObject(workers);
-    redis_destroy(&redis);
-    private_redis_destroy(&server);
-    return 0;
 }

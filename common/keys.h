@@ -42,5 +42,8 @@
 #define KEY_WATCHED "fs:watched"
 /* Prefix of worker heartbeats: fs:worker:<id>, a hash that expires unless renewed. */
 #define KEY_WORKER_PREFIX "fs:worker:"
+/* Stream of once-a-second pipeline samples from the sink (fields in README), capped with
+ * MAXLEN ~ (sink --metrics-length). */
+#define KEY_METRICS "fs:metrics"
 
 #endif

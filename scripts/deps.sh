@@ -7,11 +7,15 @@
 #   scripts/deps.sh arm64    the ARM64 cross compiler, qemu-user and ARM64 libjpeg-turbo
 #                            (Debian multiarch), for the ARM64 part of `make test`
 #   scripts/deps.sh build    only what `make` needs to build the programs (docker/Dockerfile)
+#   scripts/deps.sh render   Chromium (large), with which the report test renders
+#                            `fruitstream report`'s page; without it that check is skipped,
+#                            saying so
 #
 # Run as root it installs what is missing (apt-get update first, once); run as anyone
 # else it prints the apt-get line to run and fails, so `make` stops with a clear message.
-# Two sets are optional, and when they cannot be installed this says why and succeeds:
-# the ARM64 set (`make test` then reports the ARM64 tests as skipped), and ONNX Runtime,
+# Some sets are optional, and when they cannot be installed this says why and succeeds:
+# the ARM64 set and Chromium (`make test` then reports the tests needing them as skipped),
+# and ONNX Runtime,
 # which comes from the npm registry by $SHARED/anchors/onnxruntime/install.sh into
 # FS_BENCH_ORT_DIR (default: the installer's own, /tmp/onnxruntime-anchor, kept across
 # `make clean`; the bench then prints its ONNX Runtime rows as skipped).
@@ -23,7 +27,7 @@ liblapacke-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev"
 # The tests: real Redis and processes; network namespaces; the deployment files checked
 # offline (systemd-analyze verify, docker-compose config, YAML parsing).
 TEST_PACKAGES="redis-server redis-tools procps iproute2 systemd python3 python3-yaml
-docker-compose curl"
+docker-compose curl tmux"
 case "$mode" in
 build) ;;
 bench)
@@ -36,6 +40,7 @@ arm64)
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         PACKAGES="$PACKAGES qemu-user"
     ;;
+render) PACKAGES="chromium" ;;
 *) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
 esac
 
@@ -62,10 +67,12 @@ if [ -n "$missing" ] && [ "$(id -u)" -ne 0 ]; then
     echo "fruitstream: install them with:" >&2
     echo "  ${multiarch:+sudo $multiarch && }sudo apt-get update &&" \
         "sudo apt-get install -y$missing" >&2
-    if [ "$mode" = arm64 ]; then
-        echo "fruitstream: until then the ARM64 tests are skipped" >&2
+    case "$mode" in
+    arm64 | render)
+        echo "fruitstream: until then the tests that need them are skipped" >&2
         exit 0
-    fi
+        ;;
+    esac
     exit 1
 fi
 if [ -n "$missing" ]; then
@@ -75,11 +82,11 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     if ! { apt-get update -q >&2 &&
         apt-get install -y -q --no-install-recommends $missing >&2; }; then
-        [ "$mode" = arm64 ] || exit 1
+        case "$mode" in arm64 | render) ;; *) exit 1 ;; esac
         # Leave the machine as it was: an arm64 architecture nothing uses slows every
         # apt-get update.
         [ -z "$multiarch" ] || dpkg --remove-architecture arm64 2>/dev/null || true
-        echo "fruitstream: could not install$missing: the ARM64 tests will be skipped" >&2
+        echo "fruitstream: could not install$missing: the tests that need it are skipped" >&2
         exit 0
     fi
 fi

@@ -11,6 +11,7 @@
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
  * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
  * names; the sink logs which. */
+#include "aof.h"
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
@@ -18,10 +19,12 @@
 #include "isa.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "pca.h"
 #include "pca_store.h"
 #include "redis.h"
+#include "retain.h"
 #include "stop.h"
 #include "store.h"
 #include "wire.h"
@@ -50,6 +53,9 @@ typedef struct {
     int blas_threads;
     const char *keys;
     bool insecure;
+    long metrics_length;
+    retain_options_t retain;
+    int64_t aof_limit;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -91,6 +97,9 @@ typedef struct {
     float *rows;               /* batch x dim scratch: vectors to project or to add */
     int64_t malformed;
     int last_batch;            /* frames in the last batch received */
+    metrics_t *metrics;        /* the once-a-second samples in fs:metrics */
+    int64_t checkpointed;      /* last seq the newest checkpoint includes */
+    double trimmed_at;         /* when retain_trim last ran */
 } sink_t;
 
 static void usage(FILE *out)
@@ -114,12 +123,22 @@ static void usage(FILE *out)
             "  --keys DIR               CURVE: admit only workers whose key is in DIR/workers\n"
             "                           (default $%s; make DIR with `fruitstream keys DIR`)\n"
             "  --insecure               allow a non-loopback TCP bind without --keys\n"
+            "  --metrics-length N       samples kept in %s, one a second (default %d;\n"
+            "                           0: none)\n"
+            "  --retain COUNT           keep only the newest COUNT stored images' hashes in\n"
+            "                           Redis (the PCA still counts the others)\n"
+            "  --retain-age DURATION    keep only those stored within DURATION (90s, 15m,\n"
+            "                           24h, 7d)\n"
+            "  --aof-limit MB           ask Redis to rewrite its append-only file once the\n"
+            "                           checkpoints grew it MB past its last rewrite\n"
+            "                           (default 1024; 0: never)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  -h, --help               this text\n\n"
             "Environment: %s=portable|avx2|avx512|neon forces the instruction set of the\n"
             "PCA's rank-k update (default: the best this CPU runs; an error if it cannot run\n"
             "the one named).\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, ISA_ENV);
+            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, KEY_METRICS,
+            METRICS_DEFAULT_LENGTH, ISA_ENV);
 }
 
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
@@ -132,12 +151,17 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         {"gather-ms", required_argument, 0, 'g'},
         {"blas-threads", required_argument, 0, 'T'},
         {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
+        {"metrics-length", required_argument, 0, 'M'},
+        {"retain", required_argument, 0, 'C'}, {"retain-age", required_argument, 0, 'A'},
+        {"aof-limit", required_argument, 0, 'F'},
         {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *env_url = redis_url_from_env();
     *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false, ISA_PORTABLE}, 1024, 25, 20000, 30.0, 5, 1, NULL, false};
+                           {1280, 0, 0.95, false, ISA_PORTABLE}, 1024, 25, 20000, 30.0, 5, 1, NULL,
+                           false, METRICS_DEFAULT_LENGTH, {0, 0}, AOF_DEFAULT_LIMIT};
     int c, rc = 0;
+    int64_t mb;
     while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'r': cfg->results_endpoint = optarg; break;
@@ -156,6 +180,22 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         case 'T': rc = option_int("--blas-threads", optarg, 1, 1024, &cfg->blas_threads); break;
         case 'K': cfg->keys = optarg; break;
         case 'I': cfg->insecure = true; break;
+        case 'M':
+            rc = option_int64("--metrics-length", optarg, 0, INT64_MAX, &mb);
+            cfg->metrics_length = (long) mb;
+            break;
+        case 'C': rc = option_int64("--retain", optarg, 0, INT64_MAX, &cfg->retain.count); break;
+        case 'F':
+            rc = option_int64("--aof-limit", optarg, 0, INT64_MAX / (1024 * 1024), &mb);
+            cfg->aof_limit = mb * 1024 * 1024;
+            break;
+        case 'A':
+            if ((cfg->retain.age_ms = retain_parse_duration(optarg)) < 0) {
+                fprintf(stderr, "fruitstream-sink: --retain-age: \"%s\" is not a duration (e.g. "
+                                "90s, 15m, 24h, 7d)\n", optarg);
+                rc = -1;
+            }
+            break;
         case 'l': rc = log_set_level_name(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -199,6 +239,7 @@ static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
                        KEY_WORKER_PREFIX, b->worker, b->host, (long long) b->pid,
                        (long long) b->size, (long long) b->done, (long long) b->failed, b->rate,
                        b->isa, (long long) clock_unix_ms());
+    metrics_heartbeat(self->metrics, b->worker, clock_unix_ms());
     redisAppendCommand(self->redis->ctx, "EXPIRE %s%s %d", KEY_WORKER_PREFIX, b->worker,
                        self->cfg.heartbeat_ttl);
     for (int i = 0; i < 2; i++) {
@@ -350,6 +391,10 @@ static void finish_storing(sink_t *self, batch_t *b)
     if (b->storing)
         pthread_join(self->store_thread, NULL);
     b->storing = false;
+    int64_t now = clock_unix_ms();
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].outcome == STORE_NEW)
+            metrics_stored(self->metrics, b->items[i].result->uploaded_ms, now);
 }
 
 static void release(batch_t *b)
@@ -434,9 +479,12 @@ static void finish_refresh(sink_t *self)
     } else {
         pca_destroy(&r->snapshot);
     }
-    if (r->state)
+    if (r->state) {
         UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
                                                  r->applied));
+        self->checkpointed = r->applied;
+        aof_bound(self->redis, self->cfg.aof_limit);
+    }
     free(r->state);
     r->state = NULL;
     r->snapshot = NULL;
@@ -490,7 +538,11 @@ static int sink_setup(sink_t *self)
     self->batches[0].projections = malloc(floats * sizeof(float));
     self->batches[1].projections = malloc(floats * sizeof(float));
     self->rows = malloc(floats * sizeof(float));
-    return self->batches[0].projections && self->batches[1].projections && self->rows ? 0 : -1;
+    self->metrics = metrics_new(self->cfg.metrics_length, self->cfg.heartbeat_ttl * 1000LL);
+    return self->batches[0].projections && self->batches[1].projections && self->rows &&
+                   self->metrics
+               ? 0
+               : -1;
 }
 
 int main(int argc, char **argv)
@@ -544,6 +596,11 @@ int main(int argc, char **argv)
             self->current ^= 1;
         }
         refresh_and_checkpoint(self, false);
+        metrics_tick(self->metrics, self->redis, clock_unix_ms());
+        if (clock_seconds() - self->trimmed_at >= 1.0 &&
+            retain_trim(self->redis, &self->cfg.retain, self->applied, self->checkpointed,
+                        clock_unix_ms()) < RETAIN_MAX_PER_CALL)
+            self->trimmed_at = clock_seconds(); /* else more to trim: again next turn */
     }
     if (stored) {
         apply_to_pca(self, stored);
@@ -558,6 +615,7 @@ int main(int argc, char **argv)
     curve_destroy(&curve);
     pca_destroy(&self->pca);
     pca_destroy(&self->model);
+    metrics_destroy(&self->metrics);
     redis_destroy(&self->redis);
     redis_destroy(&self->store_redis);
     free(self->batches[0].projections);

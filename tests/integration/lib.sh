@@ -141,3 +141,11 @@ deliver_uploads() {
     rcli xreadgroup group fs:ventilators test count 100000 streams fs:uploads '>' |
         grep -E '^[0-9]+-[0-9]+$'
 }
+
+# feed_synthetic COUNT FIRST: COUNT synthetic results for keys bench/FIRST.jpg on, straight
+# to the sink on ipc://$T/results, each answering an upload entry made pending first (the
+# sink stores nothing else).
+feed_synthetic() {
+    "$B/bench/feed_results" --pending "$REDIS_URL" "$1" "$2" &&
+        "$B/bench/feed_results" "ipc://$T/results" "$1" "$2" 2>/dev/null
+}

@@ -1,0 +1,33 @@
+/* classify.h -- "which fruit is this?": a JPEG's nearest stored images.
+ *
+ * A classifier holds what answering takes: the featurizer (the worker's, same weights and
+ * input size S as the stored images), the current PCA model and the gallery of stored
+ * projections (cli/gallery.h), all loaded once, so a long-lived process answers each image
+ * in one featurization plus one pass over the gallery. `fruitstream query` uses one for
+ * its files; a server can keep one. */
+#ifndef FS_CLASSIFY_H
+#define FS_CLASSIFY_H
+
+#include "gallery.h"
+#include "redis.h"
+
+#include <stddef.h>
+
+typedef struct classifier_t classifier_t;
+
+/* Loads the model and the gallery from Redis and the featurizer from weights_path at input
+ * size `size` (0: the size the stored images were featurized at). NULL with the reason. */
+classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size, char *err,
+                             size_t errlen);
+void classifier_destroy(classifier_t **self_p);
+
+const gallery_t *classifier_gallery(const classifier_t *self);
+/* What loading found: rows, how many were projected again, the size S. */
+const gallery_load_info_t *classifier_info(const classifier_t *self);
+
+/* Featurizes the JPEG, projects it, and fills hits with its n nearest stored images,
+ * nearest first. Returns how many (min(n, gallery size)), or -1 with the reason in err. */
+long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n,
+                    gallery_hit_t *hits, char *err, size_t errlen);
+
+#endif

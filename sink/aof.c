@@ -1,0 +1,45 @@
+/* aof.c -- see aof.h. INFO persistence is a few hundred bytes of "name:value" lines. */
+#include "aof.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The integer after "\r\nNAME:" in an INFO reply, or -1 when absent. */
+static long long info_field(const char *info, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = info; (p = strstr(p, name)) != NULL; p += len)
+        if ((p == info || p[-1] == '\n') && p[len] == ':')
+            return atoll(p + len + 1);
+    return -1;
+}
+
+int aof_bound(redis_t *redis, int64_t limit)
+{
+    if (limit <= 0)
+        return 0;
+    redisReply *r = redisCommand(redis->ctx, "INFO persistence");
+    if (redis_lost(redis, r) || r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return -1;
+    }
+    long long enabled = info_field(r->str, "aof_enabled"),
+              rewriting = info_field(r->str, "aof_rewrite_in_progress"),
+              scheduled = info_field(r->str, "aof_rewrite_scheduled"),
+              current = info_field(r->str, "aof_current_size"),
+              base = info_field(r->str, "aof_base_size");
+    freeReplyObject(r);
+    if (enabled != 1 || rewriting != 0 || scheduled > 0 || current < 0 || base < 0 ||
+        current - base <= limit)
+        return 0;
+    log_info("append-only file grew %lld MB past its last rewrite (%lld MB): asking Redis to "
+             "rewrite it", (current - base) >> 20, base >> 20);
+    r = redisCommand(redis->ctx, "BGREWRITEAOF");
+    int rc = redis_lost(redis, r) ? -1 : 1;
+    if (r && r->type == REDIS_REPLY_ERROR) /* e.g. a save in progress: next checkpoint */
+        log_warn("BGREWRITEAOF: %s", r->str);
+    freeReplyObject(r);
+    return rc;
+}

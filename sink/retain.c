@@ -1,0 +1,94 @@
+/* retain.c -- see retain.h. Each call reads the oldest entries of fs:stored (one XRANGE),
+ * decides how many of them may go (by seq for a count, by each image's stored_ms for an
+ * age: entries are in store order, so the first one young enough ends the walk), then
+ * UNLINKs their image hashes and XTRIMs the stream up to the last one, in one pipeline.
+ * UNLINK frees the 7 KB values on Redis's background thread. */
+#include "retain.h"
+
+#include "keys.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t retain_parse_duration(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    double unit = 1000;
+    if (end == text || v <= 0)
+        return -1;
+    if (*end && !end[1]) {
+        switch (tolower((unsigned char) *end)) {
+        case 's': unit = 1000; break;
+        case 'm': unit = 60e3; break;
+        case 'h': unit = 3600e3; break;
+        case 'd': unit = 86400e3; break;
+        default: return -1;
+        }
+    } else if (*end) {
+        return -1;
+    }
+    return (int64_t) (v * unit);
+}
+
+/* How many of the oldest `entries` are older than age_ms (their stored_ms); -1 on error. */
+static long too_old(redis_t *redis, const redisReply *entries, size_t n, int64_t age_ms,
+                    int64_t now_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(redis->ctx, "HGET %s%s stored_ms", KEY_IMAGE_PREFIX,
+                           entries->element[i]->element[1]->element[1]->str);
+    long old = -1;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK)
+            return -1;
+        /* A hash already gone (trimmed before a crash) counts as old. */
+        int64_t stored_ms = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+        if (old < 0 && stored_ms > now_ms - age_ms)
+            old = (long) i;
+        freeReplyObject(r);
+    }
+    return old < 0 ? (long) n : old;
+}
+
+long retain_trim(redis_t *redis, const retain_options_t *o, int64_t newest_seq,
+                 int64_t checkpointed, int64_t now_ms)
+{
+    int64_t upto = checkpointed; /* never a vector the checkpoint does not include */
+    if (o->count > 0 && newest_seq - o->count < upto)
+        upto = newest_seq - o->count;
+    if ((!o->count && !o->age_ms) || upto < 1)
+        return 0;
+    redisReply *range = redisCommand(redis->ctx, "XRANGE %s - %lld-1 COUNT %d", KEY_STORED,
+                                     (long long) upto, RETAIN_MAX_PER_CALL);
+    if (redis_lost(redis, range) || range->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(range);
+        return -1;
+    }
+    long n = (long) range->elements;
+    if (n > 0 && o->age_ms > 0)
+        n = too_old(redis, range, (size_t) n, o->age_ms, now_ms);
+    long trimmed = n;
+    if (n > 0) {
+        for (long i = 0; i < n; i++)
+            redisAppendCommand(redis->ctx, "UNLINK %s%s", KEY_IMAGE_PREFIX,
+                               range->element[i]->element[1]->element[1]->str);
+        /* MINID is inclusive: keep from the entry after the last one trimmed. */
+        redisAppendCommand(redis->ctx, "XTRIM %s MINID %lld-1", KEY_STORED,
+                           atoll(range->element[n - 1]->element[0]->str) + 1);
+        for (long i = 0; i <= n; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
+                log_warn("trimming stored images failed: %s",
+                         r ? r->str : redis->ctx->errstr);
+                trimmed = -1;
+            }
+            freeReplyObject(r);
+        }
+    }
+    freeReplyObject(range);
+    return trimmed;
+}

@@ -1,0 +1,42 @@
+# aof.sh -- the sink's checkpoints do not grow Redis's append-only file without bound: with
+# Redis's own auto-rewrite off, a checkpoint (about 15 MB with the model) every 100 of 2,000
+# synthetic results would append some 300 MB; with --aof-limit 40 the sink asks for
+# rewrites and the file stays under its rewritten size + 40 MB + a checkpoint or two, and
+# Redis restarted from the rewritten file holds every result and the model.
+. tests/integration/lib.sh
+start_redis --auto-aof-rewrite-percentage 0 || { fail aof_redis "redis-server did not start"; exit 1; }
+start_sink --aof-limit 40 --refresh-every 100
+aof_mb() { du -sm "$T/appendonlydir" | cut -f1; }
+max=0
+feed_slowly() { # 100 at a time, so that each hundred gets its checkpoint
+    for i in $(seq 0 19); do feed_synthetic 100 $((i * 100)); sleep 0.3; done
+}
+feed_slowly &
+FEEDER=$!
+for i in $(seq 1 400); do # the largest size seen while the results go in
+    s=$(aof_mb); [ "$s" -gt "$max" ] && max=$s
+    [ "$(counter stored)" = 2000 ] && break
+    sleep 0.1
+done
+wait $FEEDER
+kill -TERM $SINK_PID; wait $SINK_PID
+wait_for 20 "redis-cli -s $T/redis.sock info persistence | grep -q 'aof_rewrite_in_progress:0'"
+rewrites=$(grep -c "asking Redis to rewrite" "$T/sink.log")
+final=$(aof_mb)
+base=$(( $(rcli info persistence | sed -n 's/^aof_base_size:\([0-9]*\).*/\1/p') >> 20 ))
+if [ "$(counter stored)" = 2000 ] && [ "$rewrites" -ge 2 ] && [ "$max" -le $((base + 40 + 35)) ]; then
+    pass aof_bounded_by_limit
+else
+    fail aof_bounded_by_limit "stored $(counter stored), $rewrites rewrites asked, largest $max MB, rewritten $base MB, now $final MB"
+fi
+echo "aof: $rewrites rewrites, largest $max MB, rewritten size $base MB" >&2
+kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
+start_redis --auto-aof-rewrite-percentage 0
+# (wait until Redis has loaded the file: a ping answers while it loads)
+if wait_for 20 "[ \"\$(redis-cli -s $T/redis.sock xlen fs:stored)\" = 2000 ]" &&
+    [ "$(rcli hget fs:pca:model n)" = 2000 ] &&
+    [ "$(rcli hget fs:pca:state seq)" = 2000 ]; then
+    pass aof_rewritten_file_holds_everything
+else
+    fail aof_rewritten_file_holds_everything "stored $(rcli xlen fs:stored), model n $(rcli hget fs:pca:model n), checkpoint seq $(rcli hget fs:pca:state seq)"
+fi

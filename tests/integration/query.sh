@@ -1,0 +1,71 @@
+# query.sh -- `fruitstream query` against a real pipeline: Test images already stored find
+# themselves first (at distance ~0) and their folder's label wins the vote, with the model
+# refreshed mid-stream so that older stored projections must be projected again; the
+# output has the documented shape; an unreadable file is named and the others answered;
+# no model yet is an error.
+. tests/integration/lib.sh
+S=100
+FS=$B/fruitstream
+K=3
+start_redis || { fail query_redis "redis-server did not start"; exit 1; }
+
+"$FS" query --weights "$WEIGHTS" "$DATA/Banana/$(ls "$DATA/Banana" | head -n 1)" >"$T/none.out" 2>"$T/none.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "no PCA model" "$T/none.err"; then
+    pass query_without_model_fails
+else
+    fail query_without_model_fails "exit $rc: $(head -c 200 "$T/none.err")"
+fi
+
+start_sink --refresh-every 40
+start_ventilator
+start_worker w1 --size $S
+for c in Banana Kiwi Limes; do ls "$DATA/$c"/*.jpg | head -n 30; done >"$T/list"
+tr '\n' '\0' <"$T/list" | xargs -0 "$FS" upload 2>/dev/null
+wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 90 ] &&
+             [ \"\$(redis-cli -s $T/redis.sock hget fs:pca:model n)\" -ge 80 ]" ||
+    { fail query_pipeline "stored $(counter stored), model n $(rcli hget fs:pca:model n)"; exit 1; }
+
+# A new sink publishes a model at start; images stored after that carry its version, the
+# 90 before it an older one.
+kill -TERM $SINK_PID; wait $SINK_PID
+start_sink --refresh-every 100000 --refresh-seconds 600
+ls "$DATA"/Lemon/*.jpg | head -n 10 >"$T/more"
+tr '\n' '\0' <"$T/more" | xargs -0 "$FS" upload 2>/dev/null
+wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 100 ]" ||
+    { fail query_pipeline "stored $(counter stored) after the restart"; exit 1; }
+
+# Two stored images of each class (old and new projections), and a path that does not exist.
+for c in Banana Kiwi Limes; do grep "/$c/" "$T/list" | sed -n '5p;20p'; done >"$T/queries"
+sed -n '3p;7p' "$T/more" >>"$T/queries"
+IFS='
+'
+set -- $(cat "$T/queries")
+unset IFS
+"$FS" query --k $K --weights "$WEIGHTS" "$@" "$T/missing.jpg" >"$T/query.out" 2>"$T/query.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "missing.jpg" "$T/query.err" && ! grep -q "missing.jpg" "$T/query.out"; then
+    pass query_unreadable_file_named
+else
+    fail query_unreadable_file_named "exit $rc: $(head -c 300 "$T/query.err")"
+fi
+if awk -F'\t' -v k=$K '
+    $1 != "" { if (n && got != k) bad = bad " " file ": " got " neighbours"
+               file = $1; label = $2; got = 0; n++
+               if (NF != 3 || $3 < 1 || $3 > k) bad = bad " bad head: " $0
+               split(file, p, "/"); if (label != p[length(p) - 1]) bad = bad " " file " voted " label
+               next }
+    { got++; if (NF != 4 || $3 == "") bad = bad " bad neighbour line: " $0
+      if (got == 1 && ($2 != file || $4 > 0.001)) bad = bad " " file " nearest is " $2 " at " $4 }
+    END { if (got != k) bad = bad " last: " got; if (n != 8) bad = bad " " n " answers"
+          if (bad != "") { print bad; exit 1 } }' "$T/query.out" >"$T/check" 2>&1; then
+    pass query_stored_images_find_themselves
+else
+    fail query_stored_images_find_themselves "$(head -c 400 "$T/check")"
+fi
+if grep -q "gallery: 100 stored images (90 projected again" "$T/query.err"; then
+    pass query_reprojects_older_versions
+else
+    fail query_reprojects_older_versions "$(grep gallery "$T/query.err")"
+fi
+grep gallery "$T/query.err" >&2
