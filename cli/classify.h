@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 
+#define QUERY_DEFAULT_K 5  /* nearest images a query answers with, unless told */
+#define QUERY_MAX_K 1000
+
 typedef struct classifier_t classifier_t;
 
 /* Loads the model and the gallery from Redis and the featurizer from weights_path at input

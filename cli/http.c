@@ -18,10 +18,13 @@
  * The token is compared in constant time and never logged. */
 #include "http.h"
 
+#include "classify.h"
 #include "clock.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "redis.h"
+#include "status.h"
 #include "uploads.h"
 #include "wire.h"
 
@@ -68,6 +71,8 @@ struct http_server_t {
     redis_t *redis; /* the server thread's; NULL while Redis is away */
     double reconnect_at; /* while Redis is away, not before this (clock_seconds) */
     long budget;    /* body bytes that may still be held */
+    classifier_t *classifier; /* classify's, loaded at its first request */
+    double classifier_at;     /* when it was loaded (clock_seconds) */
     pthread_mutex_t lock; /* the connection list, shared with http_server_sweep */
     conn_t *conns;
     int nconns;
@@ -349,25 +354,87 @@ static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, 
     return respond(c, status, &j);
 }
 
-/* The service's figures. Kept to this one function: a richer status (`status --json`)
- * takes its place here. */
+/* `fruitstream status --json`'s object (common/status.h). */
 static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
 {
     redis_t *redis = redis_of(self);
-    redisReply *r = redis ? redisCommand(redis->ctx, "HGETALL %s", KEY_COUNTERS) : NULL;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        redis_failed(self, r);
-        freeReplyObject(r);
+    char err[256];
+    status_t *status = redis ? status_new(redis, err, sizeof err) : NULL;
+    if (!status) {
+        redis_failed(self, NULL);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis is not answering");
     }
     json_t j = {0};
-    json_raw(&j, "{\"counters\":{", 13);
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        json_string(&j, r->element[i]->str, r->element[i]->len);
-        json_printf(&j, ":%lld%s", atoll(r->element[i + 1]->str), i + 2 < r->elements ? "," : "");
+    FILE *out = open_memstream(&j.data, &j.len);
+    if (out) {
+        status_write_json(status, out);
+        fclose(out);
+        j.cap = j.len + 1;
     }
-    json_raw(&j, "}}", 2);
-    freeReplyObject(r);
+    status_destroy(&status);
+    if (!out)
+        return MHD_NO;
+    while (j.len > 0 && j.data[j.len - 1] == '\n') /* respond ends it with one */
+        j.len--;
+    return respond(c, MHD_HTTP_OK, &j);
+}
+
+/* The classifier, loaded again once older than HTTP_CLASSIFIER_SECONDS; NULL with why. */
+static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *err,
+                                   size_t errlen)
+{
+    double now = clock_seconds();
+    if (self->classifier && now - self->classifier_at > HTTP_CLASSIFIER_SECONDS)
+        classifier_destroy(&self->classifier);
+    if (!self->classifier) {
+        self->classifier = classifier_new(redis, self->cfg.weights, self->cfg.size, err, errlen);
+        self->classifier_at = now;
+    }
+    return self->classifier;
+}
+
+static enum MHD_Result post_classify(http_server_t *self, struct MHD_Connection *c,
+                                     const request_t *req)
+{
+    const char *k_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "k");
+    int64_t k = QUERY_DEFAULT_K;
+    if (k_arg && (!option_parse_int64(k_arg, &k) || k < 1 || k > QUERY_MAX_K))
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, "k must be a whole number in 1..1000");
+    if (req->len < 2 || (unsigned char) req->body[0] != 0xFF ||
+        (unsigned char) req->body[1] != 0xD8) /* before loading anything for it */
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, "the body is not a JPEG");
+    redis_t *redis = redis_of(self);
+    if (!redis)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis is not answering");
+    char err[512];
+    classifier_t *classifier = classifier_of(self, redis, err, sizeof err);
+    if (!classifier)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+    gallery_hit_t *hits = malloc((size_t) k * sizeof *hits);
+    long found = hits ? classifier_run(classifier, req->body, req->len, (size_t) k, hits, err,
+                                       sizeof err)
+                      : -1;
+    if (found < 0) {
+        free(hits);
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, hits ? err : "out of memory");
+    }
+    const gallery_t *g = classifier_gallery(classifier);
+    int votes = 0;
+    const char *label = found > 0 ? gallery_vote(g, hits, (size_t) found, &votes) : "";
+    json_t j = {0};
+    json_raw(&j, "{\"label\":", 9);
+    json_string(&j, label, strlen(label));
+    json_printf(&j, ",\"votes\":%d,\"nearest\":[", votes);
+    for (long i = 0; i < found; i++) {
+        const char *key = gallery_key(g, hits[i].row), *l = gallery_label(g, hits[i].row);
+        json_raw(&j, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
+        json_string(&j, key, strlen(key));
+        json_raw(&j, ",\"label\":", 9);
+        json_string(&j, l, strlen(l));
+        json_printf(&j, ",\"distance\":%.6g}", hits[i].distance);
+    }
+    json_raw(&j, "]}", 2);
+    free(hits);
     return respond(c, MHD_HTTP_OK, &j);
 }
 
@@ -420,9 +487,6 @@ static unsigned refuse_early(http_server_t *self, struct MHD_Connection *c, cons
     } else {
         return *why = "no such route", MHD_HTTP_NOT_FOUND;
     }
-    if (strcmp(url, "/v1/classify") == 0)
-        return *why = "classify needs the query module (issue 14), not built yet",
-               MHD_HTTP_NOT_IMPLEMENTED;
     const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long declared = length ? atoll(length) : 0;
@@ -497,6 +561,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return get_status(self, c);
     if (strcmp(url, "/v1/images") == 0)
         return post_image(self, c, req);
+    if (strcmp(url, "/v1/classify") == 0)
+        return post_classify(self, c, req);
     return get_image(self, c, url + strlen(IMAGES_PREFIX));
 }
 
@@ -705,6 +771,7 @@ void http_server_destroy(http_server_t **self_p)
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
     redis_destroy(&self->redis);
+    classifier_destroy(&self->classifier);
     pthread_mutex_destroy(&self->lock);
     memset(self->token, 0, sizeof self->token);
     free(self);

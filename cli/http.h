@@ -3,18 +3,25 @@
  *   POST /v1/images[?key=K&label=L]  JPEG body -> 202 {"key": K}; stored as `upload` does
  *   GET  /v1/images/KEY[?features=1] -> status (pending, ok, failed + reason), label,
  *                                       worker, timings, PCA projection (and features)
- *   GET  /v1/status                  -> the counters
- *   POST /v1/classify                -> 501 until the query module exists
+ *   GET  /v1/status                  -> what `fruitstream status --json` prints
+ *   POST /v1/classify[?k=N]          JPEG body -> its N (5) nearest stored images and their
+ *                                       majority label (`fruitstream query`'s answer)
  *   GET  /healthz                    -> 200 when Redis answers, else 503; no token needed
  *
  * Every other route needs `Authorization: Bearer TOKEN` (the token file's first line).
- * Errors are JSON {"error": "...", "status": N}: 400, 401, 404, 405, 413, 501, 503. */
+ * Errors are JSON {"error": "...", "status": N}: 400, 401, 404, 405, 413, 503.
+ *
+ * classify featurizes the image in this process, on the server's thread, with a classifier
+ * (cli/classify.h: featurizer, PCA model, gallery of stored projections) loaded at the first
+ * request and again once it is older than HTTP_CLASSIFIER_SECONDS, so that new images and a
+ * refreshed model are seen; the image is not stored. */
 #ifndef FS_HTTP_H
 #define FS_HTTP_H
 
 #define HTTP_DEFAULT_MAX_BODY (64L << 20) /* the ventilator's --max-image-bytes */
 #define HTTP_DEFAULT_MAX_CONNECTIONS 64
 #define HTTP_DEFAULT_REQUEST_SECONDS 30
+#define HTTP_CLASSIFIER_SECONDS 30
 
 typedef struct {
     const char *listen;     /* [ADDR]:PORT; ADDR defaults to 127.0.0.1, PORT 0 picks one */
@@ -22,6 +29,8 @@ typedef struct {
     long max_body;          /* larger bodies get 413 */
     int max_connections;    /* connections at once; more are closed at once */
     int request_seconds;    /* a request (headers and body) taking longer is cut off */
+    const char *weights;    /* classify's featurizer: the workers' weights */
+    int size;               /* ...and input side S (0: the stored images') */
 } http_config_t;
 
 typedef struct http_server_t http_server_t;

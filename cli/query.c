@@ -11,9 +11,11 @@
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
+#include "featurizer.h"
 #include "file.h"
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 #include "private_redis.h"
 
 #include <errno.h>
@@ -22,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUERY_DEFAULT_K 5
-#define QUERY_MAX_K 1000
 
 static void query_usage(FILE *out)
 {
@@ -76,12 +76,17 @@ int cmd_query(int argc, char **argv)
         {"data-dir", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *url = NULL, *data_dir = NULL, *weights = NULL;
-    long n = QUERY_DEFAULT_K, size = 0;
-    int c;
+    int n = QUERY_DEFAULT_K, size = 0, c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case 'k': n = atol(optarg); break;
-        case 's': size = atol(optarg); break;
+        case 'k':
+            if (option_int("--k", optarg, 1, QUERY_MAX_K, &n) != 0)
+                return 2;
+            break;
+        case 's':
+            if (option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &size))
+                return 2;
+            break;
         case 'w': weights = optarg; break;
         case 'R': url = optarg; break;
         case 'D': data_dir = optarg; break;
@@ -89,7 +94,7 @@ int cmd_query(int argc, char **argv)
         default: query_usage(stderr); return 2;
         }
     }
-    if (optind >= argc || n < 1 || n > QUERY_MAX_K || size < 0 || size > 4096) {
+    if (optind >= argc) {
         query_usage(stderr);
         return 2;
     }

@@ -221,6 +221,8 @@ int cmd_serve(int argc, char **argv)
     if (!pipeline)
         return 1;
     pipeline_start(pipeline);
+    cfg.http.weights = cfg.pipeline.weights; /* classify featurizes as the workers do */
+    cfg.http.size = atoi(cfg.pipeline.size); /* checked by pipeline_option */
     http_server_t *http = cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline))
                                           : NULL;
     int status = cfg.http.listen && !http ? 1 : 0;

@@ -483,7 +483,8 @@ static void finish_refresh(sink_t *self)
         UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
                                                  r->applied));
         self->checkpointed = r->applied;
-        aof_bound(self->redis, self->cfg.aof_limit);
+        if (self->redis->ctx) /* none when a stop came while Redis was away */
+            aof_bound(self->redis, self->cfg.aof_limit);
     }
     free(r->state);
     r->state = NULL;
@@ -596,6 +597,8 @@ int main(int argc, char **argv)
             self->current ^= 1;
         }
         refresh_and_checkpoint(self, false);
+        if (!self->redis->ctx) /* a stop came while Redis was away */
+            continue;
         metrics_tick(self->metrics, self->redis, clock_unix_ms());
         if (clock_seconds() - self->trimmed_at >= 1.0 &&
             retain_trim(self->redis, &self->cfg.retain, self->applied, self->checkpointed,

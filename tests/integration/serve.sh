@@ -123,5 +123,22 @@ if stored_is 9 20 && sleep 3 && [ "$(counter uploaded)" = $((uploaded + 1)) ] &&
 else
     fail serve_restart_uploads_nothing_twice "uploaded $(counter uploaded) (was $uploaded), stored $(rcli xlen fs:stored), duplicates $(counter duplicates)"
 fi
+
+# classify (the model the first serve's sink published): a stored Kiwi finds itself first,
+# and Kiwi wins; nothing is stored for it. GET /v1/status is `status --json`'s object.
+U="http://127.0.0.1:$PORT"
+code=$(curl -s -o "$T/classify" -w '%{http_code}' -H "$A" --data-binary "@$1" "$U/v1/classify?k=3")
+curl -s -H "$A" "$U/v1/status" >"$T/status.json"
+if [ "$code" = 200 ] && grep -q '^{"label":"Kiwi","votes":[1-3],"nearest":\[{"key":"[^"]*/Kiwi/k1.jpg","label":"Kiwi","distance":0[,.e}]' "$T/classify" &&
+    [ "$(rcli xlen fs:stored)" = 9 ]; then
+    pass serve_classify_finds_stored_image
+else
+    fail serve_classify_finds_stored_image "$code $(head -c 300 "$T/classify")"
+fi
+if python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); assert s["counters"]["stored"] == 9; assert any(w["id"] == "local" for w in s["workers"])' "$T/status.json" 2>"$T/status.err"; then
+    pass serve_status_json
+else
+    fail serve_status_json "$(head -c 300 "$T/status.json") $(tail -n 1 "$T/status.err")"
+fi
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"

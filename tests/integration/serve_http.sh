@@ -64,9 +64,9 @@ c5=$(code -H "$A" --data-binary "not a jpeg" "$U/v1/images")
 c6=$(code -H "$A" --data-binary "@$1" "$U/v1/images?key=%01bad")
 c7=$(code -H "$A" "$U/v1/images/%ZZ%00")
 c8=$(code -H "$A" -X POST --data-binary '{"broken json' "$U/v1/classify")
-grep -q '"status":501' "$T/body" && grep -q '"error":' "$T/body" && json=ok || json=bad
+grep -q '"status":400' "$T/body" && grep -q '"error":' "$T/body" && json=ok || json=bad
 if [ "$c1$c2$c3$c4$c5$c6" = 400404404405400400 ] && [ "$c7" -ge 400 ] && [ "$c7" -lt 500 ] &&
-    [ "$c8" = 501 ] && [ $json = ok ]; then
+    [ "$c8" = 400 ] && [ $json = ok ]; then
     pass serve_http_malformed_requests_get_json_errors
 else
     fail serve_http_malformed_requests_get_json_errors "codes $c1 $c2 $c3 $c4 $c5 $c6 $c7 $c8 ($json)"
