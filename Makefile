@@ -232,6 +232,9 @@ install-systemd:
 	done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/fruitstream/fruitstream.env ] || \
 	    $(INSTALL) -m 640 deploy/systemd/fruitstream.env $(DESTDIR)$(SYSCONFDIR)/fruitstream/
+	@# the units' user; into a DESTDIR (a package being built) it is the package's to make
+	@[ -n "$(DESTDIR)" ] || id fruitstream >/dev/null 2>&1 || \
+	    useradd --system --no-create-home --shell /usr/sbin/nologin fruitstream
 
 uninstall:
 	rm -f $(PROGRAMS:$(BUILD)/%=$(DESTDIR)$(BINDIR)/%)
