@@ -36,7 +36,7 @@ fi
 
 out=$(REDIS_PASSWORD=$ADMIN "$B/fruitstream" status --redis "redis://127.0.0.1:$PORT" 2>&1)
 out2=$("$B/fruitstream" status --redis "unix://fsuser:fs-pass%4062@$T/redis.sock?db=0" 2>&1)
-if echo "$out" | grep -q "stored: 6" && echo "$out2" | grep -q "stored: 6"; then
+if echo "$out" | grep -q " stored 6 " && echo "$out2" | grep -q " stored 6 "; then
     pass auth_env_password_and_unix_url
 else
     fail auth_env_password_and_unix_url "$out / $out2"
