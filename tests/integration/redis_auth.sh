@@ -54,7 +54,7 @@ wrong_exit() {
     wait $pid; rc=$?
     errors=$(grep -c -i "error" "$T/$name.log")
     [ $rc -ne 0 ] && [ "$errors" -eq 1 ] && grep -q -E "WRONGPASS|NOAUTH|NOPERM" "$T/$name.log" &&
-        ! grep -q "counters:" "$T/$name.out" || bad="$bad $name(rc=$rc, $errors errors: $(head -c 300 "$T/$name.log"))"
+        ! grep -q "uploaded [0-9]" "$T/$name.out" || bad="$bad $name(rc=$rc, $errors errors: $(head -c 300 "$T/$name.log"))"
 }
 bad=""
 WRONG="redis://fsuser:not-it-93@127.0.0.1:$PORT/0"
