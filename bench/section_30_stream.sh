@@ -57,7 +57,8 @@ start_pipeline() {
     export REDIS_URL="unix://$SOCK"
     "$B/fruitstream-sink" --results "ipc://$T/results" ${SINK_OPTS:-} $keys 2>"$T/sink.log" &
     SINK=$!
-    "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" $keys 2>"$T/ventilator.log" &
+    "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" --allow-path "$DATA" $keys \
+        2>"$T/ventilator.log" &
     VENT=$!
     PIDS="$SINK $VENT"
     WORKER_PIDS=""
