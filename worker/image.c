@@ -214,9 +214,9 @@ void image_resize(const float *in, int w, int h, int c, float *out, int ow, int 
     for (int y = 0; y < h; y++)
         resample_row(&horizontal, in + (size_t) y * w * c, c, scratch + (size_t) y * ow * c);
     size_t row_len = (size_t) ow * c;
+    const kernels_t *kern = kernels_get(isa);
     for (int y = 0; y < oh; y++)
-        resample_column_row(kernels_get(isa), &vertical, y, scratch, row_len,
-                            out + (size_t) y * row_len);
+        resample_column_row(kern, &vertical, y, scratch, row_len, out + (size_t) y * row_len);
     filter_release(&horizontal);
     filter_release(&vertical);
 }

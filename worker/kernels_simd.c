@@ -12,8 +12,10 @@
  *   store, so every output is written once. The register budget sets the tile: with 32
  *   vector registers (AVX-512, NEON) panels are 4 vectors wide and MR * NV + NV + 1 <= 32;
  *   with 16 (AVX2, portable) panels are 2 vectors wide, 6 x 2 accumulators.
- * - Depthwise 3x3 works one output row at a time from three input-row pointers (a zero
- *   row stands for padding), channels as the vector dimension. Interior outputs go in
+ * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
+ *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
+ * - Depthwise 3x3 works on one or two output rows at a time from input-row pointers (a
+ *   zero row stands for padding), channels as the vector dimension. Interior outputs go in
  *   blocks of DW_BLOCK: each input vector is loaded once for every output that uses it and
  *   the DW_BLOCK accumulator chains are independent, so FMA latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
@@ -33,6 +35,8 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
 static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
 #define DW_BLOCK 4
+#define DW_NOUT_MAX 2                          /* output rows of one depthwise call */
+#define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
 /* One MR x (NV * W) output tile. Row i of A (output pixel i) is NSEG runs of `run` inputs,
  * run s starting at a[s] + i * lda: one run of k for a 1x1 convolution; three runs of 9 for
@@ -163,9 +167,23 @@ static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, co
     gemm(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out, w->n);
 }
 
+/* Stem output pixel x from a copy of its window, zeros standing for the padding. */
+static void stem_edge_pixel(const float *const rows[3], int w, int x,
+                            const kernels_pw_t *weights, float *out)
+{
+    float window[27];
+    for (int ky = 0; ky < 3; ky++)
+        for (int t = 0; t < 9; t++) {
+            int ix = 2 * x - 1 + t / 3;
+            window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
+        }
+    const float *in = window;
+    gemm(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n, weights->n);
+}
+
 /* One output row of the stem (3x3, stride 2, padding 1, RGB in): the pixels whose window
  * lies inside the row read it in place; the edge pixels (the first, and the last when w is
- * odd) get their window copied with zeros for the padding. */
+ * odd) go through stem_edge_pixel. */
 static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weights, float *out)
 {
     int wo = (w - 1) / 2 + 1, n = weights->n;
@@ -176,16 +194,9 @@ static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weig
         const float *in[3] = {rows[0] + 3, rows[1] + 3, rows[2] + 3}; /* pixel 1's window */
         gemm(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n, n);
     }
-    for (int x = 0; x < wo; x = x == 0 && hi > 1 ? hi : x + 1) {
-        float window[27];
-        for (int ky = 0; ky < 3; ky++)
-            for (int t = 0; t < 9; t++) {
-                int ix = 2 * x - 1 + t / 3;
-                window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
-            }
-        const float *in = window;
-        gemm(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * n, n);
-    }
+    stem_edge_pixel(rows, w, 0, weights, out);
+    for (int x = hi > 1 ? hi : 1; x < wo; x++)
+        stem_edge_pixel(rows, w, x, weights, out);
 }
 
 /* Output vector x of a depthwise row, skipping the taps outside the row: for the edges and
@@ -212,7 +223,7 @@ UNROLL
 INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
                      vf b, float *const *out)
 {
-    vf acc[2][DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
+    vf acc[DW_NOUT_MAX][DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
 UNROLL
     for (int o = 0; o < NOUT; o++)
 UNROLL
@@ -252,8 +263,8 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
     if (hi > wo)
         hi = wo;
     for (int c0 = 0; c0 < c; c0 += W) {
-        const float *r[(2 - 1) * 2 + 3];
-        float *o[2];
+        const float *r[DW_ROWS_MAX];
+        float *o[DW_NOUT_MAX];
         for (int i = 0; i < (NOUT - 1) * S + 3; i++)
             r[i] = rows[i] + c0;
         for (int i = 0; i < NOUT; i++)
