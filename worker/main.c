@@ -223,10 +223,12 @@ static void send_results(void *results, zmsg_t **message_p)
 {
     for (zframe_t *frame = zmsg_first(*message_p); frame;) {
         zframe_t *next = zmsg_next(*message_p);
-        int flags = next ? ZMQ_SNDMORE : 0;
-        while (zmq_send(results, zframe_data(frame), zframe_size(frame), flags) < 0 &&
+        int flags = next ? ZMQ_SNDMORE : 0, rc;
+        while ((rc = zmq_send(results, zframe_data(frame), zframe_size(frame), flags)) < 0 &&
                (errno == EINTR || errno == EAGAIN) && !stop_requested)
             ;
+        if (rc < 0) /* a stop: the rest is not tried frame by frame, the lease re-sends it */
+            break;
         frame = next;
     }
     zmsg_destroy(message_p);
