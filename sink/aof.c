@@ -16,11 +16,26 @@ static long long info_field(const char *info, const char *name)
     return -1;
 }
 
+/* An error reply to INFO or BGREWRITEAOF (a user without @admin rights, a save in
+ * progress) skips this checkpoint's bound, saying why, rather than going through
+ * redis_lost, which ends the program on a refusal such as NOPERM: storing results does not
+ * need these commands. */
+static bool refused(redisReply *r, const char *command)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return false;
+    log_warn("%s: %s (the append-only file is not bounded this time)", command, r->str);
+    freeReplyObject(r);
+    return true;
+}
+
 int aof_bound(redis_t *redis, int64_t limit)
 {
     if (limit <= 0)
         return 0;
     redisReply *r = redisCommand(redis->ctx, "INFO persistence");
+    if (refused(r, "INFO persistence"))
+        return 0;
     if (redis_lost(redis, r) || r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         return -1;
@@ -37,9 +52,9 @@ int aof_bound(redis_t *redis, int64_t limit)
     log_info("append-only file grew %lld MB past its last rewrite (%lld MB): asking Redis to "
              "rewrite it", (current - base) >> 20, base >> 20);
     r = redisCommand(redis->ctx, "BGREWRITEAOF");
+    if (refused(r, "BGREWRITEAOF"))
+        return 0;
     int rc = redis_lost(redis, r) ? -1 : 1;
-    if (r && r->type == REDIS_REPLY_ERROR) /* e.g. a save in progress: next checkpoint */
-        log_warn("BGREWRITEAOF: %s", r->str);
     freeReplyObject(r);
     return rc;
 }

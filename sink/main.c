@@ -191,8 +191,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
             break;
         case 'A':
             if ((cfg->retain.age_ms = retain_parse_duration(optarg)) < 0) {
-                fprintf(stderr, "fruitstream-sink: --retain-age: \"%s\" is not a duration (e.g. "
-                                "90s, 15m, 24h, 7d)\n", optarg);
+                fprintf(stderr, "fruitstream-sink: --retain-age takes a number with a unit s, m, "
+                                "h or d (90s, 15m, 24h, 7d)\n");
                 rc = -1;
             }
             break;

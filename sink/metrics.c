@@ -59,7 +59,7 @@ void metrics_destroy(metrics_t **self_p)
 
 void metrics_stored(metrics_t *self, int64_t uploaded_ms, int64_t stored_ms)
 {
-    if (uploaded_ms <= 0)
+    if (self->length <= 0 || uploaded_ms <= 0) /* no samples: nothing ever empties them */
         return; /* an entry without an upload time says nothing about latency */
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? 2 * self->capacity : 1024;
@@ -74,6 +74,8 @@ void metrics_stored(metrics_t *self, int64_t uploaded_ms, int64_t stored_ms)
 
 void metrics_heartbeat(metrics_t *self, const char *worker, int64_t now_ms)
 {
+    if (self->length <= 0) /* no samples: nothing ever prunes the workers seen */
+        return;
     int64_t *seen = zhashx_lookup(self->workers, worker);
     if (seen) {
         *seen = now_ms;

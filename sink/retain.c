@@ -7,6 +7,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "options.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -14,22 +15,24 @@
 
 int64_t retain_parse_duration(const char *text)
 {
-    char *end;
-    double v = strtod(text, &end);
-    double unit = 1000;
-    if (end == text || v <= 0)
+    static const struct {
+        char suffix;
+        double ms;
+    } units[] = {{'s', 1000}, {'m', 60e3}, {'h', 3600e3}, {'d', 86400e3}};
+    char number[64];
+    size_t len = strlen(text);
+    double unit = 1000, v;
+    if (len == 0 || len >= sizeof number)
         return -1;
-    if (*end && !end[1]) {
-        switch (tolower((unsigned char) *end)) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60e3; break;
-        case 'h': unit = 3600e3; break;
-        case 'd': unit = 86400e3; break;
-        default: return -1;
+    memcpy(number, text, len + 1);
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (tolower((unsigned char) text[len - 1]) == units[i].suffix) {
+            unit = units[i].ms;
+            number[len - 1] = '\0';
         }
-    } else if (*end) {
+    /* the one strict number reader: finite, the whole string, in range (no NaN, no 1e300) */
+    if (option_real("--retain-age", number, 0, (double) INT64_MAX / unit, &v) != 0)
         return -1;
-    }
     return (int64_t) (v * unit);
 }
 
