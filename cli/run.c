@@ -194,10 +194,10 @@ int cmd_run(int argc, char **argv)
         pipeline_start(pipeline);
         uploads_t *uploads = uploads_new(redis);
         total = uploads_add_tree(uploads, cfg.dir);
+        if (total >= 0 && uploads_finish(uploads) < 0) /* counts them as uploaded */
+            total = -1;
         uploads_destroy(&uploads);
         if (total >= 0) {
-            freeReplyObject(redisCommand(redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
-                                         total));
             log_info("%ld images from %s, %d workers", total, cfg.dir, cfg.pipeline.workers);
             status = monitor(pipeline, redis, total, &start, &now) == 0 ? 0 : 1;
         }

@@ -254,11 +254,6 @@ long uploads_finish(uploads_t *self)
     return self->count;
 }
 
-long uploads_count(const uploads_t *self)
-{
-    return self->count;
-}
-
 long uploads_refused(const uploads_t *self)
 {
     return self->refused;

@@ -41,7 +41,6 @@ int uploads_flush(uploads_t *self);
 /* Flushes, then adds the entries queued to the `uploaded` counter. Returns how many were
  * queued, or -1 on error (then nothing is counted). */
 long uploads_finish(uploads_t *self);
-long uploads_count(const uploads_t *self);
 long uploads_refused(const uploads_t *self);
 
 /* True for a *.jpg or *.jpeg name, in any case: what a folder's images are. */

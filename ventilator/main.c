@@ -247,15 +247,12 @@ static int enqueue_inputs(ventilator_t *self)
     }
     if (self->cfg.from_stdin && added >= 0)
         added = uploads_add_list(uploads, stdin, "stdin");
-    long total = uploads_count(uploads);
+    long total = added < 0 ? -1 : uploads_finish(uploads); /* counts them as uploaded */
     uploads_destroy(&uploads);
-    if (added < 0)
+    if (total < 0)
         return -1;
-    if (total > 0) {
+    if (total > 0)
         log_info("uploaded %ld images", total);
-        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
-                                     total));
-    }
     return 0;
 }
 
@@ -338,7 +335,9 @@ static void load_file(ventilator_t *self, const char *path, wire_task_t *task)
         snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
         ssize_t n = readlink(fd_path, opened, sizeof opened - 1);
         opened[n > 0 ? n : 0] = '\0';
-        if (n > 0 && !allowed(self, opened))
+        if (n <= 0) /* no /proc: what was opened cannot be checked, so it is not read */
+            why = "cannot tell which file was opened (/proc/self/fd)";
+        else if (!allowed(self, opened))
             why = "not inside a folder the ventilator may read (--allow-path)";
     }
     if (!why && st.st_size > self->cfg.max_image_bytes)
