@@ -107,8 +107,10 @@ static int add_workers(redis_t *redis, status_t *s, const redisReply *keys, char
                            keys->element[i]->str);
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
-        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK ||
-            failed_reply(redis, r, "a worker's heartbeat", err, errlen)) {
+        /* Only a lost connection fails the list: a key under the prefix that is not a
+         * heartbeat hash (an error reply) is skipped, and the replies after it still read. */
+        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK || redis_lost(redis, r)) {
+            failed_reply(redis, r, "a worker's heartbeat", err, errlen);
             freeReplyObject(r);
             return -1;
         }
