@@ -164,9 +164,12 @@ static void show_status(redis_t *redis, bool tty, double *last, figures_t *befor
     if (now - *last < (tty ? 0.5 : STATUS_LOG_SECONDS))
         return;
     figures_t f;
-    if (read_figures(redis, &f) != 0) {
-        if (redis_lost(redis, NULL) || !redis->ctx || redis->ctx->err)
-            redis_reconnect(redis, &stop_requested);
+    if (!redis->ctx || read_figures(redis, &f) != 0) {
+        /* one attempt a tick: the loop must go on watching the children and HTTP */
+        char err[512];
+        *last = now;
+        if ((!redis->ctx || redis->ctx->err) && redis_reconnect_once(redis, err, sizeof err))
+            log_warn("status: %s", err);
         return;
     }
     double rate = *last > 0 ? (double) (f.stored + f.failed - before->stored - before->failed) /
@@ -184,6 +187,8 @@ static void show_status(redis_t *redis, bool tty, double *last, figures_t *befor
 /* The group's pending entries: tasks sent and not yet stored. -1 if unknown. */
 static long long in_flight(redis_t *redis)
 {
+    if (!redis->ctx)
+        return -1;
     redisReply *r = redisCommand(redis->ctx, "XPENDING %s %s", KEY_UPLOADS, GROUP_VENTILATORS);
     long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
                           r->element[0]->type == REDIS_REPLY_INTEGER
@@ -251,8 +256,8 @@ int cmd_serve(int argc, char **argv)
         drain(redis);
     pipeline_stop(pipeline, PIPELINE_WORKERS);
     pipeline_stop(pipeline, PIPELINE_SINK);
-    redisReply *left = redisCommand(redis->ctx, "XLEN %s", KEY_UPLOADS);
-    if (read_figures(redis, &figures) == 0 && left && left->type == REDIS_REPLY_INTEGER)
+    redisReply *left = redis->ctx ? redisCommand(redis->ctx, "XLEN %s", KEY_UPLOADS) : NULL;
+    if (left && left->type == REDIS_REPLY_INTEGER && read_figures(redis, &figures) == 0)
         log_info("stopped: %lld stored, %lld failed, %lld waiting for the next start",
                  figures.stored, figures.failed, left->integer);
     freeReplyObject(left);

@@ -269,20 +269,28 @@ void redis_destroy(redis_t **self_p)
     *self_p = NULL;
 }
 
-int redis_reconnect(redis_t *self, volatile int *stop)
+int redis_reconnect_once(redis_t *self, char *err, size_t errlen)
 {
     redisFree(self->ctx);
     self->ctx = NULL;
+    bool fatal;
+    self->ctx = connect_address(&self->address, err, errlen, &fatal);
+    if (fatal)
+        die(err);
+    if (!self->ctx)
+        return -1;
+    log_info("reconnected to Redis");
+    return 0;
+}
+
+int redis_reconnect(redis_t *self, volatile int *stop)
+{
+    redisFree(self->ctx);
+    self->ctx = NULL; /* none at all, should a stop come before the next connection */
     char err[512];
     for (int attempt = 0; !*stop; attempt++) {
-        bool fatal;
-        self->ctx = connect_address(&self->address, err, sizeof err, &fatal);
-        if (fatal)
-            die(err);
-        if (self->ctx) {
-            log_info("reconnected to Redis");
+        if (redis_reconnect_once(self, err, sizeof err) == 0)
             return 0;
-        }
         if (attempt % 25 == 0)
             log_warn("%s; retrying", err);
         nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
