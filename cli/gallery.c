@@ -241,10 +241,14 @@ static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
         redisAppendCommand(redis->ctx, "HMGET %s%s label pca pca_version size status",
                            KEY_IMAGE_PREFIX, key_of[i]);
     }
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (redisGetReply(redis->ctx, (void **) &hashes[i]) != REDIS_OK ||
-            hashes[i]->type != REDIS_REPLY_ARRAY || hashes[i]->elements != F_COUNT)
+    /* Every queued reply is read, even after a bad one, so that the connection (a server's,
+     * kept for later requests) stays in step; only a broken connection stops the reading. */
+    bool queued = rc == 0, broken = false;
+    for (size_t i = 0; queued && !broken && i < n; i++) {
+        broken = redisGetReply(redis->ctx, (void **) &hashes[i]) != REDIS_OK;
+        if (broken || hashes[i]->type != REDIS_REPLY_ARRAY || hashes[i]->elements != F_COUNT)
             rc = -1;
+    }
     char version[32];
     snprintf(version, sizeof version, "%llu", (unsigned long long) pca_model_version(model));
     for (size_t i = 0; rc == 0 && i < n; i++) {
