@@ -100,6 +100,18 @@ static bool quiet(const struct stat *st)
  * writer's close brings an IN_CLOSE_WRITE); with no writer it is complete and taken now.
  * Where leases are not allowed (a file of another user without CAP_LEASE, some network
  * file systems) it is taken once it has been quiet for WATCH_QUIET_SECONDS. */
+/* Queues path for upload; its key is the path, so one longer than a key may be is refused
+ * here, said once, rather than cut or sent to be rejected downstream. */
+static void make_ready(watch_t *self, const char *path)
+{
+    if (strlen(path) > KEY_IMAGE_MAX_LEN) {
+        log_error("watch: %.80s...: a path of %zu bytes, longer than a key may be (%d)", path,
+                  strlen(path), KEY_IMAGE_MAX_LEN);
+        return;
+    }
+    paths_push(&self->ready, path);
+}
+
 static void found_file(watch_t *self, const char *path)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
@@ -115,7 +127,7 @@ static void found_file(watch_t *self, const char *path)
         fcntl(fd, F_SETLEASE, F_UNLCK);
     close(fd);
     if (leased == 0)
-        paths_push(&self->ready, path);
+        make_ready(self, path);
     else if (why == EAGAIN)
         log_debug("watch: %s is being written; taken when closed", path);
     else if (why != EBADF)
@@ -271,7 +283,7 @@ static void on_event(watch_t *self, const struct inotify_event *ev)
         if (ev->mask & (IN_CREATE | IN_MOVED_TO))
             add_tree(self, path, 1);
     } else if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && uploads_is_jpeg_name(ev->name)) {
-        paths_push(&self->ready, path);
+        make_ready(self, path);
     }
 }
 
@@ -302,7 +314,7 @@ static void check_settling(watch_t *self)
             continue;
         }
         if (quiet(&st)) {
-            paths_push(&self->ready, s->path);
+            make_ready(self, s->path);
             free(s->path);
             continue;
         }
