@@ -36,12 +36,6 @@ static const char upload_once_script[] =
     "return 1\n";
 
 typedef struct {
-    char *path;
-    struct timespec mtime;
-    off_t size;
-} settling_t;
-
-typedef struct {
     char **items;
     size_t count, cap;
 } paths_t;
@@ -54,8 +48,7 @@ struct watch_t {
     char **dirs; /* by watch descriptor */
     int ndirs;
     paths_t ready;
-    settling_t *settling;
-    size_t nsettling, settling_cap;
+    paths_t settling; /* found by a scan while open for writing: taken once quiet */
 };
 
 static int paths_push(paths_t *p, const char *path)
@@ -72,21 +65,6 @@ static int paths_push(paths_t *p, const char *path)
         return -1;
     p->count++;
     return 0;
-}
-
-static void settle(watch_t *self, const char *path, const struct stat *st)
-{
-    if (self->nsettling == self->settling_cap) {
-        size_t cap = self->settling_cap ? 2 * self->settling_cap : 16;
-        settling_t *s = realloc(self->settling, cap * sizeof *s);
-        if (!s)
-            return;
-        self->settling = s;
-        self->settling_cap = cap;
-    }
-    char *copy = strdup(path);
-    if (copy)
-        self->settling[self->nsettling++] = (settling_t){copy, st->st_mtim, st->st_size};
 }
 
 static bool quiet(const struct stat *st)
@@ -131,7 +109,7 @@ static void found_file(watch_t *self, const char *path)
     else if (why == EAGAIN)
         log_debug("watch: %s is being written; taken when closed", path);
     else if (why != EBADF)
-        settle(self, path, &st);
+        paths_push(&self->settling, path);
 }
 
 static void remember_dir(watch_t *self, int wd, const char *path)
@@ -211,9 +189,9 @@ void watch_destroy(watch_t **self_p)
     for (size_t i = 0; i < self->ready.count; i++)
         free(self->ready.items[i]);
     free(self->ready.items);
-    for (size_t i = 0; i < self->nsettling; i++)
-        free(self->settling[i].path);
-    free(self->settling);
+    for (size_t i = 0; i < self->settling.count; i++)
+        free(self->settling.items[i]);
+    free(self->settling.items);
     free(self);
     *self_p = NULL;
 }
@@ -236,7 +214,7 @@ int watch_add(watch_t *self, const char *dir)
     int rc = add_tree(self, absolute, 0);
     if (rc == 0)
         log_info("watching %s: %zu files to take, %zu settling", absolute, self->ready.count,
-                 self->nsettling);
+                 self->settling.count);
     return rc;
 }
 
@@ -306,21 +284,21 @@ static void read_events(watch_t *self)
 static void check_settling(watch_t *self)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < self->nsettling; i++) {
-        settling_t *s = &self->settling[i];
+    for (size_t i = 0; i < self->settling.count; i++) {
+        char *path = self->settling.items[i];
         struct stat st;
-        if (stat(s->path, &st) != 0) {
-            free(s->path);
+        if (stat(path, &st) != 0) {
+            free(path);
             continue;
         }
         if (quiet(&st)) {
-            make_ready(self, s->path);
-            free(s->path);
+            make_ready(self, path);
+            free(path);
             continue;
         }
-        self->settling[kept++] = *s;
+        self->settling.items[kept++] = path;
     }
-    self->nsettling = kept;
+    self->settling.count = kept;
 }
 
 /* Uploads up to WATCH_BATCH ready paths in one pipelined round trip. */
@@ -355,7 +333,7 @@ static int upload_ready(watch_t *self)
 int watch_poll(watch_t *self)
 {
     read_events(self);
-    if (self->nsettling > 0)
+    if (self->settling.count > 0)
         check_settling(self);
     if (self->ready.count == 0)
         return 0;
