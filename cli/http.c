@@ -197,7 +197,13 @@ static redis_t *redis_of(http_server_t *self)
 /* Drops the connection after a failed command, so the next request connects again. */
 static void redis_failed(http_server_t *self, redisReply *r)
 {
-    if (self->redis && redis_lost(self->redis, r))
+    if (!self->redis)
+        return;
+    if (r)
+        redis_lost(self->redis, r); /* a fatal reply ends the program there */
+    /* NULL: a failure of the caller's that may not be Redis's; only a broken connection
+     * is dropped, a working one kept for the next request */
+    if (!self->redis->ctx || self->redis->ctx->err)
         redis_destroy(&self->redis);
 }
 
