@@ -21,7 +21,7 @@ DATA    ?= $(SHARED)/data/fruits-360/Test
 RUN_ARGS ?=
 
 PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd
-CPPFLAGS += -Icommon -Iworker -Isink -Iventilator -Icli -D_GNU_SOURCE \
+CPPFLAGS += -I. -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 # User flags first, then the project's: `make CFLAGS=-O3` keeps -std=c11 -Wall ...
 CFLAGS  ?= -O2 -g
@@ -45,11 +45,13 @@ ISA_FLAGS_portable :=
 ISA_FLAGS_avx2     := -mavx2 -mfma
 ISA_FLAGS_avx512   := -mavx512f -mfma
 ISA_FLAGS_neon     :=
-SIMD_SRC  := $(wildcard worker/*_simd.c sink/*_simd.c)
+SIMD_SRC  := $(wildcard featurizer/*_simd.c pca/*_simd.c)
 SIMD_OBJ  := $(foreach isa,$(ISAS),$(SIMD_SRC:%.c=$(BUILD)/obj/%-$(isa).o))
 
-# Every role's main lives in <role>/main.c; all other sources form one library.
-LIB_SRC   := $(filter-out %/main.c %_simd.c,$(wildcard common/*.c worker/*.c sink/*.c ventilator/*.c cli/*.c))
+# Every role's main lives in <role>/main.c; all other sources form one library: the
+# shared rooms (common/, featurizer/, pca/) and what only one role uses.
+LIB_DIRS  := common featurizer pca worker sink ventilator cli
+LIB_SRC   := $(filter-out %/main.c %_simd.c,$(wildcard $(LIB_DIRS:%=%/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(SIMD_OBJ)
 LIB       := $(BUILD)/libfruitstream.a
 PROGRAMS  := $(BUILD)/fruitstream $(BUILD)/fruitstream-ventilator \
@@ -73,7 +75,7 @@ FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
 FEATURIZER_SRC := common/isa.c common/file.c \
-                  $(filter-out worker/main.c %_simd.c,$(wildcard worker/*.c))
+                  $(filter-out %_simd.c,$(wildcard featurizer/*.c))
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
 
 .PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 bench fuzz fuzzers clean
@@ -165,7 +167,7 @@ arm64:
 	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
 	else \
 	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
-	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard worker/*_simd.c)" \
+	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard featurizer/*_simd.c)" \
 	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
 	fi
 

@@ -17,10 +17,10 @@
  * FRUITSTREAM_ISA's, or the best one; --paths prints those this CPU runs, best first, so
  * that a bench can time each. Results are `key=value` lines for
  * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
-#include "featurizer.h"
-#include "file.h"
-#include "kernels.h"
-#include "mobilenet.h"
+#include "featurizer/featurizer.h"
+#include "common/file.h"
+#include "featurizer/kernels.h"
+#include "featurizer/mobilenet.h"
 
 #include <cblas.h>
 #include <glob.h>

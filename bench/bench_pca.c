@@ -13,8 +13,8 @@
  * 20,000 vectors/s. The data has the spectrum of the real features
  * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
  * on the coordinate axes: speed does not depend on the axes' orientation. */
-#include "isa.h"
-#include "pca.h"
+#include "common/isa.h"
+#include "pca/pca.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -9,9 +9,9 @@
  * per file, featurization aside) and the time per query in blocks of 64, and the gallery's
  * memory. loo: loads the gallery as `query` does (model and stored projections from Redis,
  * older versions projected again) and asks each row for its N + 1 nearest, dropping itself. */
-#include "clock.h"
-#include "gallery.h"
-#include "pca_model.h"
+#include "common/clock.h"
+#include "cli/gallery.h"
+#include "pca/pca_model.h"
 
 #include <cblas.h>
 #include <stdio.h>

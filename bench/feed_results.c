@@ -11,12 +11,12 @@
  * PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. */
-#include "clock.h"
-#include "keys.h"
-#include "options.h"
-#include "redis.h"
-#include "uploads.h"
-#include "wire.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/options.h"
+#include "common/redis.h"
+#include "common/uploads.h"
+#include "common/wire.h"
 
 #include <czmq.h>
 #include <math.h>

@@ -11,10 +11,10 @@
  * rest); without, as fast as Redis takes them (pipelined). Stops after N uploads or T
  * seconds, adds the count to fs:counters uploaded, and prints `uploads N seconds S rate R`
  * and the largest lag behind schedule. */
-#include "clock.h"
-#include "keys.h"
-#include "redis.h"
-#include "uploads.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/redis.h"
+#include "common/uploads.h"
 
 #include <getopt.h>
 #include <limits.h>

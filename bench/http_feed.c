@@ -8,10 +8,10 @@
  * keep-alive connection, each answer read before the next request. With --rate, request i
  * is sent at start + i/R for S seconds; otherwise N requests as fast as they are answered.
  * Prints `sent N seconds S rate R lag_ms L failed F` (L: worst lag behind schedule). */
-#include "../tests/tools/loopback.h"
-#include "clock.h"
-#include "file.h"
-#include "uploads.h"
+#include "tests/tools/loopback.h"
+#include "common/clock.h"
+#include "common/file.h"
+#include "common/uploads.h"
 
 #include <getopt.h>
 #include <netinet/in.h>

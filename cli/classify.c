@@ -1,9 +1,9 @@
 /* classify.c -- see classify.h. */
-#include "classify.h"
+#include "cli/classify.h"
 
-#include "featurizer.h"
-#include "isa.h"
-#include "pca_model.h"
+#include "featurizer/featurizer.h"
+#include "common/isa.h"
+#include "pca/pca_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

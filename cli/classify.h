@@ -8,8 +8,8 @@
 #ifndef FS_CLASSIFY_H
 #define FS_CLASSIFY_H
 
-#include "gallery.h"
-#include "redis.h"
+#include "cli/gallery.h"
+#include "common/redis.h"
 
 #include <stddef.h>
 

@@ -8,7 +8,7 @@ int cmd_run(int argc, char **argv);       /* cli/run.c: the whole pipeline on on
 int cmd_featurize(int argc, char **argv); /* cli/featurize.c: features of JPEG files */
 int cmd_upload(int argc, char **argv);    /* cli/upload.c: add images to the upload stream */
 int cmd_export(int argc, char **argv);    /* cli/export.c: CSV of projections / features */
-int cmd_pca(int argc, char **argv);       /* cli/export.c: the PCA model's state */
+int cmd_pca(int argc, char **argv);       /* cli/pca.c:   : the PCA model's state */
 int cmd_status(int argc, char **argv);    /* cli/status.c: counters and live workers */
 int cmd_query(int argc, char **argv);     /* cli/query.c: nearest stored images of JPEGs */
 int cmd_report(int argc, char **argv);    /* cli/report.c: self-contained HTML report */

@@ -1,8 +1,7 @@
-/* export.c -- `fruitstream export` writes what users take away; `fruitstream pca` shows the
- * model.
+/* export.c -- `fruitstream export` writes what users take away.
  *
  * export rebuilds the PCA from the sink's checkpoint plus every vector stored after it
- * (sink/pca_store.h), so its projections use a model that includes every stored vector even
+ * (pca/pca_store.h), so its projections use a model that includes every stored vector even
  * while the pipeline runs, then walks fs:stored in store order and writes one CSV row per
  * image: path,label,pca_1..pca_k (the Spark pipeline's result file), and/or f_1..f_1280.
  *
@@ -15,16 +14,16 @@
  *
  * Its PCA merge runs on the instruction set the sink's does (the best one, or the one
  * FRUITSTREAM_ISA names), so that on one machine the two round alike. */
-#include "commands.h"
-#include "config.h"
-#include "isa.h"
-#include "keys.h"
-#include "log.h"
-#include "options.h"
-#include "pca.h"
-#include "pca_store.h"
-#include "private_redis.h"
-#include "redis.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/isa.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "pca/pca.h"
+#include "pca/pca_store.h"
+#include "cli/private_redis.h"
+#include "common/redis.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -301,60 +300,6 @@ int cmd_export(int argc, char **argv)
     if (pca)
         log_info("PCA: n=%lld k=%d", (long long) pca_count(pca), pca_k(pca));
     pca_destroy(&pca);
-    redis_destroy(&redis);
-    private_redis_destroy(&server);
-    return status;
-}
-
-static double *doubles(redisReply *r, size_t *count)
-{
-    *count = r && r->type == REDIS_REPLY_STRING ? r->len / sizeof(double) : 0;
-    return *count ? (double *) r->str : NULL;
-}
-
-int cmd_pca(int argc, char **argv)
-{
-    const char *url = NULL, *data_dir = NULL;
-    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
-        fprintf(stderr, "usage: fruitstream pca [--redis URL | --data-dir DIR]\n"
-                        "Prints the sink's PCA model (%s): n, k, explained variance.\n",
-                KEY_PCA_MODEL);
-        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
-    }
-    private_redis_t *server;
-    redis_t *redis = private_redis_connect(url, data_dir, &server);
-    if (!redis)
-        return 1;
-    redisReply *r = redisCommand(redis->ctx,
-                                 "HMGET %s version n k variance_target standardize explained "
-                                 "ratios",
-                                 KEY_PCA_MODEL);
-    int status = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
-        status = 1;
-    } else if (!r->element[0]->str) {
-        fprintf(stderr, "fruitstream pca: no model in %s yet\n", KEY_PCA_MODEL);
-        status = 1;
-    } else {
-        redisReply **f = r->element;
-        printf("version: %s\nn: %s\nk: %s\n", f[0]->str, f[1]->str, f[2]->str);
-        printf("choice: %s\nstandardized: %s\n",
-               atof(f[3]->str) > 0 ? "smallest k reaching the variance target" : "fixed k",
-               atoi(f[4]->str) ? "yes" : "no");
-        if (atof(f[3]->str) > 0)
-            printf("variance target: %s\n", f[3]->str);
-        printf("variance explained by k: %.6f\n", atof(f[5]->str));
-        size_t count;
-        const double *ratios = doubles(f[6], &count);
-        double cumulative = 0;
-        printf("component  ratio  cumulative\n");
-        for (size_t i = 0; i < count && i < 10; i++) {
-            cumulative += ratios[i];
-            printf("%9zu  %.12f  %.12f\n", i + 1, ratios[i], cumulative);
-        }
-    }
-    freeReplyObject(r);
     redis_destroy(&redis);
     private_redis_destroy(&server);
     return status;

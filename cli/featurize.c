@@ -5,11 +5,11 @@
  * `fruitstream featurize: PATH: reason`, and the others still run; the exit status is then
  * 1. One featurizer serves all files and each file is read into one buffer that only
  * grows, so a long list allocates nothing per file. */
-#include "commands.h"
-#include "config.h"
-#include "featurizer.h"
-#include "file.h"
-#include "options.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "featurizer/featurizer.h"
+#include "common/file.h"
+#include "common/options.h"
 
 #include <errno.h>
 #include <stdio.h>

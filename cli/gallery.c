@@ -1,9 +1,9 @@
 /* gallery.c -- see gallery.h. Keys live in one growing arena of NUL-terminated strings,
  * labels in a small table (a few hundred distinct ones), so a million rows cost their
  * projections plus about 40 bytes each. */
-#include "gallery.h"
+#include "cli/gallery.h"
 
-#include "keys.h"
+#include "common/keys.h"
 
 #include <cblas.h>
 #include <math.h>

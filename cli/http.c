@@ -16,17 +16,17 @@
  *   dropped if it grows past max_body without one; all bodies held at once share
  *   HTTP_BODY_BUDGET bytes, beyond which new uploads get 503 "busy".
  * The token is compared in constant time and never logged. */
-#include "http.h"
+#include "cli/http.h"
 
-#include "classify.h"
-#include "clock.h"
-#include "keys.h"
-#include "log.h"
-#include "options.h"
-#include "redis.h"
-#include "status.h"
-#include "uploads.h"
-#include "wire.h"
+#include "cli/classify.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "common/redis.h"
+#include "common/status.h"
+#include "common/uploads.h"
+#include "common/wire.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

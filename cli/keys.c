@@ -2,9 +2,9 @@
  * --keys takes (common/curve.h describes its files), or adds a worker identity to it.
  * Prints the files it wrote, never a key: the secret files are for the machines that need
  * them (README, "Authentication"). */
-#include "commands.h"
-#include "curve.h"
-#include "log.h"
+#include "cli/commands.h"
+#include "common/curve.h"
+#include "common/log.h"
 
 #include <getopt.h>
 #include <limits.h>

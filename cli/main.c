@@ -2,9 +2,9 @@
  *
  * What people type. Each subcommand lives in its own file under cli/ and parses its own
  * options; this file only dispatches and prints the overview. */
-#include "commands.h"
-#include "log.h"
-#include "options.h"
+#include "cli/commands.h"
+#include "common/log.h"
+#include "common/options.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,16 +4,16 @@
  * --keys, else a key directory made once in --data-dir, so a pipeline never opens a port
  * to anyone who can reach it). Children ignore SIGINT: Ctrl-C reaches the whole process
  * group, and the parent stops them in its own order. */
-#include "pipeline.h"
+#include "cli/pipeline.h"
 
-#include "config.h"
-#include "curve.h"
-#include "featurizer.h"
-#include "log.h"
-#include "options.h"
-#include "private_redis.h"
-#include "stop.h"
-#include "uploads.h"
+#include "common/config.h"
+#include "common/curve.h"
+#include "featurizer/featurizer.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "cli/private_redis.h"
+#include "common/stop.h"
+#include "common/uploads.h"
 
 #include <errno.h>
 #include <getopt.h>

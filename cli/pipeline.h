@@ -9,8 +9,8 @@
 #ifndef FS_PIPELINE_H
 #define FS_PIPELINE_H
 
-#include "isa.h"
-#include "redis.h"
+#include "common/isa.h"
+#include "common/redis.h"
 
 #include <stdbool.h>
 #include <stdio.h>

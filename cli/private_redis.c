@@ -1,12 +1,12 @@
 /* private_redis.c -- see private_redis.h. The server's append-only file is rewritten only
  * past 1 GB and without compression: our data is mostly stored once and never changed, and
  * the float features do not compress, so early rewrites would burn a core for nothing. */
-#include "private_redis.h"
+#include "cli/private_redis.h"
 
-#include "config.h"
-#include "defer.h"
-#include "log.h"
-#include "redis.h"
+#include "common/config.h"
+#include "common/defer.h"
+#include "common/log.h"
+#include "common/redis.h"
 
 #include <errno.h>
 #include <signal.h>

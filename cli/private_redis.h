@@ -7,7 +7,7 @@
 #ifndef FS_PRIVATE_REDIS_H
 #define FS_PRIVATE_REDIS_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <sys/types.h>
 

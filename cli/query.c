@@ -7,16 +7,16 @@
  * DISTANCE`, nearest first. A file that cannot be read or featurized is named on stderr,
  * the others are still answered, and the exit status is 1. Load and search times go to
  * the log (stderr). */
-#include "classify.h"
-#include "clock.h"
-#include "commands.h"
-#include "config.h"
-#include "featurizer.h"
-#include "file.h"
-#include "keys.h"
-#include "log.h"
-#include "options.h"
-#include "private_redis.h"
+#include "cli/classify.h"
+#include "common/clock.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "featurizer/featurizer.h"
+#include "common/file.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "cli/private_redis.h"
 
 #include <errno.h>
 #include <getopt.h>

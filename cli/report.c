@@ -7,15 +7,15 @@
  * at most REPORT_SCATTER_POINTS stored images, projected with the current model); images per
  * label; throughput and latency over time from fs:metrics; the live workers; failures with
  * their reasons. Each section that has no data says so instead of drawing an empty chart. */
-#include "commands.h"
-#include "config.h"
-#include "gallery.h"
-#include "keys.h"
-#include "log.h"
-#include "pca_model.h"
-#include "private_redis.h"
-#include "status.h"
-#include "svg.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "cli/gallery.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "pca/pca_model.h"
+#include "cli/private_redis.h"
+#include "common/status.h"
+#include "cli/svg.h"
 
 #include <errno.h>
 #include <getopt.h>

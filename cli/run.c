@@ -12,16 +12,16 @@
  * --results on TCP, workers on other machines can join; the roles then always use CURVE
  * keys (--keys, else a key directory made once in --data-dir), so a run never opens a port
  * to anyone who can reach it. */
-#include "clock.h"
-#include "commands.h"
-#include "config.h"
-#include "isa.h"
-#include "keys.h"
-#include "log.h"
-#include "pipeline.h"
-#include "redis.h"
-#include "stop.h"
-#include "uploads.h"
+#include "common/clock.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/isa.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "cli/pipeline.h"
+#include "common/redis.h"
+#include "common/stop.h"
+#include "common/uploads.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -13,16 +13,16 @@
  * stored, then the workers, the sink (which publishes its final model) and the private
  * Redis stop. Whatever was accepted and not yet featurized stays in the upload stream and
  * is taken up by the next start. */
-#include "clock.h"
-#include "commands.h"
-#include "http.h"
-#include "keys.h"
-#include "log.h"
-#include "options.h"
-#include "pipeline.h"
-#include "redis.h"
-#include "stop.h"
-#include "uploads.h"
+#include "common/clock.h"
+#include "cli/commands.h"
+#include "cli/http.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "cli/pipeline.h"
+#include "common/redis.h"
+#include "common/stop.h"
+#include "common/uploads.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -4,13 +4,13 @@
  * again every second: on a terminal the screen is redrawn in place; otherwise each
  * snapshot is printed as plain lines after the last, so a log or a pipe reads cleanly.
  * Redis unreachable, at the start or while watching, is exit status 1. */
-#include "commands.h"
-#include "config.h"
-#include "keys.h"
-#include "private_redis.h"
-#include "redis.h"
-#include "status.h"
-#include "stop.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/keys.h"
+#include "cli/private_redis.h"
+#include "common/redis.h"
+#include "common/status.h"
+#include "common/stop.h"
 
 #include <getopt.h>
 #include <stdio.h>

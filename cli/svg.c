@@ -1,6 +1,6 @@
 /* svg.c -- see svg.h. Every chart maps data to a plot box with the same helper (linear
  * scales from the data's range, padded when flat), so axes and points agree. */
-#include "svg.h"
+#include "cli/svg.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,14 +1,14 @@
 /* upload.c -- `fruitstream upload` puts images into a running pipeline. It talks to Redis
  * only: an upload is a blob plus an entry in the upload stream (common/uploads.h), exactly
  * what an app back-end would write. */
-#include "commands.h"
-#include "config.h"
-#include "file.h"
-#include "keys.h"
-#include "log.h"
-#include "private_redis.h"
-#include "redis.h"
-#include "uploads.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/file.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "cli/private_redis.h"
+#include "common/redis.h"
+#include "common/uploads.h"
 
 #include <errno.h>
 #include <getopt.h>

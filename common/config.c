@@ -1,5 +1,5 @@
 /* config.c -- see config.h. */
-#include "config.h"
+#include "common/config.h"
 
 #include <stdlib.h>
 #include <string.h>

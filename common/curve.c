@@ -3,9 +3,9 @@
  * rereads the folder when it changes); this file adds what they leave to the caller: files
  * that must not be overwritten or left readable, errors that name the file, and the rule on
  * where a server may bind without keys. */
-#include "curve.h"
+#include "common/curve.h"
 
-#include "log.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -1,7 +1,7 @@
 /* defer.c -- see defer.h. */
-#include "defer.h"
+#include "common/defer.h"
 
-#include "log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <sched.h>

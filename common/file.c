@@ -1,5 +1,5 @@
 /* file.c -- see file.h. */
-#include "file.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <stdio.h>

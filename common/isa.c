@@ -1,7 +1,7 @@
 /* isa.c -- see isa.h. CPU features come from the compiler's cpu-model builtins on x86-64
  * and from the auxiliary vector on ARM64 (where NEON, "asimd", is part of the base
  * architecture, so the check only guards against an odd kernel). */
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stdio.h>
 #include <stdlib.h>

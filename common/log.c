@@ -1,6 +1,6 @@
 /* log.c -- see log.h. Lines are formatted into one buffer and written with a single
  * write(2), so lines from several processes sharing a terminal never interleave. */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* options.c -- see options.h. strtoll/strtod do the reading; what they let through
  * (leading spaces, a '+', trailing text, overflow clamped to the limits, hexadecimal and
  * "inf"/"nan" for reals) is refused here. */
-#include "options.h"
+#include "common/options.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* redis.c -- see redis.h. Connections use a 10 s command timeout so a hung server shows up
  * as an error instead of a silent stall, and AUTH and SELECT on every (re)connect. */
-#include "redis.h"
+#include "common/redis.h"
 
-#include "log.h"
-#include "options.h"
+#include "common/log.h"
+#include "common/options.h"
 
 #include <ctype.h>
 #include <stdint.h>

@@ -23,7 +23,7 @@
 #ifndef FS_SIMD_H
 #define FS_SIMD_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <string.h>
 

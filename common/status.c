@@ -2,10 +2,10 @@
  * HGETALL of the counters and XREVRANGE of the newest sample, then SCAN rounds over
  * fs:worker:* with their HMGETs pipelined per round. A worker whose hash expires between
  * the SCAN and its HMGET is simply not listed. */
-#include "status.h"
+#include "common/status.h"
 
-#include "clock.h"
-#include "keys.h"
+#include "common/clock.h"
+#include "common/keys.h"
 
 #include <stdlib.h>
 #include <string.h>

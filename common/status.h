@@ -8,7 +8,7 @@
 #ifndef FS_STATUS_H
 #define FS_STATUS_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stdbool.h>
 #include <stdint.h>

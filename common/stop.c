@@ -1,5 +1,5 @@
 /* stop.c -- see stop.h. */
-#include "stop.h"
+#include "common/stop.h"
 
 #include <czmq.h>
 #include <signal.h>

@@ -2,10 +2,10 @@
  * collected every UPLOADS_PIPELINE entries, so a folder of 100,000 images goes in a few
  * seconds with bounded memory: the tree is walked one directory at a time (sorted, so two
  * runs enqueue in the same order) and nothing is kept once sent. */
-#include "uploads.h"
+#include "common/uploads.h"
 
-#include "keys.h"
-#include "log.h"
+#include "common/keys.h"
+#include "common/log.h"
 
 #include <dirent.h>
 #include <errno.h>

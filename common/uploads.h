@@ -10,7 +10,7 @@
 #ifndef FS_UPLOADS_H
 #define FS_UPLOADS_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * messages" section is a transcription of these tables. Encoding uses msgpack-c's packer;
  * decoding is a small allocation-free reader (see reader_t). Strings are copied into the
  * struct's fixed buffers; byte fields are left pointing into the frame. */
-#include "wire.h"
+#include "common/wire.h"
 
 #include <stdio.h>
 #include <string.h>

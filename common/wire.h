@@ -14,7 +14,7 @@
 #ifndef FS_WIRE_H
 #define FS_WIRE_H
 
-#include "keys.h"
+#include "common/keys.h"
 
 #include <msgpack.h>
 #include <stdbool.h>

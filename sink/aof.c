@@ -1,7 +1,7 @@
 /* aof.c -- see aof.h. INFO persistence is a few hundred bytes of "name:value" lines. */
-#include "aof.h"
+#include "sink/aof.h"
 
-#include "log.h"
+#include "common/log.h"
 
 #include <stdlib.h>
 #include <string.h>

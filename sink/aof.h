@@ -11,7 +11,7 @@
 #ifndef FS_AOF_H
 #define FS_AOF_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stdint.h>
 

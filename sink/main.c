@@ -3,7 +3,7 @@
  * One loop: wait for results on the PULL socket, drain up to a batch of them, project the
  * good ones on the current PCA model, store the batch with one pipelined round trip
  * (sink/store.c), then add the newly stored vectors to the PCA in sequence order
- * (sink/pca_store.c explains why order makes restarts exact). The model is refreshed every
+ * (pca/pca_store.c explains why order makes restarts exact). The model is refreshed every
  * N vectors or T seconds and the running sums are checkpointed likewise. Heartbeats from
  * workers become expiring fs:worker:<id> hashes. A frame that does not decode is dropped
  * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
@@ -11,23 +11,23 @@
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
  * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
  * names; the sink logs which. */
-#include "aof.h"
-#include "clock.h"
-#include "config.h"
-#include "curve.h"
-#include "defer.h"
-#include "isa.h"
-#include "keys.h"
-#include "log.h"
-#include "metrics.h"
-#include "options.h"
-#include "pca.h"
-#include "pca_store.h"
-#include "redis.h"
-#include "retain.h"
-#include "stop.h"
-#include "store.h"
-#include "wire.h"
+#include "sink/aof.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/curve.h"
+#include "common/defer.h"
+#include "common/isa.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "sink/metrics.h"
+#include "common/options.h"
+#include "pca/pca.h"
+#include "pca/pca_store.h"
+#include "common/redis.h"
+#include "sink/retain.h"
+#include "common/stop.h"
+#include "sink/store.h"
+#include "common/wire.h"
 
 #include <cblas.h>
 #include <czmq.h>

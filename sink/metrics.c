@@ -3,10 +3,10 @@
  * streaming quantile sketch, and exact). Live workers are a small CZMQ hash of id -> last
  * heartbeat, pruned at each sample: the sink does not SCAN the keyspace for them, which
  * with a million fs:image keys would cost Redis far more than the sample is worth. */
-#include "metrics.h"
+#include "sink/metrics.h"
 
-#include "keys.h"
-#include "log.h"
+#include "common/keys.h"
+#include "common/log.h"
 
 #include <czmq.h>
 #include <stdlib.h>

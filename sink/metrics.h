@@ -9,7 +9,7 @@
 #ifndef FS_METRICS_H
 #define FS_METRICS_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stdint.h>
 

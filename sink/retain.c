@@ -3,11 +3,11 @@
  * age: entries are in store order, so the first one young enough ends the walk), then
  * UNLINKs their image hashes and XTRIMs the stream up to the last one, in one pipeline.
  * UNLINK frees the 7 KB values on Redis's background thread. */
-#include "retain.h"
+#include "sink/retain.h"
 
-#include "keys.h"
-#include "log.h"
-#include "options.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/options.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #ifndef FS_RETAIN_H
 #define FS_RETAIN_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stdint.h>
 

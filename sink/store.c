@@ -1,11 +1,11 @@
 /* store.c -- see store.h. The script is sent with EVALSHA; when Redis does not know it
  * (scripts are not persisted, so after a restart) it is loaded again with SCRIPT LOAD and
  * the batch repeated, which the script makes harmless. */
-#include "store.h"
+#include "sink/store.h"
 
-#include "clock.h"
-#include "keys.h"
-#include "log.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/log.h"
 
 #include <stdbool.h>
 #include <stdio.h>

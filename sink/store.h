@@ -10,8 +10,8 @@
 #ifndef FS_STORE_H
 #define FS_STORE_H
 
-#include "redis.h"
-#include "wire.h"
+#include "common/redis.h"
+#include "common/wire.h"
 
 #include <stdint.h>
 

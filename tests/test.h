@@ -11,7 +11,7 @@
 #ifndef FS_TEST_H
 #define FS_TEST_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,19 +22,19 @@
  *
  * With --watch it also adds every JPEG that appears under the folders named (watch.c),
  * checking for them at every turn of its loop; a watched folder is an allowed one. */
-#include "clock.h"
-#include "config.h"
-#include "curve.h"
-#include "defer.h"
-#include "keys.h"
-#include "log.h"
-#include "redis.h"
-#include "stop.h"
-#include "uploads.h"
-#include "watch.h"
-#include "wire.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/curve.h"
+#include "common/defer.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "common/stop.h"
+#include "common/uploads.h"
+#include "ventilator/watch.h"
+#include "common/wire.h"
 
-#include "options.h"
+#include "common/options.h"
 
 #include <czmq.h>
 #include <fcntl.h>

@@ -6,11 +6,11 @@
  * scan that changed recently wait in `settling` until they have been quiet for
  * WATCH_QUIET_SECONDS; a kernel queue overflow rescans every root, which the set of
  * uploaded paths makes harmless. */
-#include "watch.h"
+#include "ventilator/watch.h"
 
-#include "keys.h"
-#include "log.h"
-#include "uploads.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/uploads.h"
 
 #include <dirent.h>
 #include <errno.h>

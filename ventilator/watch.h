@@ -13,7 +13,7 @@
 #ifndef FS_WATCH_H
 #define FS_WATCH_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #define WATCH_QUIET_SECONDS 2
 #define WATCH_MAX_DIRS 16 /* --watch folders, at most */

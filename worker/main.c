@@ -18,15 +18,15 @@
  * processes' copies (2 x 14 MB) crowd a shared L3 cache that holds one copy easily. The
  * kernels run on the best instruction set the CPU has, or the one FRUITSTREAM_ISA names;
  * the worker logs it and reports it in every heartbeat. */
-#include "clock.h"
-#include "config.h"
-#include "curve.h"
-#include "featurizer.h"
-#include "isa.h"
-#include "log.h"
-#include "options.h"
-#include "stop.h"
-#include "wire.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/curve.h"
+#include "featurizer/featurizer.h"
+#include "common/isa.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "common/stop.h"
+#include "common/wire.h"
 
 #include <czmq.h>
 #include <getopt.h>

@@ -1,9 +1,9 @@
-/* fuzz_safetensors.c -- the safetensors reader (worker/safetensors.c) on any bytes. The
+/* fuzz_safetensors.c -- the safetensors reader (featurizer/safetensors.c) on any bytes. The
  * reader maps a file, so the bytes go into an anonymous memory file opened by its
  * /proc/self/fd path; every tensor it accepts is read end to end (ASan sees a read past
  * the mapping). */
-#include "fuzz.h"
-#include "safetensors.h"
+#include "tests/fuzz/fuzz.h"
+#include "featurizer/safetensors.h"
 
 #include <stdio.h>
 #include <sys/mman.h>

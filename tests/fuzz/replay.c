@@ -5,8 +5,8 @@
  *
  * Feeds every file to LLVMFuzzerTestOneInput once; a crash is the test failing. Prints
  * `ok fuzz_NAME_corpus` with the number of inputs, or FAIL when there are none. */
-#include "file.h"
-#include "fuzz.h"
+#include "common/file.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
 #include <stdio.h>

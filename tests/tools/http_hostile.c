@@ -10,8 +10,8 @@
  * `refused` (closed by the server within 0.5 s: over its limit), `cut` (closed later),
  * `open` (still open at the end), `last_close_s` (when the last one was closed), and for
  * slow, `bytes_sent`. Loopback only. */
-#include "clock.h"
-#include "loopback.h"
+#include "common/clock.h"
+#include "tests/tools/loopback.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -6,8 +6,8 @@
  * for every frame that arrives, at once, until it is killed. With $FRUITSTREAM_KEYS it is
  * a CURVE client, the identity $FS_CERT (default worker) of that key directory; without, a
  * plain one. */
-#include "config.h"
-#include "curve.h"
+#include "common/config.h"
+#include "common/curve.h"
 
 #include <czmq.h>
 #include <stdio.h>

@@ -13,10 +13,10 @@
  * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. With
  * $FRUITSTREAM_KEYS it connects as a CURVE client, the identity $FS_CERT (default worker)
  * of that key directory (tests/integration/curve.sh). */
-#include "config.h"
-#include "curve.h"
-#include "file.h"
-#include "wire.h"
+#include "common/config.h"
+#include "common/curve.h"
+#include "common/file.h"
+#include "common/wire.h"
 
 #include <czmq.h>
 #include <stdio.h>

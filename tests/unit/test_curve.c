@@ -2,8 +2,8 @@
  * overwrite), errors that name the file, which endpoints count as local, and a CURVE
  * server that lets an authorised client in, keeps a plain and an unauthorised one out, and
  * refuses a key once it is removed from workers/. */
-#include "../test.h"
-#include "curve.h"
+#include "tests/test.h"
+#include "common/curve.h"
 
 #include <string.h>
 #include <sys/stat.h>

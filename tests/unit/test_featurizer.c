@@ -5,9 +5,9 @@
  * and a valid image featurized afterwards gives bit-identical features (no state left
  * behind by the failures). A featurizer sharing another's weights, run on its own thread at
  * the same time as the other, gives both the very features one featurizer alone gives. */
-#include "featurizer.h"
-#include "file.h"
-#include "../test.h"
+#include "featurizer/featurizer.h"
+#include "common/file.h"
+#include "tests/test.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -6,8 +6,8 @@
  * wy(y) * wx(x) * in(y, x), each axis's weights being the triangle of half-width max(f, 1)
  * around (i + 0.5) * f, normalised to sum 1. (That the rule is torch's own was checked by
  * hand against torch.nn.functional.interpolate: see the commit that added this file.) */
-#include "image.h"
-#include "../test.h"
+#include "featurizer/image.h"
+#include "tests/test.h"
 
 #include <math.h>
 #include <string.h>

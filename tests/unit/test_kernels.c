@@ -2,8 +2,8 @@
  * PyTorch definitions (OIHW weights, padding 1), on random tensors of odd sizes, once per
  * instruction set built for this architecture (the ones the CPU lacks are skipped, and
  * say so). */
-#include "kernels.h"
-#include "../test.h"
+#include "featurizer/kernels.h"
+#include "tests/test.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,11 +2,11 @@
  * the gallery's nearest neighbours equal a plain sort of every distance (several query
  * blocks, ties, n larger than the gallery), the vote, latency percentiles, retention
  * durations, SVG escaping and element counts. */
-#include "../test.h"
-#include "gallery.h"
-#include "metrics.h"
-#include "retain.h"
-#include "svg.h"
+#include "tests/test.h"
+#include "cli/gallery.h"
+#include "sink/metrics.h"
+#include "sink/retain.h"
+#include "cli/svg.h"
 
 #include <math.h>
 #include <stdlib.h>

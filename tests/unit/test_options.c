@@ -1,9 +1,9 @@
 /* test_options.c -- numeric options are read whole or refused: no "224x" read as 224, no
  * "1e6" as 1, no wrap-around, ranges and units honoured; Redis URLs likewise, and their
  * passwords never show in a formatted address. */
-#include "../test.h"
-#include "options.h"
-#include "redis.h"
+#include "tests/test.h"
+#include "common/options.h"
+#include "common/redis.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  * ../shared/reference, both fed in shuffled order and uneven batches. Each comparison prints
  * its measured errors on a `#` line. The merges run on the best instruction set this CPU
  * has; test_syrk holds every set's rank-k update to dsyrk. */
-#include "pca.h"
-#include "../test.h"
+#include "pca/pca.h"
+#include "tests/test.h"
 
 #include <cblas.h>
 #include <lapacke.h>

@@ -9,9 +9,9 @@
  * `--first N` checks the first N images at S = 100 only, on every path, as
  * reference_100_subset_<isa>: for the ARM64 build, which tests/run.sh runs under qemu-user,
  * where the whole set would take some twenty minutes. Without it the test is the whole set. */
-#include "featurizer.h"
-#include "file.h"
-#include "../test.h"
+#include "featurizer/featurizer.h"
+#include "common/file.h"
+#include "tests/test.h"
 
 #include <math.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * Every broken file must give NULL and an error that names the file, so that an operator
  * pointing the worker at the wrong file learns which one and why. The files are written
  * to /tmp with mkstemp and removed at once. */
-#include "safetensors.h"
-#include "../test.h"
+#include "featurizer/safetensors.h"
+#include "tests/test.h"
 
 #include <math.h>
 #include <stdint.h>

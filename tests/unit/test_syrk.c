@@ -2,8 +2,8 @@
  * triangle and leaves the rest of C alone, at the PCA's shape and at small and odd ones
  * (partial panels, narrow tiles, several column blocks). It runs once per set built for this
  * architecture; the sets this CPU lacks are skipped, and say so. */
-#include "syrk.h"
-#include "../test.h"
+#include "pca/syrk.h"
+#include "tests/test.h"
 
 #include <cblas.h>
 #include <math.h>

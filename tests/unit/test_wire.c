@@ -1,7 +1,7 @@
 /* test_wire.c -- every message survives a round trip; every kind of damage is refused with
  * a reason and never crashes the decoder. */
-#include "../test.h"
-#include "wire.h"
+#include "tests/test.h"
+#include "common/wire.h"
 
 #include <string.h>
 

@@ -21,8 +21,8 @@
  *   the Zen 5 it was measured on, blocks or not made no difference.)
  * - Each element's sum runs over kk in order with the set's multiply-add; it differs from
  *   dsyrk's by rounding only (test_syrk: 1e-13 relative). */
-#include "syrk_impl.h"
-#include "simd.h"
+#include "pca/syrk_impl.h"
+#include "common/simd.h"
 
 #include <stddef.h>
 

@@ -1,11 +1,11 @@
 /* pca_store.c -- see pca_store.h. Arrays travel as little-endian binary strings (float64 for
  * the model, float32 for features, as stored); hashes hold scalars as decimal text so that
  * redis-cli shows them. */
-#include "pca_store.h"
+#include "pca/pca_store.h"
 
-#include "clock.h"
-#include "keys.h"
-#include "log.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -35,9 +35,9 @@
  *
  * Normalisation, (x / 255 - mean) / std, is done as x * a + b per channel on each output
  * row while it is still in cache; it differs from the two-step form by an ulp or so. */
-#include "image.h"
+#include "featurizer/image.h"
 
-#include "kernels.h"
+#include "featurizer/kernels.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -8,8 +8,8 @@
 #ifndef FS_PCA_STORE_H
 #define FS_PCA_STORE_H
 
-#include "pca.h"
-#include "redis.h"
+#include "pca/pca.h"
+#include "common/redis.h"
 
 #include <stdint.h>
 

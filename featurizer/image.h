@@ -11,7 +11,7 @@
 #ifndef FS_IMAGE_H
 #define FS_IMAGE_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -19,7 +19,7 @@
  * them). Anything else -- floats, negative numbers, true/false/null, trailing commas,
  * duplicate keys, unknown tensor fields -- is an error naming the byte where it occurred.
  * Every failure returns NULL with err = "PATH: problem". */
-#include "safetensors.h"
+#include "featurizer/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
 #ifndef FS_PCA_MODEL_H
 #define FS_PCA_MODEL_H
 
-#include "redis.h"
+#include "common/redis.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #ifndef FS_FEATURIZER_H
 #define FS_FEATURIZER_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stddef.h>
 

@@ -7,7 +7,7 @@
 #ifndef FS_PCA_H
 #define FS_PCA_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #ifndef FS_SYRK_H
 #define FS_SYRK_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stddef.h>
 

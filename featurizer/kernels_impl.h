@@ -7,8 +7,8 @@
 #ifndef FS_KERNELS_IMPL_H
 #define FS_KERNELS_IMPL_H
 
-#include "isa.h"
-#include "kernels.h"
+#include "common/isa.h"
+#include "featurizer/kernels.h"
 
 struct kernels_t {
     isa_t isa;

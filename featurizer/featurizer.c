@@ -1,15 +1,15 @@
 /* featurizer.c -- JPEG bytes to a 1280-float MobileNetV2 feature vector.
  *
- * Glue between the image loader (decode, resize, normalise: worker/image.h) and the
- * network (worker/mobilenet.h): the loader writes straight into the network's input
+ * Glue between the image loader (decode, resize, normalise: featurizer/image.h) and the
+ * network (featurizer/mobilenet.h): the loader writes straight into the network's input
  * tensor, so one image costs no copies and no allocation once the loader's buffers have
  * grown to the largest image seen. Each stage is timed with CLOCK_MONOTONIC. A featurizer
  * is single-threaded: machines are filled with one per core, which beats threading each
  * small GEMM. */
-#include "featurizer.h"
+#include "featurizer/featurizer.h"
 
-#include "image.h"
-#include "mobilenet.h"
+#include "featurizer/image.h"
+#include "featurizer/mobilenet.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -49,8 +49,8 @@
  *                         (dim (dim + 1) / 2 f64), then the p pending rows (p x dim f32).
  * Pending rows are stored as they came, so restoring and continuing reproduces the
  * uninterrupted computation bit for bit. */
-#include "pca.h"
-#include "syrk.h"
+#include "pca/pca.h"
+#include "pca/syrk.h"
 
 #include <cblas.h>
 #include <lapacke.h>

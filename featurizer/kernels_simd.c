@@ -21,8 +21,8 @@
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
-#include "kernels_impl.h"
-#include "simd.h"
+#include "featurizer/kernels_impl.h"
+#include "common/simd.h"
 
 #define W SIMD_W
 #if SIMD_REGS >= 32

@@ -5,7 +5,7 @@
  * A packed panel holds up to kern->panel outputs for every input, k rows of its width
  * padded with zeros to a whole number of vectors, so that the GEMM streams one contiguous
  * block per panel and never needs a partial load of weights. */
-#include "kernels_impl.h"
+#include "featurizer/kernels_impl.h"
 
 #include <stdlib.h>
 #include <string.h>

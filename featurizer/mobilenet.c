@@ -14,10 +14,10 @@
  * within BAND_BYTES, small enough for L2: the 6x-expanded tensor, the largest data of the
  * network, never goes to memory. Weights are only read once loaded, so networks made by
  * mobilenet_share run on other threads with buffers of their own and the same weights. */
-#include "mobilenet.h"
+#include "featurizer/mobilenet.h"
 
-#include "kernels.h"
-#include "safetensors.h"
+#include "featurizer/kernels.h"
+#include "featurizer/safetensors.h"
 
 #include <stdarg.h>
 #include <stdint.h>

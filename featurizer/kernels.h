@@ -12,7 +12,7 @@
 #ifndef FS_KERNELS_H
 #define FS_KERNELS_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,7 +67,7 @@ void kernels_dw_reorder(const float *c133, int c, float *out);
 /* out[c] = mean over the m rows of in (m x c). */
 void kernels_avgpool(const kernels_t *kern, const float *in, int m, int c, float *out);
 
-/* The row loops of the image resize and normalisation (worker/image.c), over n values:
+/* The row loops of the image resize and normalisation (featurizer/image.c), over n values:
  * dest = src as floats; dest = w * src; dest += w * src; row = row * scale + offset
  * (elementwise). Rows must not overlap. */
 void kernels_row_to_float(const kernels_t *kern, float *dest, const uint8_t *src, size_t n);

@@ -7,7 +7,7 @@
 #ifndef FS_MOBILENET_H
 #define FS_MOBILENET_H
 
-#include "isa.h"
+#include "common/isa.h"
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* pca_model.c -- see pca_model.h. Rows are centred (and scaled) into a scratch copy, then
  * one sgemm against the k x dim axes projects them all. */
-#include "pca_model.h"
+#include "pca/pca_model.h"
 
-#include "keys.h"
+#include "common/keys.h"
 
 #include <cblas.h>
 #include <stdlib.h>

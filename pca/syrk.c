@@ -1,7 +1,7 @@
 /* syrk.c -- see syrk.h. Hands the call to the object of syrk_simd.c compiled for the chosen
  * instruction set. */
-#include "syrk.h"
-#include "syrk_impl.h"
+#include "pca/syrk.h"
+#include "pca/syrk_impl.h"
 
 void syrk_upper_add(isa_t isa, int n, int k, const double *a, double *c, double *pack)
 {
