@@ -21,7 +21,7 @@ DATA    ?= $(SHARED)/data/fruits-360/Test
 RUN_ARGS ?=
 
 PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd
-CPPFLAGS += -I. -D_GNU_SOURCE \
+CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 # User flags first, then the project's: `make CFLAGS=-O3` keeps -std=c11 -Wall ...
 CFLAGS  ?= -O2 -g
@@ -91,7 +91,17 @@ deps-arm64: deps
 deps-render: deps-arm64
 	@sh scripts/deps.sh render
 
-$(BUILD)/obj/%.o: %.c
+# Lua scripts stay .lua files and are embedded at build time, each as one C string
+# (common/script.h): DIR/NAME.lua becomes $(BUILD)/gen/DIR/NAME.lua.h.
+LUA_SRC   := $(wildcard */*.lua)
+LUA_H     := $(LUA_SRC:%=$(BUILD)/gen/%.h)
+$(BUILD)/gen/%.lua.h: %.lua
+	@mkdir -p $(dir $@)
+	@{ echo "/* $< as a C string, made by the Makefile: edit $< instead */"; \
+	   echo "static const char $(notdir $*)_lua[] ="; \
+	   sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$/\\n"/' $<; echo "    ;"; } >$@
+
+$(BUILD)/obj/%.o: %.c | $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

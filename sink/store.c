@@ -1,128 +1,43 @@
-/* store.c -- see store.h. The script is sent with EVALSHA; when Redis does not know it
- * (scripts are not persisted, so after a restart) it is loaded again with SCRIPT LOAD and
- * the batch repeated, which the script makes harmless. */
+/* store.c -- see store.h. The batch is stored by one Lua script, sink/store.lua, which
+ * holds the rules of what is stored, rejected or counted; this file formats its arguments,
+ * pipelines its calls and reads their outcomes. When Redis has forgotten the script (after
+ * a restart) it is loaded again and the batch repeated, which the script makes harmless. */
 #include "sink/store.h"
 
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/script.h"
+#include "sink/store.lua.h" /* store_lua: sink/store.lua, embedded by the build */
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A result is trusted only as far as its upload entry vouches for it: the entry must still
- * be in the stream, pending in the ventilators' group (a task was sent for it) and name
- * the same key. Anything else is rejected and counted, touching nothing: a result made up
- * by a peer, or naming another upload's entry, must neither be stored nor delete that
- * upload. A result arriving again after its entry was stored and deleted finds its image
- * already stored: a duplicate, as before. A result whose fs:image key holds something
- * other than a hash is rejected too (writing there would fail the whole call). The checks run with redis.pcall, so an entry ID
- * Redis refuses rejects that one result instead of failing the whole call. Only blobs named
- * fs:blob:* are deleted with their entry: a blob field naming any other key is not ours.
- *
- * One call stores a whole batch: the per-call cost of EVALSHA and of each command inside
- * is what limits Redis here, so per item the script runs only the commands that differ from
- * item to item, and counters, labels, XACK and XDEL are written once per batch. The
- * sequence counter alone moves item by item, before the item's XADD: should the script
- * fail midway, the counter is never behind a number already used, and the repeat goes on.
- * KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set, then the
- *       image hash of each item
- * ARGV: 1 group, 2 stored_ms, then ITEM_FIELDS per item: entry, key, label, ok, features,
- *       error, worker, decode_ms, resize_ms, net_ms, uploaded_ms, pca, pca_version, size,
- *       attempt
- * Returns {outcome, seq} per item, flattened (outcome: STORE_NEW, _DUPLICATE, _FAILED,
- * _REJECTED). */
 /* Items per script call. A batch of more is sent as several pipelined calls, so that Redis
  * runs the first while the rest are still arriving, as with one call per item. */
 #define STORE_CALL_ITEMS 64
-#define ITEM_FIELDS 15
+/* The script's layout (sink/store.lua explains each): keys and arguments ahead of the
+ * items', and arguments per item. */
 #define BATCH_KEYS 5
 #define BATCH_ARGS 2
-#define TEXT(x) #x
-#define NUMBER(x) TEXT(x)
-static const char store_script[] =
-    "local stored, counters, labels, uploads, failed_set = KEYS[1], KEYS[2], KEYS[3],\n"
-    "  KEYS[4], KEYS[5]\n"
-    "local group, stored_ms = ARGV[1], ARGV[2]\n"
-    "local blob_prefix = '" KEY_BLOB_PREFIX "'\n"
-    "local stored_count, failed, duplicates, rejected = 0, 0, 0, 0\n"
-    "local per_label, entries, out = {}, {}, {}\n"
-    "-- the fields a failed and a stored result share, as multiple values (no table per item)\n"
-    "local function common(a)\n"
-    "  return 'key', ARGV[a + 2], 'label', ARGV[a + 3], 'worker', ARGV[a + 7],\n"
-    "    'uploaded_ms', ARGV[a + 11], 'stored_ms', stored_ms, 'size', ARGV[a + 14],\n"
-    "    'attempt', ARGV[a + 15]\n"
-    "end\n"
-    "-- the blob of the pending upload entry naming key ('' if none), or nil\n"
-    "local function upload_of(entry, key)\n"
-    "  local p = redis.pcall('XPENDING', uploads, group, entry, entry, 1)\n"
-    "  if type(p) ~= 'table' or p.err or not p[1] then return nil end\n"
-    "  local e = redis.call('XRANGE', uploads, entry, entry)\n"
-    "  if not e[1] then return nil end\n"
-    "  local f, named, blob = e[1][2], entry, ''\n"
-    "  for j = 1, #f, 2 do\n"
-    "    if f[j] == 'key' then named = f[j + 1] elseif f[j] == 'blob' then blob = f[j + 1] end\n"
-    "  end\n"
-    "  if named ~= key then return nil end\n"
-    "  return blob\n"
-    "end\n"
-    "for i = 1, #KEYS - " NUMBER(BATCH_KEYS) " do\n"
-    "  local image = KEYS[" NUMBER(BATCH_KEYS) " + i]\n"
-    "  local a = " NUMBER(BATCH_ARGS) " + (i - 1) * " NUMBER(ITEM_FIELDS) "\n"
-    "  local entry, key, label = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
-    "  local blob = upload_of(entry, key)\n"
-    "  if blob and blob:sub(1, #blob_prefix) == blob_prefix then redis.call('DEL', blob) end\n"
-    "  if blob then entries[#entries + 1] = entry end\n"
-    "  local kind = redis.call('TYPE', image).ok\n"
-    "  if kind == 'hash' then\n"
-    "    duplicates = duplicates + 1\n"
-    "    out[2 * i - 1], out[2 * i] = 0, tonumber(redis.call('HGET', image, 'seq') or '0')\n"
-    "  elseif not blob or kind ~= 'none' then -- no entry vouches for it, or no room for it\n"
-    "    rejected = rejected + 1\n"
-    "    out[2 * i - 1], out[2 * i] = 3, 0\n"
-    "  elseif ARGV[a + 4] ~= '1' then\n"
-    "    redis.call('HSET', image, 'status', 'failed', 'error', ARGV[a + 6], common(a))\n"
-    "    redis.call('SADD', failed_set, key)\n"
-    "    failed = failed + 1\n"
-    "    out[2 * i - 1], out[2 * i] = 2, 0\n"
-    "  else\n"
-    "    local seq = redis.call('HINCRBY', counters, 'seq', 1)\n"
-    "    stored_count = stored_count + 1\n"
-    "    -- XADD first: should it fail, no image hash is left to pass later for a duplicate\n"
-    "    redis.call('XADD', stored, seq .. '-1', 'key', key)\n"
-    "    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],\n"
-    "      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],\n"
-    "      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], common(a))\n"
-    "    if label ~= '' then per_label[label] = (per_label[label] or 0) + 1 end\n"
-    "    out[2 * i - 1], out[2 * i] = 1, seq\n"
-    "  end\n"
-    "end\n"
-    "if stored_count > 0 then redis.call('HINCRBY', counters, 'stored', stored_count) end\n"
-    "if failed > 0 then redis.call('HINCRBY', counters, 'failed', failed) end\n"
-    "if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end\n"
-    "if rejected > 0 then redis.call('HINCRBY', counters, 'rejected', rejected) end\n"
-    "for label, n in pairs(per_label) do redis.call('HINCRBY', labels, label, n) end\n"
-    "if #entries > 0 then\n"
-    "  redis.call('XACK', uploads, group, unpack(entries))\n"
-    "  redis.call('XDEL', uploads, unpack(entries))\n"
-    "end\n"
-    "return out\n";
+#define ITEM_FIELDS 15
 
-static char script_sha[41];
+static script_t store_script;
 
-/* SHA1 of the script, asked of Redis once per process (SCRIPT LOAD also caches it). */
-static int load_script(redis_t *redis)
+/* The script: sink/store.lua behind one line that gives it the constants it shares with
+ * this file, so that each is defined once. */
+static const char *script_text(void)
 {
-    redisReply *r = redisCommand(redis->ctx, "SCRIPT LOAD %s", store_script);
-    int ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-    if (ok)
-        memcpy(script_sha, r->str, 41);
-    else if (r)
-        log_error("SCRIPT LOAD failed: %s", r->str ? r->str : "unexpected reply");
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    static char text[sizeof store_lua + 256];
+    if (!text[0])
+        snprintf(text, sizeof text,
+                 "local BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, BLOB_PREFIX = %d, %d, %d, '%s' "
+                 "local NEW, DUPLICATE, FAILED, REJECTED = %d, %d, %d, %d\n%s",
+                 BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, KEY_BLOB_PREFIX, STORE_NEW,
+                 STORE_DUPLICATE, STORE_FAILED, STORE_REJECTED, store_lua);
+    return text;
 }
 
 /* The formatted numbers and image key of one item; argv points into them. */
@@ -175,28 +90,26 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
 /* Appends one script call for the n items; 0, or -1 when out of memory. */
 static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
 {
-    size_t nkeys = BATCH_KEYS + n, argc = 3 + nkeys + BATCH_ARGS + ITEM_FIELDS * n;
+    size_t nkeys = BATCH_KEYS + n, argc = nkeys + BATCH_ARGS + ITEM_FIELDS * n;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     item_text_t *text = malloc((n ? n : 1) * sizeof *text);
-    char numkeys[24], stored_ms[24];
+    char stored_ms[24];
     int rc = argv && lens && text ? 0 : -1;
     if (rc == 0) {
-        snprintf(numkeys, sizeof numkeys, "%zu", nkeys);
         snprintf(stored_ms, sizeof stored_ms, "%lld", (long long) clock_unix_ms());
-        const char *head[3 + BATCH_KEYS] = {"EVALSHA", script_sha, numkeys, KEY_STORED,
-                                            KEY_COUNTERS, KEY_LABELS, KEY_UPLOADS, KEY_FAILED};
-        for (size_t i = 0; i < 3 + BATCH_KEYS; i++)
+        const char *head[BATCH_KEYS] = {KEY_STORED, KEY_COUNTERS, KEY_LABELS, KEY_UPLOADS,
+                                        KEY_FAILED};
+        for (size_t i = 0; i < BATCH_KEYS; i++)
             argv[i] = head[i], lens[i] = strlen(head[i]);
-        size_t args = 3 + nkeys;
-        argv[args] = GROUP_VENTILATORS, lens[args] = strlen(GROUP_VENTILATORS);
-        argv[args + 1] = stored_ms, lens[args + 1] = strlen(stored_ms);
+        argv[nkeys] = GROUP_VENTILATORS, lens[nkeys] = strlen(GROUP_VENTILATORS);
+        argv[nkeys + 1] = stored_ms, lens[nkeys + 1] = strlen(stored_ms);
         for (size_t i = 0; i < n; i++) {
-            size_t at = args + BATCH_ARGS + ITEM_FIELDS * i;
-            item_args(&items[i], &text[i], argv + at, lens + at, &argv[3 + BATCH_KEYS + i],
-                      &lens[3 + BATCH_KEYS + i]);
+            size_t at = nkeys + BATCH_ARGS + ITEM_FIELDS * i;
+            item_args(&items[i], &text[i], argv + at, lens + at, &argv[BATCH_KEYS + i],
+                      &lens[BATCH_KEYS + i]);
         }
-        rc = redisAppendCommandArgv(redis->ctx, (int) argc, argv, lens) == REDIS_OK ? 0 : -1;
+        rc = script_append(&store_script, redis, (int) nkeys, (int) argc, argv, lens);
     }
     free(argv);
     free(lens);
@@ -221,7 +134,7 @@ static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
         }
         return 0;
     }
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+    if (script_unknown(&store_script, r))
         return 1;
     log_error("storing %zu results failed: %s", n,
               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -238,7 +151,8 @@ static size_t call_items(size_t n, size_t at)
  * whether call c failed on its items' account. 0, or -1 as store_batch. */
 static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refused)
 {
-    if (!script_sha[0] && load_script(redis) != 0)
+    store_script.text = script_text();
+    if (script_load(&store_script, redis) != 0)
         return -1;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         if (append_batch(redis, items + at, call_items(n, at)) != 0) {
@@ -261,10 +175,8 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
             rc = -1;
         freeReplyObject(r);
     }
-    if (unknown_script) {
-        script_sha[0] = '\0';
+    if (unknown_script)
         return store_calls(redis, items, n, refused);
-    }
     return rc;
 }
 

@@ -10,7 +10,9 @@
 
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/script.h"
 #include "common/uploads.h"
+#include "ventilator/upload_once.lua.h" /* upload_once_lua, embedded by the build */
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,13 +29,8 @@
 #define WATCH_BATCH 256 /* uploads pipelined in one round trip */
 #define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
 
-/* The path becomes a member of the set and an entry of the stream together, or neither.
- * KEYS: watched set, uploads stream, counters. ARGV: path (= key), label. */
-static const char upload_once_script[] =
-    "if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('XADD', KEYS[2], '*', 'key', ARGV[1], 'label', ARGV[2], 'path', ARGV[1])\n"
-    "redis.call('HINCRBY', KEYS[3], 'uploaded', 1)\n"
-    "return 1\n";
+/* ventilator/upload_once.lua: a path becomes an upload exactly once. */
+static script_t upload_once = {upload_once_lua, ""};
 
 typedef struct {
     char **items;
@@ -307,22 +304,32 @@ static int upload_ready(watch_t *self)
     while (self->ready.count > 0) {
         size_t n = self->ready.count < WATCH_BATCH ? self->ready.count : WATCH_BATCH;
         char **batch = self->ready.items + self->ready.count - n;
+        if (script_load(&upload_once, self->redis) != 0)
+            return -1;
         for (size_t i = 0; i < n; i++) {
             char label[256];
             uploads_label_from_path(batch[i], label, sizeof label);
-            redisAppendCommand(self->redis->ctx, "EVAL %s 3 %s %s %s %s %s", upload_once_script,
-                               KEY_WATCHED, KEY_UPLOADS, KEY_COUNTERS, batch[i], label);
+            const char *argv[] = {KEY_WATCHED, KEY_UPLOADS, KEY_COUNTERS, batch[i], label};
+            const size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]),
+                                   strlen(batch[i]), strlen(label)};
+            if (script_append(&upload_once, self->redis, 3, 5, argv, lens) != 0)
+                return -1;
         }
+        bool unknown = false;
         for (size_t i = 0; i < n; i++) {
             redisReply *r = NULL;
             if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK)
                 return -1; /* the whole batch is tried again: SADD makes that harmless */
-            if (r->type == REDIS_REPLY_ERROR) /* this file only; not worth retrying */
+            if (script_unknown(&upload_once, r))
+                unknown = true;
+            else if (r->type == REDIS_REPLY_ERROR) /* this file only; not worth retrying */
                 log_error("watch: uploading %s: %s", batch[i], r->str);
             else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
                 log_debug("watch: uploaded %s", batch[i]);
             freeReplyObject(r);
         }
+        if (unknown) /* Redis restarted: load the script and send the batch again */
+            continue;
         for (size_t i = 0; i < n; i++)
             free(batch[i]);
         self->ready.count -= n;

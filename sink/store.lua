@@ -1,0 +1,98 @@
+-- store.lua -- stores a batch of results in one call (sink/store.c runs it with EVALSHA).
+--
+-- A result is trusted only as far as its upload entry vouches for it: the entry must still
+-- be in the stream, pending in the ventilators' group (a task was sent for it) and name
+-- the same key. Anything else is rejected and counted, touching nothing: a result made up
+-- by a peer, or naming another upload's entry, must neither be stored nor delete that
+-- upload. A result arriving again after its entry was stored and deleted finds its image
+-- already stored: a duplicate. A result whose image key holds something other than a
+-- hash is rejected too (writing there would fail the whole call). The checks run with
+-- redis.pcall, so an entry ID Redis refuses rejects that one result instead of failing the
+-- whole call. Only blobs under BLOB_PREFIX are deleted with their entry: a blob field
+-- naming any other key is not ours.
+--
+-- Per item the script runs only the commands that differ from item to item; counters,
+-- labels, XACK and XDEL are written once per batch, since the per-command cost is what
+-- limits Redis here. The sequence counter alone moves item by item, before the item's
+-- XADD: should the script fail midway, the counter is never behind a number already used,
+-- and the repeat goes on.
+--
+-- KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set, then the
+--       image hash of each item (BATCH_KEYS = 5 come first)
+-- ARGV: 1 group, 2 stored_ms (BATCH_ARGS = 2 come first), then ITEM_FIELDS per item:
+--       entry, key, label, ok, features, error, worker, decode_ms, resize_ms, net_ms,
+--       uploaded_ms, pca, pca_version, size, attempt
+-- Returns {outcome, seq} per item, flattened (outcome: NEW, DUPLICATE, FAILED, REJECTED).
+--
+-- The upper-case names are defined once, in sink/store.c, which puts them in a line of
+-- `local` assignments ahead of this text before loading it.
+
+local stored, counters, labels, uploads, failed_set = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5]
+local group, stored_ms = ARGV[1], ARGV[2]
+local stored_count, failed, duplicates, rejected = 0, 0, 0, 0
+local per_label, entries, out = {}, {}, {}
+
+-- the fields a failed and a stored result share, as multiple values (no table per item)
+local function common(a)
+  return 'key', ARGV[a + 2], 'label', ARGV[a + 3], 'worker', ARGV[a + 7],
+    'uploaded_ms', ARGV[a + 11], 'stored_ms', stored_ms, 'size', ARGV[a + 14],
+    'attempt', ARGV[a + 15]
+end
+
+-- the blob of the pending upload entry naming key ('' if none), or nil
+local function upload_of(entry, key)
+  local p = redis.pcall('XPENDING', uploads, group, entry, entry, 1)
+  if type(p) ~= 'table' or p.err or not p[1] then return nil end
+  local e = redis.call('XRANGE', uploads, entry, entry)
+  if not e[1] then return nil end
+  local f, named, blob = e[1][2], entry, ''
+  for j = 1, #f, 2 do
+    if f[j] == 'key' then named = f[j + 1] elseif f[j] == 'blob' then blob = f[j + 1] end
+  end
+  if named ~= key then return nil end
+  return blob
+end
+
+for i = 1, #KEYS - BATCH_KEYS do
+  local image = KEYS[BATCH_KEYS + i]
+  local a = BATCH_ARGS + (i - 1) * ITEM_FIELDS
+  local entry, key, label = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local blob = upload_of(entry, key)
+  if blob and blob:sub(1, #BLOB_PREFIX) == BLOB_PREFIX then redis.call('DEL', blob) end
+  if blob then entries[#entries + 1] = entry end
+  local kind = redis.call('TYPE', image).ok
+  if kind == 'hash' then
+    duplicates = duplicates + 1
+    out[2 * i - 1], out[2 * i] = DUPLICATE, tonumber(redis.call('HGET', image, 'seq') or '0')
+  elseif not blob or kind ~= 'none' then -- no entry vouches for it, or no room for it
+    rejected = rejected + 1
+    out[2 * i - 1], out[2 * i] = REJECTED, 0
+  elseif ARGV[a + 4] ~= '1' then
+    redis.call('HSET', image, 'status', 'failed', 'error', ARGV[a + 6], common(a))
+    redis.call('SADD', failed_set, key)
+    failed = failed + 1
+    out[2 * i - 1], out[2 * i] = FAILED, 0
+  else
+    local seq = redis.call('HINCRBY', counters, 'seq', 1)
+    stored_count = stored_count + 1
+    -- XADD first: should it fail, no image hash is left to pass later for a duplicate
+    redis.call('XADD', stored, seq .. '-1', 'key', key)
+    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],
+      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],
+      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], common(a))
+    if label ~= '' then per_label[label] = (per_label[label] or 0) + 1 end
+    out[2 * i - 1], out[2 * i] = NEW, seq
+  end
+end
+
+if stored_count > 0 then redis.call('HINCRBY', counters, 'stored', stored_count) end
+if failed > 0 then redis.call('HINCRBY', counters, 'failed', failed) end
+if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end
+if rejected > 0 then redis.call('HINCRBY', counters, 'rejected', rejected) end
+for label, n in pairs(per_label) do redis.call('HINCRBY', labels, label, n) end
+if #entries > 0 then
+  redis.call('XACK', uploads, group, unpack(entries))
+  redis.call('XDEL', uploads, unpack(entries))
+end
+return out
