@@ -68,7 +68,7 @@ start_pipeline() {
         WORKER_PIDS="$WORKER_PIDS $!"
     done
     PIDS="$PIDS $WORKER_PIDS"
-    until_true 30 "[ \$(redis-cli -s $SOCK eval \"return #redis.call('KEYS', 'fs:worker:*')\" 0) -ge $1 ]" ||
+    until_true 30 "[ \$(redis-cli -s $SOCK --scan --pattern 'fs:worker:*' | wc -l) -ge $1 ]" ||
         { echo "workers did not start: $(tail -n 2 "$T"/worker-*.log)" >&2; exit 1; }
 }
 

@@ -25,9 +25,10 @@ mode="${1:-}"
 PACKAGES="gcc make pkg-config libzmq3-dev libczmq-dev libturbojpeg0-dev libopenblas-dev
 liblapacke-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev"
 # The tests: real Redis and processes; network namespaces; the deployment files checked
-# offline (systemd-analyze verify, docker-compose config, YAML parsing).
+# offline (systemd-analyze verify, docker-compose config, YAML parsing); the sources' format
+# and the Lua scripts' syntax (clang-format, luac).
 TEST_PACKAGES="redis-server redis-tools procps iproute2 systemd python3 python3-yaml
-docker-compose curl tmux"
+docker-compose curl tmux clang-format lua5.1"
 case "$mode" in
 build) ;;
 bench)

@@ -67,12 +67,15 @@ free_port() {
 
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
 
-# results_by WORKER: how many stored results that worker made
-results_by() { rcli eval "local n = 0
-for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
-  if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end
-end
-return n" 0 "$1"; }
+# results_by WORKER: how many stored results that worker made (SCAN, as everywhere: KEYS
+# would block Redis on a large database)
+results_by() {
+    n=0
+    for k in $(rcli --scan --pattern 'fs:image:*'); do
+        [ "$(rcli hget "$k" worker)" = "$1" ] && n=$((n + 1))
+    done
+    echo "$n"
+}
 
 # free_port: a TCP port nobody listens on (checked with ss), from the ephemeral-free range.
 free_port() {
