@@ -2,7 +2,7 @@
  *
  * The ventilator, the sink and a private Redis wake hundreds of times a second, each time
  * for tens of microseconds. On a machine whose cores all run workers, every such wake-up
- * preempted a worker at once (about 600 times a second per worker, measured), which costs
+ * preempted a worker at once, hundreds of times a second, which costs
  * the worker its cached weights and activations on top of the plumbing's own time. Under
  * SCHED_BATCH a process still gets its fair share of CPU, but its wake-ups do not preempt:
  * it runs when the scheduler's tick next ends a worker's slice, together with whatever

@@ -4,8 +4,9 @@
  * network (featurizer/mobilenet.h): the loader writes straight into the network's input
  * tensor, so one image costs no copies and no allocation once the loader's buffers have
  * grown to the largest image seen. Each stage is timed with CLOCK_MONOTONIC. A featurizer
- * is single-threaded: machines are filled with one per core, which beats threading each
- * small GEMM. */
+ * is used by one thread at a time, and each layer runs on that thread alone: the GEMMs of
+ * one image are too small to split well, so a worker runs one featurizer per thread
+ * (worker --threads), all reading one copy of the weights (featurizer_share). */
 #include "featurizer/featurizer.h"
 
 #include "featurizer/image.h"

@@ -17,8 +17,7 @@
  *   row (a diagonal tile also writes the mirror images just below the diagonal, which nobody
  *   reads). They go in column blocks of about BLOCK_BYTES of packed input, every row panel
  *   against one block before the next, so that the block can stay in a 512 KB L2 while the
- *   row panels stream past it; all 1280 columns x 257 rows are 2.6 MB. (On the 1 MB L2 of
- *   the Zen 5 it was measured on, blocks or not made no difference.)
+ *   row panels stream past it; all 1280 columns x 257 rows are 2.6 MB, more than an L2.
  * - Each element's sum runs over kk in order with the set's multiply-add; it differs from
  *   dsyrk's by rounding only (test_syrk: 1e-13 relative). */
 #include "pca/syrk_impl.h"

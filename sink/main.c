@@ -446,7 +446,8 @@ static void *refresh_in_background(void *arg)
 }
 
 /* Snapshots the sums (a 13 MB copy) and refreshes the snapshot on another thread: the
- * eigendecomposition takes ~150 ms, which would otherwise stall every result behind it. */
+ * eigendecomposition of the dim x dim covariance would otherwise stall every result behind
+ * it. */
 static void start_refresh(sink_t *self)
 {
     refresher_t *r = &self->refresher;

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-/* Images trimmed per call at most: about 10 ms of Redis's time. */
+/* Images trimmed per call at most, so that one call holds Redis briefly. */
 #define RETAIN_MAX_PER_CALL 2000
 
 typedef struct {
