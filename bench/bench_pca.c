@@ -14,6 +14,7 @@
  * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
  * on the coordinate axes: speed does not depend on the axes' orientation. */
 #include "common/isa.h"
+#include "featurizer/featurizer.h"
 #include "pca/pca.h"
 
 #include <cblas.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DIM 1280
 
 static double clock_read(clockid_t id)
 {
@@ -45,7 +45,7 @@ static double uniform(void)
 }
 static double gauss(void) { return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform()); }
 
-/* DIM eigenvalues: the reference's first 300, then a geometric tail holding the rest of the
+/* FEATURE_DIM eigenvalues: the reference's first 300, then a geometric tail holding the rest of the
  * variance (or a plain geometric spectrum without the reference file). */
 static void spectrum(double *l)
 {
@@ -56,7 +56,7 @@ static void spectrum(double *l)
     int have = 0;
     double cum = 0, total = 0;
     char line[256];
-    while (f && have < DIM && fgets(line, sizeof line, f)) {
+    while (f && have < FEATURE_DIM && fgets(line, sizeof line, f)) {
         int idx;
         double v, r, c;
         if (line[0] != '#' && sscanf(line, "%d %lf %lf %lf", &idx, &v, &r, &c) == 4) {
@@ -69,30 +69,30 @@ static void spectrum(double *l)
         fclose(f);
     if (have == 0) {
         fprintf(stderr, "bench_pca: no %s, using a geometric spectrum\n", path);
-        for (int i = 0; i < DIM; i++)
+        for (int i = 0; i < FEATURE_DIM; i++)
             l[i] = 20 * pow(0.99, i);
         return;
     }
     /* Tail l[have] * q^j, j = 0.. with sum (1 - cum) * total: solve for q by bisection. */
     double rest = (1 - cum) * total, first = l[have - 1] * 0.99, lo = 0, hi = 1;
     for (int it = 0; it < 100; it++) {
-        double q = (lo + hi) / 2, s = first * (1 - pow(q, DIM - have)) / (1 - q);
+        double q = (lo + hi) / 2, s = first * (1 - pow(q, FEATURE_DIM - have)) / (1 - q);
         (s < rest ? (lo = q) : (hi = q));
     }
-    for (int i = have; i < DIM; i++)
+    for (int i = have; i < FEATURE_DIM; i++)
         l[i] = first * pow(lo, i - have);
 }
 
 static float *make_data(int n)
 {
-    double l[DIM];
+    double l[FEATURE_DIM];
     spectrum(l);
-    float *x = malloc((size_t)n * DIM * sizeof *x);
-    for (int j = 0; j < DIM; j++)
+    float *x = malloc((size_t)n * FEATURE_DIM * sizeof *x);
+    for (int j = 0; j < FEATURE_DIM; j++)
         l[j] = sqrt(l[j]);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < DIM; j++) /* eigenvalue j on coordinate (j * 7) % DIM, mean ~0.5 */
-            x[(size_t)i * DIM + (size_t)(j * 7) % DIM] = (float)(0.5 + l[j] * gauss());
+        for (int j = 0; j < FEATURE_DIM; j++) /* eigenvalue j on coordinate (j * 7) % FEATURE_DIM, mean ~0.5 */
+            x[(size_t)i * FEATURE_DIM + (size_t)(j * 7) % FEATURE_DIM] = (float)(0.5 + l[j] * gauss());
     return x;
 }
 
@@ -103,10 +103,10 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
 {
     double best = 1e30, best_cpu = 1e30;
     for (int r = 0; r < 3; r++) {
-        pca_t *p = pca_new(&(pca_options_t){.dim = DIM, .k = 128, .isa = isa});
+        pca_t *p = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .k = 128, .isa = isa});
         double t = now(), c = cpu_now();
         for (int at = 0; at < n; at += batch)
-            pca_add(p, x + (size_t)at * DIM, (size_t)batch);
+            pca_add(p, x + (size_t)at * FEATURE_DIM, (size_t)batch);
         best = fmin(best, now() - t);
         best_cpu = fmin(best_cpu, cpu_now() - c);
         pca_destroy(&p);
@@ -119,7 +119,7 @@ static void print_add_rate(isa_t isa, int batch, double rate, double cpu_rate)
 {
     printf("pca_add %-8s batches of %4d: %6.0f vectors/s, %6.0f per CPU second (rank-k "
            "update %.1f GFlop per CPU second)\n", isa_name(isa), batch, rate, cpu_rate,
-           cpu_rate * DIM * (DIM + 1.0) * (257.0 / 256) / 1e9);
+           cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) * (257.0 / 256) / 1e9);
 }
 
 static double refresh_seconds(pca_t *p, int repeat)
@@ -157,25 +157,25 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
     openblas_set_num_threads(threads);
     printf("-- OpenBLAS %d thread%s\n", threads, threads > 1 ? "s" : "");
 
-    pca_t *p = pca_new(&(pca_options_t){.dim = DIM, .k = 128, .isa = isa});
-    pca_t *v = pca_new(&(pca_options_t){.dim = DIM, .variance = 0.95, .isa = isa});
+    pca_t *p = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .k = 128, .isa = isa});
+    pca_t *v = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .variance = 0.95, .isa = isa});
     pca_add(p, x, (size_t)n);
     pca_add(v, x, (size_t)n);
     double tk = refresh_seconds(p, 3), tv = refresh_seconds(v, 3);
     printf("pca_refresh, k = 128: %.0f ms; variance 0.95 (k = %d): %.0f ms\n", 1e3 * tk,
            pca_k(v), 1e3 * tv);
 
-    float out[DIM];
+    float out[FEATURE_DIM];
     int reps = 2000;
     double t = now();
     for (int i = 0; i < reps; i++)
-        pca_project(p, x + (size_t)(i % n) * DIM, out);
+        pca_project(p, x + (size_t)(i % n) * FEATURE_DIM, out);
     double one = (now() - t) / reps;
-    float *outs = malloc((size_t)n * DIM * sizeof *outs);
+    float *outs = malloc((size_t)n * FEATURE_DIM * sizeof *outs);
     double many = project_many_seconds(p, x, n, outs, cpu);
     t = now();
     for (int i = 0; i < reps; i++)
-        pca_project(v, x + (size_t)(i % n) * DIM, out);
+        pca_project(v, x + (size_t)(i % n) * FEATURE_DIM, out);
     double one_v = (now() - t) / reps;
     double many_v = project_many_seconds(v, x, n, outs, cpu);
     free(outs);
@@ -205,11 +205,11 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
     double overall = 0;
     for (int r = 0; r < 2; r++) {
         pca_destroy(&v);
-        v = pca_new(&(pca_options_t){.dim = DIM, .variance = 0.95, .isa = isa});
+        v = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .variance = 0.95, .isa = isa});
         refreshes = 0;
         t = now();
         for (int at = 0; at < total; at += 256) {
-            pca_add(v, x + (size_t)(at % n) * DIM, 256);
+            pca_add(v, x + (size_t)(at % n) * FEATURE_DIM, 256);
             if ((at + 256) % every == 0 && pca_refresh(v) == 0)
                 refreshes++;
         }
@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     }
     float *x = make_data(n);
     printf("online PCA of %d-float vectors (%d of them, cycled), block merge every 256; "
-           "CPU %s\n", DIM, n, isa_cpu_flags());
+           "CPU %s\n", FEATURE_DIM, n, isa_cpu_flags());
     printf("-- rank-k update (one thread whatever OpenBLAS has)\n");
     double rates[ISA_COUNT], cpu_rates[ISA_COUNT], cpu_rate;
     static const int batches[] = {1, 64, 1024};

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/options.h"
+#include "featurizer/featurizer.h"
 #include "common/redis.h"
 #include "common/uploads.h"
 #include "common/wire.h"
@@ -24,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIM 1280
 #define RANK 32
 #define DISTINCT 512
 
@@ -79,13 +79,13 @@ int main(int argc, char **argv)
     }
     if (pending)
         return add_pending(argv[2], first, count);
-    static float basis[RANK][DIM], vectors[DISTINCT][DIM];
+    static float basis[RANK][FEATURE_DIM], vectors[DISTINCT][FEATURE_DIM];
     srand(1);
     for (int r = 0; r < RANK; r++)
-        for (int j = 0; j < DIM; j++)
+        for (int j = 0; j < FEATURE_DIM; j++)
             basis[r][j] = gaussian() / (float) (1 + r);
     for (int v = 0; v < DISTINCT; v++)
-        for (int j = 0; j < DIM; j++) {
+        for (int j = 0; j < FEATURE_DIM; j++) {
             float x = 0.1f * gaussian();
             for (int r = 0; r < RANK; r++)
                 x += basis[r][j] * (float) ((v * 31 + r * 17) % 13 - 6) / 6.0f;

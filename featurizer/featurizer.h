@@ -11,16 +11,18 @@
 #define FS_FEATURIZER_H
 
 #include "common/isa.h"
+#include "featurizer/mobilenet.h"
 
 #include <stddef.h>
 
-#define FEATURE_DIM 1280
+/* The length of a feature vector, for every program that makes, carries or reduces one. */
+#define FEATURE_DIM MOBILENET_FEATURES
 #define FEATURIZER_DEFAULT_SIZE 224
 #define FEATURIZER_DEFAULT_MAX_PIXELS (64L * 1024 * 1024)
 /* The input sides and pixel limits the options accept: the network halves its input five
  * times, so below 32 nothing is left to see. */
 #define FEATURIZER_MIN_SIZE 32
-#define FEATURIZER_MAX_SIZE 4096
+#define FEATURIZER_MAX_SIZE MOBILENET_MAX_SIZE
 #define FEATURIZER_MAX_PIXELS_LIMIT (1LL << 36)
 
 typedef struct {

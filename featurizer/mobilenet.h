@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+/* Channels of the last layer, average-pooled into the feature vector. */
 #define MOBILENET_FEATURES 1280
 #define MOBILENET_MAX_SIZE 4096
 

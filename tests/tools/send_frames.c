@@ -16,13 +16,13 @@
 #include "common/config.h"
 #include "common/curve.h"
 #include "common/file.h"
+#include "featurizer/featurizer.h"
 #include "common/wire.h"
 
 #include <czmq.h>
 #include <stdio.h>
 #include <string.h>
 
-#define FEATURES 1280
 
 /* Splits "WHAT@ENTRY" into what (in out) and the entry (else "N-1"). */
 static void split_entry(const char *item, int n, char *out, size_t outlen, char *entry,
@@ -39,7 +39,7 @@ static void split_entry(const char *item, int n, char *out, size_t outlen, char 
 /* Encodes one item into buf; returns 0, or -1 when it is not understood. */
 static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **image)
 {
-    static float features[FEATURES];
+    static float features[FEATURE_DIM];
     char what[WIRE_KEY_MAX], entry[WIRE_ENTRY_MAX];
     if (strncmp(item, "task:", 5) == 0) {
         wire_task_t task = {.attempt = 1};
@@ -53,7 +53,7 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
         task.image_len = len;
         wire_encode_task(buf, &task);
     } else if (strncmp(item, "result:", 7) == 0) {
-        for (int i = 0; i < FEATURES; i++)
+        for (int i = 0; i < FEATURE_DIM; i++)
             features[i] = (float) ((i * 7 + n) % 11);
         wire_result_t result = {.ok = true, .size = 224, .attempt = 1,
                                 .features = (const uint8_t *) features,
