@@ -273,9 +273,11 @@ static void section_workers(FILE *out, const status_t *s)
 static void section_failures(FILE *out, redis_t *redis)
 {
     heading(out, "failures", "Failures");
-    redisReply *r = redisCommand(redis->ctx, "SSCAN %s 0 COUNT %d", KEY_FAILED, REPORT_FAILURES);
+    /* SRANDMEMBER with a positive count: up to that many distinct members, never none of a
+     * set that has some (a first SSCAN page can be empty on a large set). */
+    redisReply *r = redisCommand(redis->ctx, "SRANDMEMBER %s %d", KEY_FAILED, REPORT_FAILURES);
     redisReply *count = redisCommand(redis->ctx, "SCARD %s", KEY_FAILED);
-    const redisReply *keys = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1] : NULL;
+    const redisReply *keys = r && r->type == REDIS_REPLY_ARRAY ? r : NULL;
     long long total = count && count->type == REDIS_REPLY_INTEGER ? count->integer : 0;
     if (!keys || !keys->elements) {
         nothing(out, "No image failed.");

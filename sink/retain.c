@@ -1,6 +1,7 @@
 /* retain.c -- see retain.h. Each call reads the oldest entries of fs:stored (one XRANGE),
  * decides how many of them may go (by seq for a count, by each image's stored_ms for an
- * age: entries are in store order, so the first one young enough ends the walk), then
+ * age: entries are in store order, so the first one young enough ends the walk, and when
+ * the oldest is young enough nothing more is read), then
  * UNLINKs their image hashes and XTRIMs the stream up to the last one, in one pipeline.
  * UNLINK frees the 7 KB values on Redis's background thread. */
 #include "sink/retain.h"
@@ -57,6 +58,18 @@ static long too_old(redis_t *redis, const redisReply *entries, size_t n, int64_t
     return old < 0 ? (long) n : old;
 }
 
+/* The oldest entries of fs:stored up to seq upto, at most count; NULL when Redis failed. */
+static redisReply *oldest(redis_t *redis, int64_t upto, int count)
+{
+    redisReply *range = redisCommand(redis->ctx, "XRANGE %s - %lld-1 COUNT %d", KEY_STORED,
+                                     (long long) upto, count);
+    if (redis_lost(redis, range) || range->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(range);
+        return NULL;
+    }
+    return range;
+}
+
 long retain_trim(redis_t *redis, const retain_options_t *o, int64_t newest_seq,
                  int64_t checkpointed, int64_t now_ms)
 {
@@ -65,12 +78,18 @@ long retain_trim(redis_t *redis, const retain_options_t *o, int64_t newest_seq,
         upto = newest_seq - o->count;
     if ((!o->count && !o->age_ms) || upto < 1)
         return 0;
-    redisReply *range = redisCommand(redis->ctx, "XRANGE %s - %lld-1 COUNT %d", KEY_STORED,
-                                     (long long) upto, RETAIN_MAX_PER_CALL);
-    if (redis_lost(redis, range) || range->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(range);
-        return -1;
+    /* By age, the oldest entry alone tells whether any is to go. Usually none is, and a
+     * whole range with an HGET per entry, every second, would be work for nothing. */
+    if (o->age_ms > 0) {
+        redisReply *first = oldest(redis, upto, 1);
+        long old = !first ? -1 : first->elements ? too_old(redis, first, 1, o->age_ms, now_ms) : 0;
+        freeReplyObject(first);
+        if (old <= 0)
+            return old;
     }
+    redisReply *range = oldest(redis, upto, RETAIN_MAX_PER_CALL);
+    if (!range)
+        return -1;
     long n = (long) range->elements;
     if (n > 0 && o->age_ms > 0)
         n = too_old(redis, range, (size_t) n, o->age_ms, now_ms);
