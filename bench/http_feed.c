@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/uploads.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,10 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Bytes of a request's head: its line (key prefix, %-encoded label) and headers (token). */
+#define HEAD_MAX 4096
+
 typedef struct {
     char *data;
     size_t len;
-    char label[256];
+    char label[3 * 256]; /* %-encoded for the query string */
 } image_t;
 
 
@@ -68,6 +72,20 @@ static int read_response(int fd)
         got += (size_t) k;
     }
     return status;
+}
+
+/* Writes s %-encoded for a query string into out (3 x strlen(s) + 1 bytes at most): labels
+ * are folder names, "Apple Braeburn" among them, and a space would end the request line. */
+static void percent_encode(const char *s, char *out)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (isalnum(c) || strchr("-._~", c))
+            *out++ = (char) c;
+        else
+            out += sprintf(out, "%%%02X", c);
+    }
+    *out = '\0';
 }
 
 int main(int argc, char **argv)
@@ -121,7 +139,9 @@ int main(int argc, char **argv)
         images = realloc(images, (n + 1) * sizeof *images);
         if (!images || !(images[n].data = file_read_all(line, &images[n].len)))
             continue;
-        uploads_label_from_path(line, images[n].label, sizeof images[n].label);
+        char label[256];
+        uploads_label_from_path(line, label, sizeof label);
+        percent_encode(label, images[n].label);
         n++;
     }
     fclose(list);
@@ -133,7 +153,7 @@ int main(int argc, char **argv)
     size_t largest = 0;
     for (size_t i = 0; i < n; i++)
         largest = images[i].len > largest ? images[i].len : largest;
-    char *request = malloc(1024 + largest);
+    char *request = malloc(HEAD_MAX + largest);
     if (!request)
         return 1;
     double start = clock_seconds(), lag = 0;
@@ -148,11 +168,16 @@ int main(int argc, char **argv)
         }
         const image_t *im = &images[i % (long) n];
         char *head = request;
-        int h = snprintf(head, 1024,
+        int h = snprintf(head, HEAD_MAX,
                          "POST /v1/images?key=%s%ld&label=%s HTTP/1.1\r\nHost: localhost\r\n"
                          "Authorization: Bearer %s\r\nContent-Type: image/jpeg\r\n"
                          "Content-Length: %zu\r\n\r\n",
                          prefix, i, im->label, token, im->len);
+        if (h < 0 || h >= HEAD_MAX) {
+            fprintf(stderr, "http_feed: request head over %d bytes (key prefix too long?)\n",
+                    HEAD_MAX);
+            return 1;
+        }
         memcpy(request + h, im->data, im->len);
         int status = send_all(fd, request, (size_t) h + im->len) == 0 ? read_response(fd) : -1;
         if (status < 0) { /* the server closed the connection: open another */
