@@ -13,6 +13,9 @@
 #          ours and torch take the faster of two passes), from FS_BENCH_ORT_DIR (default
 #          /tmp/onnxruntime-anchor, where its install.sh puts it; scripts/deps.sh bench runs
 #          that); missing pieces make its rows say `skipped: why`, never a figure;
+#   ORT avx2  on a CPU with AVX-512 only: the same ORT made to take the code path of a CPU
+#          without AVX-512 (bench/ort_avx2.py explains how, in a copy: FS_BENCH_ORT_DIR-avx2),
+#          so that the forced avx2 row is compared with ORT's AVX2 kernels, both on this core;
 #   torch  bench/torch_featurizer.py (PyTorch 1.13 + PIL, with /usr/bin/python3, which has
 #          torch; the pyenv python3 on PATH does not), best of batch 1 and 16.
 # Machines drift (other load, clocks), so for each S the runs are interleaved: ours (every
@@ -24,8 +27,9 @@
 # Targets: ours, network only, >= 1.2x ORT at S = 224 and 100 on the AVX2 and AVX-512
 # paths (issue 11); the default path, decode + resize + network, >= 1.8x torch's (issue 2);
 # RSS < 100 MB. A miss is reported, not an error (figures depend on the machine and its
-# load). ORT picks its kernels by CPUID and cannot be told to use AVX2 on an AVX-512 CPU, so
-# a forced avx2 row is compared with ORT's best path here: pessimistic.
+# load). Each of our paths is compared with ORT on the same instruction set: avx512 with
+# ORT as it comes, avx2 with ORT avx2 where the CPU has AVX-512 (with ORT as it comes
+# elsewhere, where that is its AVX2 path).
 #
 # Knobs: FS_BENCH_IMAGES (100) images per ours run, FS_BENCH_TORCH_IMAGES (32),
 # FS_BENCH_ORT_SECONDS (1.5) per ORT run, FS_BENCH_ORT_DIR.
@@ -73,6 +77,19 @@ elif [ ! -f "$ORT_DIR/node_modules/onnxruntime-node/package.json" ]; then
     ort_skip="onnxruntime-node is not in $ORT_DIR (scripts/deps.sh bench runs $ANCHOR/install.sh)"
 fi
 [ -n "$ort_skip" ] || ORT_MODULES=$(cd "$ORT_DIR" && pwd)/node_modules
+# ORT avx2: only where ORT's own choice is AVX-512.
+ort_avx2_skip="the CPU has no AVX-512: the ORT row is ORT's AVX2 path"
+case " $paths " in
+*" avx512 "*)
+    if [ -n "$ort_skip" ]; then
+        ort_avx2_skip=$ort_skip
+    elif "$PY" bench/ort_avx2.py "$ORT_DIR" "$ORT_DIR-avx2" 2>"$err"; then
+        ort_avx2_skip="" ORT_AVX2_MODULES=$(cd "$ORT_DIR-avx2" && pwd)/node_modules
+    else
+        ort_avx2_skip=$(tail -n 1 "$err")
+    fi
+    ;;
+esac
 torch_skip=""
 
 # Each run appends its result lines to $log, prefixed with the row they belong to.
@@ -82,17 +99,22 @@ ours() { # ours ISA SIZE IMAGES
     printf '%s\n' "$out" | grep '^ours ' | record "$1"
 }
 # ORT runs twice and the faster counts, as ours and torch keep the faster of two passes.
-ort() { # ort SIZE
-    [ -z "$ort_skip" ] || return 0
+ort_run() { # ort_run ROW NODE_MODULES SIZE; prints why it failed, if it did
     for _ in 1 2; do
-        NODE_PATH="$ORT_MODULES" $pin node "$ANCHOR/bench.js" --size "$1" --batch 1 \
+        NODE_PATH="$2" $pin node "$ANCHOR/bench.js" --size "$3" --batch 1 \
             --threads 1 --seconds "$ORT_SECONDS" 2>"$err" >>"$err.out" ||
-            { ort_skip="bench.js failed: $(grep -m 1 Error "$err" || tail -n 1 "$err")"; break; }
+            { echo "bench.js failed: $(grep -m 1 Error "$err" || tail -n 1 "$err")"; break; }
     done
-    [ -n "$ort_skip" ] || awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^images_per_s=/) {
-        v = substr($i, 14) + 0; if (v > best) { best = v; line = $0 } } }
-        END { print line }' "$err.out" | record ort
+    grep -q images_per_s= "$err.out" 2>/dev/null && awk '{ for (i = 1; i <= NF; i++)
+        if ($i ~ /^images_per_s=/) { v = substr($i, 14) + 0; if (v > best) { best = v; line = $0 } } }
+        END { print line }' "$err.out" | record "$1"
     rm -f "$err.out"
+}
+ort() { # ort SIZE
+    [ -n "$ort_skip" ] || ort_skip=$(ort_run ort "$ORT_MODULES" "$1")
+}
+ort_avx2() { # ort_avx2 SIZE
+    [ -n "$ort_avx2_skip" ] || ort_avx2_skip=$(ort_run ort_avx2 "$ORT_AVX2_MODULES" "$1")
 }
 torch() { # torch SIZE
     [ -z "$torch_skip" ] || return 0
@@ -108,7 +130,9 @@ torch() { # torch SIZE
 for s in 224 100; do
     for isa in $simd; do ours "$isa" "$s" "$N"; done
     ort "$s"
+    ort_avx2 "$s"
     torch "$s"
+    ort_avx2 "$s"
     ort "$s"
     for isa in $simd_back; do ours "$isa" "$s" "$N"; done
     case " $paths " in *" portable "*) ours portable "$s" $((N / 4 + 1)) ;; esac
@@ -149,9 +173,9 @@ echo "ours and ORT: mean of the runs before and after torch, spread = (max - min
 echo "ORT = ONNX Runtime $(stat ort "" version text | sed 's/^-$/(not run)/'), CPU provider" \
     "(MLAS), batch 1; torch = PyTorch $(stat torch "" version text | sed 's/^-$/(not run)/')," \
     "best batch (whole/net)."
-echo "ORT picks its kernels by CPUID, its best for this CPU, and nothing forces its AVX2" \
-    "kernels:"
-echo "a forced avx2 row is compared with ORT's best path here, which is pessimistic."
+echo "ORT picks its kernels by CPUID; ORT avx2 = the same made to take its no-AVX-512 path" \
+    "(bench/ort_avx2.py)."
+echo "net/ORT compares like with like: avx512 with ORT, avx2 with ORT avx2 where it ran."
 # check RATIO TARGET WHAT: a line for $misses when RATIO ("1.23x" or "-") is below TARGET.
 check() {
     if [ "$1" = - ]; then
@@ -168,6 +192,7 @@ row() { # row SIZE LABEL WHOLE NET SPREAD NET/ORT NET/TORCH WHOLE/TORCH
 row size row whole net spread net/ORT net/torch whole/torch
 for s in 224 100; do
     ort_net=$(stat ort "$s" images_per_s mean)
+    ort_avx2_net=$(stat ort_avx2 "$s" images_per_s mean)
     torch_net=$(stat torch "$s" net_images_per_s mean)
     torch_whole=$(stat torch "$s" images_per_s mean)
     misses=""
@@ -177,6 +202,7 @@ for s in 224 100; do
         label="ours $isa"
         [ "$isa" = "$best" ] || label="ours $isa (forced)"
         vs_ort=$(ratio "$net" "$ort_net")
+        [ "$isa" != avx2 ] || [ "$ort_avx2_net" = - ] || vs_ort=$(ratio "$net" "$ort_avx2_net")
         vs_torch=$(ratio "$whole" "$torch_whole")
         row "$s" "$label" "$whole" "$net" "$(stat "$isa" "$s" net_images_per_s spread)" \
             "$vs_ort" "$(ratio "$net" "$torch_net")" "$vs_torch"
@@ -187,6 +213,11 @@ for s in 224 100; do
         printf '%-5s %-22s skipped: %s\n' "$s" ORT "$ort_skip"
     else
         row "$s" "ORT batch 1" - "$ort_net" "$(stat ort "$s" images_per_s spread)"
+    fi
+    if [ -n "$ort_avx2_skip" ] && [ "$ort_avx2_net" = - ]; then
+        printf '%-5s %-22s skipped: %s\n' "$s" "ORT avx2" "$ort_avx2_skip"
+    else
+        row "$s" "ORT avx2 batch 1" - "$ort_avx2_net" "$(stat ort_avx2 "$s" images_per_s spread)"
     fi
     if [ -n "$torch_skip" ] && [ "$torch_net" = - ]; then
         printf '%-5s %-22s skipped: %s\n' "$s" torch "$torch_skip"
