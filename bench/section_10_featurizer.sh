@@ -85,6 +85,22 @@ case " $paths " in
         ort_avx2_skip=$ort_skip
     elif "$PY" bench/ort_avx2.py "$ORT_DIR" "$ORT_DIR-avx2" 2>"$err"; then
         ort_avx2_skip="" ORT_AVX2_MODULES=$(cd "$ORT_DIR-avx2" && pwd)/node_modules
+        # Same features as the original, or its figures mean nothing.
+        NODE_PATH="$ORT_MODULES" node bench/ort_features.js "$ANCHOR/mobilenet_v2_features.onnx" \
+            >"$err.a" 2>"$err" &&
+            NODE_PATH="$ORT_AVX2_MODULES" node bench/ort_features.js \
+                "$ANCHOR/mobilenet_v2_features.onnx" >"$err.b" 2>"$err" &&
+            ort_avx2_diff=$(paste "$err.a" "$err.b" | awk '{ d = $1 - $2; d = d < 0 ? -d : d
+                if (d > m) m = d; n++ } END { if (n == 1280) printf "%.3g", m + 0 }') ||
+            ort_avx2_diff=""
+        rm -f "$err.a" "$err.b"
+        if [ -z "$ort_avx2_diff" ]; then
+            ort_avx2_skip="ort_features.js failed: $(tail -n 1 "$err")"
+        elif ! awk -v d="$ort_avx2_diff" 'BEGIN { exit !(d <= 1e-4) }'; then
+            ort_avx2_skip="its features differ from ORT's by up to $ort_avx2_diff"
+        else
+            echo "ORT avx2: features of the bench input equal ORT's within $ort_avx2_diff"
+        fi
     else
         ort_avx2_skip=$(tail -n 1 "$err")
     fi
