@@ -20,11 +20,14 @@ typedef struct {
     bool required;
 } field_t;
 
-#define STR(s, f, req) {#f, FIELD_STR, offsetof(s, f), sizeof(((s *) 0)->f), req}
-#define INT(s, f, req) {#f, FIELD_INT, offsetof(s, f), 0, req}
-#define REAL(s, f) {#f, FIELD_REAL, offsetof(s, f), 0, false}
-#define BOOL(s, f) {#f, FIELD_BOOL, offsetof(s, f), 0, true}
-#define BYTES(s, f, req) {#f, FIELD_BYTES, offsetof(s, f), offsetof(s, f##_len), req}
+/* One row of a table: the field f of struct s, named #f on the wire. */
+#define FIELD(s, f, kind_, size_, required_)                                                       \
+    {.name = #f, .kind = kind_, .offset = offsetof(s, f), .size = size_, .required = required_}
+#define STR(s, f, req) FIELD(s, f, FIELD_STR, sizeof(((s *) 0)->f), req)
+#define INT(s, f, req) FIELD(s, f, FIELD_INT, 0, req)
+#define REAL(s, f) FIELD(s, f, FIELD_REAL, 0, false)
+#define BOOL(s, f) FIELD(s, f, FIELD_BOOL, 0, true)
+#define BYTES(s, f, req) FIELD(s, f, FIELD_BYTES, offsetof(s, f##_len), req)
 
 static const field_t task_fields[] = {
     STR(wire_task_t, entry, true),      STR(wire_task_t, key, true),
