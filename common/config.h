@@ -33,6 +33,9 @@
 /* The weights' default path: relative to the project root, or the one `make WEIGHTS=PATH`
  * (or `make install WEIGHTS=PATH`) compiled into config.c, the only file that knows it. */
 const char *config_weights_default(void);
+/* The help text of a --weights option, with its default ($FRUITSTREAM_WEIGHTS, else the
+ * path above). */
+const char *config_weights_help(void);
 /* flag if given, else $FRUITSTREAM_WEIGHTS, else config_weights_default(). */
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
