@@ -26,7 +26,6 @@
 #include "common/redis.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,31 +40,8 @@ typedef struct {
     bool projections, features;
     bool excel_safe;
     pca_options_t pca;
-    long long since; /* export only results stored after this seq */
+    int64_t since; /* export only results stored after this seq */
 } export_config_t;
-
-static void export_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream export [options]\n"
-            "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with a PCA\n"
-            "model that includes every stored vector.\n\n"
-            "  --out FILE       write here instead of standard output\n"
-            "  --features       write path,label,f_1..f_1280 instead of projections\n"
-            "  --with-features  write the projections and then the features\n"
-            "  --k K            fixed number of components...\n"
-            "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
-            "                   else 0.95)\n"
-            "  --standardize    standardize features before PCA\n"
-            "  --excel-safe     prefix a path or label starting with = + - @ with ' (so a\n"
-            "                   spreadsheet does not run it as a formula); default: as is\n"
-            "  --since SEQ      only the results stored after number SEQ (the log's\n"
-            "                   \"last seq\" of the previous export): incremental archives\n"
-            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
-            "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
-            "                   when it exists, else Redis at %s)\n",
-            PRIVATE_REDIS_DEFAULT_DIR, CONFIG_REDIS_DEFAULT);
-}
 
 /* The sink's model options, so that export agrees with it unless told otherwise. */
 static void options_from_model(redis_t *redis, pca_options_t *o)
@@ -81,58 +57,53 @@ static void options_from_model(redis_t *redis, pca_options_t *o)
     freeReplyObject(r);
 }
 
+/* Reads the command line into cfg: -1 to go on, else the status to exit with. The PCA
+ * options start out of their range, so that *explicit_pca tells whether one was given. */
 static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *explicit_pca)
 {
-    static const struct option options[] = {
-        {"out", required_argument, 0, 'o'},   {"features", no_argument, 0, 'f'},
-        {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
-        {"excel-safe", no_argument, 0, 'x'},
-        {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
-        {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
-        {"since", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false, ISA_PORTABLE}};
+    *cfg = (export_config_t){.projections = true,
+                             .pca = {FEATURES, -1, 0, false, ISA_PORTABLE}};
+    bool features_only = false;
     *explicit_pca = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'o': cfg->out = optarg; break;
-        case 'f': cfg->projections = false; cfg->features = true; break;
-        case 'F': cfg->features = true; break;
-        case 'x': cfg->excel_safe = true; break;
-        case 'k':
-            if (option_int("--k", optarg, 0, FEATURES, &cfg->pca.k) != 0)
-                return -1;
-            *explicit_pca = true;
-            break;
-        case 'v':
-            if (option_real("--variance", optarg, 0, 1, &cfg->pca.variance) != 0)
-                return -1;
-            *explicit_pca = true;
-            break;
-        case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
-        case 'R': cfg->redis_url = optarg; break;
-        case 'D': cfg->data_dir = optarg; break;
-        case 's': {
-            int64_t since;
-            if (option_int64("--since", optarg, 0, INT64_MAX, &since) != 0)
-                return -1;
-            cfg->since = since;
-            break;
-        }
-        case 'h': export_usage(stdout); exit(0);
-        default: export_usage(stderr); return -1;
-        }
-    }
-    if (optind < argc) {
-        export_usage(stderr);
-        return -1;
-    }
+    const option_t options[] = {
+        OPTION_STRING("out", &cfg->out, "FILE", "write here instead of standard output"),
+        OPTION_FLAG("features", &features_only,
+                    "write path,label,f_1..f_1280 instead of projections"),
+        OPTION_FLAG("with-features", &cfg->features,
+                    "write the projections and then the features"),
+        OPTION_INT("k", &cfg->pca.k, 0, FEATURES, "K",
+                   "fixed number of components... (default: the sink's model)"),
+        OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",
+                    "...or the smallest k explaining V (default: the sink's model, else "
+                    "0.95)"),
+        OPTION_FLAG("standardize", &cfg->pca.standardize, "standardize features before PCA"),
+        OPTION_FLAG("excel-safe", &cfg->excel_safe,
+                    "prefix a path or label starting with = + - @ with ' (so a spreadsheet "
+                    "does not run it as a formula); default: as is"),
+        OPTION_INT64("since", &cfg->since, 0, INT64_MAX, "SEQ",
+                     "only the results stored after number SEQ (the log's \"last seq\" of "
+                     "the previous export): incremental archives (default: all)"),
+        PRIVATE_REDIS_OPTIONS(&cfg->redis_url, &cfg->data_dir),
+        OPTION_END};
+    const options_spec_t spec = {
+        "fruitstream export",
+        .about = "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with "
+                 "a PCA model that includes every stored vector.",
+        .options = options};
+    int status;
+    if (options_parse(&spec, argc, argv, &status) < 0)
+        return status;
+    cfg->features = cfg->features || features_only;
+    cfg->projections = !features_only;
+    *explicit_pca = cfg->pca.k >= 0 || cfg->pca.variance > 0 || cfg->pca.standardize;
+    cfg->pca.k = cfg->pca.k < 0 ? 0 : cfg->pca.k;
+    cfg->pca.variance = cfg->pca.variance > 0 ? cfg->pca.variance : 0.95;
     char err[256];
     if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream export: %s\n", err);
-        return -1;
+        return 2;
     }
-    return 0;
+    return -1;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one:
@@ -232,8 +203,9 @@ int cmd_export(int argc, char **argv)
 {
     export_config_t cfg;
     bool explicit_pca;
-    if (parse_export_args(argc, argv, &cfg, &explicit_pca) != 0)
-        return 2;
+    int status = parse_export_args(argc, argv, &cfg, &explicit_pca);
+    if (status >= 0)
+        return status;
     private_redis_t *server;
     redis_t *redis = private_redis_connect(cfg.redis_url, cfg.data_dir, &server);
     if (!redis)
@@ -243,7 +215,7 @@ int cmd_export(int argc, char **argv)
         options_from_model(redis, &cfg.pca);
     pca_t *pca = NULL;
     int64_t applied = 0;
-    int status = 1;
+    status = 1;
     if (cfg.projections) {
         pca = pca_store_load(redis, &cfg.pca, &applied, err, sizeof err);
         if (!pca)
@@ -266,7 +238,7 @@ int cmd_export(int argc, char **argv)
         put_header(out, &cfg, pca ? pca_k(pca) : 0);
         char after[64] = "-";
         if (cfg.since > 0)
-            snprintf(after, sizeof after, "(%lld-1", cfg.since);
+            snprintf(after, sizeof after, "(%lld-1", (long long) cfg.since);
         for (;;) {
             redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
                                              after, EXPORT_CHUNK);

@@ -20,12 +20,14 @@ static double *doubles(redisReply *r, size_t *count)
 int cmd_pca(int argc, char **argv)
 {
     const char *url = NULL, *data_dir = NULL;
-    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
-        fprintf(stderr, "usage: fruitstream pca [--redis URL | --data-dir DIR]\n"
-                        "Prints the sink's PCA model (%s): n, k, explained variance.\n",
-                KEY_PCA_MODEL);
-        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
-    }
+    const option_t options[] = {PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
+    const options_spec_t spec = {
+        "fruitstream pca",
+        .about = "Prints the sink's PCA model (" KEY_PCA_MODEL "): n, k, explained variance.",
+        .options = options};
+    int status;
+    if (options_parse(&spec, argc, argv, &status) < 0)
+        return status;
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
@@ -34,7 +36,7 @@ int cmd_pca(int argc, char **argv)
                                  "HMGET %s version n k variance_target standardize explained "
                                  "ratios",
                                  KEY_PCA_MODEL);
-    int status = 0;
+    status = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
         status = 1;

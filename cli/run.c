@@ -23,7 +23,6 @@
 #include "common/stop.h"
 #include "common/uploads.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,44 +36,23 @@ typedef struct {
     pipeline_config_t pipeline;
 } run_config_t;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream run [options] [DIR]\n"
-            "Featurizes every *.jpg/*.jpeg under DIR (default $%s or %s; label = parent\n"
-            "folder) with local workers, stores results and the PCA model in Redis, and prints\n"
-            "a summary. Ctrl-C stops everything cleanly.\n\n",
-            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT);
-    pipeline_usage(out);
-    fprintf(out, "  -h, --help          this text\n");
-}
-
+/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
 static int parse_args(int argc, char **argv, run_config_t *cfg)
 {
-    static const struct option options[] = {
-        PIPELINE_LONG_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     pipeline_config_defaults(&cfg->pipeline);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int taken = pipeline_option(&cfg->pipeline, c, optarg);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        }
-        usage(stderr);
-        return -1;
-    }
-    if (optind < argc - 1) {
-        fprintf(stderr, "fruitstream run: give at most one DIR\n");
-        return -1;
-    }
-    cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);
+    const option_t options[] = {PIPELINE_OPTIONS(&cfg->pipeline), OPTION_END};
+    const options_spec_t spec = {
+        "fruitstream run", "[DIR]", 0, 1,
+        "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or "
+        CONFIG_DATA_DEFAULT "; label = parent folder) with local workers, stores results and "
+        "the PCA model in Redis, and prints a summary. Ctrl-C stops everything cleanly.",
+        options, NULL};
+    int status, first = options_parse(&spec, argc, argv, &status);
+    if (first < 0)
+        return status;
+    cfg->dir = config_data_path(first < argc ? argv[first] : NULL);
     /* the ventilator may read the files of DIR */
-    return pipeline_option(&cfg->pipeline, PIPELINE_OPT_ALLOW_PATH, cfg->dir) < 0 ? -1 : 0;
+    return pipeline_allow(&cfg->pipeline, cfg->dir) == 0 ? -1 : 2;
 }
 
 typedef struct {
@@ -175,8 +153,9 @@ static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *c
 int cmd_run(int argc, char **argv)
 {
     run_config_t cfg;
-    if (parse_args(argc, argv, &cfg) != 0)
-        return 2;
+    int status = parse_args(argc, argv, &cfg);
+    if (status >= 0)
+        return status;
     struct stat st;
     if (stat(cfg.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         log_error("%s is not a folder of images", cfg.dir);
@@ -186,7 +165,7 @@ int cmd_run(int argc, char **argv)
     pipeline_t *pipeline = pipeline_open(&cfg.pipeline, &redis);
     if (!pipeline)
         return 1;
-    int status = 1;
+    status = 1;
     progress_t start = {0}, now = {0};
     double t0 = clock_seconds();
     long total = -1;

@@ -25,6 +25,8 @@
 #define CONFIG_MAX_WORKER_THREADS 256
 
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
+/* The help of a --redis option that falls back on the default above. */
+#define CONFIG_REDIS_HELP "Redis (default $REDIS_URL or " CONFIG_REDIS_DEFAULT ")"
 #define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
 #define CONFIG_DATA_ENV "FRUITSTREAM_DATA"
 #define CONFIG_DATA_DEFAULT "../shared/data/fruits-360/Test"

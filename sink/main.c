@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
     const option_t options[] = {
         OPTION_STRING("results", &cfg->results_endpoint, "ENDPOINT",
                       "bind the result socket here"),
-        OPTION_REDIS(&cfg->redis_url, "Redis (default $REDIS_URL or " CONFIG_REDIS_DEFAULT ")"),
+        OPTION_REDIS(&cfg->redis_url, CONFIG_REDIS_HELP),
         OPTION_INT("k", &cfg->pca.k, 0, cfg->pca.dim, "K",
                    "fixed number of PCA components (default none)"),
         OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",

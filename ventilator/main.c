@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
                                  .task_buffer = CONFIG_TASK_BUFFER};
     const option_t options[] = {
         OPTION_STRING("tasks", &cfg->tasks_endpoint, "ENDPOINT", "bind the task socket here"),
-        OPTION_REDIS(&cfg->redis_url, "Redis (default $REDIS_URL or " CONFIG_REDIS_DEFAULT ")"),
+        OPTION_REDIS(&cfg->redis_url, CONFIG_REDIS_HELP),
         OPTION_CALL("dir", take_dir, cfg, "DIR",
                     "first upload every *.jpg/*.jpeg under DIR (label = folder)"),
         OPTION_STRING("list", &cfg->list, "FILE",
