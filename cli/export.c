@@ -43,6 +43,10 @@ typedef struct {
     int64_t since; /* export only results stored after this seq */
 } export_config_t;
 
+static const char about[] =
+    "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with "
+    "a PCA model that includes every stored vector.";
+
 /* The sink's model options, so that export agrees with it unless told otherwise. */
 static void options_from_model(redis_t *redis, pca_options_t *o)
 {
@@ -57,7 +61,7 @@ static void options_from_model(redis_t *redis, pca_options_t *o)
     freeReplyObject(r);
 }
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. The PCA
+/* Reads the command line into cfg: 0, or -1 after saying why. The PCA
  * options start out of their range, so that *explicit_pca tells whether one was given. */
 static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *explicit_pca)
 {
@@ -85,14 +89,8 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
                      "the previous export): incremental archives (default: all)"),
         PRIVATE_REDIS_OPTIONS(&cfg->redis_url, &cfg->data_dir),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream export",
-        .about = "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with "
-                 "a PCA model that includes every stored vector.",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream export", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     cfg->features = cfg->features || features_only;
     cfg->projections = !features_only;
     *explicit_pca = cfg->pca.k >= 0 || cfg->pca.variance > 0 || cfg->pca.standardize;
@@ -101,9 +99,9 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
     char err[256];
     if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream export: %s\n", err);
-        return 2;
+        return -1;
     }
-    return -1;
+    return 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one:
@@ -203,9 +201,8 @@ int cmd_export(int argc, char **argv)
 {
     export_config_t cfg;
     bool explicit_pca;
-    int status = parse_export_args(argc, argv, &cfg, &explicit_pca);
-    if (status >= 0)
-        return status;
+    if (parse_export_args(argc, argv, &cfg, &explicit_pca) != 0)
+        return 2;
     private_redis_t *server;
     redis_t *redis = private_redis_connect(cfg.redis_url, cfg.data_dir, &server);
     if (!redis)
@@ -215,7 +212,7 @@ int cmd_export(int argc, char **argv)
         options_from_model(redis, &cfg.pca);
     pca_t *pca = NULL;
     int64_t applied = 0;
-    status = 1;
+    int status = 1;
     if (cfg.projections) {
         pca = pca_store_load(redis, &cfg.pca, &applied, err, sizeof err);
         if (!pca)

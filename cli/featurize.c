@@ -18,6 +18,9 @@
 
 #define PROG "fruitstream featurize"
 
+static const char about[] =
+    "Prints `FILE<TAB>v1 v2 ...` per JPEG: its MobileNetV2 features at input S x S.";
+
 static void print_features(const char *path, const float *f)
 {
     fputs(path, stdout);
@@ -38,15 +41,9 @@ int cmd_featurize(int argc, char **argv)
         OPTION_INT64("max-pixels", &max_pixels, 1, FEATURIZER_MAX_PIXELS_LIMIT, "N",
                      "reject JPEGs larger than N pixels"),
         OPTION_END};
-    const options_spec_t spec = {
-        PROG, "FILE...", 1, OPTIONS_ANY_NUMBER,
-        "Prints `FILE<TAB>v1 v2 ...` per JPEG: its MobileNetV2 features at input S x S.",
-        options,
-        "Environment: " ISA_ENV "=portable|avx2|avx512|neon forces the kernels' instruction "
-        "set."};
-    int status, first = options_parse(&spec, argc, argv, &status);
-    if (first < 0)
-        return status;
+    const options_spec_t spec = {PROG, "FILE...", 1, OPTIONS_ANY_NUMBER, about, options,
+                                 ISA_ENV_HELP("the kernels' instruction set")};
+    int first = options_parse(&spec, argc, argv);
 
     char err[512];
     isa_t isa;
@@ -60,7 +57,7 @@ int cmd_featurize(int argc, char **argv)
     }
     file_buffer_t buf = {0};
     float features[FEATURE_DIM];
-    status = 0;
+    int status = 0;
     for (int i = first; i < argc; i++) {
         const char *path = argv[i];
         if (file_read(path, &buf)) {

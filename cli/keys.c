@@ -10,6 +10,13 @@
 #include <limits.h>
 #include <stdio.h>
 
+static const char about[] =
+    "Makes a CURVE key directory for --keys: DIR/" CURVE_SERVER_NAME ".cert (public, for "
+    "every machine) and DIR/" CURVE_SERVER_NAME ".cert_secret (the ventilator's and the "
+    "sink's machines only), a worker identity DIR/" CURVE_WORKER_NAME ".cert + DIR/"
+    CURVE_WORKER_NAME ".cert_secret, and DIR/" CURVE_WORKERS_DIR "/, the public keys of "
+    "the workers the ventilator and the sink admit. Never overwrites a secret key.";
+
 int cmd_keys(int argc, char **argv)
 {
     const char *add = NULL;
@@ -18,17 +25,8 @@ int cmd_keys(int argc, char **argv)
                       "add the worker identity NAME (DIR/NAME.cert + _secret), authorised in "
                       "DIR/" CURVE_WORKERS_DIR "/ (a worker uses it with --cert NAME)"),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream keys", "DIR", 1, 1,
-        "Makes a CURVE key directory for --keys: DIR/" CURVE_SERVER_NAME ".cert (public, for "
-        "every machine) and DIR/" CURVE_SERVER_NAME ".cert_secret (the ventilator's and the "
-        "sink's machines only), a worker identity DIR/" CURVE_WORKER_NAME ".cert + DIR/"
-        CURVE_WORKER_NAME ".cert_secret, and DIR/" CURVE_WORKERS_DIR "/, the public keys of "
-        "the workers the ventilator and the sink admit. Never overwrites a secret key.",
-        options, NULL};
-    int status, first = options_parse(&spec, argc, argv, &status);
-    if (first < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream keys", "DIR", 1, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
     const char *dir = argv[first];
     char err[PATH_MAX + 256];
     if ((add ? curve_keys_add(dir, add, err, sizeof err) : curve_keys_make(dir, err, sizeof err)) !=

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char about[] =
+    "Prints the sink's PCA model (" KEY_PCA_MODEL "): n, k, explained variance.";
+
 static double *doubles(redisReply *r, size_t *count)
 {
     *count = r && r->type == REDIS_REPLY_STRING ? r->len / sizeof(double) : 0;
@@ -21,13 +24,8 @@ int cmd_pca(int argc, char **argv)
 {
     const char *url = NULL, *data_dir = NULL;
     const option_t options[] = {PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream pca",
-        .about = "Prints the sink's PCA model (" KEY_PCA_MODEL "): n, k, explained variance.",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream pca", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
@@ -36,7 +34,7 @@ int cmd_pca(int argc, char **argv)
                                  "HMGET %s version n k variance_target standardize explained "
                                  "ratios",
                                  KEY_PCA_MODEL);
-    status = 0;
+    int status = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
         status = 1;

@@ -24,6 +24,11 @@
 #include <string.h>
 
 
+static const char about[] =
+    "For each JPEG: featurize it as a worker does, project it with the PCA model in "
+    KEY_PCA_MODEL ", and print its nearest stored images and their majority label:\n"
+    "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.";
+
 /* Answers one file; -1 when it could not be read or featurized. */
 static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hits,
                   file_buffer_t *file)
@@ -61,15 +66,9 @@ int cmd_query(int argc, char **argv)
         OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
         PRIVATE_REDIS_OPTIONS(&url, &data_dir),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream query", "FILE...", 1, OPTIONS_ANY_NUMBER,
-        "For each JPEG: featurize it as a worker does, project it with the PCA model in "
-        KEY_PCA_MODEL ", and print its nearest stored images and their majority label:\n"
-        "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.",
-        options, NULL};
-    int status, first = options_parse(&spec, argc, argv, &status);
-    if (first < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream query", "FILE...", 1, OPTIONS_ANY_NUMBER, about,
+                                 options, NULL};
+    int first = options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
@@ -90,7 +89,7 @@ int cmd_query(int argc, char **argv)
              info->rows, info->reprojected, info->skipped, info->size, clock_seconds() - t0);
     gallery_hit_t *hits = malloc((size_t) n * sizeof *hits);
     file_buffer_t file = {0};
-    status = hits ? 0 : 1;
+    int status = hits ? 0 : 1;
     t0 = clock_seconds();
     for (int i = first; hits && i < argc; i++)
         if (answer(classifier, argv[i], (size_t) n, hits, &file) != 0)

@@ -27,6 +27,12 @@
 #define REPORT_METRIC_POINTS 1500
 #define REPORT_FAILURES 200
 
+static const char about[] =
+    "Writes one self-contained HTML page (inline SVG, no script): explained "
+    "variance, a 2-D PCA scatter by label, images per label, throughput and "
+    "latency over time (" KEY_METRICS "), the live workers and the failures with "
+    "their reasons.";
+
 static void heading(FILE *out, const char *id, const char *title)
 {
     fprintf(out, "<h2 id=\"%s\">%s</h2>\n", id, title);
@@ -319,16 +325,8 @@ int cmd_report(int argc, char **argv)
         OPTION_STRING("out", &path, "FILE", "the HTML file to write (required)"),
         PRIVATE_REDIS_OPTIONS(&url, &data_dir),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream report",
-        .about = "Writes one self-contained HTML page (inline SVG, no script): explained "
-                 "variance, a 2-D PCA scatter by label, images per label, throughput and "
-                 "latency over time (" KEY_METRICS "), the live workers and the failures with "
-                 "their reasons.",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream report", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     if (!path) {
         fprintf(stderr, "fruitstream report: --out FILE missing\n");
         return 2;
@@ -340,7 +338,7 @@ int cmd_report(int argc, char **argv)
     char err[512];
     status_t *s = status_new(redis, err, sizeof err);
     FILE *out = s ? fopen(path, "w") : NULL;
-    status = 1;
+    int status = 1;
     if (!s)
         log_error("%s", err);
     else if (!out)

@@ -36,23 +36,22 @@ typedef struct {
     pipeline_config_t pipeline;
 } run_config_t;
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
+static const char about[] =
+    "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or "
+    CONFIG_DATA_DEFAULT "; label = parent folder) with local workers, stores results and the "
+    "PCA model in Redis, and prints a summary. Ctrl-C stops everything cleanly.";
+
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, run_config_t *cfg)
 {
     pipeline_config_defaults(&cfg->pipeline);
     const option_t options[] = {PIPELINE_OPTIONS(&cfg->pipeline), OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream run", "[DIR]", 0, 1,
-        "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or "
-        CONFIG_DATA_DEFAULT "; label = parent folder) with local workers, stores results and "
-        "the PCA model in Redis, and prints a summary. Ctrl-C stops everything cleanly.",
-        options, NULL};
-    int status, first = options_parse(&spec, argc, argv, &status);
-    if (first < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream run", "[DIR]", 0, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
     cfg->dir = config_data_path(first < argc ? argv[first] : NULL);
     /* the ventilator may read the files of DIR */
-    return pipeline_allow(&cfg->pipeline, cfg->dir) == 0 ? -1 : 2;
+    return pipeline_allow(&cfg->pipeline, cfg->dir);
 }
 
 typedef struct {
@@ -153,9 +152,8 @@ static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *c
 int cmd_run(int argc, char **argv)
 {
     run_config_t cfg;
-    int status = parse_args(argc, argv, &cfg);
-    if (status >= 0)
-        return status;
+    if (parse_args(argc, argv, &cfg) != 0)
+        return 2;
     struct stat st;
     if (stat(cfg.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         log_error("%s is not a folder of images", cfg.dir);
@@ -165,7 +163,7 @@ int cmd_run(int argc, char **argv)
     pipeline_t *pipeline = pipeline_open(&cfg.pipeline, &redis);
     if (!pipeline)
         return 1;
-    status = 1;
+    int status = 1;
     progress_t start = {0}, now = {0};
     double t0 = clock_seconds();
     long total = -1;

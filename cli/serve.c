@@ -40,6 +40,11 @@ typedef struct {
     int watches;
 } serve_config_t;
 
+static const char about[] =
+    "Runs the pipeline on this machine as a service taking uploads (the upload "
+    "stream, watched folders, HTTP) until SIGINT or SIGTERM, then drains and "
+    "stops.";
+
 /* Passes an option and its value on to the ventilator. */
 static int to_ventilator(pipeline_config_t *p, const char *option, const char *value)
 {
@@ -70,7 +75,8 @@ static int take_max_image(void *target, const char *value)
     return to_ventilator(&cfg->pipeline, "--max-image-bytes", value);
 }
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, serve_config_t *cfg)
 {
     *cfg = (serve_config_t){.http = {.max_body = HTTP_DEFAULT_MAX_BODY,
@@ -95,20 +101,13 @@ static int parse_args(int argc, char **argv, serve_config_t *cfg)
         OPTION_INT("http-timeout", &cfg->http.request_seconds, 1, 86400, "S",
                    "a request taking longer is cut off"),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream serve",
-        .about = "Runs the pipeline on this machine as a service taking uploads (the upload "
-                 "stream, watched folders, HTTP) until SIGINT or SIGTERM, then drains and "
-                 "stops.",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream serve", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     if (cfg->http.listen && !cfg->http.token_file) {
         fprintf(stderr, "fruitstream serve: --http needs --http-token-file\n");
-        return 2;
+        return -1;
     }
-    return -1;
+    return 0;
 }
 
 typedef struct {
@@ -195,9 +194,8 @@ static void drain(redis_t *redis)
 int cmd_serve(int argc, char **argv)
 {
     serve_config_t cfg;
-    int status = parse_args(argc, argv, &cfg);
-    if (status >= 0)
-        return status;
+    if (parse_args(argc, argv, &cfg) != 0)
+        return 2;
     redis_t *redis;
     pipeline_t *pipeline = pipeline_open(&cfg.pipeline, &redis);
     if (!pipeline)
@@ -207,7 +205,7 @@ int cmd_serve(int argc, char **argv)
     cfg.http.size = cfg.pipeline.size;
     http_server_t *http = cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline))
                                           : NULL;
-    status = cfg.http.listen && !http ? 1 : 0;
+    int status = cfg.http.listen && !http ? 1 : 0;
     if (status == 0)
         log_info("serving: %d workers, %d watched folders, HTTP %s, Redis %s",
                  cfg.pipeline.workers, cfg.watches, cfg.http.listen ? cfg.http.listen : "off",

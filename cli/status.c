@@ -17,6 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char about[] =
+    "Shows the counters (" KEY_COUNTERS "), rate and latency (newest sample of "
+    KEY_METRICS "), the backlog's ETA, and the live workers (" KEY_WORKER_PREFIX
+    "*).";
+
 /* "12.3 s", "4 min 05 s", "2 h 10 min", or "-" when unknown. */
 static void format_duration(double seconds, char *out, size_t size)
 {
@@ -91,22 +96,15 @@ int cmd_status(int argc, char **argv)
                                    "line)"),
         PRIVATE_REDIS_OPTIONS(&url, &data_dir),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream status",
-        .about = "Shows the counters (" KEY_COUNTERS "), rate and latency (newest sample of "
-                 KEY_METRICS "), the backlog's ETA, and the live workers (" KEY_WORKER_PREFIX
-                 "*).",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream status", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
         return 1;
     stop_catch_signals();
     bool redraw = watch && !json && isatty(STDOUT_FILENO);
-    status = 0;
+    int status = 0;
     for (bool first = true; !stop_requested; first = false) {
         if (!first && !redraw && !json)
             putchar('\n');

@@ -28,13 +28,11 @@ int cmd_upload(int argc, char **argv)
                     "it)"),
         OPTION_REDIS(&url, CONFIG_REDIS_HELP),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream upload", "FILE...", 1, OPTIONS_ANY_NUMBER,
-        "Adds images to the upload stream " KEY_UPLOADS " of a running pipeline.", options,
-        NULL};
-    int status, first = options_parse(&spec, argc, argv, &status);
-    if (first < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream upload", "FILE...", 1, OPTIONS_ANY_NUMBER,
+                                 "Adds images to the upload stream " KEY_UPLOADS
+                                 " of a running pipeline.",
+                                 options, NULL};
+    int first = options_parse(&spec, argc, argv);
     if (key && argc - first != 1) {
         fprintf(stderr, "fruitstream upload: --key only with one FILE\n");
         return 2;
@@ -47,7 +45,7 @@ int cmd_upload(int argc, char **argv)
     }
     uploads_t *uploads = uploads_new(redis);
     file_buffer_t file = {0};
-    status = 0;
+    int status = 0;
     for (int i = first; i < argc; i++) {
         const char *path = argv[i];
         char derived[256];

@@ -190,7 +190,7 @@ static int count_operands(const options_spec_t *spec, int argc, char **argv, int
     return 0;
 }
 
-int options_parse(const options_spec_t *spec, int argc, char **argv, int *status)
+int options_parse(const options_spec_t *spec, int argc, char **argv)
 {
     const option_t *rows[OPTIONS_MAX];
     struct option longs[OPTIONS_MAX + 2];
@@ -207,19 +207,17 @@ int options_parse(const options_spec_t *spec, int argc, char **argv, int *status
     longs[n] = (struct option){"help", no_argument, NULL, 'h'};
     longs[n + 1] = (struct option){0};
     option_set_program(spec->program);
-    *status = 2;
     optind = 0; /* glibc: start afresh, whatever was parsed before */
     opterr = 0; /* the messages below name the program, not argv[0] */
     int c;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         if (c == 'h') {
             options_usage(spec, stdout);
-            *status = 0;
-            return -1;
+            exit(0);
         }
         if (c == ':') {
             fprintf(stderr, "%s: %s needs a value\n", spec->program, argv[optind - 1]);
-            return -1;
+            exit(2);
         }
         if (c == '?') {
             if (optopt)
@@ -227,12 +225,14 @@ int options_parse(const options_spec_t *spec, int argc, char **argv, int *status
             else
                 fprintf(stderr, "%s: unknown option \"%s\"\n", spec->program, argv[optind - 1]);
             options_usage(spec, stderr);
-            return -1;
+            exit(2);
         }
         if (take(rows[c - OPTIONS_FIRST_CODE], optarg) != 0)
-            return -1;
+            exit(2);
     }
-    return count_operands(spec, argc, argv, optind) == 0 ? optind : -1;
+    if (count_operands(spec, argc, argv, optind) != 0)
+        exit(2);
+    return optind;
 }
 
 /* Writes text from column `at`, wrapped to OPTIONS_WIDTH at spaces, continuation lines

@@ -21,9 +21,7 @@
  *                  "network input side"),
  *       OPTION_END};
  *   const options_spec_t spec = {"fruitstream-worker", .about = "...", .options = options};
- *   int status, first = options_parse(&spec, argc, argv, &status);
- *   if (first < 0)
- *       return status;
+ *   int first = options_parse(&spec, argc, argv); // argv[first..argc-1]: the operands
  *
  * A usage line shows the default from the value the option would otherwise keep, unless
  * its help text names the default itself (holds "(default"): a computed default, an
@@ -117,11 +115,12 @@ typedef struct {
     const char *epilogue;         /* a paragraph after the options, or NULL */
 } options_spec_t;
 
-/* Parses argv[1..argc-1] by the table (operands may come between options). Returns the
- * index in argv of the first operand (argc when there is none); or -1 and *status, the
- * status to exit with: 0 after --help (the usage printed on stdout), 2 for a bad command
- * line (why, on stderr, and for an unknown option the usage too). */
-int options_parse(const options_spec_t *spec, int argc, char **argv, int *status);
+/* Parses argv[1..argc-1] by the table (operands may come between options) and returns the
+ * index in argv of the first operand (argc when there is none). Like every program's
+ * command line before anything starts, it ends the process when there is nothing to run:
+ * status 0 after --help (the usage printed on stdout), 2 after a bad command line (why on
+ * stderr, and for an unknown option the usage too). */
+int options_parse(const options_spec_t *spec, int argc, char **argv);
 
 /* The usage text options_parse prints for --help. */
 void options_usage(const options_spec_t *spec, FILE *out);

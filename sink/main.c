@@ -101,6 +101,10 @@ typedef struct {
     double trimmed_at;         /* when retain_trim last ran */
 } sink_t;
 
+static const char about[] =
+    "Collects worker results, stores them in Redis exactly once, keeps an "
+    "online PCA.";
+
 static int take_retain_age(void *target, const char *duration)
 {
     if ((*(int64_t *) target = retain_parse_duration(duration)) >= 0)
@@ -110,7 +114,8 @@ static int take_retain_age(void *target, const char *duration)
     return -1;
 }
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
 {
     *cfg = (sink_config_t){.results_endpoint = CONFIG_RESULTS_BIND,
@@ -158,23 +163,16 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
                      "MB past its last rewrite, 0 for never"),
         OPTION_END};
     const options_spec_t spec = {
-        "fruitstream-sink",
-        .about = "Collects worker results, stores them in Redis exactly once, keeps an "
-                 "online PCA.",
-        .options = options,
-        .epilogue = "Environment: " ISA_ENV "=portable|avx2|avx512|neon forces the "
-                    "instruction set of the PCA's rank-k update (default: the best this CPU "
-                    "runs; an error if it cannot run the one named)."};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+        "fruitstream-sink", .about = about, .options = options,
+        .epilogue = ISA_ENV_HELP("the instruction set of the PCA's rank-k update")};
+    options_parse(&spec, argc, argv);
     cfg->keys = config_keys_dir(cfg->keys);
     char err[256];
     if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream-sink: %s\n", err);
-        return 2;
+        return -1;
     }
-    return -1;
+    return 0;
 }
 
 /* Runs a Redis write until it works, reconnecting in between; gives up only on stop, and
@@ -512,9 +510,8 @@ int main(int argc, char **argv)
     log_init("sink");
     static sink_t sink;
     sink_t *self = &sink;
-    int status = parse_args(argc, argv, &self->cfg);
-    if (status >= 0)
-        return status;
+    if (parse_args(argc, argv, &self->cfg) != 0)
+        return 2;
     stop_catch_signals();
     defer_to_workers();
     zsys_init();

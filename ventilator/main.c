@@ -83,6 +83,10 @@ typedef struct {
     int nroots;
 } ventilator_t;
 
+static const char about[] =
+    "Reads uploads from Redis (" KEY_UPLOADS ") and pushes them to workers as "
+    "tasks; re-sends any task whose result is not stored within the lease.";
+
 /* --allow-path DIR, and the folder of --dir and --watch: path uploads may be read there. */
 static int allow(void *target, const char *dir)
 {
@@ -113,8 +117,9 @@ static int take_watch(void *target, const char *dir)
     return allow(cfg, dir); /* its files may be read */
 }
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
-static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
+/* Reads the command line into cfg (options_parse ends the process for --help or a bad
+ * option). */
+static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
 {
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
                                  .redis_url = CONFIG_REDIS_DEFAULT, .consumer = "ventilator",
@@ -152,16 +157,9 @@ static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
                       CONFIG_KEYS_ENV "; make DIR with `fruitstream keys DIR`)"),
         OPTION_FLAG("insecure", &cfg->insecure, "allow a non-loopback TCP bind without --keys"),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream-ventilator",
-        .about = "Reads uploads from Redis (" KEY_UPLOADS ") and pushes them to workers as "
-                 "tasks; re-sends any task whose result is not stored within the lease.",
-        .options = options};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream-ventilator", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     cfg->keys = config_keys_dir(cfg->keys);
-    return -1;
 }
 
 /* Resolves the allowed folders once: a path upload is compared with them resolved. */
@@ -608,9 +606,7 @@ int main(int argc, char **argv)
     log_init("ventilator");
     static ventilator_t ventilator;
     ventilator_t *self = &ventilator;
-    int status = parse_args(argc, argv, &self->cfg);
-    if (status >= 0)
-        return status;
+    parse_args(argc, argv, &self->cfg);
     stop_catch_signals();
     defer_to_workers();
     zsys_init();

@@ -69,7 +69,13 @@ typedef struct {
     float features[FEATURE_DIM];
 } worker_t;
 
-/* Reads the command line into cfg: -1 to go on, else the status to exit with. */
+static const char about[] =
+    "Pulls image tasks from the ventilator, computes MobileNetV2 features, "
+    "pushes results to the sink. SIGTERM/SIGINT: finish the current images, "
+    "then exit 0 within a few seconds, even if the sink is unreachable.";
+
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, worker_config_t *cfg)
 {
     *cfg = (worker_config_t){.tasks_endpoint = CONFIG_TASKS_CONNECT,
@@ -99,22 +105,13 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
                       "DIR/server.cert (default $" CONFIG_KEYS_ENV ")"),
         OPTION_STRING("cert", &cfg->cert, "NAME", "which identity of DIR"),
         OPTION_END};
-    const options_spec_t spec = {
-        "fruitstream-worker",
-        .about = "Pulls image tasks from the ventilator, computes MobileNetV2 features, "
-                 "pushes results to the sink. SIGTERM/SIGINT: finish the current images, "
-                 "then exit 0 within a few seconds, even if the sink is unreachable.",
-        .options = options,
-        .epilogue = "Environment: " ISA_ENV "=portable|avx2|avx512|neon forces the kernels' "
-                    "instruction set (default: the best this CPU runs; an error if it cannot "
-                    "run the one named)."};
-    int status;
-    if (options_parse(&spec, argc, argv, &status) < 0)
-        return status;
+    const options_spec_t spec = {"fruitstream-worker", .about = about, .options = options,
+                                 .epilogue = ISA_ENV_HELP("the kernels' instruction set")};
+    options_parse(&spec, argc, argv);
     char err[256];
     if (isa_from_env(&cfg->isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream-worker: %s\n", err);
-        return 2;
+        return -1;
     }
     if (id)
         snprintf(cfg->id, sizeof cfg->id, "%s", id);
@@ -125,7 +122,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
     }
     cfg->weights = config_weights_path(cfg->weights);
     cfg->keys = config_keys_dir(cfg->keys);
-    return -1;
+    return 0;
 }
 
 /* Turns one task into its result; result->features points into features. */
@@ -297,9 +294,8 @@ int main(int argc, char **argv)
 {
     log_init("worker");
     worker_config_t cfg;
-    int status = parse_args(argc, argv, &cfg);
-    if (status >= 0)
-        return status;
+    if (parse_args(argc, argv, &cfg) != 0)
+        return 2;
     char err[512];
     if (curve_client_setup(cfg.keys, cfg.cert, &cfg.curve) != 0)
         return 1;
@@ -311,7 +307,7 @@ int main(int argc, char **argv)
         return 1;
     workers[0].featurizer =
         featurizer_new(cfg.weights, cfg.size, (long) cfg.max_pixels, cfg.isa, err, sizeof err);
-    status = 0;
+    int status = 0;
     if (!workers[0].featurizer || workers_prepare(workers, &cfg, err, sizeof err) != 0) {
         log_error("%s", err);
         status = 1;

@@ -1,8 +1,8 @@
 /* test_options.c -- numeric options are read whole or refused: no "224x" read as 224, no
  * "1e6" as 1, no wrap-around, ranges and units honoured; Redis URLs likewise, and their
  * passwords never show in a formatted address. The table-driven parser: values of every
- * kind land where the table says, a bad or unknown option is status 2 with the value left
- * alone, --help is status 0 and its text names every option with its default, operands
+ * kind land where the table says, a bad or unknown option ends the process with status 2,
+ * --help with status 0, and its text names every option with its default, operands
  * are counted, and --redis falls back on $REDIS_URL. */
 #include "tests/test.h"
 #include "common/options.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void integers_whole_or_refused(void)
@@ -111,7 +112,7 @@ static int append(void *target, const char *arg)
 
 /* Parses a command line of at most 22 words (NULL-ended) into a fresh sample_t with
  * defaults; returns options_parse's result. */
-static int parse(sample_t *s, int *status, const char *const *words)
+static int parse(sample_t *s, const char *const *words)
 {
     *s = (sample_t){.name = "default-name", .size = 224, .count = 7, .bytes = 16384,
                     .ratio = 0.95};
@@ -133,34 +134,44 @@ static int parse(sample_t *s, int *status, const char *const *words)
         argv[argc] = (char *) words[argc - 1];
         argc++;
     }
-    int devnull = open("/dev/null", O_WRONLY), saved = dup(STDERR_FILENO), out = dup(1);
-    dup2(devnull, STDERR_FILENO); /* the refusals' messages; their text is tested above */
-    dup2(devnull, STDOUT_FILENO); /* --help */
-    int first = options_parse(&spec, argc, argv, status);
+    return options_parse(&spec, argc, argv);
+}
+
+/* The status a process parsing words ends with: options_parse's exit, or 100 when it
+ * returned. Its output and messages go to /dev/null. */
+static int exit_status(const char *const *words)
+{
     fflush(stdout);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    dup2(out, STDOUT_FILENO);
-    close(devnull), close(saved), close(out);
-    return first;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        sample_t s;
+        parse(&s, words);
+        _exit(100);
+    }
+    int status = -1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
 }
 
 static void table_values_land(void)
 {
     sample_t s;
-    int status = -1;
     unsetenv("REDIS_URL");
-    int first = parse(&s, &status, (const char *const[]){"--flag", "--name", "n", "a.jpg",
-        "--size", "100", "--count=9", "--bytes", "64M", "--ratio", "0.5", "--item", "x",
-        "--item", "y", NULL});
+    int first = parse(&s, (const char *const[]){"--flag", "--name", "n", "a.jpg", "--size",
+        "100", "--count=9", "--bytes", "64M", "--ratio", "0.5", "--item", "x", "--item", "y",
+        NULL});
     CHECK(first == 15 && !strcmp(s.name, "n"), "first operand at %d", first);
-    CHECK(s.flag && s.size == 100 && s.count == 9 &&
-              s.bytes == 64 << 20 && s.ratio == 0.5, "values %d %s %d %lld %lld %g", s.flag,
-          s.name, s.size, (long long) s.count, (long long) s.bytes, s.ratio);
+    CHECK(s.flag && s.size == 100 && s.count == 9 && s.bytes == 64 << 20 && s.ratio == 0.5,
+          "values %d %d %lld %lld %g", s.flag, s.size, (long long) s.count,
+          (long long) s.bytes, s.ratio);
     CHECK(s.nitems == 2 && !strcmp(s.items[0], "x") && !strcmp(s.items[1], "y"), "items %d",
           s.nitems);
     CHECK(!s.url, "no --redis, no REDIS_URL: %s", s.url);
-    first = parse(&s, &status, (const char *const[]){NULL});
+    first = parse(&s, (const char *const[]){NULL});
     CHECK(first == 1 && s.size == 224 && s.bytes == 16384 && !s.flag, "defaults kept");
 }
 
@@ -171,28 +182,25 @@ static void table_refusals_are_status_2(void)
         (const char *const[]){"--ratio", "0", NULL},  (const char *const[]){"--bytes", "2G", NULL},
         (const char *const[]){"--count", "-1", NULL}, (const char *const[]){"--nope", NULL},
         (const char *const[]){"-x", NULL},            (const char *const[]){"--size", NULL},
-        (const char *const[]){"--flag=1", NULL},      (const char *const[]){"--log-level", "loud", NULL},
-        (const char *const[]){"a", "b", "c", NULL},   (const char *const[]){"--item", "1", "--item",
-            "2", "--item", "3", "--item", "4", "--item", "5", NULL}};
+        (const char *const[]){"--flag=1", NULL},
+        (const char *const[]){"--log-level", "loud", NULL},
+        (const char *const[]){"a", "b", "c", NULL},
+        (const char *const[]){"--item", "1", "--item", "2", "--item", "3", "--item", "4",
+                              "--item", "5", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        sample_t s;
-        int status = -1;
-        int first = parse(&s, &status, bad[i]);
-        CHECK(first == -1 && status == 2, "case %zu (%s): first %d, status %d", i, bad[i][0],
-              first, status);
-        CHECK(s.size == 224 && s.ratio == 0.95 && s.bytes == 16384 && s.count == 7,
-              "case %zu changed a value", i);
+        int status = exit_status(bad[i]);
+        CHECK(status == 2, "case %zu (%s): status %d", i, bad[i][0], status);
     }
+    CHECK(exit_status((const char *const[]){"a", "--size", "64", "b", NULL}) == 100,
+          "a good command line ended the process");
 }
 
 static void table_help_names_every_option(void)
 {
     sample_t s;
-    int status = -1;
-    CHECK(parse(&s, &status, (const char *const[]){"--size", "100", "--help", NULL}) == -1 &&
-              status == 0, "--help: status %d", status);
-    CHECK(parse(&s, &status, (const char *const[]){"-h", NULL}) == -1 && status == 0,
-          "-h: status %d", status);
+    CHECK(exit_status((const char *const[]){"--size", "100", "--help", NULL}) == 0,
+          "--help did not end with status 0");
+    CHECK(exit_status((const char *const[]){"-h", NULL}) == 0, "-h did not end with status 0");
     const option_t options[] = {
         OPTION_FLAG("flag", &s.flag, "a flag"),
         OPTION_STRING("name", &s.name, "NAME", "a name"),
@@ -229,12 +237,11 @@ static void table_help_names_every_option(void)
 static void table_operands_and_redis_env(void)
 {
     sample_t s;
-    int status;
     setenv("REDIS_URL", "redis://from-env:1/0", 1);
-    int first = parse(&s, &status, (const char *const[]){"x.jpg", "--size", "64", NULL});
+    int first = parse(&s, (const char *const[]){"x.jpg", "--size", "64", NULL});
     CHECK(first == 3 && s.size == 64 && s.url && !strcmp(s.url, "redis://from-env:1/0"),
           "operand first: %d, url %s", first, s.url);
-    first = parse(&s, &status, (const char *const[]){"--redis", "unix:///r", "--", "--size", NULL});
+    first = parse(&s, (const char *const[]){"--redis", "unix:///r", "--", "--size", NULL});
     CHECK(first == 4 && !strcmp(s.url, "unix:///r") && s.size == 224, "after --: %d", first);
     unsetenv("REDIS_URL");
 }
