@@ -279,7 +279,7 @@ static void put_wrapped(FILE *out, const char *text, int at, int indent)
 static void default_text(const option_t *o, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (o->help && strstr(o->help, "(default"))
+    if (o->help && (strstr(o->help, "(default") || strstr(o->help, "(required")))
         return;
     switch (o->kind) {
     case OPTION_KIND_STRING:

@@ -25,7 +25,7 @@
  *
  * A usage line shows the default from the value the option would otherwise keep, unless
  * its help text names the default itself (holds "(default"): a computed default, an
- * environment variable, or none to show. */
+ * environment variable, or none to show; or says "(required". */
 #ifndef FS_OPTIONS_H
 #define FS_OPTIONS_H
 
@@ -71,7 +71,8 @@ typedef struct {
     void *value;      /* where the value goes; OPTION_KIND_CALL: the target handed to call */
     int64_t min, max; /* the range of a number */
     const char *arg;  /* the argument's name in the usage ("N", "PATH"); NULL for a flag */
-    const char *help; /* one sentence, wrapped to fit; "(default" in it: no default added */
+    const char *help; /* one sentence, wrapped to fit; "(default" or "(required" in it: no
+                       * default added */
     option_call_t call;
 } option_t;
 
