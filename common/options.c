@@ -143,13 +143,19 @@ static const option_t log_level_row =
     OPTION_CALL("log-level", take_log_level, NULL, "LEVEL",
                 "debug, info, warn or error (default info)");
 
-/* The rows of spec, then --log-level; returns how many. */
+/* The rows of spec, then --log-level; returns how many. A longer table is a mistake in the
+ * program, not in its command line. */
 static size_t collect(const options_spec_t *spec, const option_t **rows)
 {
     size_t n = 0;
-    for (const option_t *o = spec->options; o && o->kind != OPTION_KIND_END; o++)
-        if (n < OPTIONS_MAX - 1)
-            rows[n++] = o;
+    for (const option_t *o = spec->options; o && o->kind != OPTION_KIND_END; o++) {
+        if (n == OPTIONS_MAX - 1) {
+            fprintf(stderr, "%s: more than %d options in its table\n", spec->program,
+                    OPTIONS_MAX - 1);
+            abort();
+        }
+        rows[n++] = o;
+    }
     rows[n++] = &log_level_row;
     return n;
 }
