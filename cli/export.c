@@ -34,8 +34,7 @@
 #define FEATURES 1280
 
 typedef struct {
-    const char *redis_url;
-    const char *data_dir;
+    const char *redis_url, *data_dir; /* where the results are (cli/private_redis.h) */
     const char *out;
     bool projections, features;
     bool excel_safe;
