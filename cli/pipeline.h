@@ -45,7 +45,8 @@ typedef struct {
  * checked here, strictly, though the roles read them again: a typo fails the command
  * before anything starts. */
 #define PIPELINE_OPTIONS(cfg)                                                              \
-    OPTION_REDIS(&(cfg)->redis_url, "use this Redis (default $REDIS_URL; else a private one)"), \
+    OPTION_REDIS(&(cfg)->redis_url,                                                        \
+                 "use this Redis (default $REDIS_URL; else a private one)"),              \
     OPTION_STRING("data-dir", &(cfg)->data_dir, "DIR", "the private Redis's files"),       \
     OPTION_INT("workers", &(cfg)->workers, 1, CONFIG_MAX_WORKER_THREADS, "N",              \
                "local workers (default one per core)"),                                   \
@@ -71,7 +72,8 @@ typedef struct {
                 "also let the ventilator read files in DIR (a link to a file elsewhere "  \
                 "needs that file's folder here)")
 
-/* Defaults: $REDIS_URL or private, ./fruitstream-data, a worker per core, S = 224. */
+/* Defaults: a private Redis (--redis's row makes $REDIS_URL the default when it is set),
+ * ./fruitstream-data, a worker per core, S = 224. */
 void pipeline_config_defaults(pipeline_config_t *cfg);
 /* --allow-path DIR: the ventilator may read files in DIR (cfg: a pipeline_config_t *). 0,
  * or -1 after saying why. */
