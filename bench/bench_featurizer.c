@@ -19,6 +19,7 @@
  * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
 #include "featurizer/featurizer.h"
 #include "common/file.h"
+#include "common/options.h"
 #include "featurizer/kernels.h"
 #include "featurizer/mobilenet.h"
 
@@ -188,34 +189,38 @@ static int print_paths(void)
     return 0;
 }
 
+static const char about[] = "Featurizer speed; DATA_DIR defaults to $SHARED/data/fruits-360/Test.";
+
 int main(int argc, char **argv)
 {
     const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
     char weights[4096], data[4096];
-    int want = 300, only_size = 0, threads = 1, paths = 0;
-    snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
-    snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--images") && i + 1 < argc)
-            want = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-            only_size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--paths"))
-            paths = 1;
-        else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
-            snprintf(weights, sizeof weights, "%s", argv[++i]);
-        else if (argv[i][0] != '-')
-            snprintf(data, sizeof data, "%s", argv[i]);
-        else {
-            fprintf(stderr, "usage: bench_featurizer [--images N] [--size S [--threads T]] "
-                            "[--weights PATH] [DATA_DIR] | --paths\n");
-            return 2;
-        }
-    }
+    const char *weights_flag = NULL;
+    int want = 300, only_size = 0, threads = 1;
+    bool paths = false;
+    const option_t options[] = {
+        OPTION_INT("images", &want, 1, 1000000, "N", "JPEGs to read, spread over the classes"),
+        OPTION_INT("size", &only_size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
+                   "time this S alone (default: 224 and 100, and the sgemm peak)"),
+        OPTION_INT("threads", &threads, 1, BENCH_MAX_THREADS, "T",
+                   "featurizers at once on one copy of the weights, with --size"),
+        OPTION_STRING("weights", &weights_flag, "PATH",
+                      "MobileNetV2 safetensors (default "
+                      "$SHARED/models/mobilenet_v2/model.safetensors)"),
+        OPTION_FLAG("paths", &paths, "print the kernel paths this CPU runs, best first"),
+        OPTION_END};
+    const options_spec_t spec = {"bench_featurizer", "[DATA_DIR]", 0, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
+    if (weights_flag)
+        snprintf(weights, sizeof weights, "%s", weights_flag);
+    else
+        snprintf(weights, sizeof weights, "%s/models/mobilenet_v2/model.safetensors", shared);
+    if (first < argc)
+        snprintf(data, sizeof data, "%s", argv[first]);
+    else
+        snprintf(data, sizeof data, "%s/data/fruits-360/Test", shared);
     images_t im;
-    if (threads < 1 || threads > BENCH_MAX_THREADS || (threads > 1 && !only_size)) {
+    if (threads > 1 && !only_size) {
         fprintf(stderr, "bench_featurizer: --threads takes 1..%d, with --size\n",
                 BENCH_MAX_THREADS);
         return 2;

@@ -14,6 +14,7 @@
  * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
  * on the coordinate axes: speed does not depend on the axes' orientation. */
 #include "common/isa.h"
+#include "common/options.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca.h"
 
@@ -253,26 +254,26 @@ int main(int argc, char **argv)
     int nisas = paths(isas);
     if (nisas < 0)
         return 2;
-    if (argc == 2 && !strcmp(argv[1], "--paths")) {
+    bool print_paths = false;
+    const option_t options[] = {
+        OPTION_INT("vectors", &n, 1024, 1 << 30, "N", "distinct vectors, a multiple of 1024"),
+        OPTION_INT("refresh-every", &every, 256, 1 << 30, "R",
+                   "refresh every R vectors, a multiple of 256"),
+        OPTION_INT("threads", &threads, 1, 1024, "T", "OpenBLAS threads (default: 1, then 2)"),
+        OPTION_FLAG("paths", &print_paths, "print the instruction sets this CPU runs, best first"),
+        OPTION_END};
+    const options_spec_t spec = {"bench_pca",
+                                 .about = "How fast the sink's online PCA absorbs and serves "
+                                          "vectors.",
+                                 .options = options};
+    options_parse(&spec, argc, argv);
+    if (print_paths) {
         for (int i = 0; i < nisas; i++)
             printf("%s%s", i ? " " : "", isa_name(isas[i]));
         printf("\n");
         return 0;
     }
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--vectors"))
-            n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--refresh-every"))
-            every = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "usage: bench_pca [--vectors N] [--refresh-every R] [--threads T]"
-                            " | --paths\n");
-            return 2;
-        }
-    }
-    if (n < 1024 || n % 1024 || every < 256 || every % 256) {
+    if (n % 1024 || every % 256) {
         fprintf(stderr, "bench_pca: --vectors and --refresh-every must be multiples of 1024 and 256\n");
         return 2;
     }

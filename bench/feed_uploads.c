@@ -12,11 +12,12 @@
  * seconds, adds the count to fs:counters uploaded, and prints `uploads N seconds S rate R`
  * and the largest lag behind schedule. */
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/keys.h"
+#include "common/options.h"
 #include "common/redis.h"
 #include "common/uploads.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,36 +75,34 @@ static int collect(redis_t *redis, int pending)
     return rc;
 }
 
+static const char about[] = "Uploads the JPEG files LIST names, round and round.";
+
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"rate", required_argument, 0, 'r'},  {"count", required_argument, 0, 'n'},
-        {"seconds", required_argument, 0, 's'}, {"prefix", required_argument, 0, 'p'},
-        {"path-only", no_argument, 0, 'P'},   {"redis", required_argument, 0, 'R'},
-        {0, 0, 0, 0}};
     double rate = 0, seconds = 0;
-    long count = 0;
-    const char *prefix = "feed-", *url = redis_url_from_env();
-    int path_only = 0, c;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (c) {
-        case 'r': rate = atof(optarg); break;
-        case 'n': count = atol(optarg); break;
-        case 's': seconds = atof(optarg); break;
-        case 'p': prefix = optarg; break;
-        case 'P': path_only = 1; break;
-        case 'R': url = optarg; break;
-        default: optind = argc + 1;
-        }
-    }
-    if (optind != argc - 1 || rate < 0 || (count <= 0 && seconds <= 0)) {
-        fprintf(stderr, "usage: feed_uploads [--rate R] [--count N] [--seconds T] [--prefix P] "
-                        "[--path-only] [--redis URL] LIST   (N or T required)\n");
+    int64_t count = 0;
+    const char *prefix = "feed-", *url = CONFIG_REDIS_DEFAULT;
+    bool path_only = false;
+    const option_t options[] = {
+        OPTION_REAL("rate", &rate, 0, 1000000000, "R",
+                    "uploads a second (default: as fast as Redis takes them)"),
+        OPTION_INT64("count", &count, 1, INT64_MAX, "N", "stop after N uploads (default none)"),
+        OPTION_REAL("seconds", &seconds, 0, 1000000000, "T",
+                    "stop after T seconds (default none; N or T required)"),
+        OPTION_STRING("prefix", &prefix, "P", "the keys are P<number>"),
+        OPTION_FLAG("path-only", &path_only, "upload each file's path, not its bytes"),
+        OPTION_REDIS(&url, CONFIG_REDIS_HELP),
+        OPTION_END};
+    const options_spec_t spec = {"feed_uploads", "LIST", 1, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
+    if (count <= 0 && seconds <= 0) {
+        fprintf(stderr, "feed_uploads: give --count N or --seconds T\n");
         return 2;
     }
-    FILE *list = fopen(argv[optind], "r");
+    const char *list_path = argv[first];
+    FILE *list = fopen(list_path, "r");
     if (!list) {
-        perror(argv[optind]);
+        perror(list_path);
         return 1;
     }
     image_t *images = NULL;
@@ -132,11 +131,11 @@ int main(int argc, char **argv)
     }
     fclose(list);
     if (n_images == 0) {
-        fprintf(stderr, "feed_uploads: %s lists no files\n", argv[optind]);
+        fprintf(stderr, "feed_uploads: %s lists no files\n", list_path);
         return 1;
     }
     char err[512];
-    redis_t *redis = redis_new(url ? url : "redis://127.0.0.1:6379/0", err, sizeof err);
+    redis_t *redis = redis_new(url, err, sizeof err);
     if (!redis || uploads_ensure_group(redis) != 0) {
         fprintf(stderr, "feed_uploads: %s\n", redis ? "cannot create the consumer group" : err);
         return 1;

@@ -11,10 +11,10 @@
 #include "tests/tools/loopback.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/options.h"
 #include "common/uploads.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -88,36 +88,34 @@ static void percent_encode(const char *s, char *out)
     *out = '\0';
 }
 
+static const char about[] = "POSTs the JPEG files LIST names to fruitstream serve's HTTP API.";
+
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"port", required_argument, 0, 'p'}, {"token-file", required_argument, 0, 't'},
-        {"rate", required_argument, 0, 'r'}, {"seconds", required_argument, 0, 's'},
-        {"count", required_argument, 0, 'n'}, {"prefix", required_argument, 0, 'P'},
-        {0, 0, 0, 0}};
     int port = 0;
-    long count = 0;
+    int64_t count = 0;
     double rate = 0, seconds = 0;
     const char *token_file = NULL, *prefix = "http-";
-    int c;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (c) {
-        case 'p': port = atoi(optarg); break;
-        case 't': token_file = optarg; break;
-        case 'r': rate = atof(optarg); break;
-        case 's': seconds = atof(optarg); break;
-        case 'n': count = atol(optarg); break;
-        case 'P': prefix = optarg; break;
-        default: return 2;
-        }
-    }
-    if (optind != argc - 1 || !port || !token_file || (rate > 0 ? seconds <= 0 : count <= 0)) {
-        fprintf(stderr, "usage: http_feed --port P --token-file F [--rate R --seconds S | "
-                        "--count N] [--prefix P] LIST\n");
+    const option_t options[] = {
+        OPTION_INT("port", &port, 1, 65535, "P", "the HTTP API's port on 127.0.0.1 (required)"),
+        OPTION_STRING("token-file", &token_file, "F", "the bearer token's file (required)"),
+        OPTION_REAL("rate", &rate, 0, 1000000000, "R",
+                    "requests a second, for --seconds (default: one after the other)"),
+        OPTION_REAL("seconds", &seconds, 0, 1000000000, "S",
+                    "how long, with --rate (default none)"),
+        OPTION_INT64("count", &count, 1, INT64_MAX / 2, "N",
+                     "requests, without --rate (default none)"),
+        OPTION_STRING("prefix", &prefix, "P", "the keys are P<number>"),
+        OPTION_END};
+    const options_spec_t spec = {"http_feed", "LIST", 1, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
+    if (!port || !token_file || (rate > 0 ? seconds <= 0 : count <= 0)) {
+        fprintf(stderr, "http_feed: give --port and --token-file, and --rate with --seconds "
+                        "or --count\n");
         return 2;
     }
     if (rate > 0)
-        count = (long) (rate * seconds);
+        count = (int64_t) (rate * seconds);
     char token[512] = "";
     FILE *tf = fopen(token_file, "r");
     if (!tf || !fgets(token, sizeof token, tf)) {
@@ -126,9 +124,9 @@ int main(int argc, char **argv)
     }
     fclose(tf);
     token[strcspn(token, "\r\n")] = '\0';
-    FILE *list = fopen(argv[optind], "r");
+    FILE *list = fopen(argv[first], "r");
     if (!list) {
-        perror(argv[optind]);
+        perror(argv[first]);
         return 1;
     }
     image_t *images = NULL;

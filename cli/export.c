@@ -20,52 +20,31 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "featurizer/featurizer.h"
 #include "pca/pca.h"
 #include "pca/pca_store.h"
 #include "cli/private_redis.h"
 #include "common/redis.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EXPORT_CHUNK 256
-#define FEATURES 1280
 
 typedef struct {
-    const char *redis_url;
-    const char *data_dir;
+    const char *redis_url, *data_dir; /* where the results are (cli/private_redis.h) */
     const char *out;
     bool projections, features;
     bool excel_safe;
     pca_options_t pca;
-    long long since; /* export only results stored after this seq */
+    int64_t since; /* export only results stored after this seq */
 } export_config_t;
 
-static void export_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream export [options]\n"
-            "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with a PCA\n"
-            "model that includes every stored vector.\n\n"
-            "  --out FILE       write here instead of standard output\n"
-            "  --features       write path,label,f_1..f_1280 instead of projections\n"
-            "  --with-features  write the projections and then the features\n"
-            "  --k K            fixed number of components...\n"
-            "  --variance V     ...or the smallest k explaining V (default: the sink's model,\n"
-            "                   else 0.95)\n"
-            "  --standardize    standardize features before PCA\n"
-            "  --excel-safe     prefix a path or label starting with = + - @ with ' (so a\n"
-            "                   spreadsheet does not run it as a formula); default: as is\n"
-            "  --since SEQ      only the results stored after number SEQ (the log's\n"
-            "                   \"last seq\" of the previous export): incremental archives\n"
-            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
-            "  --data-dir DIR   read the results `fruitstream run` kept in DIR (default %s\n"
-            "                   when it exists, else Redis at %s)\n",
-            PRIVATE_REDIS_DEFAULT_DIR, CONFIG_REDIS_DEFAULT);
-}
+static const char about[] =
+    "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with "
+    "a PCA model that includes every stored vector.";
 
 /* The sink's model options, so that export agrees with it unless told otherwise. */
 static void options_from_model(redis_t *redis, pca_options_t *o)
@@ -81,52 +60,41 @@ static void options_from_model(redis_t *redis, pca_options_t *o)
     freeReplyObject(r);
 }
 
+/* Reads the command line into cfg: 0, or -1 after saying why. The PCA
+ * options start out of their range, so that *explicit_pca tells whether one was given. */
 static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *explicit_pca)
 {
-    static const struct option options[] = {
-        {"out", required_argument, 0, 'o'},   {"features", no_argument, 0, 'f'},
-        {"with-features", no_argument, 0, 'F'}, {"k", required_argument, 0, 'k'},
-        {"excel-safe", no_argument, 0, 'x'},
-        {"variance", required_argument, 0, 'v'}, {"standardize", no_argument, 0, 'S'},
-        {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
-        {"since", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *cfg = (export_config_t){.projections = true, .pca = {FEATURES, 0, 0.95, false, ISA_PORTABLE}};
+    *cfg = (export_config_t){.projections = true,
+                             .pca = {FEATURE_DIM, -1, 0, false, ISA_PORTABLE}};
+    bool features_only = false;
     *explicit_pca = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'o': cfg->out = optarg; break;
-        case 'f': cfg->projections = false; cfg->features = true; break;
-        case 'F': cfg->features = true; break;
-        case 'x': cfg->excel_safe = true; break;
-        case 'k':
-            if (option_int("--k", optarg, 0, FEATURES, &cfg->pca.k) != 0)
-                return -1;
-            *explicit_pca = true;
-            break;
-        case 'v':
-            if (option_real("--variance", optarg, 0, 1, &cfg->pca.variance) != 0)
-                return -1;
-            *explicit_pca = true;
-            break;
-        case 'S': cfg->pca.standardize = true; *explicit_pca = true; break;
-        case 'R': cfg->redis_url = optarg; break;
-        case 'D': cfg->data_dir = optarg; break;
-        case 's': {
-            int64_t since;
-            if (option_int64("--since", optarg, 0, INT64_MAX, &since) != 0)
-                return -1;
-            cfg->since = since;
-            break;
-        }
-        case 'h': export_usage(stdout); exit(0);
-        default: export_usage(stderr); return -1;
-        }
-    }
-    if (optind < argc) {
-        export_usage(stderr);
-        return -1;
-    }
+    const option_t options[] = {
+        OPTION_STRING("out", &cfg->out, "FILE", "write here instead of standard output"),
+        OPTION_FLAG("features", &features_only,
+                    "write path,label,f_1..f_1280 instead of projections"),
+        OPTION_FLAG("with-features", &cfg->features,
+                    "write the projections and then the features"),
+        OPTION_INT("k", &cfg->pca.k, 0, FEATURE_DIM, "K",
+                   "fixed number of components... (default: the sink's model)"),
+        OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",
+                    "...or the smallest k explaining V (default: the sink's model, else "
+                    "0.95)"),
+        OPTION_FLAG("standardize", &cfg->pca.standardize, "standardize features before PCA"),
+        OPTION_FLAG("excel-safe", &cfg->excel_safe,
+                    "prefix a path or label starting with = + - @ with ' (so a spreadsheet "
+                    "does not run it as a formula); default: as is"),
+        OPTION_INT64("since", &cfg->since, 0, INT64_MAX, "SEQ",
+                     "only the results stored after number SEQ (the log's \"last seq\" of "
+                     "the previous export): incremental archives (default: all)"),
+        PRIVATE_REDIS_OPTIONS(&cfg->redis_url, &cfg->data_dir),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream export", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
+    cfg->features = cfg->features || features_only;
+    cfg->projections = !features_only;
+    *explicit_pca = cfg->pca.k >= 0 || cfg->pca.variance > 0 || cfg->pca.standardize;
+    cfg->pca.k = cfg->pca.k < 0 ? 0 : cfg->pca.k;
+    cfg->pca.variance = cfg->pca.variance > 0 ? cfg->pca.variance : 0.95;
     char err[256];
     if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream export: %s\n", err);
@@ -184,7 +152,7 @@ static void put_header(FILE *out, const export_config_t *cfg, int k)
     fputs("path,label", out);
     for (int i = 1; cfg->projections && i <= k; i++)
         fprintf(out, ",pca_%d", i);
-    for (int i = 1; cfg->features && i <= FEATURES; i++)
+    for (int i = 1; cfg->features && i <= FEATURE_DIM; i++)
         fprintf(out, ",f_%d", i);
     fputc('\n', out);
 }
@@ -197,7 +165,7 @@ static long put_chunk(redis_t *redis, redisReply *entries, const export_config_t
     for (size_t i = 0; i < entries->elements; i++)
         redisAppendCommand(redis->ctx, "HMGET %s%s key label features", KEY_IMAGE_PREFIX,
                            entries->element[i]->element[1]->element[1]->str);
-    float x[FEATURES], p[FEATURES];
+    float x[FEATURE_DIM], p[FEATURE_DIM];
     long rows = 0;
     for (size_t i = 0; i < entries->elements; i++) {
         redisReply *r = NULL;
@@ -219,7 +187,7 @@ static long put_chunk(redis_t *redis, redisReply *entries, const export_config_t
             for (int j = 0; j < k; j++)
                 fprintf(out, ",%.9g", p[j]);
         }
-        for (int j = 0; cfg->features && j < FEATURES; j++)
+        for (int j = 0; cfg->features && j < FEATURE_DIM; j++)
             fprintf(out, ",%.9g", x[j]);
         fputc('\n', out);
         rows++;
@@ -266,7 +234,7 @@ int cmd_export(int argc, char **argv)
         put_header(out, &cfg, pca ? pca_k(pca) : 0);
         char after[64] = "-";
         if (cfg.since > 0)
-            snprintf(after, sizeof after, "(%lld-1", cfg.since);
+            snprintf(after, sizeof after, "(%lld-1", (long long) cfg.since);
         for (;;) {
             redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
                                              after, EXPORT_CHUNK);

@@ -18,20 +18,8 @@
 
 #define PROG "fruitstream featurize"
 
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream featurize [--size S] [--weights PATH] [--max-pixels N] FILE...\n"
-            "\n"
-            "Prints `FILE<TAB>v1 ... v%d` per JPEG: the MobileNetV2 features at input S x S.\n"
-            "  --size S        network input side (default %d)\n"
-            "  --weights PATH  model.safetensors (default $%s, else %s)\n"
-            "  --max-pixels N  reject JPEGs larger than N pixels (default %ld)\n"
-            "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set.\n",
-            FEATURE_DIM, FEATURIZER_DEFAULT_SIZE, CONFIG_WEIGHTS_ENV, config_weights_default(),
-            FEATURIZER_DEFAULT_MAX_PIXELS, ISA_ENV);
-}
+static const char about[] =
+    "Prints `FILE<TAB>v1 v2 ...` per JPEG: its MobileNetV2 features at input S x S.";
 
 static void print_features(const char *path, const float *f)
 {
@@ -46,38 +34,16 @@ int cmd_featurize(int argc, char **argv)
     const char *weights = NULL;
     int size = FEATURIZER_DEFAULT_SIZE;
     int64_t max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS;
-    int first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-            if (option_int("--size", argv[++i], FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE,
-                           &size) != 0)
-                return 2;
-        } else if (!strcmp(argv[i], "--max-pixels") && i + 1 < argc) {
-            if (option_int64("--max-pixels", argv[++i], 1, FEATURIZER_MAX_PIXELS_LIMIT,
-                             &max_pixels) != 0)
-                return 2;
-        } else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
-            weights = argv[++i];
-        } else if (!strcmp(argv[i], "--")) {
-            first = i + 1;
-            break;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, PROG ": unknown or incomplete option \"%s\"\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else {
-            first = i;
-            break;
-        }
-    }
-    if (first >= argc) {
-        fprintf(stderr, PROG ": no files given\n");
-        usage(stderr);
-        return 2;
-    }
+    const option_t options[] = {
+        OPTION_INT("size", &size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
+                   "network input side"),
+        OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
+        OPTION_INT64("max-pixels", &max_pixels, 1, FEATURIZER_MAX_PIXELS_LIMIT, "N",
+                     "reject JPEGs larger than N pixels"),
+        OPTION_END};
+    const options_spec_t spec = {PROG, "FILE...", 1, OPTIONS_ANY_NUMBER, about, options,
+                                 ISA_ENV_HELP("the kernels' instruction set")};
+    int first = options_parse(&spec, argc, argv);
 
     char err[512];
     isa_t isa;

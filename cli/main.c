@@ -4,7 +4,6 @@
  * options; this file only dispatches and prints the overview. */
 #include "cli/commands.h"
 #include "common/log.h"
-#include "common/options.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +43,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             log_init(commands[i].name);
-            option_set_program(argv[0]);
             return commands[i].run(argc - 1, argv + 1);
         }
     }

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char about[] =
+    "Prints the sink's PCA model (" KEY_PCA_MODEL "): n, k, explained variance.";
+
 static double *doubles(redisReply *r, size_t *count)
 {
     *count = r && r->type == REDIS_REPLY_STRING ? r->len / sizeof(double) : 0;
@@ -20,12 +23,9 @@ static double *doubles(redisReply *r, size_t *count)
 int cmd_pca(int argc, char **argv)
 {
     const char *url = NULL, *data_dir = NULL;
-    if (cli_redis_options(argc, argv, &url, &data_dir) != 0) {
-        fprintf(stderr, "usage: fruitstream pca [--redis URL | --data-dir DIR]\n"
-                        "Prints the sink's PCA model (%s): n, k, explained variance.\n",
-                KEY_PCA_MODEL);
-        return strcmp(argv[argc - 1], "--help") == 0 ? 0 : 2;
-    }
+    const option_t options[] = {PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
+    const options_spec_t spec = {"fruitstream pca", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)

@@ -16,7 +16,6 @@
 #include "common/uploads.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -44,72 +43,20 @@ static const char *role_names[PIPELINE_ROLES] = {"the sink", "the ventilator", "
 void pipeline_config_defaults(pipeline_config_t *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *cfg = (pipeline_config_t){.redis_url = redis_url_from_env(),
-                               .data_dir = PRIVATE_REDIS_DEFAULT_DIR,
-                               .workers = cores > 0 ? (int) cores : 1, .size = "224"};
+    *cfg = (pipeline_config_t){.data_dir = PRIVATE_REDIS_DEFAULT_DIR,
+                               .workers = cores > 0 ? (int) cores : 1,
+                               .size = FEATURIZER_DEFAULT_SIZE};
 }
 
-int pipeline_option(pipeline_config_t *cfg, int code, const char *arg)
+int pipeline_allow(void *target, const char *dir)
 {
-    int number;
-    double real;
-    int64_t lease;
-    switch (code) {
-    case PIPELINE_OPT_REDIS: cfg->redis_url = arg; break;
-    case PIPELINE_OPT_DATA_DIR: cfg->data_dir = arg; break;
-    case PIPELINE_OPT_WORKERS:
-        return option_int("--workers", arg, 1, CONFIG_MAX_WORKER_THREADS, &cfg->workers) ? -1
-                                                                                         : 1;
-    case PIPELINE_OPT_SIZE:
-        cfg->size = arg;
-        return option_int("--size", arg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &number)
-                   ? -1
-                   : 1;
-    case PIPELINE_OPT_WEIGHTS: cfg->weights = arg; break;
-    case PIPELINE_OPT_K:
-        cfg->k = arg;
-        return option_int("--k", arg, 0, FEATURE_DIM, &number) ? -1 : 1;
-    case PIPELINE_OPT_VARIANCE:
-        cfg->variance = arg;
-        return option_real("--variance", arg, 0, 1, &real) ? -1 : 1;
-    case PIPELINE_OPT_STANDARDIZE: cfg->standardize = true; break;
-    case PIPELINE_OPT_LEASE_MS:
-        cfg->lease_ms = arg;
-        return option_int64("--lease-ms", arg, 100, INT64_MAX / 2, &lease) ? -1 : 1;
-    case PIPELINE_OPT_KEYS: cfg->keys = arg; break;
-    case PIPELINE_OPT_TASKS: cfg->tasks = arg; break;
-    case PIPELINE_OPT_RESULTS: cfg->results = arg; break;
-    case PIPELINE_OPT_ALLOW_PATH:
-        if (cfg->allowed == PIPELINE_MAX_ALLOW) {
-            fprintf(stderr, "fruitstream: more than %d --allow-path\n", PIPELINE_MAX_ALLOW);
-            return -1;
-        }
-        cfg->allow[cfg->allowed++] = arg;
-        break;
-    default: return 0;
+    pipeline_config_t *cfg = target;
+    if (cfg->allowed == PIPELINE_MAX_ALLOW) {
+        fprintf(stderr, "fruitstream: more than %d --allow-path\n", PIPELINE_MAX_ALLOW);
+        return -1;
     }
-    return 1;
-}
-
-void pipeline_usage(FILE *out)
-{
-    fprintf(out,
-            "  --redis URL         use this Redis (default $REDIS_URL; else a private one)\n"
-            "  --data-dir DIR      the private Redis's files (default ./fruitstream-data)\n"
-            "  --workers N         local workers (default: number of cores)\n"
-            "  --size S            network input side (default 224)\n"
-            "  --weights PATH      MobileNetV2 safetensors (default $%s or %s)\n"
-            "  --k K | --variance V   PCA components: fixed, or to explain V (default 0.95)\n"
-            "  --standardize       standardize features before PCA\n"
-            "  --lease-ms MS       re-send tasks not stored within MS (default 30000)\n"
-            "  --tasks ENDPOINT    bind the task socket here (default: a private ipc://)...\n"
-            "  --results ENDPOINT  ...and the result socket: tcp:// lets other machines'\n"
-            "                      workers join, always with CURVE keys\n"
-            "  --keys DIR          CURVE key directory (default $%s; with TCP endpoints and\n"
-            "                      none given, DATA-DIR/keys, made if missing)\n"
-            "  --allow-path DIR    also let the ventilator read files in DIR (a link to a file\n"
-            "                      elsewhere needs that file's folder here)\n",
-            CONFIG_WEIGHTS_ENV, config_weights_default(), CONFIG_KEYS_ENV);
+    cfg->allow[cfg->allowed++] = dir;
+    return 0;
 }
 
 int pipeline_config_check(pipeline_config_t *cfg)
@@ -188,16 +135,23 @@ static int add_keys(pipeline_t *self, char **argv, int n)
 
 void pipeline_start(pipeline_t *self)
 {
+    /* The numbers as the roles read them again: %.17g gives a double back exactly. */
+    char k[16], variance[32], lease_ms[32], size[16], threads[16];
+    snprintf(k, sizeof k, "%d", self->cfg.k);
+    snprintf(variance, sizeof variance, "%.17g", self->cfg.variance);
+    snprintf(lease_ms, sizeof lease_ms, "%lld", (long long) self->cfg.lease_ms);
+    snprintf(size, sizeof size, "%d", self->cfg.size);
+    snprintf(threads, sizeof threads, "%d", self->cfg.workers);
     char *sink_argv[16] = {"fruitstream-sink", "--results", self->results, "--redis",
                            self->redis_url};
     int n = 5;
-    if (self->cfg.k) {
+    if (self->cfg.k > 0) {
         sink_argv[n++] = "--k";
-        sink_argv[n++] = (char *) self->cfg.k;
+        sink_argv[n++] = k;
     }
-    if (self->cfg.variance) {
+    if (self->cfg.variance > 0) {
         sink_argv[n++] = "--variance";
-        sink_argv[n++] = (char *) self->cfg.variance;
+        sink_argv[n++] = variance;
     }
     if (self->cfg.standardize)
         sink_argv[n++] = "--standardize";
@@ -207,9 +161,9 @@ void pipeline_start(pipeline_t *self)
     char *vent_argv[PIPELINE_MAX_EXTRA_ARGS + 2 * PIPELINE_MAX_ALLOW + 12] = {"fruitstream-ventilator", "--tasks",
                                                      self->tasks, "--redis", self->redis_url};
     n = 5;
-    if (self->cfg.lease_ms) {
+    if (self->cfg.lease_ms > 0) {
         vent_argv[n++] = "--lease-ms";
-        vent_argv[n++] = (char *) self->cfg.lease_ms;
+        vent_argv[n++] = lease_ms;
     }
     for (int i = 0; i < self->cfg.allowed; i++) {
         vent_argv[n++] = "--allow-path";
@@ -220,11 +174,9 @@ void pipeline_start(pipeline_t *self)
     vent_argv[add_keys(self, vent_argv, n)] = NULL;
     self->pid[PIPELINE_VENTILATOR] = spawn(self, "fruitstream-ventilator", vent_argv);
 
-    char threads[16];
-    snprintf(threads, sizeof threads, "%d", self->cfg.workers);
     char *argv[16] = {"fruitstream-worker", "--tasks", self->tasks_at, "--results",
                       self->results_at, "--weights", (char *) self->cfg.weights, "--size",
-                      (char *) self->cfg.size, "--threads", threads, "--id", "local"};
+                      size, "--threads", threads, "--id", "local"};
     argv[add_keys(self, argv, 13)] = NULL;
     self->pid[PIPELINE_WORKERS] = spawn(self, "fruitstream-worker", argv);
 }

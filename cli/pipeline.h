@@ -5,12 +5,15 @@
  * ventilator and one worker process running --workers workers on as many threads, talking
  * over private ipc:// sockets unless --tasks/--results name TCP endpoints (then always with
  * CURVE keys). The commands differ only in what they feed it and when they stop it, so the
- * options they share are parsed here too (PIPELINE_LONG_OPTIONS + pipeline_option). */
+ * options they share are defined here too (PIPELINE_OPTIONS, rows of their tables). */
 #ifndef FS_PIPELINE_H
 #define FS_PIPELINE_H
 
+#include "common/config.h"
 #include "common/isa.h"
+#include "common/options.h"
 #include "common/redis.h"
+#include "featurizer/featurizer.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,10 +26,11 @@ typedef struct {
     const char *data_dir;
     const char *weights;
     int workers;
-    const char *size;
-    const char *k, *variance;
+    int size;
+    int k;           /* 0: the sink's default (variance) */
+    double variance; /* 0: the sink's default */
     bool standardize;
-    const char *lease_ms;
+    int64_t lease_ms; /* 0: the ventilator's default */
     const char *keys;
     const char *tasks, *results; /* bind endpoints, or NULL for private ipc:// ones */
     const char *allow[PIPELINE_MAX_ALLOW]; /* --allow-path, handed to the ventilator */
@@ -37,38 +41,43 @@ typedef struct {
     isa_t isa; /* the workers' kernels: FRUITSTREAM_ISA, which they inherit, or the best */
 } pipeline_config_t;
 
-/* Option codes of the shared options, above any short option's. */
-enum {
-    PIPELINE_OPT_REDIS = 1000, PIPELINE_OPT_DATA_DIR, PIPELINE_OPT_WORKERS, PIPELINE_OPT_SIZE,
-    PIPELINE_OPT_WEIGHTS, PIPELINE_OPT_K, PIPELINE_OPT_VARIANCE, PIPELINE_OPT_STANDARDIZE,
-    PIPELINE_OPT_LEASE_MS, PIPELINE_OPT_KEYS, PIPELINE_OPT_TASKS, PIPELINE_OPT_RESULTS,
-    PIPELINE_OPT_ALLOW_PATH
-};
+/* The shared options, as rows of a command's option table (common/options.h). Numbers are
+ * checked here, strictly, though the roles read them again: a typo fails the command
+ * before anything starts. */
+#define PIPELINE_OPTIONS(cfg)                                                              \
+    OPTION_REDIS(&(cfg)->redis_url,                                                        \
+                 "use this Redis (default $REDIS_URL; else a private one)"),              \
+    OPTION_STRING("data-dir", &(cfg)->data_dir, "DIR", "the private Redis's files"),       \
+    OPTION_INT("workers", &(cfg)->workers, 1, CONFIG_MAX_WORKER_THREADS, "N",              \
+               "local workers (default one per core)"),                                   \
+    OPTION_INT("size", &(cfg)->size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",        \
+               "network input side"),                                                     \
+    OPTION_STRING("weights", &(cfg)->weights, "PATH", config_weights_help()),              \
+    OPTION_INT("k", &(cfg)->k, 0, FEATURE_DIM, "K",                                        \
+               "fixed number of PCA components (default none)"),                          \
+    OPTION_REAL("variance", &(cfg)->variance, 0, 1, "V",                                   \
+                "else the smallest k explaining V (default 0.95)"),                       \
+    OPTION_FLAG("standardize", &(cfg)->standardize, "standardize features before PCA"),    \
+    OPTION_INT64("lease-ms", &(cfg)->lease_ms, 100, INT64_MAX / 2, "MS",                   \
+                 "re-send tasks not stored within MS (default 30000)"),                   \
+    OPTION_STRING("tasks", &(cfg)->tasks, "ENDPOINT",                                      \
+                  "bind the task socket here (default: a private ipc://)..."),            \
+    OPTION_STRING("results", &(cfg)->results, "ENDPOINT",                                  \
+                  "...and the result socket: tcp:// lets other machines' workers join, "  \
+                  "always with CURVE keys"),                                              \
+    OPTION_STRING("keys", &(cfg)->keys, "DIR",                                             \
+                  "CURVE key directory (default $" CONFIG_KEYS_ENV "; with TCP endpoints "  \
+                  "and none given, DATA-DIR/keys, made if missing)"),                     \
+    OPTION_CALL("allow-path", pipeline_allow, (cfg), "DIR",                                \
+                "also let the ventilator read files in DIR (a link to a file elsewhere "  \
+                "needs that file's folder here)")
 
-/* getopt_long entries of the shared options, for a command's option table. */
-#define PIPELINE_LONG_OPTIONS                                                              \
-    {"redis", required_argument, 0, PIPELINE_OPT_REDIS},                                    \
-        {"data-dir", required_argument, 0, PIPELINE_OPT_DATA_DIR},                          \
-        {"workers", required_argument, 0, PIPELINE_OPT_WORKERS},                            \
-        {"size", required_argument, 0, PIPELINE_OPT_SIZE},                                  \
-        {"weights", required_argument, 0, PIPELINE_OPT_WEIGHTS},                            \
-        {"k", required_argument, 0, PIPELINE_OPT_K},                                        \
-        {"variance", required_argument, 0, PIPELINE_OPT_VARIANCE},                          \
-        {"standardize", no_argument, 0, PIPELINE_OPT_STANDARDIZE},                          \
-        {"lease-ms", required_argument, 0, PIPELINE_OPT_LEASE_MS},                          \
-        {"keys", required_argument, 0, PIPELINE_OPT_KEYS},                                  \
-        {"tasks", required_argument, 0, PIPELINE_OPT_TASKS},                                \
-        {"results", required_argument, 0, PIPELINE_OPT_RESULTS},                            \
-        {"allow-path", required_argument, 0, PIPELINE_OPT_ALLOW_PATH}
-
-/* Defaults: $REDIS_URL or private, ./fruitstream-data, a worker per core, S = 224. */
+/* Defaults: a private Redis (--redis's row makes $REDIS_URL the default when it is set),
+ * ./fruitstream-data, a worker per core, S = 224. */
 void pipeline_config_defaults(pipeline_config_t *cfg);
-/* Takes one parsed option: 1 if it was a shared one, 0 if not, -1 (the reason printed) for a
- * bad value. Numbers are checked here, strictly (common/options.h), though the roles read
- * them again: a typo fails the command before anything starts. */
-int pipeline_option(pipeline_config_t *cfg, int code, const char *arg);
-/* Prints the shared options' help lines. */
-void pipeline_usage(FILE *out);
+/* --allow-path DIR: the ventilator may read files in DIR (cfg: a pipeline_config_t *). 0,
+ * or -1 after saying why. */
+int pipeline_allow(void *cfg, const char *dir);
 /* Resolves the weights and keys defaults and checks what can be checked before anything
  * starts (worker count, readable weights, FRUITSTREAM_ISA). 0, or -1 with the reason
  * logged. */

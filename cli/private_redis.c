@@ -133,16 +133,3 @@ redis_t *private_redis_connect(const char *url, const char *data_dir,
     }
     return redis;
 }
-
-int cli_redis_options(int argc, char **argv, const char **url, const char **data_dir)
-{
-    for (int i = 1; i < argc; i += 2) {
-        if (i + 1 < argc && strcmp(argv[i], "--redis") == 0)
-            *url = argv[i + 1];
-        else if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
-            *data_dir = argv[i + 1];
-        else
-            return -1;
-    }
-    return 0;
-}

@@ -7,6 +7,8 @@
 #ifndef FS_PRIVATE_REDIS_H
 #define FS_PRIVATE_REDIS_H
 
+#include "common/config.h"
+#include "common/options.h"
 #include "common/redis.h"
 
 #include <sys/types.h>
@@ -34,8 +36,13 @@ const char *private_redis_resolve(const char *url, const char *data_dir,
 redis_t *private_redis_connect(const char *url, const char *data_dir,
                                private_redis_t **started);
 
-/* Parses a command line of only `--redis URL` and `--data-dir DIR` (for the commands that
- * take nothing else). Returns 0, or -1 on anything else, --help included. */
-int cli_redis_options(int argc, char **argv, const char **url, const char **data_dir);
+/* `--redis URL` and `--data-dir DIR`, as rows of an option table (common/options.h), for
+ * the commands that read what a pipeline stored: url and data_dir are const char ** for
+ * private_redis_connect. */
+#define PRIVATE_REDIS_OPTIONS(url, data_dir)                                               \
+    OPTION_REDIS(url, "Redis (default $REDIS_URL, else the data directory below)"),        \
+    OPTION_STRING("data-dir", data_dir, "DIR",                                              \
+                  "a `fruitstream run` data directory (default " PRIVATE_REDIS_DEFAULT_DIR \
+                  " when it exists, else Redis at " CONFIG_REDIS_DEFAULT ")")
 
 #endif

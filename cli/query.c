@@ -19,28 +19,15 @@
 #include "cli/private_redis.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 
-static void query_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream query [options] FILE...\n"
-            "For each JPEG: featurize it as a worker does, project it with the PCA model in\n"
-            "%s, and print its nearest stored images and their majority label:\n"
-            "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.\n\n"
-            "  --k N            neighbours per file (default %d)\n"
-            "  --size S         featurizer input side (default: that of the stored images)\n"
-            "  --weights PATH   model.safetensors (default $%s, else %s)\n"
-            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
-            "  --data-dir DIR   a `fruitstream run` data directory (default %s when it\n"
-            "                   exists, else Redis at %s)\n",
-            KEY_PCA_MODEL, QUERY_DEFAULT_K, CONFIG_WEIGHTS_ENV, config_weights_default(),
-            PRIVATE_REDIS_DEFAULT_DIR, CONFIG_REDIS_DEFAULT);
-}
+static const char about[] =
+    "For each JPEG: featurize it as a worker does, project it with the PCA model in "
+    KEY_PCA_MODEL ", and print its nearest stored images and their majority label:\n"
+    "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.";
 
 /* Answers one file; -1 when it could not be read or featurized. */
 static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hits,
@@ -70,34 +57,18 @@ static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hi
 
 int cmd_query(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"k", required_argument, 0, 'k'},        {"size", required_argument, 0, 's'},
-        {"weights", required_argument, 0, 'w'},  {"redis", required_argument, 0, 'R'},
-        {"data-dir", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     const char *url = NULL, *data_dir = NULL, *weights = NULL;
-    int n = QUERY_DEFAULT_K, size = 0, c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            if (option_int("--k", optarg, 1, QUERY_MAX_K, &n) != 0)
-                return 2;
-            break;
-        case 's':
-            if (option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &size))
-                return 2;
-            break;
-        case 'w': weights = optarg; break;
-        case 'R': url = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'h': query_usage(stdout); return 0;
-        default: query_usage(stderr); return 2;
-        }
-    }
-    if (optind >= argc) {
-        query_usage(stderr);
-        return 2;
-    }
+    int n = QUERY_DEFAULT_K, size = 0;
+    const option_t options[] = {
+        OPTION_INT("k", &n, 1, QUERY_MAX_K, "N", "neighbours per file"),
+        OPTION_INT("size", &size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
+                   "featurizer input side (default: that of the stored images)"),
+        OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream query", "FILE...", 1, OPTIONS_ANY_NUMBER, about,
+                                 options, NULL};
+    int first = options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
@@ -120,10 +91,10 @@ int cmd_query(int argc, char **argv)
     file_buffer_t file = {0};
     int status = hits ? 0 : 1;
     t0 = clock_seconds();
-    for (int i = optind; hits && i < argc; i++)
+    for (int i = first; hits && i < argc; i++)
         if (answer(classifier, argv[i], (size_t) n, hits, &file) != 0)
             status = 1;
-    log_info("%d files answered in %.3f s", argc - optind, clock_seconds() - t0);
+    log_info("%d files answered in %.3f s", argc - first, clock_seconds() - t0);
     file_buffer_free(&file);
     free(hits);
     classifier_destroy(&classifier);

@@ -18,7 +18,6 @@
 #include "cli/svg.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +27,11 @@
 #define REPORT_METRIC_POINTS 1500
 #define REPORT_FAILURES 200
 
-static void report_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream report --out FILE [--redis URL | --data-dir DIR]\n"
-            "Writes one self-contained HTML page (inline SVG, no script): explained variance,\n"
-            "a 2-D PCA scatter by label, images per label, throughput and latency over time\n"
-            "(%s), the live workers and the failures with their reasons.\n\n"
-            "  --out FILE       the HTML file to write\n"
-            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
-            "  --data-dir DIR   a `fruitstream run` data directory (default %s when it\n"
-            "                   exists, else Redis at %s)\n",
-            KEY_METRICS, PRIVATE_REDIS_DEFAULT_DIR, CONFIG_REDIS_DEFAULT);
-}
+static const char about[] =
+    "Writes one self-contained HTML page (inline SVG, no script): explained "
+    "variance, a 2-D PCA scatter by label, images per label, throughput and "
+    "latency over time (" KEY_METRICS "), the live workers and the failures with "
+    "their reasons.";
 
 static void heading(FILE *out, const char *id, const char *title)
 {
@@ -331,23 +322,15 @@ static int write_report(FILE *out, redis_t *redis, const status_t *s)
 
 int cmd_report(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"out", required_argument, 0, 'o'},      {"redis", required_argument, 0, 'R'},
-        {"data-dir", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     const char *url = NULL, *data_dir = NULL, *path = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'o': path = optarg; break;
-        case 'R': url = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'h': report_usage(stdout); return 0;
-        default: report_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc || !path) {
-        report_usage(stderr);
+    const option_t options[] = {
+        OPTION_STRING("out", &path, "FILE", "the HTML file to write (required)"),
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream report", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
+    if (!path) {
+        fprintf(stderr, "fruitstream report: --out FILE missing\n");
         return 2;
     }
     private_redis_t *server;

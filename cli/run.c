@@ -23,7 +23,6 @@
 #include "common/stop.h"
 #include "common/uploads.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,44 +36,22 @@ typedef struct {
     pipeline_config_t pipeline;
 } run_config_t;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream run [options] [DIR]\n"
-            "Featurizes every *.jpg/*.jpeg under DIR (default $%s or %s; label = parent\n"
-            "folder) with local workers, stores results and the PCA model in Redis, and prints\n"
-            "a summary. Ctrl-C stops everything cleanly.\n\n",
-            CONFIG_DATA_ENV, CONFIG_DATA_DEFAULT);
-    pipeline_usage(out);
-    fprintf(out, "  -h, --help          this text\n");
-}
+static const char about[] =
+    "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or "
+    CONFIG_DATA_DEFAULT "; label = parent folder) with local workers, stores results and the "
+    "PCA model in Redis, and prints a summary. Ctrl-C stops everything cleanly.";
 
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, run_config_t *cfg)
 {
-    static const struct option options[] = {
-        PIPELINE_LONG_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     pipeline_config_defaults(&cfg->pipeline);
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int taken = pipeline_option(&cfg->pipeline, c, optarg);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        if (c == 'h') {
-            usage(stdout);
-            exit(0);
-        }
-        usage(stderr);
-        return -1;
-    }
-    if (optind < argc - 1) {
-        fprintf(stderr, "fruitstream run: give at most one DIR\n");
-        return -1;
-    }
-    cfg->dir = config_data_path(optind < argc ? argv[optind] : NULL);
+    const option_t options[] = {PIPELINE_OPTIONS(&cfg->pipeline), OPTION_END};
+    const options_spec_t spec = {"fruitstream run", "[DIR]", 0, 1, about, options, NULL};
+    int first = options_parse(&spec, argc, argv);
+    cfg->dir = config_data_path(first < argc ? argv[first] : NULL);
     /* the ventilator may read the files of DIR */
-    return pipeline_option(&cfg->pipeline, PIPELINE_OPT_ALLOW_PATH, cfg->dir) < 0 ? -1 : 0;
+    return pipeline_allow(&cfg->pipeline, cfg->dir);
 }
 
 typedef struct {

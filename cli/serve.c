@@ -24,7 +24,6 @@
 #include "common/stop.h"
 #include "common/uploads.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,93 +40,69 @@ typedef struct {
     int watches;
 } serve_config_t;
 
-static void usage(FILE *out)
+static const char about[] =
+    "Runs the pipeline on this machine as a service taking uploads (the upload "
+    "stream, watched folders, HTTP) until SIGINT or SIGTERM, then drains and "
+    "stops.";
+
+/* Passes an option and its value on to the ventilator. */
+static int to_ventilator(pipeline_config_t *p, const char *option, const char *value)
 {
-    fprintf(out,
-            "usage: fruitstream serve [options]\n"
-            "Runs the pipeline on this machine as a service taking uploads (the upload stream,\n"
-            "watched folders, HTTP) until SIGINT or SIGTERM, then drains and stops.\n\n");
-    pipeline_usage(out);
-    fprintf(out,
-            "  --watch DIR         upload every JPEG that appears under DIR (recursive; label\n"
-            "                      = parent folder; key = absolute path; repeatable)\n"
-            "  --max-image-bytes N larger images are refused (HTTP: 413) or recorded as\n"
-            "                      failed (default %ld)\n"
-            "  --http ADDR:PORT    serve the HTTP API here (ADDR defaults to 127.0.0.1)\n"
-            "  --http-token-file FILE  the bearer token every route but /healthz requires\n"
-            "                      (required with --http)\n"
-            "  --http-max-connections N  connections at once, more are refused (default %d)\n"
-            "  --http-timeout S    a request taking longer is cut off (default %d)\n"
-            "  -h, --help          this text\n",
-            (long) HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS,
-            HTTP_DEFAULT_REQUEST_SECONDS);
+    if (p->ventilator_argc + 2 > PIPELINE_MAX_EXTRA_ARGS) {
+        fprintf(stderr, "fruitstream serve: too many --watch\n");
+        return -1;
+    }
+    p->ventilator_args[p->ventilator_argc++] = option;
+    p->ventilator_args[p->ventilator_argc++] = value;
+    return 0;
 }
 
-enum { OPT_WATCH = 2000, OPT_MAX_IMAGE, OPT_HTTP, OPT_TOKEN, OPT_MAX_CONN, OPT_TIMEOUT };
+static int take_watch(void *target, const char *dir)
+{
+    serve_config_t *cfg = target;
+    cfg->watches++;
+    return to_ventilator(&cfg->pipeline, "--watch", dir);
+}
 
+/* --max-image-bytes: the ventilator's limit, and the HTTP API's body limit. */
+static int take_max_image(void *target, const char *value)
+{
+    serve_config_t *cfg = target;
+    int64_t bytes;
+    if (option_bytes("--max-image-bytes", value, 1, 1L << 30, &bytes) != 0)
+        return -1;
+    cfg->http.max_body = (long) bytes;
+    return to_ventilator(&cfg->pipeline, "--max-image-bytes", value);
+}
+
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, serve_config_t *cfg)
 {
-    static const struct option options[] = {
-        PIPELINE_LONG_OPTIONS,
-        {"watch", required_argument, 0, OPT_WATCH},
-        {"max-image-bytes", required_argument, 0, OPT_MAX_IMAGE},
-        {"http", required_argument, 0, OPT_HTTP},
-        {"http-token-file", required_argument, 0, OPT_TOKEN},
-        {"http-max-connections", required_argument, 0, OPT_MAX_CONN},
-        {"http-timeout", required_argument, 0, OPT_TIMEOUT},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     *cfg = (serve_config_t){.http = {.max_body = HTTP_DEFAULT_MAX_BODY,
                                      .max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
                                      .request_seconds = HTTP_DEFAULT_REQUEST_SECONDS}};
     pipeline_config_defaults(&cfg->pipeline);
-    pipeline_config_t *p = &cfg->pipeline;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        int taken = pipeline_option(p, c, optarg);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        switch (c) {
-        case OPT_WATCH:
-        case OPT_MAX_IMAGE:
-            if (p->ventilator_argc + 2 > PIPELINE_MAX_EXTRA_ARGS) {
-                fprintf(stderr, "fruitstream serve: too many --watch\n");
-                return -1;
-            }
-            p->ventilator_args[p->ventilator_argc++] = c == OPT_WATCH ? "--watch"
-                                                                      : "--max-image-bytes";
-            p->ventilator_args[p->ventilator_argc++] = optarg;
-            if (c == OPT_MAX_IMAGE) {
-                int64_t bytes;
-                if (option_bytes("--max-image-bytes", optarg, 1, 1L << 30, &bytes) != 0)
-                    return -1;
-                cfg->http.max_body = (long) bytes;
-            }
-            cfg->watches += c == OPT_WATCH;
-            break;
-        case OPT_HTTP: cfg->http.listen = optarg; break;
-        case OPT_TOKEN: cfg->http.token_file = optarg; break;
-        case OPT_MAX_CONN:
-            if (option_int("--http-max-connections", optarg, 1, 100000,
-                           &cfg->http.max_connections) != 0)
-                return -1;
-            break;
-        case OPT_TIMEOUT:
-            if (option_int("--http-timeout", optarg, 1, 86400, &cfg->http.request_seconds) != 0)
-                return -1;
-            break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
-        }
-    }
-    if (optind < argc || cfg->http.max_body < 1 || cfg->http.max_connections < 1 ||
-        cfg->http.request_seconds < 1) {
-        fprintf(stderr, "fruitstream serve: bad arguments (no operands; --max-image-bytes, "
-                        "--http-max-connections, --http-timeout >= 1)\n");
-        return -1;
-    }
+    const option_t options[] = {
+        PIPELINE_OPTIONS(&cfg->pipeline),
+        OPTION_CALL("watch", take_watch, cfg, "DIR",
+                    "upload every JPEG that appears under DIR (recursive; label = parent "
+                    "folder; key = absolute path; repeatable)"),
+        OPTION_CALL("max-image-bytes", take_max_image, cfg, "N",
+                    "larger images are refused (HTTP: 413) or recorded as failed (default "
+                    "64M)"),
+        OPTION_STRING("http", &cfg->http.listen, "ADDR:PORT",
+                      "serve the HTTP API here (ADDR defaults to 127.0.0.1)"),
+        OPTION_STRING("http-token-file", &cfg->http.token_file, "FILE",
+                      "the bearer token every route but /healthz requires (required with "
+                      "--http)"),
+        OPTION_INT("http-max-connections", &cfg->http.max_connections, 1, 100000, "N",
+                   "connections at once, more are refused"),
+        OPTION_INT("http-timeout", &cfg->http.request_seconds, 1, 86400, "S",
+                   "a request taking longer is cut off"),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream serve", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     if (cfg->http.listen && !cfg->http.token_file) {
         fprintf(stderr, "fruitstream serve: --http needs --http-token-file\n");
         return -1;
@@ -227,7 +202,7 @@ int cmd_serve(int argc, char **argv)
         return 1;
     pipeline_start(pipeline);
     cfg.http.weights = cfg.pipeline.weights; /* classify featurizes as the workers do */
-    cfg.http.size = atoi(cfg.pipeline.size); /* checked by pipeline_option */
+    cfg.http.size = cfg.pipeline.size;
     http_server_t *http = cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline))
                                           : NULL;
     int status = cfg.http.listen && !http ? 1 : 0;

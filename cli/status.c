@@ -12,27 +12,15 @@
 #include "common/status.h"
 #include "common/stop.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static void status_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream status [--watch] [--json] [--redis URL | --data-dir DIR]\n"
-            "Shows the counters (%s), rate and latency (newest sample of %s), the\n"
-            "backlog's ETA, and the live workers (%s*).\n\n"
-            "  --watch          refresh every second until Ctrl-C (redrawn in place on a\n"
-            "                   terminal, plain lines otherwise)\n"
-            "  --json           one JSON object: counters, workers (with --watch, one a line)\n"
-            "  --redis URL      Redis (default $REDIS_URL, else the data directory below)\n"
-            "  --data-dir DIR   a `fruitstream run` data directory (default %s when it\n"
-            "                   exists, else Redis at %s)\n",
-            KEY_COUNTERS, KEY_METRICS, KEY_WORKER_PREFIX, PRIVATE_REDIS_DEFAULT_DIR,
-            CONFIG_REDIS_DEFAULT);
-}
+static const char about[] =
+    "Shows the counters (" KEY_COUNTERS "), rate and latency (newest sample of "
+    KEY_METRICS "), the backlog's ETA, and the live workers (" KEY_WORKER_PREFIX
+    "*).";
 
 /* "12.3 s", "4 min 05 s", "2 h 10 min", or "-" when unknown. */
 static void format_duration(double seconds, char *out, size_t size)
@@ -98,27 +86,18 @@ static int show(redis_t *redis, bool json, bool redraw)
 
 int cmd_status(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"watch", no_argument, 0, 'w'},       {"json", no_argument, 0, 'j'},
-        {"redis", required_argument, 0, 'R'}, {"data-dir", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *url = NULL, *data_dir = NULL;
     bool watch = false, json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'w': watch = true; break;
-        case 'j': json = true; break;
-        case 'R': url = optarg; break;
-        case 'D': data_dir = optarg; break;
-        case 'h': status_usage(stdout); return 0;
-        default: status_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        status_usage(stderr);
-        return 2;
-    }
+    const option_t options[] = {
+        OPTION_FLAG("watch", &watch,
+                    "refresh every second until Ctrl-C (redrawn in place on a terminal, "
+                    "plain lines otherwise)"),
+        OPTION_FLAG("json", &json, "one JSON object: counters, workers (with --watch, one a "
+                                   "line)"),
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream status", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)

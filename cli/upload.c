@@ -11,46 +11,34 @@
 #include "common/uploads.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cmd_upload(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"label", required_argument, 0, 'L'}, {"key", required_argument, 0, 'k'},
-        {"path-only", no_argument, 0, 'p'},   {"redis", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *label = NULL, *key = NULL, *url = redis_url_from_env();
+    const char *label = NULL, *key = NULL, *url = CONFIG_REDIS_DEFAULT;
     bool path_only = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'L': label = optarg; break;
-        case 'k': key = optarg; break;
-        case 'p': path_only = true; break;
-        case 'R': url = optarg; break;
-        case 'h':
-        default:
-            fprintf(c == 'h' ? stdout : stderr,
-                    "usage: fruitstream upload [options] FILE...\n"
-                    "Adds images to the upload stream %s of a running pipeline.\n\n"
-                    "  --label L      label of every file (default: its parent folder's name)\n"
-                    "  --key K        image key, with a single FILE (default: the path)\n"
-                    "  --path-only    send the path instead of the bytes (the ventilator must\n"
-                    "                 be able to read it)\n"
-                    "  --redis URL    Redis (default $REDIS_URL or %s)\n",
-                    KEY_UPLOADS, CONFIG_REDIS_DEFAULT);
-            return c == 'h' ? 0 : 2;
-        }
-    }
-    if (optind >= argc || (key && argc - optind != 1)) {
-        fprintf(stderr, "fruitstream upload: give FILE... (and --key only with one FILE)\n");
+    const option_t options[] = {
+        OPTION_STRING("label", &label, "L",
+                      "label of every file (default: its parent folder's name)"),
+        OPTION_STRING("key", &key, "K", "image key, with a single FILE (default: the path)"),
+        OPTION_FLAG("path-only", &path_only,
+                    "send the path instead of the bytes (the ventilator must be able to read "
+                    "it)"),
+        OPTION_REDIS(&url, CONFIG_REDIS_HELP),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream upload", "FILE...", 1, OPTIONS_ANY_NUMBER,
+                                 "Adds images to the upload stream " KEY_UPLOADS
+                                 " of a running pipeline.",
+                                 options, NULL};
+    int first = options_parse(&spec, argc, argv);
+    if (key && argc - first != 1) {
+        fprintf(stderr, "fruitstream upload: --key only with one FILE\n");
         return 2;
     }
     private_redis_t *no_server = NULL; /* uploads go to a running pipeline's Redis */
-    redis_t *redis = private_redis_connect(url ? url : CONFIG_REDIS_DEFAULT, NULL, &no_server);
+    redis_t *redis = private_redis_connect(url, NULL, &no_server);
     if (!redis || uploads_ensure_group(redis) != 0) {
         redis_destroy(&redis);
         return 1;
@@ -58,7 +46,7 @@ int cmd_upload(int argc, char **argv)
     uploads_t *uploads = uploads_new(redis);
     file_buffer_t file = {0};
     int status = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *path = argv[i];
         char derived[256];
         if (!label)

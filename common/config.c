@@ -1,6 +1,7 @@
 /* config.c -- see config.h. */
 #include "common/config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,14 @@ static const char *pick(const char *flag, const char *env, const char *fallback)
 const char *config_weights_default(void)
 {
     return CONFIG_WEIGHTS_DEFAULT;
+}
+
+const char *config_weights_help(void)
+{
+    static char help[512];
+    snprintf(help, sizeof help, "MobileNetV2 safetensors (default $%s, else %s)",
+             CONFIG_WEIGHTS_ENV, CONFIG_WEIGHTS_DEFAULT);
+    return help;
 }
 
 const char *config_weights_path(const char *flag)

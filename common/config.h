@@ -25,6 +25,8 @@
 #define CONFIG_MAX_WORKER_THREADS 256
 
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
+/* The help of a --redis option that falls back on the default above. */
+#define CONFIG_REDIS_HELP "Redis (default $REDIS_URL or " CONFIG_REDIS_DEFAULT ")"
 #define CONFIG_WEIGHTS_ENV "FRUITSTREAM_WEIGHTS"
 #define CONFIG_DATA_ENV "FRUITSTREAM_DATA"
 #define CONFIG_DATA_DEFAULT "../shared/data/fruits-360/Test"
@@ -33,6 +35,9 @@
 /* The weights' default path: relative to the project root, or the one `make WEIGHTS=PATH`
  * (or `make install WEIGHTS=PATH`) compiled into config.c, the only file that knows it. */
 const char *config_weights_default(void);
+/* The help text of a --weights option, with its default ($FRUITSTREAM_WEIGHTS, else the
+ * path above). */
+const char *config_weights_help(void);
 /* flag if given, else $FRUITSTREAM_WEIGHTS, else config_weights_default(). */
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "sink/metrics.h"
 #include "common/options.h"
+#include "featurizer/featurizer.h"
 #include "pca/pca.h"
 #include "pca/pca_store.h"
 #include "common/redis.h"
@@ -31,7 +32,6 @@
 
 #include <cblas.h>
 #include <czmq.h>
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,9 +53,9 @@ typedef struct {
     int blas_threads;
     const char *keys;
     bool insecure;
-    long metrics_length;
+    int64_t metrics_length;
     retain_options_t retain;
-    int64_t aof_limit;
+    int64_t aof_limit_mb;
 } sink_config_t;
 
 /* Results received together, stored with one round trip, then added to the PCA. */
@@ -102,112 +102,72 @@ typedef struct {
     double trimmed_at;         /* when retain_trim last ran */
 } sink_t;
 
-static void usage(FILE *out)
+static const char about[] =
+    "Collects worker results, stores them in Redis exactly once, keeps an "
+    "online PCA.";
+
+static int take_retain_age(void *target, const char *duration)
 {
-    fprintf(out,
-            "usage: fruitstream-sink [options]\n"
-            "Collects worker results, stores them in Redis exactly once, keeps an online PCA.\n\n"
-            "  --results ENDPOINT       bind the result socket here (default %s)\n"
-            "  --redis URL              Redis (default $REDIS_URL or %s)\n"
-            "  --k K                    fixed number of PCA components\n"
-            "  --variance V             else the smallest k explaining V (default 0.95)\n"
-            "  --standardize            scale features to unit variance before PCA\n"
-            "  --refresh-every N        refresh the model and checkpoint the sums every N\n"
-            "                           vectors (default 20000)...\n"
-            "  --refresh-seconds T      ...or every T seconds (default 30)\n"
-            "  --batch N                results stored per round trip, at most (default 1024)\n"
-            "  --gather-ms MS           when results come a few at a time, wait this long for\n"
-            "                           more to store with them (default 25; 0: never wait)\n"
-            "  --blas-threads N         OpenBLAS threads for the PCA (default 1: Redis and the\n"
-            "                           workers need the other cores)\n"
-            "  --keys DIR               CURVE: admit only workers whose key is in DIR/workers\n"
-            "                           (default $%s; make DIR with `fruitstream keys DIR`)\n"
-            "  --insecure               allow a non-loopback TCP bind without --keys\n"
-            "  --metrics-length N       samples kept in %s, one a second (default %d;\n"
-            "                           0: none)\n"
-            "  --retain COUNT           keep only the newest COUNT stored images' hashes in\n"
-            "                           Redis (the PCA still counts the others)\n"
-            "  --retain-age DURATION    keep only those stored within DURATION (90s, 15m,\n"
-            "                           24h, 7d)\n"
-            "  --aof-limit MB           ask Redis to rewrite its append-only file once the\n"
-            "                           checkpoints grew it MB past its last rewrite\n"
-            "                           (default 1024; 0: never)\n"
-            "  --log-level LEVEL        debug, info, warn or error (default info)\n"
-            "  -h, --help               this text\n\n"
-            "Environment: %s=portable|avx2|avx512|neon forces the instruction set of the\n"
-            "PCA's rank-k update (default: the best this CPU runs; an error if it cannot run\n"
-            "the one named).\n",
-            CONFIG_RESULTS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_KEYS_ENV, KEY_METRICS,
-            METRICS_DEFAULT_LENGTH, ISA_ENV);
+    if ((*(int64_t *) target = retain_parse_duration(duration)) >= 0)
+        return 0;
+    fprintf(stderr, "fruitstream-sink: --retain-age takes a number with a unit s, m, h or d "
+                    "(90s, 15m, 24h, 7d)\n");
+    return -1;
 }
 
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, sink_config_t *cfg)
 {
-    static const struct option options[] = {
-        {"results", required_argument, 0, 'r'}, {"redis", required_argument, 0, 'R'},
-        {"k", required_argument, 0, 'k'}, {"variance", required_argument, 0, 'v'},
-        {"standardize", no_argument, 0, 'S'}, {"refresh-every", required_argument, 0, 'n'},
-        {"refresh-seconds", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
-        {"gather-ms", required_argument, 0, 'g'},
-        {"blas-threads", required_argument, 0, 'T'},
-        {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
-        {"metrics-length", required_argument, 0, 'M'},
-        {"retain", required_argument, 0, 'C'}, {"retain-age", required_argument, 0, 'A'},
-        {"aof-limit", required_argument, 0, 'F'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *env_url = redis_url_from_env();
-    *cfg = (sink_config_t){CONFIG_RESULTS_BIND, env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                           {1280, 0, 0.95, false, ISA_PORTABLE}, 1024, 25, 20000, 30.0, 5, 1, NULL,
-                           false, METRICS_DEFAULT_LENGTH, {0, 0}, AOF_DEFAULT_LIMIT};
-    int c, rc = 0;
-    int64_t mb;
-    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'r': cfg->results_endpoint = optarg; break;
-        case 'R': cfg->redis_url = optarg; break;
-        case 'k': rc = option_int("--k", optarg, 0, cfg->pca.dim, &cfg->pca.k); break;
-        case 'v': rc = option_real("--variance", optarg, 0, 1, &cfg->pca.variance); break;
-        case 'S': cfg->pca.standardize = true; break;
-        case 'n':
-            rc = option_int64("--refresh-every", optarg, 1, INT64_MAX, &cfg->refresh_every);
-            break;
-        case 't':
-            rc = option_real("--refresh-seconds", optarg, 0, 1e9, &cfg->refresh_seconds);
-            break;
-        case 'b': rc = option_int("--batch", optarg, 1, SINK_MAX_BATCH, &cfg->batch); break;
-        case 'g': rc = option_int("--gather-ms", optarg, 0, 60000, &cfg->gather_ms); break;
-        case 'T': rc = option_int("--blas-threads", optarg, 1, 1024, &cfg->blas_threads); break;
-        case 'K': cfg->keys = optarg; break;
-        case 'I': cfg->insecure = true; break;
-        case 'M':
-            rc = option_int64("--metrics-length", optarg, 0, INT64_MAX, &mb);
-            cfg->metrics_length = (long) mb;
-            break;
-        case 'C': rc = option_int64("--retain", optarg, 0, INT64_MAX, &cfg->retain.count); break;
-        case 'F':
-            rc = option_int64("--aof-limit", optarg, 0, INT64_MAX / (1024 * 1024), &mb);
-            cfg->aof_limit = mb * 1024 * 1024;
-            break;
-        case 'A':
-            if ((cfg->retain.age_ms = retain_parse_duration(optarg)) < 0) {
-                fprintf(stderr, "fruitstream-sink: --retain-age takes a number with a unit s, m, "
-                                "h or d (90s, 15m, 24h, 7d)\n");
-                rc = -1;
-            }
-            break;
-        case 'l': rc = log_set_level_name(optarg); break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
-        }
-    }
-    if (rc == 0 && optind < argc) {
-        fprintf(stderr, "fruitstream-sink: unexpected argument \"%s\"\n", argv[optind]);
-        rc = -1;
-    }
+    *cfg = (sink_config_t){.results_endpoint = CONFIG_RESULTS_BIND,
+                           .redis_url = CONFIG_REDIS_DEFAULT,
+                           .pca = {FEATURE_DIM, 0, 0.95, false, ISA_PORTABLE}, .batch = 1024,
+                           .gather_ms = 25, .refresh_every = 20000, .refresh_seconds = 30.0,
+                           .heartbeat_ttl = 5, .blas_threads = 1,
+                           .metrics_length = METRICS_DEFAULT_LENGTH,
+                           .aof_limit_mb = AOF_DEFAULT_LIMIT >> 20};
+    const option_t options[] = {
+        OPTION_STRING("results", &cfg->results_endpoint, "ENDPOINT",
+                      "bind the result socket here"),
+        OPTION_REDIS(&cfg->redis_url, CONFIG_REDIS_HELP),
+        OPTION_INT("k", &cfg->pca.k, 0, cfg->pca.dim, "K",
+                   "fixed number of PCA components (default none)"),
+        OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",
+                    "else the smallest k explaining V"),
+        OPTION_FLAG("standardize", &cfg->pca.standardize,
+                    "scale features to unit variance before PCA"),
+        OPTION_INT64("refresh-every", &cfg->refresh_every, 1, INT64_MAX, "N",
+                     "refresh the model and checkpoint the sums every N vectors..."),
+        OPTION_REAL("refresh-seconds", &cfg->refresh_seconds, 0, 1000000000, "T",
+                    "...or every T seconds"),
+        OPTION_INT("batch", &cfg->batch, 1, SINK_MAX_BATCH, "N",
+                   "results stored per round trip, at most"),
+        OPTION_INT("gather-ms", &cfg->gather_ms, 0, 60000, "MS",
+                   "when results come a few at a time, wait this long for more to store "
+                   "with them, 0 for never"),
+        OPTION_INT("blas-threads", &cfg->blas_threads, 1, 1024, "N",
+                   "OpenBLAS threads for the PCA; Redis and the workers need the other "
+                   "cores"),
+        OPTION_STRING("keys", &cfg->keys, "DIR",
+                      "CURVE: admit only workers whose key is in DIR/workers (default $"
+                      CONFIG_KEYS_ENV "; make DIR with `fruitstream keys DIR`)"),
+        OPTION_FLAG("insecure", &cfg->insecure, "allow a non-loopback TCP bind without --keys"),
+        OPTION_INT64("metrics-length", &cfg->metrics_length, 0, INT64_MAX, "N",
+                     "samples kept in " KEY_METRICS ", one a second, 0 for none"),
+        OPTION_INT64("retain", &cfg->retain.count, 0, INT64_MAX, "COUNT",
+                     "keep only the newest COUNT stored images' hashes in Redis, the PCA "
+                     "still counting the others (default all)"),
+        OPTION_CALL("retain-age", take_retain_age, &cfg->retain.age_ms, "DURATION",
+                    "keep only those stored within DURATION (90s, 15m, 24h, 7d)"),
+        OPTION_INT64("aof-limit", &cfg->aof_limit_mb, 0, INT64_MAX >> 20, "MB",
+                     "ask Redis to rewrite its append-only file once the checkpoints grew it "
+                     "MB past its last rewrite, 0 for never"),
+        OPTION_END};
+    const options_spec_t spec = {
+        "fruitstream-sink", .about = about, .options = options,
+        .epilogue = ISA_ENV_HELP("the instruction set of the PCA's rank-k update")};
+    options_parse(&spec, argc, argv);
     cfg->keys = config_keys_dir(cfg->keys);
-    if (rc != 0)
-        return rc;
     char err[256];
     if (isa_from_env(&cfg->pca.isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream-sink: %s\n", err);
@@ -485,7 +445,7 @@ static void finish_refresh(sink_t *self)
                                                  r->applied));
         self->checkpointed = r->applied;
         if (self->redis->ctx) /* none when a stop came while Redis was away */
-            aof_bound(self->redis, self->cfg.aof_limit);
+            aof_bound(self->redis, self->cfg.aof_limit_mb << 20);
     }
     free(r->state);
     r->state = NULL;
@@ -540,7 +500,7 @@ static int sink_setup(sink_t *self)
     self->batches[0].projections = malloc(floats * sizeof(float));
     self->batches[1].projections = malloc(floats * sizeof(float));
     self->rows = malloc(floats * sizeof(float));
-    self->metrics = metrics_new(self->cfg.metrics_length, self->cfg.heartbeat_ttl * 1000LL);
+    self->metrics = metrics_new((long) self->cfg.metrics_length, self->cfg.heartbeat_ttl * 1000LL);
     return self->batches[0].projections && self->batches[1].projections && self->rows &&
                    self->metrics
                ? 0
@@ -550,7 +510,6 @@ static int sink_setup(sink_t *self)
 int main(int argc, char **argv)
 {
     log_init("sink");
-    option_set_program("fruitstream-sink");
     static sink_t sink;
     sink_t *self = &sink;
     if (parse_args(argc, argv, &self->cfg) != 0)

@@ -38,7 +38,6 @@
 
 #include <czmq.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +58,7 @@ typedef struct {
     int max_in_flight;
     int tasks_per_message;
     int64_t max_image_bytes;
-    int task_buffer;
+    int64_t task_buffer;
     const char *keys;
     bool insecure;
     const char *allow[VENTILATOR_MAX_ROOTS]; /* --allow-path, and --dir */
@@ -84,41 +83,14 @@ typedef struct {
     int nroots;
 } ventilator_t;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream-ventilator [options]\n"
-            "Reads uploads from Redis (%s) and pushes them to workers as tasks; re-sends any\n"
-            "task whose result is not stored within the lease.\n\n"
-            "  --tasks ENDPOINT        bind the task socket here (default %s)\n"
-            "  --redis URL             Redis (default $REDIS_URL or %s)\n"
-            "  --dir DIR               first upload every *.jpg/*.jpeg under DIR (label = folder)\n"
-            "  --list FILE             first upload the paths listed in FILE (PATH[<TAB>LABEL])\n"
-            "  --stdin                 first upload the paths listed on standard input\n"
-            "  --watch DIR             upload every JPEG that appears under DIR, once\n"
-            "                          (recursive; label = folder; key = absolute path)\n"
-            "  --lease-ms MS           re-send a task not stored after MS (default 30000)\n"
-            "  --max-in-flight N       tasks delivered but not yet stored, at most (default 64)\n"
-            "  --tasks-per-message N   tasks sent together to one worker when that many are\n"
-            "                          ready (default 4; 1: each on its own)\n"
-            "  --allow-path DIR        read `path` uploads only inside DIR (repeatable; --dir\n"
-            "                          DIR allows DIR); without any, path uploads fail\n"
-            "  --max-image-bytes N     larger images are recorded as failed (default 64M;\n"
-            "                          units K, M, G)\n"
-            "  --task-buffer BYTES     kernel send buffer of each TCP task connection (default\n"
-            "                          %d; 0: the system's)\n"
-            "  --consumer NAME         consumer name in the group (default ventilator)\n"
-            "  --keys DIR              CURVE: admit only workers whose key is in DIR/workers\n"
-            "                          (default $%s; make DIR with `fruitstream keys DIR`)\n"
-            "  --insecure              allow a non-loopback TCP bind without --keys\n"
-            "  --log-level LEVEL       debug, info, warn or error (default info)\n"
-            "  -h, --help              this text\n",
-            KEY_UPLOADS, CONFIG_TASKS_BIND, CONFIG_REDIS_DEFAULT, CONFIG_TASK_BUFFER,
-            CONFIG_KEYS_ENV);
-}
+static const char about[] =
+    "Reads uploads from Redis (" KEY_UPLOADS ") and pushes them to workers as "
+    "tasks; re-sends any task whose result is not stored within the lease.";
 
-static int allow(ventilator_config_t *cfg, const char *dir)
+/* --allow-path DIR, and the folder of --dir and --watch: path uploads may be read there. */
+static int allow(void *target, const char *dir)
 {
+    ventilator_config_t *cfg = target;
     if (cfg->allowed == VENTILATOR_MAX_ROOTS) {
         fprintf(stderr, "fruitstream-ventilator: more than %d --allow-path\n",
                 VENTILATOR_MAX_ROOTS);
@@ -128,75 +100,66 @@ static int allow(ventilator_config_t *cfg, const char *dir)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, ventilator_config_t *cfg)
+static int take_dir(void *target, const char *dir)
 {
-    static const struct option options[] = {
-        {"tasks", required_argument, 0, 't'}, {"redis", required_argument, 0, 'R'},
-        {"dir", required_argument, 0, 'd'}, {"list", required_argument, 0, 'L'},
-        {"stdin", no_argument, 0, 'i'}, {"lease-ms", required_argument, 0, 'e'},
-        {"max-in-flight", required_argument, 0, 'f'},
-        {"tasks-per-message", required_argument, 0, 'g'},
-        {"max-image-bytes", required_argument, 0, 'b'}, {"consumer", required_argument, 0, 'c'},
-        {"task-buffer", required_argument, 0, 'B'}, {"allow-path", required_argument, 0, 'A'},
-        {"keys", required_argument, 0, 'K'}, {"insecure", no_argument, 0, 'I'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {"watch", required_argument, 0, 'W'},
-        {0, 0, 0, 0}};
-    const char *env_url = redis_url_from_env();
+    ((ventilator_config_t *) target)->dir = dir;
+    return allow(target, dir);
+}
+
+static int take_watch(void *target, const char *dir)
+{
+    ventilator_config_t *cfg = target;
+    if (cfg->watches == WATCH_MAX_DIRS) {
+        fprintf(stderr, "fruitstream-ventilator: at most %d --watch\n", WATCH_MAX_DIRS);
+        return -1;
+    }
+    cfg->watch[cfg->watches++] = dir;
+    return allow(cfg, dir); /* its files may be read */
+}
+
+/* Reads the command line into cfg (options_parse ends the process for --help or a bad
+ * option). */
+static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
+{
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
-                                 .redis_url = env_url ? env_url : CONFIG_REDIS_DEFAULT,
-                                 .consumer = "ventilator", .lease_ms = 30000,
-                                 .max_in_flight = 64, .tasks_per_message = 4,
-                                 .max_image_bytes = 64L << 20,
+                                 .redis_url = CONFIG_REDIS_DEFAULT, .consumer = "ventilator",
+                                 .lease_ms = 30000, .max_in_flight = 64,
+                                 .tasks_per_message = 4, .max_image_bytes = 64L << 20,
                                  .task_buffer = CONFIG_TASK_BUFFER};
-    int c, rc = 0;
-    int64_t bytes = cfg->task_buffer;
-    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 't': cfg->tasks_endpoint = optarg; break;
-        case 'R': cfg->redis_url = optarg; break;
-        case 'd': cfg->dir = optarg; rc = allow(cfg, optarg); break; /* DIR is allowed */
-        case 'A': rc = allow(cfg, optarg); break;
-        case 'L': cfg->list = optarg; break;
-        case 'i': cfg->from_stdin = true; break;
-        case 'e':
-            rc = option_int64("--lease-ms", optarg, 100, INT64_MAX / 2, &cfg->lease_ms);
-            break;
-        case 'f':
-            rc = option_int("--max-in-flight", optarg, 1, 1 << 20, &cfg->max_in_flight);
-            break;
-        case 'g':
-            rc = option_int("--tasks-per-message", optarg, 1, 1024, &cfg->tasks_per_message);
-            break;
-        case 'b':
-            rc = option_bytes("--max-image-bytes", optarg, 1, 1L << 30, &cfg->max_image_bytes);
-            break;
-        case 'B':
-            rc = option_bytes("--task-buffer", optarg, 0, 1 << 30, &bytes);
-            cfg->task_buffer = (int) bytes;
-            break;
-        case 'c': cfg->consumer = optarg; break;
-        case 'K': cfg->keys = optarg; break;
-        case 'I': cfg->insecure = true; break;
-        case 'W':
-            if (cfg->watches == WATCH_MAX_DIRS) {
-                fprintf(stderr, "fruitstream-ventilator: at most %d --watch\n", WATCH_MAX_DIRS);
-                return -1;
-            }
-            cfg->watch[cfg->watches++] = optarg;
-            rc = allow(cfg, optarg); /* its files may be read */
-            break;
-        case 'l': rc = log_set_level_name(optarg); break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
-        }
-    }
-    if (rc == 0 && optind < argc) {
-        fprintf(stderr, "fruitstream-ventilator: unexpected argument \"%s\"\n", argv[optind]);
-        rc = -1;
-    }
+    const option_t options[] = {
+        OPTION_STRING("tasks", &cfg->tasks_endpoint, "ENDPOINT", "bind the task socket here"),
+        OPTION_REDIS(&cfg->redis_url, CONFIG_REDIS_HELP),
+        OPTION_CALL("dir", take_dir, cfg, "DIR",
+                    "first upload every *.jpg/*.jpeg under DIR (label = folder)"),
+        OPTION_STRING("list", &cfg->list, "FILE",
+                      "first upload the paths listed in FILE (PATH[<TAB>LABEL])"),
+        OPTION_FLAG("stdin", &cfg->from_stdin, "first upload the paths listed on standard input"),
+        OPTION_CALL("watch", take_watch, cfg, "DIR",
+                    "upload every JPEG that appears under DIR, once (recursive; label = "
+                    "folder; key = absolute path; repeatable)"),
+        OPTION_INT64("lease-ms", &cfg->lease_ms, 100, INT64_MAX / 2, "MS",
+                     "re-send a task not stored after MS"),
+        OPTION_INT("max-in-flight", &cfg->max_in_flight, 1, 1 << 20, "N",
+                   "tasks delivered but not yet stored, at most"),
+        OPTION_INT("tasks-per-message", &cfg->tasks_per_message, 1, 1024, "N",
+                   "tasks sent together to one worker when that many are ready, 1 for each "
+                   "on its own"),
+        OPTION_CALL("allow-path", allow, cfg, "DIR",
+                    "read `path` uploads only inside DIR (repeatable; --dir DIR allows DIR); "
+                    "without any, path uploads fail"),
+        OPTION_BYTES("max-image-bytes", &cfg->max_image_bytes, 1, 1L << 30, "N",
+                     "larger images are recorded as failed; units K, M, G"),
+        OPTION_BYTES("task-buffer", &cfg->task_buffer, 0, 1 << 30, "BYTES",
+                     "kernel send buffer of each TCP task connection, 0 for the system's"),
+        OPTION_STRING("consumer", &cfg->consumer, "NAME", "consumer name in the group"),
+        OPTION_STRING("keys", &cfg->keys, "DIR",
+                      "CURVE: admit only workers whose key is in DIR/workers (default $"
+                      CONFIG_KEYS_ENV "; make DIR with `fruitstream keys DIR`)"),
+        OPTION_FLAG("insecure", &cfg->insecure, "allow a non-loopback TCP bind without --keys"),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream-ventilator", .about = about, .options = options};
+    options_parse(&spec, argc, argv);
     cfg->keys = config_keys_dir(cfg->keys);
-    return rc;
 }
 
 /* Resolves the allowed folders once: a path upload is compared with them resolved. */
@@ -626,7 +589,8 @@ static int ventilator_setup(ventilator_t *self)
     self->tasks = zsock_new(ZMQ_PUSH);
     curve_apply(self->curve, self->tasks);
     zsock_set_sndhwm(self->tasks, VENTILATOR_PIPE_MESSAGES);
-    int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, self->cfg.task_buffer);
+    int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint,
+                                             (int) self->cfg.task_buffer);
     if (task_buffer > 0)
         zsock_set_sndbuf(self->tasks, task_buffer);
     if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
@@ -640,11 +604,9 @@ static int ventilator_setup(ventilator_t *self)
 int main(int argc, char **argv)
 {
     log_init("ventilator");
-    option_set_program("fruitstream-ventilator");
     static ventilator_t ventilator;
     ventilator_t *self = &ventilator;
-    if (parse_args(argc, argv, &self->cfg) != 0)
-        return 2;
+    parse_args(argc, argv, &self->cfg);
     stop_catch_signals();
     defer_to_workers();
     zsys_init();

@@ -29,7 +29,6 @@
 #include "common/wire.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +47,8 @@ typedef struct {
     const char *results_endpoint;
     const char *weights;
     int size;
-    long max_pixels;
-    int task_buffer;
+    int64_t max_pixels;
+    int64_t task_buffer;
     int threads;
     isa_t isa;
     char id[WIRE_NAME_MAX];
@@ -70,90 +69,53 @@ typedef struct {
     float features[FEATURE_DIM];
 } worker_t;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fruitstream-worker [options]\n"
-            "Pulls image tasks from the ventilator, computes MobileNetV2 features, pushes\n"
-            "results to the sink. SIGTERM/SIGINT: finish the current images, then exit 0\n"
-            "within a few seconds, even if the sink is unreachable.\n\n"
-            "  --tasks ENDPOINT     ventilator's task socket (default %s)\n"
-            "  --results ENDPOINT   sink's result socket (default %s)\n"
-            "  --weights PATH       MobileNetV2 safetensors (default $%s or %s)\n"
-            "  --size S             network input side (default %d)\n"
-            "  --max-pixels N       reject larger images (default %ld)\n"
-            "  --task-buffer BYTES  kernel receive buffer of a TCP task connection (default %d;\n"
-            "                       0: the system's)\n"
-            "  --threads N          run N workers on N threads sharing one copy of the\n"
-            "                       weights (default 1); their ids are NAME-1 .. NAME-N\n"
-            "  --id NAME            worker id in results and heartbeats (default HOST:PID)\n"
-            "  --keys DIR           CURVE: authenticate with DIR/NAME.cert (+ _secret) and\n"
-            "                       trust only DIR/server.cert (default $%s)\n"
-            "  --cert NAME          which identity of DIR (default %s)\n"
-            "  --log-level LEVEL    debug, info, warn or error (default info)\n"
-            "  -h, --help           this text\n\n"
-            "Environment: %s=portable|avx2|avx512|neon forces the kernels' instruction set\n"
-            "(default: the best this CPU runs; an error if it cannot run the one named).\n",
-            CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, CONFIG_WEIGHTS_ENV,
-            config_weights_default(), FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-            CONFIG_TASK_BUFFER, CONFIG_KEYS_ENV, CURVE_WORKER_NAME, ISA_ENV);
-}
+static const char about[] =
+    "Pulls image tasks from the ventilator, computes MobileNetV2 features, "
+    "pushes results to the sink. SIGTERM/SIGINT: finish the current images, "
+    "then exit 0 within a few seconds, even if the sink is unreachable.";
 
+/* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
+ * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, worker_config_t *cfg)
 {
-    static const struct option options[] = {
-        {"tasks", required_argument, 0, 't'},   {"results", required_argument, 0, 'r'},
-        {"weights", required_argument, 0, 'w'}, {"size", required_argument, 0, 's'},
-        {"max-pixels", required_argument, 0, 'm'}, {"id", required_argument, 0, 'i'},
-        {"task-buffer", required_argument, 0, 'B'}, {"threads", required_argument, 0, 'T'},
-        {"keys", required_argument, 0, 'K'}, {"cert", required_argument, 0, 'C'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    *cfg = (worker_config_t){CONFIG_TASKS_CONNECT, CONFIG_RESULTS_CONNECT, NULL,
-                             FEATURIZER_DEFAULT_SIZE, FEATURIZER_DEFAULT_MAX_PIXELS,
-                             CONFIG_TASK_BUFFER, 1, ISA_PORTABLE, "", NULL, CURVE_WORKER_NAME,
-                             NULL};
-    int c, rc = 0;
-    int64_t max_pixels = cfg->max_pixels, bytes = cfg->task_buffer;
-    while (rc == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 't': cfg->tasks_endpoint = optarg; break;
-        case 'r': cfg->results_endpoint = optarg; break;
-        case 'w': cfg->weights = optarg; break;
-        case 's':
-            rc = option_int("--size", optarg, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, &cfg->size);
-            break;
-        case 'm':
-            rc = option_int64("--max-pixels", optarg, 1, FEATURIZER_MAX_PIXELS_LIMIT, &max_pixels);
-            break;
-        case 'B':
-            rc = option_bytes("--task-buffer", optarg, 0, 1 << 30, &bytes);
-            cfg->task_buffer = (int) bytes;
-            break;
-        case 'T':
-            rc = option_int("--threads", optarg, 1, CONFIG_MAX_WORKER_THREADS, &cfg->threads);
-            break;
-        case 'i': snprintf(cfg->id, sizeof cfg->id, "%s", optarg); break;
-        case 'K': cfg->keys = optarg; break;
-        case 'C': cfg->cert = optarg; break;
-        case 'l': rc = log_set_level_name(optarg); break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
-        }
-    }
-    if (rc == 0 && optind < argc) {
-        fprintf(stderr, "fruitstream-worker: unexpected argument \"%s\"\n", argv[optind]);
-        rc = -1;
-    }
-    if (rc != 0)
-        return -1;
-    cfg->max_pixels = (long) max_pixels;
+    *cfg = (worker_config_t){.tasks_endpoint = CONFIG_TASKS_CONNECT,
+                             .results_endpoint = CONFIG_RESULTS_CONNECT,
+                             .size = FEATURIZER_DEFAULT_SIZE,
+                             .max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS,
+                             .task_buffer = CONFIG_TASK_BUFFER, .threads = 1,
+                             .cert = CURVE_WORKER_NAME};
+    const char *id = NULL;
+    const option_t options[] = {
+        OPTION_STRING("tasks", &cfg->tasks_endpoint, "ENDPOINT", "ventilator's task socket"),
+        OPTION_STRING("results", &cfg->results_endpoint, "ENDPOINT", "sink's result socket"),
+        OPTION_STRING("weights", &cfg->weights, "PATH", config_weights_help()),
+        OPTION_INT("size", &cfg->size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
+                   "network input side"),
+        OPTION_INT64("max-pixels", &cfg->max_pixels, 1, FEATURIZER_MAX_PIXELS_LIMIT, "N",
+                     "reject larger images"),
+        OPTION_BYTES("task-buffer", &cfg->task_buffer, 0, 1 << 30, "BYTES",
+                     "kernel receive buffer of a TCP task connection, 0 for the system's"),
+        OPTION_INT("threads", &cfg->threads, 1, CONFIG_MAX_WORKER_THREADS, "N",
+                   "workers to run, on as many threads sharing one copy of the weights; "
+                   "their ids are NAME-1 .. NAME-N"),
+        OPTION_STRING("id", &id, "NAME",
+                      "worker id in results and heartbeats (default HOST:PID)"),
+        OPTION_STRING("keys", &cfg->keys, "DIR",
+                      "CURVE: authenticate with DIR/NAME.cert (+ _secret) and trust only "
+                      "DIR/server.cert (default $" CONFIG_KEYS_ENV ")"),
+        OPTION_STRING("cert", &cfg->cert, "NAME", "which identity of DIR"),
+        OPTION_END};
+    const options_spec_t spec = {"fruitstream-worker", .about = about, .options = options,
+                                 .epilogue = ISA_ENV_HELP("the kernels' instruction set")};
+    options_parse(&spec, argc, argv);
     char err[256];
     if (isa_from_env(&cfg->isa, err, sizeof err) != 0) {
         fprintf(stderr, "fruitstream-worker: %s\n", err);
         return -1;
     }
-    if (!cfg->id[0]) {
+    if (id)
+        snprintf(cfg->id, sizeof cfg->id, "%s", id);
+    else {
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
         snprintf(cfg->id, sizeof cfg->id, "%s:%d", host, (int) getpid());
@@ -259,7 +221,7 @@ static void *worker_run(void *arg)
     zsock_t *tasks = zsock_new(ZMQ_PULL);
     zsock_t *results = zsock_new(ZMQ_PUSH);
     zsock_set_rcvhwm(tasks, 1);
-    int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, cfg->task_buffer);
+    int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, (int) cfg->task_buffer);
     if (task_buffer > 0)
         zsock_set_rcvbuf(tasks, task_buffer);
     zsock_set_linger(results, WORKER_LINGER_MS); /* the last results, if the sink is there */
@@ -331,7 +293,6 @@ static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *
 int main(int argc, char **argv)
 {
     log_init("worker");
-    option_set_program("fruitstream-worker");
     worker_config_t cfg;
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
@@ -345,7 +306,7 @@ int main(int argc, char **argv)
     if (!workers)
         return 1;
     workers[0].featurizer =
-        featurizer_new(cfg.weights, cfg.size, cfg.max_pixels, cfg.isa, err, sizeof err);
+        featurizer_new(cfg.weights, cfg.size, (long) cfg.max_pixels, cfg.isa, err, sizeof err);
     int status = 0;
     if (!workers[0].featurizer || workers_prepare(workers, &cfg, err, sizeof err) != 0) {
         log_error("%s", err);

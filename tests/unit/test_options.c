@@ -1,12 +1,18 @@
 /* test_options.c -- numeric options are read whole or refused: no "224x" read as 224, no
  * "1e6" as 1, no wrap-around, ranges and units honoured; Redis URLs likewise, and their
- * passwords never show in a formatted address. */
+ * passwords never show in a formatted address. The table-driven parser: values of every
+ * kind land where the table says, a bad or unknown option ends the process with status 2,
+ * --help with status 0, and its text names every option with its default, operands
+ * are counted, and --redis falls back on $REDIS_URL. */
 #include "tests/test.h"
 #include "common/options.h"
 #include "common/redis.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void integers_whole_or_refused(void)
 {
@@ -84,11 +90,171 @@ static void redis_urls(void)
     }
 }
 
+/* What the tables below fill. */
+typedef struct {
+    bool flag;
+    const char *name, *url;
+    int size;
+    int64_t count, bytes;
+    double ratio;
+    const char *items[4];
+    int nitems;
+} sample_t;
+
+static int append(void *target, const char *arg)
+{
+    sample_t *s = target;
+    if (s->nitems == 4)
+        return -1;
+    s->items[s->nitems++] = arg;
+    return 0;
+}
+
+/* Parses a command line of at most 22 words (NULL-ended) into a fresh sample_t with
+ * defaults; returns options_parse's result. */
+static int parse(sample_t *s, const char *const *words)
+{
+    *s = (sample_t){.name = "default-name", .size = 224, .count = 7, .bytes = 16384,
+                    .ratio = 0.95};
+    const option_t options[] = {
+        OPTION_FLAG("flag", &s->flag, "a flag"),
+        OPTION_STRING("name", &s->name, "NAME", "a name"),
+        OPTION_REDIS(&s->url, "Redis (default $REDIS_URL, else none)"),
+        OPTION_INT("size", &s->size, 32, 4096, "S", "a side"),
+        OPTION_INT64("count", &s->count, 0, INT64_MAX, "N", "a count"),
+        OPTION_BYTES("bytes", &s->bytes, 0, 1 << 30, "BYTES", "a buffer"),
+        OPTION_REAL("ratio", &s->ratio, 0, 1, "V", "a ratio"),
+        OPTION_CALL("item", append, s, "ITEM", "an item (repeatable)"),
+        OPTION_END};
+    const options_spec_t spec = {"test_options", "[FILE...]", 0, 2, "Tests the parser.",
+                                 options, "Environment: none."};
+    char *argv[24] = {"test_options"};
+    int argc = 1;
+    while (argc < 23 && words[argc - 1]) {
+        argv[argc] = (char *) words[argc - 1];
+        argc++;
+    }
+    return options_parse(&spec, argc, argv);
+}
+
+/* The status a process parsing words ends with: options_parse's exit, or 100 when it
+ * returned. Its output and messages go to /dev/null. */
+static int exit_status(const char *const *words)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        sample_t s;
+        parse(&s, words);
+        _exit(100);
+    }
+    int status = -1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void table_values_land(void)
+{
+    sample_t s;
+    unsetenv("REDIS_URL");
+    int first = parse(&s, (const char *const[]){"--flag", "--name", "n", "a.jpg", "--size",
+        "100", "--count=9", "--bytes", "64M", "--ratio", "0.5", "--item", "x", "--item", "y",
+        NULL});
+    CHECK(first == 15 && !strcmp(s.name, "n"), "first operand at %d", first);
+    CHECK(s.flag && s.size == 100 && s.count == 9 && s.bytes == 64 << 20 && s.ratio == 0.5,
+          "values %d %d %lld %lld %g", s.flag, s.size, (long long) s.count,
+          (long long) s.bytes, s.ratio);
+    CHECK(s.nitems == 2 && !strcmp(s.items[0], "x") && !strcmp(s.items[1], "y"), "items %d",
+          s.nitems);
+    CHECK(!s.url, "no --redis, no REDIS_URL: %s", s.url);
+    first = parse(&s, (const char *const[]){NULL});
+    CHECK(first == 1 && s.size == 224 && s.bytes == 16384 && !s.flag, "defaults kept");
+}
+
+static void table_refusals_are_status_2(void)
+{
+    const char *const *bad[] = {
+        (const char *const[]){"--size", "31", NULL},  (const char *const[]){"--size", "2x", NULL},
+        (const char *const[]){"--ratio", "0", NULL},  (const char *const[]){"--bytes", "2G", NULL},
+        (const char *const[]){"--count", "-1", NULL}, (const char *const[]){"--nope", NULL},
+        (const char *const[]){"-x", NULL},            (const char *const[]){"--size", NULL},
+        (const char *const[]){"--flag=1", NULL},
+        (const char *const[]){"--log-level", "loud", NULL},
+        (const char *const[]){"a", "b", "c", NULL},
+        (const char *const[]){"--item", "1", "--item", "2", "--item", "3", "--item", "4",
+                              "--item", "5", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int status = exit_status(bad[i]);
+        CHECK(status == 2, "case %zu (%s): status %d", i, bad[i][0], status);
+    }
+    CHECK(exit_status((const char *const[]){"a", "--size", "64", "b", NULL}) == 100,
+          "a good command line ended the process");
+}
+
+static void table_help_names_every_option(void)
+{
+    sample_t s;
+    CHECK(exit_status((const char *const[]){"--size", "100", "--help", NULL}) == 0,
+          "--help did not end with status 0");
+    CHECK(exit_status((const char *const[]){"-h", NULL}) == 0, "-h did not end with status 0");
+    const option_t options[] = {
+        OPTION_FLAG("flag", &s.flag, "a flag"),
+        OPTION_STRING("name", &s.name, "NAME", "a name"),
+        OPTION_REDIS(&s.url, "Redis (default $REDIS_URL, else none)"),
+        OPTION_INT("size", &s.size, 32, 4096, "S", "a side"),
+        OPTION_BYTES("bytes", &s.bytes, 0, 1 << 30, "BYTES", "a buffer"),
+        OPTION_REAL("ratio", &s.ratio, 0, 1, "V", "a ratio that takes a long explanation, "
+                    "long enough to be wrapped over two lines of the usage text at least"),
+        OPTION_END};
+    const options_spec_t spec = {"prog", "FILE...", 1, OPTIONS_ANY_NUMBER, "About it.",
+                                 options, "Environment: none."};
+    s = (sample_t){.name = "n", .size = 224, .bytes = 16384, .ratio = 0.95,
+                   .url = "redis://:secret@h"};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    options_usage(&spec, out);
+    fclose(out);
+    const char *const expected[] = {
+        "usage: prog [options] FILE...\nAbout it.\n", "\n  --flag ", "\n  --name NAME ",
+        "a name (default n)\n", "a side (default 224)\n", "a buffer (default 16K)\n",
+        "(default 0.95)\n", "\n  --log-level LEVEL ", "\n  -h, --help ", "\nEnvironment: none.\n",
+        "\n  --redis URL ", "Redis (default $REDIS_URL, else none)\n"};
+    for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
+        CHECK(strstr(text, expected[i]), "\"%s\" not in:\n%s", expected[i], text);
+    CHECK(!strstr(text, "secret"), "the URL shown:\n%s", text);
+    for (char *line = text, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        CHECK(end && end - line <= 80, "a line of %d characters", (int) (end - line));
+    }
+    free(text);
+}
+
+static void table_operands_and_redis_env(void)
+{
+    sample_t s;
+    setenv("REDIS_URL", "redis://from-env:1/0", 1);
+    int first = parse(&s, (const char *const[]){"x.jpg", "--size", "64", NULL});
+    CHECK(first == 3 && s.size == 64 && s.url && !strcmp(s.url, "redis://from-env:1/0"),
+          "operand first: %d, url %s", first, s.url);
+    first = parse(&s, (const char *const[]){"--redis", "unix:///r", "--", "--size", NULL});
+    CHECK(first == 4 && !strcmp(s.url, "unix:///r") && s.size == 224, "after --: %d", first);
+    unsetenv("REDIS_URL");
+}
+
 int main(void)
 {
     RUN(integers_whole_or_refused);
     RUN(bytes_with_units);
     RUN(reals_finite_in_range);
     RUN(redis_urls);
+    RUN(table_values_land);
+    RUN(table_refusals_are_status_2);
+    RUN(table_help_names_every_option);
+    RUN(table_operands_and_redis_env);
     TEST_DONE();
 }
