@@ -108,7 +108,7 @@ const char *private_redis_resolve(const char *url, const char *data_dir,
     *started = NULL;
     if (url)
         return url;
-    if ((url = redis_url_from_env()))
+    if ((url = config_redis_url()))
         return url;
     struct stat st;
     if (!data_dir && stat(PRIVATE_REDIS_DEFAULT_DIR "/appendonlydir", &st) == 0)

@@ -50,3 +50,9 @@ int config_task_buffer_for(const char *endpoint, int task_buffer)
 {
     return strncmp(endpoint, "tcp://", strlen("tcp://")) == 0 ? task_buffer : 0;
 }
+
+const char *config_redis_url(void)
+{
+    const char *url = getenv("REDIS_URL");
+    return url && *url ? url : NULL;
+}

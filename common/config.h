@@ -42,6 +42,8 @@ const char *config_weights_help(void);
 const char *config_weights_path(const char *flag);
 /* flag if given, else $FRUITSTREAM_DATA, else the Fruits-360 Test split. */
 const char *config_data_path(const char *flag);
+/* $REDIS_URL if set and not empty, else NULL: the Redis the user named for every program. */
+const char *config_redis_url(void);
 /* flag if given, else $FRUITSTREAM_KEYS, else NULL: the CURVE key directory, or none. */
 const char *config_keys_dir(const char *flag);
 /* The kernel buffer to give a task socket on this endpoint: task_buffer on tcp://, else 0

@@ -6,7 +6,7 @@
 #include "common/options.h"
 
 #include "common/log.h"
-#include "common/redis.h"
+#include "common/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -206,7 +206,7 @@ int options_parse(const options_spec_t *spec, int argc, char **argv)
                                    rows[i]->kind == OPTION_KIND_FLAG ? no_argument
                                                                      : required_argument,
                                    NULL, OPTIONS_FIRST_CODE + (int) i};
-        const char *url = rows[i]->kind == OPTION_KIND_REDIS ? redis_url_from_env() : NULL;
+        const char *url = rows[i]->kind == OPTION_KIND_REDIS ? config_redis_url() : NULL;
         if (url)
             *(const char **) rows[i]->value = url;
     }

@@ -308,9 +308,3 @@ bool redis_lost(const redis_t *self, const redisReply *reply)
     }
     return !reply || !self->ctx || self->ctx->err;
 }
-
-const char *redis_url_from_env(void)
-{
-    const char *url = getenv("REDIS_URL");
-    return url && *url ? url : NULL;
-}

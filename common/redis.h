@@ -68,7 +68,4 @@ int redis_reconnect_once(redis_t *self, char *err, size_t errlen);
  * error reply ends the process here, saying what and where. */
 bool redis_lost(const redis_t *self, const redisReply *reply);
 
-/* REDIS_URL from the environment, or NULL. */
-const char *redis_url_from_env(void);
-
 #endif
