@@ -20,7 +20,7 @@ SHARED  ?= ../shared
 DATA    ?= $(SHARED)/data/fruits-360/Test
 RUN_ARGS ?=
 
-PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd
+PKGS    := libczmq libzmq libturbojpeg msgpack hiredis openblas lapacke libmicrohttpd jansson
 CPPFLAGS += -I. -I$(BUILD)/gen -D_GNU_SOURCE \
             $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 # User flags first, then the project's: `make CFLAGS=-O3` keeps -std=c11 -Wall ...
@@ -28,7 +28,8 @@ CFLAGS  ?= -O2 -g
 WERROR  ?=
 override CFLAGS += -std=c11 -Wall -Wextra $(WERROR) -fno-strict-aliasing $(EXTRA_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke -lmicrohttpd) -lm -lpthread
+             echo -lczmq -lzmq -lturbojpeg -lmsgpackc -lhiredis -lopenblas -llapacke -lmicrohttpd \
+                  -ljansson) -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Kernel sources (*_simd.c) are compiled once per instruction set of the target
@@ -70,13 +71,17 @@ FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 # ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer alone,
-# which needs no library but libjpeg-turbo, with the two tests that check its kernels, and
+# which needs no library but libjpeg-turbo and jansson (ARM64_LIBS), with the two tests that
+# check its kernels, and
 # running them under qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
 FEATURIZER_SRC := common/isa.c common/file.c \
                   $(filter-out %_simd.c,$(wildcard featurizer/*.c))
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
+# Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
+ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev
+ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
 
 .PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 bench fuzz fuzzers clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
@@ -95,6 +100,7 @@ deps-render: deps-arm64
 # (common/script.h): DIR/NAME.lua becomes $(BUILD)/gen/DIR/NAME.lua.h.
 LUA_SRC   := $(wildcard */*.lua)
 LUA_H     := $(LUA_SRC:%=$(BUILD)/gen/%.h)
+.SECONDARY: $(LUA_H)
 $(BUILD)/gen/%.lua.h: %.lua
 	@mkdir -p $(dir $@)
 	@{ echo "/* $< as a C string, made by the Makefile: edit $< instead */"; \
@@ -163,22 +169,27 @@ fuzz:
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzzers
 fuzzers: $(FUZZERS)
 
-# Without the cross compiler or an ARM64 libjpeg-turbo this writes why into
-# $(ARM64_BUILD)/skip, and tests/run.sh reports the ARM64 tests as skipped.
+# Without the cross compiler or one of the ARM64 libraries this writes why (naming the
+# missing library) into $(ARM64_BUILD)/skip, and tests/run.sh reports the ARM64 tests as
+# skipped.
 arm64:
 	@rm -f $(ARM64_BUILD)/skip
-	@if ! command -v $(ARM64_CC) >/dev/null; then \
+	@why=""; \
+	if ! command -v $(ARM64_CC) >/dev/null; then \
 	    why="$(ARM64_CC) not installed (gcc-aarch64-linux-gnu; scripts/deps.sh arm64)"; \
-	elif [ "$$($(ARM64_CC) -print-file-name=libturbojpeg.so)" = libturbojpeg.so ]; then \
-	    why="no ARM64 libturbojpeg for $(ARM64_CC) (libturbojpeg0-dev:arm64; scripts/deps.sh arm64)"; \
-	fi; \
+	else for lib in $(ARM64_LIBS); do \
+	    name=$${lib%%:*}; \
+	    if [ "$$($(ARM64_CC) -print-file-name=lib$$name.so)" = lib$$name.so ]; then \
+	        why="$${why:+$$why; }no ARM64 lib$$name for $(ARM64_CC) ($${lib#*:}:arm64; scripts/deps.sh arm64)"; \
+	    fi; \
+	done; fi; \
 	if [ -n "$$why" ]; then \
 	    echo "arm64: $$why: skipping the ARM64 build"; \
 	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
 	else \
 	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
 	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard featurizer/*_simd.c)" \
-	        LDLIBS="-lturbojpeg -lm" $(ARM64_TESTS); \
+	        LDLIBS="$(ARM64_LDLIBS)" $(ARM64_TESTS); \
 	fi
 
 test: deps-render

@@ -25,6 +25,7 @@
 #include "pca/pca_store.h"
 #include "cli/private_redis.h"
 #include "common/redis.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -101,23 +102,6 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
         return -1;
     }
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one:
- * shortest form only, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-               : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
 }
 
 /* A CSV text field of len bytes: valid UTF-8 always (other bytes as \xHH), quoted when it

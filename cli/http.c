@@ -20,6 +20,7 @@
 
 #include "cli/classify.h"
 #include "common/clock.h"
+#include "common/json_out.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -31,7 +32,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -78,81 +78,25 @@ struct http_server_t {
     int nconns;
 };
 
-/* ---- JSON output ---------------------------------------------------------------------- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} json_t;
-
-static void json_raw(json_t *j, const char *s, size_t n)
-{
-    if (j->failed)
-        return;
-    if (j->len + n + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap : 256;
-        while (cap < j->len + n + 1)
-            cap *= 2;
-        char *data = realloc(j->data, cap);
-        if (!data) {
-            j->failed = true;
-            return;
-        }
-        j->data = data;
-        j->cap = cap;
-    }
-    memcpy(j->data + j->len, s, n);
-    j->len += n;
-    j->data[j->len] = '\0';
-}
-
-static void json_printf(json_t *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void json_printf(json_t *j, const char *fmt, ...)
-{
-    char buf[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    json_raw(j, buf, n < (int) sizeof buf ? (size_t) n : sizeof buf - 1);
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(json_t *j, const char *s, size_t n)
-{
-    json_raw(j, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\')
-            json_printf(j, "\\%c", c);
-        else if (c < 0x20)
-            json_printf(j, "\\u%04x", c);
-        else
-            json_raw(j, (const char *) &c, 1);
-    }
-    json_raw(j, "\"", 1);
-}
-
-static void json_field(json_t *j, const char *name, const char *value, size_t n)
-{
-    json_printf(j, ",\"%s\":", name);
-    json_string(j, value, n);
-}
-
 /* ---- responses ------------------------------------------------------------------------- */
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, json_t *j)
+/* Sends body (stolen) as one line of JSON (common/json_out.h); NULL, out of memory while
+ * building it, drops the connection. */
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, json_t *body)
 {
-    json_raw(j, "\n", 1);
-    if (j->failed) {
-        free(j->data);
-        return MHD_NO; /* out of memory: drop the connection */
+    char *text = body ? json_out_dumps(body) : NULL;
+    json_decref(body);
+    size_t len = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, len + 2) : NULL;
+    if (!line) {
+        free(text);
+        return MHD_NO;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(j->len, j->data,
+    memcpy(line + len, "\n", 2);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len + 1, line,
                                                              MHD_RESPMEM_MUST_FREE);
     if (!r) {
-        free(j->data);
+        free(line);
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
@@ -166,11 +110,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, json_t
 static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status,
                                      const char *message)
 {
-    json_t j = {0};
-    json_raw(&j, "{\"error\":", 9);
-    json_string(&j, message, strlen(message));
-    json_printf(&j, ",\"status\":%u}", status);
-    return respond(c, status, &j);
+    return respond(c, status, json_pack("{s:o, s:i}", "error", json_out_string(message),
+                                        "status", (int) status));
 }
 
 /* ---- Redis ------------------------------------------------------------------------------ */
@@ -255,26 +196,21 @@ static enum MHD_Result post_image(http_server_t *self, struct MHD_Connection *c,
         redis_failed(self, NULL);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis did not take the upload");
     }
-    json_t j = {0};
-    json_raw(&j, "{\"key\":", 7);
-    json_string(&j, key, strlen(key));
-    json_raw(&j, ",\"status\":\"pending\"}", 20);
-    return respond(c, MHD_HTTP_ACCEPTED, &j);
+    return respond(c, MHD_HTTP_ACCEPTED, json_pack("{s:o, s:s}", "key", json_out_string(key),
+                                                   "status", "pending"));
 }
 
-/* Appends the little-endian float32 array of a hash field as a JSON array of numbers. */
-static void json_floats(json_t *j, const char *name, const redisReply *v)
+/* The little-endian float32 array of a hash field as a JSON array of numbers, each to the
+ * 9 digits that tell floats apart (null for NaN and infinity, which JSON lacks). */
+static json_t *floats(const redisReply *v)
 {
-    json_printf(j, ",\"%s\":[", name);
-    for (size_t i = 0; v && i + 4 <= v->len; i += 4) {
+    json_t *array = json_array();
+    for (size_t i = 0; array && v && i + 4 <= v->len; i += 4) {
         float f;
         memcpy(&f, v->str + i, 4);
-        if (isfinite(f)) /* JSON has no NaN nor infinity */
-            json_printf(j, "%s%.9g", i ? "," : "", (double) f);
-        else
-            json_printf(j, "%snull", i ? "," : "");
+        json_out_append(&array, json_out_digits(f, 9));
     }
-    json_raw(j, "]", 1);
+    return array;
 }
 
 static const redisReply *hash_value(const redisReply *h, const char *name)
@@ -285,8 +221,9 @@ static const redisReply *hash_value(const redisReply *h, const char *name)
     return NULL;
 }
 
-/* A result's fields as JSON: strings as strings, numbers as numbers, arrays decoded. */
-static void json_result(json_t *j, const redisReply *h, bool features)
+/* Adds a result's fields to *body: strings as strings, numbers as numbers, arrays decoded.
+ * Out of memory leaves *body NULL (json_out_set). */
+static void add_result(json_t **body, const redisReply *h, bool features)
 {
     static const char *texts[] = {"status", "label", "error", "worker"};
     static const char *numbers[] = {"size", "attempt", "seq", "pca_version", "uploaded_ms",
@@ -295,25 +232,26 @@ static void json_result(json_t *j, const redisReply *h, bool features)
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         const redisReply *v = hash_value(h, texts[i]);
         if (v && (v->len > 0 || i < 2))
-            json_field(j, texts[i], v->str, v->len);
+            json_out_set(body, texts[i], json_out_text(v->str, v->len));
     }
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
         const redisReply *v = hash_value(h, numbers[i]);
         if (v && v->len > 0)
-            json_printf(j, ",\"%s\":%lld", numbers[i], atoll(v->str));
+            json_out_set(body, numbers[i], json_integer(atoll(v->str)));
     }
-    json_raw(j, ",\"timings\":{", 12);
+    json_t *times = json_object();
     for (size_t i = 0; i < sizeof timings / sizeof *timings; i++) {
         const redisReply *v = hash_value(h, timings[i]);
-        json_printf(j, "%s\"%s\":%.3f", i ? "," : "", timings[i], v ? atof(v->str) : 0.0);
+        json_out_set(&times, timings[i], json_out_fixed(v ? atof(v->str) : 0.0, 3));
     }
     const redisReply *up = hash_value(h, "uploaded_ms"), *st = hash_value(h, "stored_ms");
     if (up && st)
-        json_printf(j, ",\"upload_to_stored_ms\":%lld", atoll(st->str) - atoll(up->str));
-    json_raw(j, "}", 1);
-    json_floats(j, "pca", hash_value(h, "pca"));
+        json_out_set(&times, "upload_to_stored_ms",
+                     json_integer(atoll(st->str) - atoll(up->str)));
+    json_out_set(body, "timings", times);
+    json_out_set(body, "pca", floats(hash_value(h, "pca")));
     if (features)
-        json_floats(j, "features", hash_value(h, "features"));
+        json_out_set(body, "features", floats(hash_value(h, "features")));
 }
 
 static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, const char *key)
@@ -331,19 +269,17 @@ static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, 
         freeReplyObject(h);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis is not answering");
     }
-    json_t j = {0};
-    json_raw(&j, "{\"key\":", 7);
-    json_string(&j, key, strlen(key));
+    json_t *body = json_pack("{s:o}", "key", json_out_string(key));
     unsigned status = MHD_HTTP_OK;
     if (h->elements > 0) {
-        json_result(&j, h, features);
+        add_result(&body, h, features);
     } else { /* not stored: waiting, if its blob or its watched path is known */
         redisReply *w = redisCommand(redis->ctx, "EVAL %s 2 %s%s %s %s",
                                      "return redis.call('EXISTS', KEYS[1]) + "
                                      "redis.call('SISMEMBER', KEYS[2], ARGV[1])",
                                      KEY_BLOB_PREFIX, key, KEY_WATCHED, key);
         if (w && w->type == REDIS_REPLY_INTEGER && w->integer > 0)
-            json_raw(&j, ",\"status\":\"pending\"", 19);
+            json_out_set(&body, "status", json_string("pending"));
         else
             status = w && w->type == REDIS_REPLY_INTEGER ? MHD_HTTP_NOT_FOUND
                                                          : MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -352,12 +288,11 @@ static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, 
     }
     freeReplyObject(h);
     if (status != MHD_HTTP_OK) {
-        free(j.data);
+        json_decref(body);
         return respond_error(c, status, status == MHD_HTTP_NOT_FOUND ? "no such image"
                                                                      : "Redis is not answering");
     }
-    json_raw(&j, "}", 1);
-    return respond(c, status, &j);
+    return respond(c, status, body);
 }
 
 /* `fruitstream status --json`'s object (common/status.h). */
@@ -370,19 +305,9 @@ static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
         redis_failed(self, NULL);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis is not answering");
     }
-    json_t j = {0};
-    FILE *out = open_memstream(&j.data, &j.len);
-    if (out) {
-        status_write_json(status, out);
-        fclose(out);
-        j.cap = j.len + 1;
-    }
+    json_t *body = status_json(status);
     status_destroy(&status);
-    if (!out)
-        return MHD_NO;
-    while (j.len > 0 && j.data[j.len - 1] == '\n') /* respond ends it with one */
-        j.len--;
-    return respond(c, MHD_HTTP_OK, &j);
+    return respond(c, MHD_HTTP_OK, body);
 }
 
 /* The classifier, loaded again once older than HTTP_CLASSIFIER_SECONDS; NULL with why. */
@@ -427,21 +352,17 @@ static enum MHD_Result post_classify(http_server_t *self, struct MHD_Connection 
     const gallery_t *g = classifier_gallery(classifier);
     int votes = 0;
     const char *label = found > 0 ? gallery_vote(g, hits, (size_t) found, &votes) : "";
-    json_t j = {0};
-    json_raw(&j, "{\"label\":", 9);
-    json_string(&j, label, strlen(label));
-    json_printf(&j, ",\"votes\":%d,\"nearest\":[", votes);
-    for (long i = 0; i < found; i++) {
-        const char *key = gallery_key(g, hits[i].row), *l = gallery_label(g, hits[i].row);
-        json_raw(&j, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-        json_string(&j, key, strlen(key));
-        json_raw(&j, ",\"label\":", 9);
-        json_string(&j, l, strlen(l));
-        json_printf(&j, ",\"distance\":%.6g}", hits[i].distance);
+    json_t *nearest = json_array();
+    for (long i = 0; nearest && i < found; i++) {
+        size_t row = hits[i].row;
+        json_out_append(&nearest, json_pack("{s:o, s:o, s:o}", "key",
+                                            json_out_string(gallery_key(g, row)), "label",
+                                            json_out_string(gallery_label(g, row)), "distance",
+                                            json_out_digits(hits[i].distance, 6)));
     }
-    json_raw(&j, "]}", 2);
     free(hits);
-    return respond(c, MHD_HTTP_OK, &j);
+    return respond(c, MHD_HTTP_OK, json_pack("{s:o, s:i, s:o}", "label", json_out_string(label),
+                                             "votes", votes, "nearest", nearest));
 }
 
 static enum MHD_Result get_health(http_server_t *self, struct MHD_Connection *c)
@@ -453,9 +374,7 @@ static enum MHD_Result get_health(http_server_t *self, struct MHD_Connection *c)
     freeReplyObject(r);
     if (!ok)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis is not answering");
-    json_t j = {0};
-    json_raw(&j, "{\"ok\":true}", 11);
-    return respond(c, MHD_HTTP_OK, &j);
+    return respond(c, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
 }
 
 /* ---- request handling ------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include "common/status.h"
 
 #include "common/clock.h"
+#include "common/json_out.h"
 #include "common/keys.h"
 
 #include <stdlib.h>
@@ -192,47 +193,43 @@ void status_destroy(status_t **self_p)
     *self_p = NULL;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(FILE *out, const char *s)
+static json_t *worker_json(const status_t *self, const status_worker_t *w)
 {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
+    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "id",
+                     json_out_string(w->id), "host", json_out_string(w->host), "isa",
+                     json_out_string(w->isa), "pid", (json_int_t) w->pid, "size",
+                     (json_int_t) w->size, "rate", json_out_fixed(w->rate, 2), "done",
+                     (json_int_t) w->done, "failed", (json_int_t) w->failed, "seen_ms",
+                     (json_int_t) w->seen_ms, "last_seen_s",
+                     json_out_fixed((double) (self->now_ms - w->seen_ms) / 1000.0, 1));
 }
 
-void status_write_json(const status_t *self, FILE *out)
+json_t *status_json(const status_t *self)
 {
-    fprintf(out,
-            "{\"time_ms\":%lld,\"counters\":{\"uploaded\":%lld,\"stored\":%lld,\"failed\":%lld,"
-            "\"duplicates\":%lld,\"retried\":%lld,\"malformed\":%lld,\"backlog\":%lld,"
-            "\"in_flight\":%lld,\"rate\":%.2f,\"p50_ms\":%.0f,\"p99_ms\":%.0f,",
-            (long long) self->now_ms, self->uploaded, self->stored, self->failed,
-            self->duplicates, self->retried, self->malformed, self->backlog, self->in_flight,
-            self->rate, self->p50_ms, self->p99_ms);
-    if (self->eta_s >= 0)
-        fprintf(out, "\"eta_s\":%.1f},\"workers\":[", self->eta_s);
-    else
-        fprintf(out, "\"eta_s\":null},\"workers\":[");
-    for (size_t i = 0; i < self->worker_count; i++) {
-        const status_worker_t *w = &self->workers[i];
-        fprintf(out, "%s{\"id\":", i ? "," : "");
-        json_string(out, w->id);
-        fputs(",\"host\":", out);
-        json_string(out, w->host);
-        fputs(",\"isa\":", out);
-        json_string(out, w->isa);
-        fprintf(out,
-                ",\"pid\":%lld,\"size\":%lld,\"rate\":%.2f,\"done\":%lld,\"failed\":%lld,"
-                "\"seen_ms\":%lld,\"last_seen_s\":%.1f}",
-                w->pid, w->size, w->rate, w->done, w->failed, (long long) w->seen_ms,
-                (double) (self->now_ms - w->seen_ms) / 1000.0);
-    }
-    fputs("]}\n", out);
+    json_t *workers = json_array();
+    for (size_t i = 0; workers && i < self->worker_count; i++)
+        json_out_append(&workers, worker_json(self, &self->workers[i]));
+    /* p50_ms and p99_ms are whole milliseconds (integers); eta_s is null without a rate. */
+    return json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}, "
+                     "s:o}",
+                     "time_ms", (json_int_t) self->now_ms, "counters", "uploaded",
+                     (json_int_t) self->uploaded, "stored", (json_int_t) self->stored, "failed",
+                     (json_int_t) self->failed, "duplicates", (json_int_t) self->duplicates,
+                     "retried", (json_int_t) self->retried, "malformed",
+                     (json_int_t) self->malformed, "backlog", (json_int_t) self->backlog,
+                     "in_flight", (json_int_t) self->in_flight, "rate",
+                     json_out_fixed(self->rate, 2), "p50_ms", json_out_fixed(self->p50_ms, 0),
+                     "p99_ms", json_out_fixed(self->p99_ms, 0), "eta_s",
+                     self->eta_s >= 0 ? json_out_fixed(self->eta_s, 1) : json_null(),
+                     "workers", workers);
+}
+
+int status_write_json(const status_t *self, FILE *out)
+{
+    json_t *json = status_json(self);
+    char *line = json ? json_out_dumps(json) : NULL;
+    json_decref(json);
+    int rc = line && fprintf(out, "%s\n", line) > 0 ? 0 : -1;
+    free(line);
+    return rc;
 }

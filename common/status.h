@@ -10,6 +10,7 @@
 
 #include "common/redis.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,8 +39,11 @@ typedef struct {
 status_t *status_new(redis_t *redis, char *err, size_t errlen);
 void status_destroy(status_t **self_p);
 
-/* Writes the snapshot as one JSON object: {"time_ms", "counters": {...}, "workers": [...]},
- * worker fields id, host, isa, pid, size, rate, done, failed, seen_ms, last_seen_s. */
-void status_write_json(const status_t *self, FILE *out);
+/* The snapshot as one JSON object: {"time_ms", "counters": {...}, "workers": [...]},
+ * worker fields id, host, isa, pid, size, rate, done, failed, seen_ms, last_seen_s (caller
+ * json_decrefs); NULL when memory ran out. */
+json_t *status_json(const status_t *self);
+/* Writes status_json's object as one line of compact JSON; -1 when that failed. */
+int status_write_json(const status_t *self, FILE *out);
 
 #endif

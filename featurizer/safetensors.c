@@ -14,15 +14,18 @@
  * range whose size is not 4 * product(shape), and data that is not 4-byte aligned (the
  * mapping is page-aligned, so that depends only on the header length and the offsets).
  *
- * The JSON parser is a small strict recursive-descent one for exactly this subset: objects,
- * arrays of non-negative integers, and strings (with escapes, since names could contain
- * them). Anything else -- floats, negative numbers, true/false/null, trailing commas,
- * duplicate keys, unknown tensor fields -- is an error naming the byte where it occurred.
- * Every failure returns NULL with err = "PATH: problem". */
+ * The header is parsed by jansson, strictly: a syntax error, a repeated key at any level,
+ * invalid UTF-8 or a \u0000 is an error naming the byte where jansson stopped. The parsed
+ * object is then held to the safetensors layout, which is narrower than JSON: each tensor
+ * has exactly the three fields above, shape and data_offsets are arrays of non-negative
+ * integers (no fractions, no null), metadata values are strings; a violation names the
+ * tensor. The parsed header is kept while the file is open, since the tensors' names are
+ * its keys. Every failure returns NULL with err = "PATH: problem". */
 #include "featurizer/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,17 +42,10 @@ struct safetensors_t {
     char *path;
     void *map;
     size_t map_len;
+    json_t *header; /* the parsed header: the tensors' names are its keys */
     safetensors_tensor_t *tensors;
     size_t count;
 };
-
-/* The parser's state: a cursor over the header bytes and the first error met. */
-typedef struct {
-    const char *start;
-    const char *at;
-    const char *end;
-    char problem[256];
-} json_t;
 
 static void set_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -67,235 +63,9 @@ static void set_error(char *err, size_t errlen, const char *path, const char *fm
     va_end(ap);
 }
 
-static int json_fail(json_t *json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Records the first problem only: later ones are consequences of it. Returns -1 so that
- * callers can `return json_fail(...)`. */
-static int json_fail(json_t *json, const char *fmt, ...)
-{
-    if (json->problem[0])
-        return -1;
-    int n = snprintf(json->problem, sizeof json->problem, "bad JSON header at byte %zu: ",
-                     (size_t) (json->at - json->start));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(json->problem + n, sizeof json->problem - (size_t) n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static void json_skip_space(json_t *json)
-{
-    while (json->at < json->end &&
-           (*json->at == ' ' || *json->at == '\t' || *json->at == '\n' || *json->at == '\r'))
-        json->at++;
-}
-
-/* Skips whitespace and consumes c if it is next. */
-static int json_accept(json_t *json, char c)
-{
-    json_skip_space(json);
-    if (json->at < json->end && *json->at == c) {
-        json->at++;
-        return 1;
-    }
-    return 0;
-}
-
-static int json_expect(json_t *json, char c)
-{
-    if (json_accept(json, c))
-        return 0;
-    if (json->at >= json->end)
-        return json_fail(json, "expected '%c' but the header ended", c);
-    return json_fail(json, "expected '%c'", c);
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int json_read_hex4(json_t *json, unsigned *value)
-{
-    if (json->end - json->at < 4)
-        return json_fail(json, "\\u escape cut short");
-    *value = 0;
-    for (int i = 0; i < 4; i++) {
-        int digit = hex_digit(json->at[i]);
-        if (digit < 0)
-            return json_fail(json, "bad \\u escape");
-        *value = *value * 16 + (unsigned) digit;
-    }
-    json->at += 4;
-    return 0;
-}
-
-static size_t utf8_encode(unsigned cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char) cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char) (0xC0 | (cp >> 6));
-        out[1] = (char) (0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char) (0xE0 | (cp >> 12));
-        out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char) (0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char) (0xF0 | (cp >> 18));
-    out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char) (0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Parses a string and returns it decoded and NUL-terminated (caller frees), or NULL. The
- * decoded form is never longer than the escaped one, so one allocation of the raw length
- * suffices. */
-static char *json_string(json_t *json)
-{
-    if (json_expect(json, '"'))
-        return NULL;
-    const char *close = json->at;
-    while (close < json->end && *close != '"')
-        close += *close == '\\' && json->end - close > 1 ? 2 : 1;
-    if (close == json->end) {
-        json_fail(json, "unterminated string");
-        return NULL;
-    }
-    char *text = malloc((size_t) (close - json->at) + 1);
-    if (!text) {
-        json_fail(json, "out of memory");
-        return NULL;
-    }
-    size_t len = 0;
-    while (json->at < close) {
-        unsigned char c = (unsigned char) *json->at;
-        if (c < 0x20) {
-            json_fail(json, "control character in string");
-            goto fail;
-        }
-        json->at++;
-        if (c != '\\') {
-            text[len++] = (char) c;
-            continue;
-        }
-        char escape = *json->at++;
-        const char *plain = strchr("\"\\/bfnrt", escape);
-        if (escape && plain) {
-            text[len++] = "\"\\/\b\f\n\r\t"[plain - "\"\\/bfnrt"];
-            continue;
-        }
-        if (escape != 'u') {
-            json->at--;
-            json_fail(json, "bad escape '\\%c'", escape);
-            goto fail;
-        }
-        unsigned cp;
-        if (json_read_hex4(json, &cp))
-            goto fail;
-        if (cp >= 0xD800 && cp < 0xDC00) {
-            unsigned low;
-            if (close - json->at < 6 || json->at[0] != '\\' || json->at[1] != 'u') {
-                json_fail(json, "unpaired UTF-16 surrogate");
-                goto fail;
-            }
-            json->at += 2;
-            if (json_read_hex4(json, &low))
-                goto fail;
-            if (low < 0xDC00 || low >= 0xE000) {
-                json_fail(json, "unpaired UTF-16 surrogate");
-                goto fail;
-            }
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        } else if (cp >= 0xDC00 && cp < 0xE000) {
-            json_fail(json, "unpaired UTF-16 surrogate");
-            goto fail;
-        }
-        if (cp == 0) {
-            json_fail(json, "NUL character in string");
-            goto fail;
-        }
-        len += utf8_encode(cp, text + len);
-    }
-    json->at = close + 1;
-    text[len] = '\0';
-    return text;
-fail:
-    free(text);
-    return NULL;
-}
-
-/* A non-negative integer without sign, fraction or exponent, as safetensors writes them. */
-static int json_uint(json_t *json, uint64_t *value)
-{
-    json_skip_space(json);
-    if (json->at >= json->end || *json->at < '0' || *json->at > '9')
-        return json_fail(json, "expected a non-negative integer");
-    if (*json->at == '0' && json->at + 1 < json->end && json->at[1] >= '0' &&
-        json->at[1] <= '9')
-        return json_fail(json, "integer with a leading zero");
-    *value = 0;
-    while (json->at < json->end && *json->at >= '0' && *json->at <= '9') {
-        unsigned digit = (unsigned) (*json->at - '0');
-        if (*value > (UINT64_MAX - digit) / 10)
-            return json_fail(json, "integer too large");
-        *value = *value * 10 + digit;
-        json->at++;
-    }
-    if (json->at < json->end && (*json->at == '.' || *json->at == 'e' || *json->at == 'E'))
-        return json_fail(json, "expected an integer, found a fraction or exponent");
-    return 0;
-}
-
-/* Parses [n, n, ...] into values (at most max of them); *count gets how many. */
-static int json_uint_array(json_t *json, uint64_t *values, int max, int *count)
-{
-    *count = 0;
-    if (json_expect(json, '['))
-        return -1;
-    if (json_accept(json, ']'))
-        return 0;
-    do {
-        if (*count == max)
-            return json_fail(json, "more than %d numbers in an array", max);
-        if (json_uint(json, &values[(*count)++]))
-            return -1;
-    } while (json_accept(json, ','));
-    return json_expect(json, ']');
-}
-
-/* The "__metadata__" object: string -> string, contents unused. */
-static int json_skip_metadata(json_t *json)
-{
-    if (json_expect(json, '{'))
-        return -1;
-    if (json_accept(json, '}'))
-        return 0;
-    do {
-        char *key = json_string(json);
-        free(key);
-        if (!key || json_expect(json, ':'))
-            return -1;
-        char *value = json_string(json);
-        free(value);
-        if (!value)
-            return -1;
-    } while (json_accept(json, ','));
-    return json_expect(json, '}');
-}
+/* Valid JSON that is not a safetensors header: the same words as a syntax error, so that
+ * one grep finds every header problem. */
+#define BAD_HEADER "bad JSON header: "
 
 /* One tensor's description, before it is checked against the file. */
 typedef struct {
@@ -304,127 +74,132 @@ typedef struct {
     uint64_t begin, end;
 } tensor_entry_t;
 
-static int json_tensor_entry(json_t *json, const char *name, tensor_entry_t *entry)
+/* An array of at most max non-negative integers into values; *count gets how many.
+ * jansson's integers are int64, so each one also fits an int64_t shape. */
+static int read_uints(const json_t *array, uint64_t *values, int max, int *count)
 {
-    int have_dtype = 0, have_shape = 0, have_offsets = 0;
-    if (json_expect(json, '{'))
+    if (!json_is_array(array) || json_array_size(array) > (size_t) max)
         return -1;
-    do {
-        const char *key_at = json->at;
-        char *key = json_string(json);
-        if (!key || json_expect(json, ':')) {
-            free(key);
+    size_t i;
+    const json_t *item;
+    json_array_foreach(array, i, item) {
+        if (!json_is_integer(item) || json_integer_value(item) < 0)
             return -1;
-        }
-        int rc = 0;
-        if (strcmp(key, "dtype") == 0 && !have_dtype) {
-            have_dtype = 1;
-            const char *value_at = json->at;
-            char *dtype = json_string(json);
-            if (!dtype)
-                rc = -1;
-            else if (strcmp(dtype, "F32") != 0) {
-                json->at = value_at;
-                rc = json_fail(json, "tensor \"%s\" has dtype %s; only F32 is supported", name,
-                               dtype);
-            }
-            free(dtype);
-        } else if (strcmp(key, "shape") == 0 && !have_shape) {
-            have_shape = 1;
-            rc = json_uint_array(json, entry->shape, SAFETENSORS_MAX_DIMS, &entry->ndim);
-        } else if (strcmp(key, "data_offsets") == 0 && !have_offsets) {
-            have_offsets = 1;
-            uint64_t offsets[2];
-            int n;
-            rc = json_uint_array(json, offsets, 2, &n);
-            if (rc == 0 && n != 2)
-                rc = json_fail(json, "tensor \"%s\": data_offsets needs 2 numbers", name);
-            entry->begin = offsets[0];
-            entry->end = offsets[1];
-        } else {
-            json->at = key_at;
-            rc = json_fail(json, "tensor \"%s\": unexpected or repeated field \"%s\"", name, key);
-        }
-        free(key);
-        if (rc)
-            return -1;
-    } while (json_accept(json, ','));
-    if (json_expect(json, '}'))
-        return -1;
-    if (!have_dtype || !have_shape || !have_offsets)
-        return json_fail(json, "tensor \"%s\" lacks %s", name,
-                         !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+        values[i] = (uint64_t) json_integer_value(item);
+    }
+    *count = (int) json_array_size(array);
     return 0;
 }
 
-static void free_tensors(safetensors_tensor_t *tensors, size_t count)
+/* One tensor's {"dtype", "shape", "data_offsets"}: exactly those fields, nothing else. */
+static int read_entry(const char *path, const char *name, json_t *value,
+                      tensor_entry_t *entry, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < count; i++)
-        free((char *) tensors[i].name);
-    free(tensors);
+    if (!json_is_object(value)) {
+        set_error(err, errlen, path, BAD_HEADER "tensor \"%s\" is not an object", name);
+        return -1;
+    }
+    const char *key;
+    json_t *field;
+    json_object_foreach(value, key, field)
+        if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets")) {
+            set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": unexpected field \"%s\"",
+                      name, key);
+            return -1;
+        }
+    const json_t *dtype = json_object_get(value, "dtype");
+    const json_t *shape = json_object_get(value, "shape");
+    const json_t *offsets = json_object_get(value, "data_offsets");
+    if (!dtype || !shape || !offsets) {
+        set_error(err, errlen, path, BAD_HEADER "tensor \"%s\" lacks %s", name,
+                  !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+        return -1;
+    }
+    if (!json_is_string(dtype)) {
+        set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": dtype is not a string", name);
+        return -1;
+    }
+    if (strcmp(json_string_value(dtype), "F32") != 0) {
+        set_error(err, errlen, path, "tensor \"%s\" has dtype %s; only F32 is supported", name,
+                  json_string_value(dtype));
+        return -1;
+    }
+    if (read_uints(shape, entry->shape, SAFETENSORS_MAX_DIMS, &entry->ndim) != 0) {
+        set_error(err, errlen, path,
+                  BAD_HEADER "tensor \"%s\": shape is not an array of at most %d "
+                             "non-negative integers",
+                  name, SAFETENSORS_MAX_DIMS);
+        return -1;
+    }
+    uint64_t pair[2];
+    int n;
+    if (read_uints(offsets, pair, 2, &n) != 0 || n != 2) {
+        set_error(err, errlen, path,
+                  BAD_HEADER "tensor \"%s\": data_offsets is not an array of 2 non-negative "
+                             "integers",
+                  name);
+        return -1;
+    }
+    entry->begin = pair[0];
+    entry->end = pair[1];
+    return 0;
 }
 
-/* Parses the whole header into self->tensors, with the raw offsets in entries (parallel
- * array, caller frees). Returns 0 or -1 with json->problem set. */
-static int parse_header(json_t *json, safetensors_t *self, tensor_entry_t **entries_p)
+/* "__metadata__": an object of string to string, contents unused. */
+static int check_metadata(const char *path, json_t *metadata, char *err, size_t errlen)
 {
-    size_t capacity = 0;
-    tensor_entry_t *entries = NULL;
-    int have_metadata = 0;
-    if (json_expect(json, '{'))
-        goto fail;
-    if (!json_accept(json, '}')) {
-        do {
-            const char *name_at = json->at;
-            char *name = json_string(json);
-            if (!name || json_expect(json, ':')) {
-                free(name);
-                goto fail;
-            }
-            if (strcmp(name, "__metadata__") == 0 && !have_metadata) {
-                have_metadata = 1;
-                free(name);
-                if (json_skip_metadata(json))
-                    goto fail;
-                continue;
-            }
-            for (size_t i = 0; i < self->count; i++)
-                if (strcmp(self->tensors[i].name, name) == 0) {
-                    json->at = name_at;
-                    json_fail(json, "tensor \"%s\" appears twice", name);
-                    free(name);
-                    goto fail;
-                }
-            if (self->count == capacity) {
-                capacity = capacity ? capacity * 2 : 128;
-                safetensors_tensor_t *tensors =
-                    realloc(self->tensors, capacity * sizeof *self->tensors);
-                tensor_entry_t *grown = realloc(entries, capacity * sizeof *entries);
-                if (tensors)
-                    self->tensors = tensors;
-                if (grown)
-                    entries = grown;
-                if (!tensors || !grown) {
-                    free(name);
-                    json_fail(json, "out of memory");
-                    goto fail;
-                }
-            }
-            memset(&self->tensors[self->count], 0, sizeof *self->tensors);
-            self->tensors[self->count].name = name;
-            memset(&entries[self->count], 0, sizeof *entries);
-            self->count++;
-            if (json_tensor_entry(json, name, &entries[self->count - 1]))
-                goto fail;
-        } while (json_accept(json, ','));
-        if (json_expect(json, '}'))
-            goto fail;
+    const char *key;
+    json_t *value;
+    if (!json_is_object(metadata)) {
+        set_error(err, errlen, path, BAD_HEADER "__metadata__ is not an object");
+        return -1;
     }
-    /* The writer may pad the header with spaces to align the data; nothing else may follow. */
-    json_skip_space(json);
-    if (json->at != json->end) {
-        json_fail(json, "unexpected text after the top-level object");
-        goto fail;
+    json_object_foreach(metadata, key, value)
+        if (!json_is_string(value)) {
+            set_error(err, errlen, path, BAD_HEADER "__metadata__ \"%s\" is not a string", key);
+            return -1;
+        }
+    return 0;
+}
+
+/* Parses the header (len bytes at text) into self->header and self->tensors, with the raw
+ * offsets in entries (parallel array, caller frees). jansson rejects what is not strict
+ * JSON, including a repeated key at any level (JSON_REJECT_DUPLICATES), a \u0000 in a
+ * string and invalid UTF-8; after the top-level object it allows only whitespace, which is
+ * how writers pad the header to align the data. */
+static int parse_header(safetensors_t *self, const char *text, size_t len,
+                        tensor_entry_t **entries_p, char *err, size_t errlen)
+{
+    json_error_t error;
+    self->header = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+    if (!self->header) {
+        set_error(err, errlen, self->path, "bad JSON header at byte %d (line %d, column %d): %s",
+                  error.position, error.line, error.column, error.text);
+        return -1;
+    }
+    if (!json_is_object(self->header)) {
+        set_error(err, errlen, self->path, BAD_HEADER "the top level is not an object");
+        return -1;
+    }
+    size_t capacity = json_object_size(self->header) + 1;
+    self->tensors = calloc(capacity, sizeof *self->tensors);
+    tensor_entry_t *entries = calloc(capacity, sizeof *entries);
+    if (!self->tensors || !entries) {
+        free(entries);
+        set_error(err, errlen, self->path, "out of memory");
+        return -1;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach(self->header, name, value) {
+        if (strcmp(name, "__metadata__") == 0) {
+            if (check_metadata(self->path, value, err, errlen) != 0)
+                goto fail;
+            continue;
+        }
+        if (read_entry(self->path, name, value, &entries[self->count], err, errlen) != 0)
+            goto fail;
+        self->tensors[self->count++].name = name; /* the key, owned by self->header */
     }
     *entries_p = entries;
     return 0;
@@ -588,15 +363,11 @@ safetensors_t *safetensors_open(const char *path, char *err, size_t errlen)
                   (unsigned long long) header_len, (unsigned long long) (file_len - 8));
         goto fail;
     }
-    json_t json = {.start = (const char *) bytes + 8,
-                   .at = (const char *) bytes + 8,
-                   .end = (const char *) bytes + 8 + header_len,
-                   .problem = ""};
-    if (parse_header(&json, self, &entries)) {
-        set_error(err, errlen, path, "%s", json.problem);
+    const char *header = (const char *) bytes + 8;
+    if (parse_header(self, header, (size_t) header_len, &entries, err, errlen))
         goto fail;
-    }
-    if (check_tensors(self, entries, json.end, file_len - 8 - header_len, err, errlen))
+    if (check_tensors(self, entries, header + header_len, file_len - 8 - header_len, err,
+                      errlen))
         goto fail;
     free(entries);
     return self;
@@ -613,7 +384,8 @@ void safetensors_destroy(safetensors_t **self_p)
     safetensors_t *self = *self_p;
     if (self->map)
         munmap(self->map, self->map_len);
-    free_tensors(self->tensors, self->count);
+    free(self->tensors);
+    json_decref(self->header);
     free(self->path);
     free(self);
     *self_p = NULL;

@@ -1,10 +1,11 @@
 # serve_http.sh -- the HTTP API against hostile clients, on loopback: no token, a wrong
 # token, a 100 MB body (with and without Content-Length), malformed paths, keys and bodies,
-# a client sending a byte a second, 500 connections at once, and Redis gone (503) then
-# back. Each is refused or served at a bounded cost while the service keeps storing other
-# uploads. The `serve` process (the HTTP server and its request handling) runs from the
-# AddressSanitizer + UBSan build when there is one ($FS_ASAN_BUILD, default build-asan, as
-# `make test` makes), so any memory error or leak there fails the test.
+# a client sending a byte a second, 500 connections at once, Redis gone (503) then back,
+# and a key of raw non-UTF-8 bytes (its answers still valid JSON). Each is refused or
+# served at a bounded cost while the service keeps storing other uploads. The `serve`
+# process (the HTTP server and its request handling) runs from the AddressSanitizer +
+# UBSan build when there is one ($FS_ASAN_BUILD, default build-asan, as `make test`
+# makes), so any memory error or leak there fails the test.
 . tests/integration/lib.sh
 
 SERVE_B=$B
@@ -116,6 +117,23 @@ if [ "$c1$c2$c3" = 503503503 ] && [ $json = ok ] && [ "$c4" = 200 ] &&
     pass serve_http_redis_down_503_then_back
 else
     fail serve_http_redis_down_503_then_back "post $c1 ($json), healthz $c2, get $c3; back: get $c4"
+fi
+
+# A key of raw bytes that are not UTF-8 (and a quote): stored as given, and every answer
+# naming it is still valid JSON, those bytes as U+FFFD.
+c1=$(code -H "$A" --data-binary "@$1" "$U/v1/images?key=raw%FF%FE%22k&label=L%C3%A9%80")
+cp "$T/body" "$T/raw_post"
+c2=$(code -H "$A" "$U/v1/images/raw%FF%FE%22k")
+if [ "$c1" = 202 ] && [ "$c2" = 200 ] && python3 -c '
+import json, sys
+post, get = (json.load(open(f, encoding="utf-8")) for f in sys.argv[1:3])
+want = "raw\ufffd\ufffd\"k"
+assert post == {"key": want, "status": "pending"}, post
+assert get["key"] == want and get.get("status") in ("pending", "ok"), get
+' "$T/raw_post" "$T/body" 2>"$T/raw.err"; then
+    pass serve_http_raw_bytes_valid_json
+else
+    fail serve_http_raw_bytes_valid_json "post $c1 $(head -c 200 "$T/raw_post"), get $c2 $(head -c 200 "$T/body") $(tail -n 1 "$T/raw.err")"
 fi
 
 kill -TERM "$SERVE_PID"

@@ -198,16 +198,54 @@ static void bad_json_fails(void)
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
                  "bad JSON");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4,
-                 "unexpected or repeated field");
+                 "tensor \"a\": unexpected field \"x\"");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "lacks data_offsets");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 4,
                  "bad JSON");
+    CHECK_BROKEN("{\"__metadata__\":{\"n\":1}}", 0, "bad JSON");
+    CHECK_BROKEN("{\"a\":[]}", 0, "tensor \"a\" is not an object");
+    CHECK_BROKEN("{\"a\":{\"dtype\":1,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                 "tensor \"a\": dtype is not a string");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,2,3,4,5,6,7,8,9],\"data_offsets\":[0,4]}}",
+                 4, "tensor \"a\": shape is not an array");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,null]}}", 4,
+                 "tensor \"a\": data_offsets is not an array of 2");
+    CHECK_BROKEN("{\"__metadata__\":[]}", 0, "__metadata__ is not an object");
+}
+
+/* jansson's syntax errors: the byte, line and column where it stopped, and what it met. */
+static void syntax_errors_name_the_byte(void)
+{
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},}", 4,
+                 "bad JSON header at byte 55 (line 1, column 55): string or '}' expected");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}\nx", 4,
+                 "bad JSON header at byte 56 (line 2, column 1): end of file expected");
+    CHECK_BROKEN("{\"a\\q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                 "at byte 5 (line 1, column 5): invalid escape");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1e3],\"data_offsets\":[0,4]}}", 4,
+                 "tensor \"a\": shape is not an array");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],"
+                 "\"data_offsets\":[0,4]}}",
+                 4, "too big integer");
+    CHECK_BROKEN("{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                 "at byte 2 (line 1, column 2): unable to decode byte 0xff");
+    CHECK_BROKEN("{\"a\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                 "NUL byte in object key");
+}
+
+/* A repeated key is refused at every level, naming the key: a tensor (else one of the two
+ * would be silently dropped), a tensor's field, the metadata. */
+static void duplicate_keys_fail(void)
+{
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                  "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-                 8, "appears twice");
-    CHECK_BROKEN("{\"__metadata__\":{\"n\":1}}", 0, "bad JSON");
-    CHECK_BROKEN("{\"a\\q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-                 "bad escape");
+                 8, "at byte 57 (line 1, column 57): duplicate object key near '\"a\"'");
+    CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"shape\":[1],\"data_offsets\":[0,4]}}",
+                 4, "duplicate object key near '\"shape\"'");
+    CHECK_BROKEN("{\"__metadata__\":{\"k\":\"v\",\"k\":\"w\"}}", 0,
+                 "duplicate object key near '\"k\"'");
+    CHECK_BROKEN("{\"__metadata__\":{},\"__metadata__\":{}}", 0,
+                 "duplicate object key near '\"__metadata__\"'");
 }
 
 static void wrong_dtype_fails(void)
@@ -259,6 +297,8 @@ int main(void)
     RUN(truncated_real_file_fails);
     RUN(bad_header_length_fails);
     RUN(bad_json_fails);
+    RUN(syntax_errors_name_the_byte);
+    RUN(duplicate_keys_fail);
     RUN(wrong_dtype_fails);
     RUN(offsets_out_of_range_fail);
     RUN(size_mismatch_fails);
