@@ -213,14 +213,6 @@ static json_t *floats(const redisReply *v)
     return array;
 }
 
-static const redisReply *hash_value(const redisReply *h, const char *name)
-{
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        if (strcmp(h->element[i]->str, name) == 0)
-            return h->element[i + 1];
-    return NULL;
-}
-
 /* Adds a result's fields to *body: strings as strings, numbers as numbers, arrays decoded.
  * Out of memory leaves *body NULL (json_out_set). */
 static void add_result(json_t **body, const redisReply *h, bool features)
@@ -230,28 +222,28 @@ static void add_result(json_t **body, const redisReply *h, bool features)
                                     "stored_ms"};
     static const char *timings[] = {"decode_ms", "resize_ms", "net_ms"};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
-        const redisReply *v = hash_value(h, texts[i]);
+        const redisReply *v = redis_field(h, texts[i]);
         if (v && (v->len > 0 || i < 2))
             json_out_set(body, texts[i], json_out_text(v->str, v->len));
     }
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
-        const redisReply *v = hash_value(h, numbers[i]);
+        const redisReply *v = redis_field(h, numbers[i]);
         if (v && v->len > 0)
             json_out_set(body, numbers[i], json_integer(atoll(v->str)));
     }
     json_t *times = json_object();
     for (size_t i = 0; i < sizeof timings / sizeof *timings; i++) {
-        const redisReply *v = hash_value(h, timings[i]);
+        const redisReply *v = redis_field(h, timings[i]);
         json_out_set(&times, timings[i], json_out_fixed(v ? atof(v->str) : 0.0, 3));
     }
-    const redisReply *up = hash_value(h, "uploaded_ms"), *st = hash_value(h, "stored_ms");
+    const redisReply *up = redis_field(h, "uploaded_ms"), *st = redis_field(h, "stored_ms");
     if (up && st)
         json_out_set(&times, "upload_to_stored_ms",
                      json_integer(atoll(st->str) - atoll(up->str)));
     json_out_set(body, "timings", times);
-    json_out_set(body, "pca", floats(hash_value(h, "pca")));
+    json_out_set(body, "pca", floats(redis_field(h, "pca")));
     if (features)
-        json_out_set(body, "features", floats(hash_value(h, "features")));
+        json_out_set(body, "features", floats(redis_field(h, "features")));
 }
 
 static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, const char *key)

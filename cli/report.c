@@ -193,10 +193,8 @@ static void section_labels(FILE *out, redis_t *redis)
 /* A sample's field as a number. */
 static double sample_field(const redisReply *fields, const char *name)
 {
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (strcmp(fields->element[i]->str, name) == 0)
-            return atof(fields->element[i + 1]->str);
-    return 0;
+    const redisReply *v = redis_field(fields, name);
+    return v && v->str ? atof(v->str) : 0;
 }
 
 static void section_metrics(FILE *out, redis_t *redis)

@@ -308,3 +308,11 @@ bool redis_lost(const redis_t *self, const redisReply *reply)
     }
     return !reply || !self->ctx || self->ctx->err;
 }
+
+const redisReply *redis_field(const redisReply *reply, const char *name)
+{
+    for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
+        if (reply->element[i]->str && strcmp(reply->element[i]->str, name) == 0)
+            return reply->element[i + 1];
+    return NULL;
+}

@@ -68,4 +68,8 @@ int redis_reconnect_once(redis_t *self, char *err, size_t errlen);
  * error reply ends the process here, saying what and where. */
 bool redis_lost(const redis_t *self, const redisReply *reply);
 
+/* The value of field `name` in a flat name/value array reply (HGETALL, the fields of a
+ * stream entry), or NULL when the reply is not such an array or has no such field. */
+const redisReply *redis_field(const redisReply *reply, const char *name);
+
 #endif

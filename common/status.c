@@ -25,13 +25,11 @@ static bool failed_reply(redis_t *redis, redisReply *r, const char *what, char *
     return true;
 }
 
-/* Field `name` of a flat name/value array reply, or NULL. */
+/* Field `name` of a flat name/value array reply as text, or NULL. */
 static const char *field(const redisReply *r, const char *name)
 {
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-        if (r->element[i]->str && strcmp(r->element[i]->str, name) == 0)
-            return r->element[i + 1]->str;
-    return NULL;
+    const redisReply *v = redis_field(r, name);
+    return v ? v->str : NULL;
 }
 
 static long long integer(const redisReply *r, const char *name)
