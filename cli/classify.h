@@ -23,6 +23,10 @@ typedef struct classifier_t classifier_t;
 classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size, char *err,
                              size_t errlen);
 void classifier_destroy(classifier_t **self_p);
+/* Loads the model and the gallery again, as they are now in Redis; the featurizer is kept
+ * unless the stored images' input size changed. 0, or -1 with the reason, after which self
+ * answers nothing until a reload succeeds: destroy it, or reload again. */
+int classifier_reload(classifier_t *self, redis_t *redis, char *err, size_t errlen);
 
 const gallery_t *classifier_gallery(const classifier_t *self);
 /* What loading found: rows, how many were projected again, the size S. */

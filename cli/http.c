@@ -302,13 +302,18 @@ static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
     return respond(c, MHD_HTTP_OK, body);
 }
 
-/* The classifier, loaded again once older than HTTP_CLASSIFIER_SECONDS; NULL with why. */
+/* The classifier, its model and gallery loaded again once older than
+ * HTTP_CLASSIFIER_SECONDS (the featurizer kept); NULL with why. */
 static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *err,
                                    size_t errlen)
 {
     double now = clock_seconds();
-    if (self->classifier && now - self->classifier_at > HTTP_CLASSIFIER_SECONDS)
-        classifier_destroy(&self->classifier);
+    if (self->classifier && now - self->classifier_at > HTTP_CLASSIFIER_SECONDS) {
+        self->classifier_at = now;
+        if (classifier_reload(self->classifier, redis, err, errlen) != 0)
+            classifier_destroy(&self->classifier);
+        return self->classifier;
+    }
     if (!self->classifier) {
         self->classifier = classifier_new(redis, self->cfg.weights, self->cfg.size, err, errlen);
         self->classifier_at = now;
