@@ -114,8 +114,8 @@ typedef struct {
     long long stored, failed, backlog, in_flight;
 } figures_t;
 
-/* The counters the status line shows; kept to this one function so that a richer status
- * (issue 14's) can take its place. */
+/* The counters the status line shows: one HMGET, cheap enough for every tick (the full
+ * snapshot of `fruitstream status`, common/status.h, also scans the workers). */
 static int read_figures(redis_t *redis, figures_t *f)
 {
     redisReply *r = redisCommand(redis->ctx, "HMGET %s stored failed backlog in_flight",
