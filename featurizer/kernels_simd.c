@@ -16,8 +16,8 @@
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
  * - Depthwise 3x3 works on one or two output rows at a time from input-row pointers (a
  *   zero row stands for padding), channels as the vector dimension. Interior outputs go in
- *   blocks of DW_BLOCK: each input vector is loaded once for every output that uses it and
- *   the DW_BLOCK accumulator chains are independent, so FMA latency overlaps.
+ *   blocks of DW_BLOCK(S): each input vector is loaded once for every output that uses it
+ *   and the block's accumulator chains are independent, so FMA latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
@@ -34,7 +34,10 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
 #define MR_MAX 12
 static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
-#define DW_BLOCK 4
+/* Interior outputs per depthwise block: at stride 2 a block reads (B - 1) * 2 + 3 input
+ * columns per row, and a shorter block keeps them in registers. */
+#define DW_BLOCK(S) ((S) == 1 ? 4 : 2)
+#define DW_BLOCK_MAX 4
 #define DW_NOUT_MAX 2                          /* output rows of one depthwise call */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
@@ -217,23 +220,24 @@ UNROLL
     vf_store(out + (size_t)x * c, vf_relu6(acc));
 }
 
-/* DW_BLOCK interior output vectors from x on (every tap inside the row) of NOUT output rows
+/* DW_BLOCK(S) interior output vectors from x on (every tap inside the row) of NOUT output rows
  * at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each loaded once
  * for every output row that uses it. */
 INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
                      vf b, float *const *out)
 {
-    vf acc[DW_NOUT_MAX][DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
+    const int B = DW_BLOCK(S);
+    vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX + 2];
 UNROLL
     for (int o = 0; o < NOUT; o++)
 UNROLL
-        for (int i = 0; i < DW_BLOCK; i++)
+        for (int i = 0; i < B; i++)
             acc[o][i] = b;
 UNROLL
     for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
         const float *p = rows[r] + (size_t)(x * S - 1) * c;
 UNROLL
-        for (int j = 0; j < (DW_BLOCK - 1) * S + 3; j++)
+        for (int j = 0; j < (B - 1) * S + 3; j++)
             v[j] = vf_load(p + j * c);
 UNROLL
         for (int o = 0; o < NOUT; o++) {
@@ -243,14 +247,14 @@ UNROLL
 UNROLL
             for (int kx = 0; kx < 3; kx++)
 UNROLL
-                for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
+                for (int i = 0; i < B; i++) /* innermost: independent chains interleave */
                     acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
         }
     }
 UNROLL
     for (int o = 0; o < NOUT; o++)
 UNROLL
-        for (int i = 0; i < DW_BLOCK; i++)
+        for (int i = 0; i < B; i++)
             vf_store(out[o] + (size_t)(x + i) * c, vf_relu6(acc[o][i]));
 }
 
@@ -274,7 +278,7 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
             k[t] = vf_load(weight + t * c + c0);
         vf b = vf_load(bias + c0);
         int x = 1;
-        for (; x + DW_BLOCK <= hi; x += DW_BLOCK)
+        for (; x + DW_BLOCK(S) <= hi; x += DW_BLOCK(S))
             dw_block(r, x, (size_t)c, S, NOUT, k, b, o);
         for (int i = 0; i < NOUT; i++) {
             dw_pixel(r + i * S, 0, w, (size_t)c, S, k, b, o[i]);
@@ -287,9 +291,11 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
 static void dw3x3_rows(const float *const *rows, int n, int w, int c, int stride,
                        const float *weight, const float *bias, float *const *out)
 {
-    /* Two rows' accumulators, inputs and taps need 32 registers; with 16 they spill, and
-     * one row at a time is faster. */
-    if (n == 2 && SIMD_REGS < 32) {
+    /* At stride 2, two rows' accumulators, inputs and taps need 32 registers; with 16 they
+     * spill, and one row at a time is faster. At stride 1 two rows pay even with 16: the taps
+     * become memory operands, and the twice as many accumulator chains hide the FMA
+     * latency. */
+    if (n == 2 && stride == 2 && SIMD_REGS < 32) {
         dw3x3_rows(rows, 1, w, c, stride, weight, bias, out);
         dw3x3_rows(rows + stride, 1, w, c, stride, weight, bias, out + 1);
         return;
