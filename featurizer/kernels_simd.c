@@ -41,13 +41,14 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #define DW_NOUT_MAX 2                          /* output rows of one depthwise call */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
-/* One MR x (NV * W) output tile. Row i of A (output pixel i) is NSEG runs of `run` inputs,
- * run s starting at a[s] + i * lda: one run of k for a 1x1 convolution; three runs of 9 for
- * the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy). The
- * last vector of the tile holds `last` (1..W) real outputs. */
-INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, const float *panel,
-                      int pw, const float *bias, int relu6, const float *res, float *c, int ldc,
-                      int last, int NV, int MR)
+/* One MR x (NV * W) output tile. Row i of the tile is G output pixels (1, or 2 for paired
+ * weights: kernels_pw_pairs): pixel G * i + g of A is NSEG runs of `run` inputs, run s
+ * starting at a[s] + (G * i + g) * lda: one run of k for a 1x1 convolution; three runs of 9
+ * for the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy).
+ * The last vector of the tile holds `last` (1..W) real outputs. */
+INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int G,
+                      const float *panel, int pw, const float *bias, int relu6, const float *res,
+                      float *c, int ldc, int last, int NV, int MR)
 {
     vf acc[MR_MAX][NV_MAX];
 UNROLL
@@ -65,10 +66,14 @@ UNROLL
                 b[j] = vf_load(panel + W * j);
 UNROLL
             for (int i = 0; i < MR; i++) {
-                vf av = vf_set1(as[i * lda + p]);
+                vf x = vf_set1(as[G * i * lda + p]), y = x;
+                if (G == 2)
+                    y = vf_set1(as[(G * i + 1) * lda + p]);
 UNROLL
-                for (int j = 0; j < NV; j++)
+                for (int j = 0; j < NV; j++) { /* vector j's lanes: pixel x's, y's or both */
+                    vf av = 2 * j + 2 <= NV ? x : 2 * j >= NV ? y : vf_halves(x, y);
                     acc[i][j] += av * b[j];
+                }
             }
         }
     }
@@ -97,7 +102,7 @@ UNROLL
  * as can be (16 rows with MR = 6: 6, 5, 5): the small grids at the end of the network, 7 x 7
  * and 4 x 4, are not multiples of MR, and a short last tile has too few independent
  * accumulator chains to hide the FMA latency. */
-INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int m,
+INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int G, int m,
                        const float *panel, int pw, const float *bias, int relu6, const float *res,
                        float *out, int ldc, int last, int NV, int MR)
 {
@@ -106,19 +111,19 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
         int h = (m - i + tiles - t - 1) / (tiles - t);
         const float *a[3];
         for (int s = 0; s < NSEG; s++)
-            a[s] = in[s] + (size_t)i * lda;
+            a[s] = in[s] + (size_t)i * G * lda;
         const float *r = res ? res + (size_t)i * ldc : NULL;
         float *c = out + (size_t)i * ldc;
         i += h;
         if (h == MR) {
-            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
             continue;
         }
         /* A case for every height below MR_MAX; those not below this MR fold away. */
 #define HEIGHT(R)                                                                          \
     case R:                                                                                \
         if (R < MR)                                                                        \
-            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV,      \
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV,   \
                       R < MR ? R : 1);                                                     \
         break;
         switch (h) {
@@ -129,45 +134,91 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
     }
 }
 
-/* out (m x w->n, row stride ldc) = act(A * weights + bias) + res, for every panel of w, A's
- * rows given as gemm_tile reads them. */
-INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int m,
+/* out (m rows of G pixels x w->n, row stride ldc) = act(A * weights + bias) + res, for every
+ * panel of w, A's rows given as gemm_tile reads them. */
+INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, int m,
                  const kernels_pw_t *w, int relu6, const float *res, float *out, int ldc)
 {
     const kernels_t *kern = w->kern;
-    for (int n0 = 0; n0 < w->n; n0 += kern->panel) {
-        int pw = kernels_panel_width(kern, w->n, n0), nv = pw / W;
-        int cols = w->n - n0 < kern->panel ? w->n - n0 : kern->panel;
+    int n = G * w->n; /* the packed outputs */
+    for (int n0 = 0; n0 < n; n0 += kern->panel) {
+        int pw = kernels_panel_width(kern, n, n0), nv = pw / W;
+        int cols = n - n0 < kern->panel ? n - n0 : kern->panel;
         int last = cols - (nv - 1) * W;
         const float *panel = w->panels + (size_t)n0 * w->k, *bias = w->bias + n0;
         const float *r = res ? res + n0 : NULL;
         switch (nv) {
         case 1:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
                        mr_for[1]);
             break;
 #if NV_MAX > 2
         case 2:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
                        mr_for[2]);
             break;
         case 3:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
                        mr_for[3]);
             break;
 #endif
         default:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
                        NV_MAX, mr_for[NV_MAX]);
             break;
         }
     }
 }
 
+/* gemm for each (NSEG, G) in a function of its own: one function holding all of them grows
+ * past the size for which the compilers keep the tiles' accumulators in registers. */
+#define GEMM_INSTANCE(NSEG, G)                                                             \
+    static __attribute__((noinline)) void gemm_##NSEG##_##G(                               \
+        const float *const *in, int run, size_t lda, int m, const kernels_pw_t *w, int relu6, \
+        const float *res, float *out, int ldc)                                             \
+    {                                                                                      \
+        gemm(in, NSEG, run, lda, G, m, w, relu6, res, out, ldc);                           \
+    }
+GEMM_INSTANCE(1, 1)
+GEMM_INSTANCE(1, 2)
+GEMM_INSTANCE(3, 1)
+GEMM_INSTANCE(3, 2)
+#undef GEMM_INSTANCE
+
+/* out (m x w->n, dense) = act(A * weights + bias) + res over m output pixels, A's rows as
+ * gemm_tile reads them in NSEG (1 or 3) runs: one pixel per GEMM row, or two for paired
+ * weights. */
+INLINE void gemm_pixels(const float *const *in, int NSEG, int run, size_t lda, int m,
+                        const kernels_pw_t *w, int relu6, const float *res, float *out)
+{
+    int n = w->n;
+    if (!w->pairs) {
+        (NSEG == 1 ? gemm_1_1 : gemm_3_1)(in, run, lda, m, w, relu6, res, out, n);
+        return;
+    }
+    void (*pairs)(const float *const *, int, size_t, int, const kernels_pw_t *, int,
+                  const float *, float *, int) = NSEG == 1 ? gemm_1_2 : gemm_3_2;
+    pairs(in, run, lda, m / 2, w, relu6, res, out, 2 * n);
+    if (m % 2 == 0)
+        return;
+    /* The odd last pixel as a pair of itself (lda 0), through a pair-sized buffer. */
+    float pair[NV_MAX * W], rpair[NV_MAX * W];
+    const float *last[3];
+    for (int s = 0; s < NSEG; s++)
+        last[s] = in[s] + (size_t)(m - 1) * lda;
+    size_t at = (size_t)(m - 1) * n;
+    if (res) {
+        memcpy(rpair, res + at, (size_t)n * sizeof(float));
+        memcpy(rpair + n, res + at, (size_t)n * sizeof(float));
+    }
+    pairs(last, run, 0, 1, w, relu6, res ? rpair : NULL, pair, 2 * n);
+    memcpy(out + at, pair, (size_t)n * sizeof(float));
+}
+
 static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out)
 {
-    gemm(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out, w->n);
+    gemm_pixels(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out);
 }
 
 /* Stem output pixel x from a copy of its window, zeros standing for the padding. */
@@ -181,7 +232,7 @@ static void stem_edge_pixel(const float *const rows[3], int w, int x,
             window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
         }
     const float *in = window;
-    gemm(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n, weights->n);
+    gemm_pixels(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n);
 }
 
 /* One output row of the stem (3x3, stride 2, padding 1, RGB in): the pixels whose window
@@ -195,7 +246,7 @@ static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weig
         hi = wo;
     if (hi > 1) {
         const float *in[3] = {rows[0] + 3, rows[1] + 3, rows[2] + 3}; /* pixel 1's window */
-        gemm(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n, n);
+        gemm_pixels(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n);
     }
     stem_edge_pixel(rows, w, 0, weights, out);
     for (int x = hi > 1 ? hi : 1; x < wo; x++)
