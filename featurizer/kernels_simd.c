@@ -14,8 +14,8 @@
  *   with 16 (AVX2, portable) panels are 2 vectors wide, 6 x 2 accumulators.
  * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
- * - Depthwise 3x3 works on one or two output rows at a time from input-row pointers (a
- *   zero row stands for padding), channels as the vector dimension. Interior outputs go in
+ * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row pointers
+ *   (a zero row stands for padding), channels as the vector dimension. Interior outputs go in
  *   blocks of DW_BLOCK(S): each input vector is loaded once for every output that uses it
  *   and the block's accumulator chains are independent, so FMA latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
@@ -38,7 +38,7 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
  * columns per row, and a shorter block keeps them in registers. */
 #define DW_BLOCK(S) ((S) == 1 ? 4 : 2)
 #define DW_BLOCK_MAX 4
-#define DW_NOUT_MAX 2                          /* output rows of one depthwise call */
+#define DW_NOUT_MAX KERNELS_DW_ROWS            /* output rows of one depthwise pass */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
 /* One MR x (NV * W) output tile. Row i of the tile is G output pixels (1, or 2 for paired
@@ -339,26 +339,35 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
     }
 }
 
+/* n (1, 2 or DW_NOUT_MAX) output rows in one pass, at stride S. */
+INLINE void dw_pass(const float *const *rows, int n, int w, int c, int S, const float *weight,
+                    const float *bias, float *const *out)
+{
+    if (n == DW_NOUT_MAX)
+        dw_rows(rows, w, c, S, DW_NOUT_MAX, weight, bias, out);
+    else if (n == 2)
+        dw_rows(rows, w, c, S, 2, weight, bias, out);
+    else
+        dw_rows(rows, w, c, S, 1, weight, bias, out);
+}
+
 static void dw3x3_rows(const float *const *rows, int n, int w, int c, int stride,
                        const float *weight, const float *bias, float *const *out)
 {
-    /* At stride 2, two rows' accumulators, inputs and taps need 32 registers; with 16 they
-     * spill, and one row at a time is faster. At stride 1 two rows pay even with 16: the taps
-     * become memory operands, and the twice as many accumulator chains hide the FMA
-     * latency. */
-    if (n == 2 && stride == 2 && SIMD_REGS < 32) {
-        dw3x3_rows(rows, 1, w, c, stride, weight, bias, out);
-        dw3x3_rows(rows + stride, 1, w, c, stride, weight, bias, out + 1);
-        return;
+    /* Output rows per pass: every input row a pass reads is loaded once for all of its
+     * output rows, so more rows per pass read the input rows they share fewer times, and
+     * have more independent accumulator chains to hide the FMA latency. With 32 registers
+     * DW_NOUT_MAX rows fit. With 16, two rows at stride 1 (the taps become memory
+     * operands) and one at stride 2, where two rows' inputs already spill. */
+    int most = SIMD_REGS >= 32 ? DW_NOUT_MAX : stride == 1 ? 2 : 1;
+    for (int y = 0; y < n;) {
+        int k = n - y >= most ? most : n - y >= 2 ? 2 : 1;
+        if (stride == 1)
+            dw_pass(rows + y, k, w, c, 1, weight, bias, out + y);
+        else
+            dw_pass(rows + 2 * y, k, w, c, 2, weight, bias, out + y);
+        y += k;
     }
-    if (stride == 1 && n == 2)
-        dw_rows(rows, w, c, 1, 2, weight, bias, out);
-    else if (stride == 1)
-        dw_rows(rows, w, c, 1, 1, weight, bias, out);
-    else if (n == 2)
-        dw_rows(rows, w, c, 2, 2, weight, bias, out);
-    else
-        dw_rows(rows, w, c, 2, 1, weight, bias, out);
 }
 
 static void avgpool(const float *in, int m, int c, float *out)

@@ -148,10 +148,14 @@ static void check_depthwise(int stride)
                         ref[(y * wo + x) * c + ch] = relu6_ref(s);
                     }
             kernels_dw_reorder(wt, c, packed);
-            for (int y = 0; y < ho; y += 2) { /* pairs of rows, as the network runs it */
-                int n = ho - y < 2 ? 1 : 2;
-                const float *rows[5];
-                float *outs[2] = {out + (size_t)y * wo * c, out + (size_t)(y + 1) * wo * c};
+            /* Calls of KERNELS_DW_ROWS, ..., 2, 1 rows in turn (the last maybe fewer). */
+            for (int y = 0, call = 0, n; y < ho; y += n, call++) {
+                n = KERNELS_DW_ROWS - call % KERNELS_DW_ROWS;
+                n = n < ho - y ? n : ho - y;
+                const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
+                float *outs[KERNELS_DW_ROWS];
+                for (int i = 0; i < n; i++)
+                    outs[i] = out + (size_t)(y + i) * wo * c;
                 for (int r = 0; r < (n - 1) * stride + 3; r++) {
                     int iy = y * stride - 1 + r;
                     rows[r] = iy >= 0 && iy < h ? in + (size_t)iy * w * c : zero;
