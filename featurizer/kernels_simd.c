@@ -16,7 +16,7 @@
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
  * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row pointers
  *   (a zero row stands for padding), channels as the vector dimension. Interior outputs go in
- *   blocks of DW_BLOCK(S): each input vector is loaded once for every output that uses it
+ *   blocks of DW_BLOCK(S, NOUT): each input vector is loaded once for every output that uses it
  *   and the block's accumulator chains are independent, so FMA latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
@@ -34,9 +34,10 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
 #define MR_MAX 12
 static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
-/* Interior outputs per depthwise block: at stride 2 a block reads (B - 1) * 2 + 3 input
- * columns per row, and a shorter block keeps them in registers. */
-#define DW_BLOCK(S) ((S) == 1 ? 4 : 2)
+/* Interior outputs per depthwise block: four, or two where four would not stay in
+ * registers: at stride 2 (a block reads (B - 1) * 2 + 3 input columns per row), and for
+ * four rows' accumulators with 16 registers. */
+#define DW_BLOCK(S, NOUT) ((S) == 1 && (SIMD_REGS >= 32 || (NOUT) < 4) ? 4 : 2)
 #define DW_BLOCK_MAX 4
 #define DW_NOUT_MAX KERNELS_DW_ROWS            /* output rows of one depthwise pass */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
@@ -271,13 +272,13 @@ UNROLL
     vf_store(out + (size_t)x * c, vf_relu6(acc));
 }
 
-/* DW_BLOCK(S) interior output vectors from x on (every tap inside the row) of NOUT output rows
+/* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT output rows
  * at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each loaded once
  * for every output row that uses it. */
 INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
                      vf b, float *const *out)
 {
-    const int B = DW_BLOCK(S);
+    const int B = DW_BLOCK(S, NOUT);
     vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX + 2];
 UNROLL
     for (int o = 0; o < NOUT; o++)
@@ -329,7 +330,7 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
             k[t] = vf_load(weight + t * c + c0);
         vf b = vf_load(bias + c0);
         int x = 1;
-        for (; x + DW_BLOCK(S) <= hi; x += DW_BLOCK(S))
+        for (; x + DW_BLOCK(S, NOUT) <= hi; x += DW_BLOCK(S, NOUT))
             dw_block(r, x, (size_t)c, S, NOUT, k, b, o);
         for (int i = 0; i < NOUT; i++) {
             dw_pixel(r + i * S, 0, w, (size_t)c, S, k, b, o[i]);
@@ -356,10 +357,10 @@ static void dw3x3_rows(const float *const *rows, int n, int w, int c, int stride
 {
     /* Output rows per pass: every input row a pass reads is loaded once for all of its
      * output rows, so more rows per pass read the input rows they share fewer times, and
-     * have more independent accumulator chains to hide the FMA latency. With 32 registers
-     * DW_NOUT_MAX rows fit. With 16, two rows at stride 1 (the taps become memory
-     * operands) and one at stride 2, where two rows' inputs already spill. */
-    int most = SIMD_REGS >= 32 ? DW_NOUT_MAX : stride == 1 ? 2 : 1;
+     * have more independent accumulator chains to hide the FMA latency. DW_NOUT_MAX rows,
+     * except at stride 2 with 16 registers, where two rows' inputs already spill. (With 16
+     * registers the taps are memory operands.) */
+    int most = SIMD_REGS >= 32 || stride == 1 ? DW_NOUT_MAX : 1;
     for (int y = 0; y < n;) {
         int k = n - y >= most ? most : n - y >= 2 ? 2 : 1;
         if (stride == 1)
