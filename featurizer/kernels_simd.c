@@ -36,8 +36,8 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
 /* Interior outputs per depthwise block: four, or two where four would not stay in
  * registers: at stride 2 (a block reads (B - 1) * 2 + 3 input columns per row), and for
- * four rows' accumulators with 16 registers. */
-#define DW_BLOCK(S, NOUT) ((S) == 1 && (SIMD_REGS >= 32 || (NOUT) < 4) ? 4 : 2)
+ * four rows' accumulators. */
+#define DW_BLOCK(S, NOUT) ((S) == 1 && (NOUT) < 4 ? 4 : 2)
 #define DW_BLOCK_MAX 4
 #define DW_NOUT_MAX KERNELS_DW_ROWS            /* output rows of one depthwise pass */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
