@@ -71,7 +71,10 @@ typedef float32x4_t vf;
 static inline vf vf_set1(float s) { return vdupq_n_f32(s); }
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
-static inline vf vf_halves(vf lo, vf hi) { return vcombine_f32(vget_low_f32(lo), vget_high_f32(hi)); }
+static inline vf vf_halves(vf lo, vf hi)
+{
+    return vcombine_f32(vget_low_f32(lo), vget_high_f32(hi));
+}
 #elif defined(SIMD_ISA_portable)
 #define SIMD_W 4
 #define SIMD_REGS 16

@@ -4,7 +4,9 @@
  *
  * A packed panel holds up to kern->panel outputs for every input, k rows of its width
  * padded with zeros to a whole number of vectors, so that the GEMM streams one contiguous
- * block per panel and never needs a partial load of weights. */
+ * block per panel and never needs a partial load of weights. Weights whose outputs end in
+ * half a vector are packed with every output twice (kernels_pw_pairs), for a GEMM that
+ * computes two pixels per row. */
 #include "featurizer/kernels_impl.h"
 
 #include <stdlib.h>

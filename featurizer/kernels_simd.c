@@ -14,10 +14,11 @@
  *   with 16 (AVX2, portable) panels are 2 vectors wide, 6 x 2 accumulators.
  * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
- * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row pointers
- *   (a zero row stands for padding), channels as the vector dimension. Interior outputs go in
- *   blocks of DW_BLOCK(S, NOUT): each input vector is loaded once for every output that uses it
- *   and the block's accumulator chains are independent, so FMA latency overlaps.
+ * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row
+ *   pointers (a zero row stands for padding), channels as the vector dimension. Interior
+ *   outputs go in blocks of DW_BLOCK(S, NOUT): each input vector is loaded once for every
+ *   output that uses it and the block's accumulator chains are independent, so FMA
+ *   latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
@@ -72,7 +73,7 @@ UNROLL
                     y = vf_set1(as[(G * i + 1) * lda + p]);
 UNROLL
                 for (int j = 0; j < NV; j++) { /* vector j's lanes: pixel x's, y's or both */
-                    vf av = 2 * j + 2 <= NV ? x : 2 * j >= NV ? y : vf_halves(x, y);
+                    vf av = G == 1 || 2 * j + 2 <= NV ? x : 2 * j >= NV ? y : vf_halves(x, y);
                     acc[i][j] += av * b[j];
                 }
             }
@@ -150,17 +151,17 @@ INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, i
         const float *r = res ? res + n0 : NULL;
         switch (nv) {
         case 1:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
-                       mr_for[1]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       1, mr_for[1]);
             break;
 #if NV_MAX > 2
         case 2:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
-                       mr_for[2]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       2, mr_for[2]);
             break;
         case 3:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
-                       mr_for[3]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       3, mr_for[3]);
             break;
 #endif
         default:
@@ -272,9 +273,9 @@ UNROLL
     vf_store(out + (size_t)x * c, vf_relu6(acc));
 }
 
-/* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT output rows
- * at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each loaded once
- * for every output row that uses it. */
+/* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT
+ * output rows at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each
+ * loaded once for every output row that uses it. */
 INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
                      vf b, float *const *out)
 {
