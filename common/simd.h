@@ -10,8 +10,9 @@
  * Arithmetic uses GCC vector extensions (`a * b + c`, a scalar operand is broadcast); the
  * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
  * instructions where the set has them. Intrinsics appear only where C has no operator:
- * min, max and broadcast (`(vf){0} + s` would cost an addition per broadcast, since
- * adding zero is not an identity for -0.0). The portable path is plain GCC vectors of 4
+ * min, max, broadcast (`(vf){0} + s` would cost an addition per broadcast, since
+ * adding zero is not an identity for -0.0) and vf_halves, the low half of one vector with
+ * the high half of another (one blend). The portable path is plain GCC vectors of 4
  * floats, which the compiler lowers to whatever the baseline has (SSE2 on x86-64, NEON on
  * ARM64, scalar elsewhere).
  *
@@ -48,6 +49,7 @@ typedef __m512 vf;
 static inline vf vf_set1(float s) { return _mm512_set1_ps(s); }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+static inline vf vf_halves(vf lo, vf hi) { return _mm512_mask_blend_ps(0xFF00, lo, hi); }
 #elif defined(SIMD_ISA_avx2)
 #include <immintrin.h>
 #define SIMD_W 8
@@ -58,6 +60,7 @@ typedef __m256 vf;
 static inline vf vf_set1(float s) { return _mm256_set1_ps(s); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_halves(vf lo, vf hi) { return _mm256_blend_ps(lo, hi, 0xF0); }
 #elif defined(SIMD_ISA_neon)
 #include <arm_neon.h>
 #define SIMD_W 4
@@ -68,6 +71,10 @@ typedef float32x4_t vf;
 static inline vf vf_set1(float s) { return vdupq_n_f32(s); }
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
+static inline vf vf_halves(vf lo, vf hi)
+{
+    return vcombine_f32(vget_low_f32(lo), vget_high_f32(hi));
+}
 #elif defined(SIMD_ISA_portable)
 #define SIMD_W 4
 #define SIMD_REGS 16
@@ -86,6 +93,7 @@ static inline vf vf_min(vf a, vf b)
     vi_ m = a < b;
     return (vf)((m & (vi_)a) | (~m & (vi_)b));
 }
+static inline vf vf_halves(vf lo, vf hi) { return (vf){lo[0], lo[1], hi[2], hi[3]}; }
 #else
 #error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
 #endif

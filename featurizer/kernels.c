@@ -4,7 +4,9 @@
  *
  * A packed panel holds up to kern->panel outputs for every input, k rows of its width
  * padded with zeros to a whole number of vectors, so that the GEMM streams one contiguous
- * block per panel and never needs a partial load of weights. */
+ * block per panel and never needs a partial load of weights. Weights whose outputs end in
+ * half a vector are packed with every output twice (kernels_pw_pairs), for a GEMM that
+ * computes two pixels per row. */
 #include "featurizer/kernels_impl.h"
 
 #include <stdlib.h>
@@ -38,26 +40,29 @@ kernels_pw_t *kernels_pw_new(const kernels_t *kern, int k, int n, const float *w
                              const float *bias)
 {
     kernels_pw_t *self = calloc(1, sizeof *self);
-    int npad = (n + KERNELS_PAD - 1) / KERNELS_PAD * KERNELS_PAD;
     if (!self)
         return NULL;
+    int pairs = kernels_pw_pairs(kern, n), cols = pairs ? 2 * n : n; /* packed outputs */
+    int npad = (cols + KERNELS_PAD - 1) / KERNELS_PAD * KERNELS_PAD;
     self->kern = kern;
     self->k = k;
     self->n = n;
+    self->pairs = pairs;
     self->panels = calloc((size_t)k * npad, sizeof(float));
     self->bias = calloc((size_t)npad, sizeof(float));
     if (!self->panels || !self->bias) {
         kernels_pw_destroy(&self);
         return NULL;
     }
-    for (int n0 = 0; n0 < n; n0 += kern->panel) {
-        int pw = kernels_panel_width(kern, n, n0);
+    for (int n0 = 0; n0 < cols; n0 += kern->panel) {
+        int pw = kernels_panel_width(kern, cols, n0);
         float *panel = self->panels + (size_t)n0 * k;
-        for (int o = n0; o < n && o < n0 + kern->panel; o++)
+        for (int o = n0; o < cols && o < n0 + kern->panel; o++)
             for (int i = 0; i < k; i++)
-                panel[(size_t)i * pw + (o - n0)] = weight[(size_t)o * k + i];
+                panel[(size_t)i * pw + (o - n0)] = weight[(size_t)(o % n) * k + i];
     }
-    memcpy(self->bias, bias, (size_t)n * sizeof(float));
+    for (int o = 0; o < cols; o++)
+        self->bias[o] = bias[o % n];
     return self;
 }
 
@@ -74,7 +79,8 @@ void kernels_pw_destroy(kernels_pw_t **self_p)
 
 size_t kernels_pw_bytes(const kernels_pw_t *self)
 {
-    size_t npad = ((size_t)self->n + KERNELS_PAD - 1) / KERNELS_PAD * KERNELS_PAD;
+    size_t cols = (size_t)self->n * (self->pairs ? 2 : 1);
+    size_t npad = (cols + KERNELS_PAD - 1) / KERNELS_PAD * KERNELS_PAD;
     return ((size_t)self->k + 1) * npad * sizeof(float);
 }
 

@@ -52,12 +52,13 @@ void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *wei
  * matrix the stem reads, ready for kernels_pw_new(kern, 9 * cin, cout, ...). */
 void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out);
 
-/* Output rows y .. y + n - 1 (n = 1 or 2) of a 3x3 depthwise convolution (padding 1, stride
- * 1 or 2) with bias and ReLU6: rows[0 .. (n - 1) * stride + 2] are the input rows
- * y*stride-1 on, each w x c floats (pass a zero row for the padding above or below); out[i]
- * is output row y + i, ((w - 1) / stride + 1) x c. Two rows at once load each shared input
- * row once for both. weight is 9 x c (tap-major, see kernels_dw_reorder). c must be a
- * multiple of 16. */
+/* Output rows y .. y + n - 1 (1 <= n <= KERNELS_DW_ROWS) of a 3x3 depthwise convolution
+ * (padding 1, stride 1 or 2) with bias and ReLU6: rows[0 .. (n - 1) * stride + 2] are the
+ * input rows y*stride-1 on, each w x c floats (pass a zero row for the padding above or
+ * below); out[i] is output row y + i, ((w - 1) / stride + 1) x c. Several rows at once
+ * load each shared input row once for all of them. weight is 9 x c (tap-major, see
+ * kernels_dw_reorder). c must be a multiple of 16. */
+#define KERNELS_DW_ROWS 4
 void kernels_dw3x3_rows(const kernels_t *kern, const float *const *rows, int n, int w, int c,
                         int stride, const float *weight, const float *bias, float *const *out);
 

@@ -29,9 +29,21 @@ struct kernels_t {
 struct kernels_pw_t {
     const kernels_t *kern; /* the path the panels were packed for */
     int k, n;
+    /* Two pixels per GEMM row (kernels_pw_pairs): the panels and bias hold every output
+     * twice, 2n columns, so that no lane of a vector is padding. */
+    int pairs;
     float *panels; /* panel p (outputs p * kern->panel ...) starts at p * kern->panel * k */
-    float *bias;   /* n floats, zero-padded to a multiple of KERNELS_PAD */
+    float *bias;   /* n (2n when paired) floats, zero-padded to a multiple of KERNELS_PAD */
 };
+
+/* Whether n outputs are computed two pixels at a time: when n ends in half a vector (24
+ * outputs on 16 lanes), a pixel's outputs waste half their last vector, but a pair of
+ * pixels fills whole vectors, the one straddling them mixing both pixels' inputs
+ * (vf_halves). Only when the pair fits one panel. */
+static inline int kernels_pw_pairs(const kernels_t *kern, int n)
+{
+    return n % kern->lanes == kern->lanes / 2 && 2 * n <= kern->panel;
+}
 
 /* Bias and panel padding that suits every path's vector width. */
 #define KERNELS_PAD 16

@@ -14,10 +14,11 @@
  *   with 16 (AVX2, portable) panels are 2 vectors wide, 6 x 2 accumulators.
  * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
- * - Depthwise 3x3 works on one or two output rows at a time from input-row pointers (a
- *   zero row stands for padding), channels as the vector dimension. Interior outputs go in
- *   blocks of DW_BLOCK: each input vector is loaded once for every output that uses it and
- *   the DW_BLOCK accumulator chains are independent, so FMA latency overlaps.
+ * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row
+ *   pointers (a zero row stands for padding), channels as the vector dimension. Interior
+ *   outputs go in blocks of DW_BLOCK(S, NOUT): each input vector is loaded once for every
+ *   output that uses it and the block's accumulator chains are independent, so FMA
+ *   latency overlaps.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
@@ -34,17 +35,22 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
 #define MR_MAX 12
 static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
-#define DW_BLOCK 4
-#define DW_NOUT_MAX 2                          /* output rows of one depthwise call */
+/* Interior outputs per depthwise block: four, or two where four would not stay in
+ * registers: at stride 2 (a block reads (B - 1) * 2 + 3 input columns per row), and for
+ * four rows' accumulators. */
+#define DW_BLOCK(S, NOUT) ((S) == 1 && (NOUT) < 4 ? 4 : 2)
+#define DW_BLOCK_MAX 4
+#define DW_NOUT_MAX KERNELS_DW_ROWS            /* output rows of one depthwise pass */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
-/* One MR x (NV * W) output tile. Row i of A (output pixel i) is NSEG runs of `run` inputs,
- * run s starting at a[s] + i * lda: one run of k for a 1x1 convolution; three runs of 9 for
- * the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy). The
- * last vector of the tile holds `last` (1..W) real outputs. */
-INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, const float *panel,
-                      int pw, const float *bias, int relu6, const float *res, float *c, int ldc,
-                      int last, int NV, int MR)
+/* One MR x (NV * W) output tile. Row i of the tile is G output pixels (1, or 2 for paired
+ * weights: kernels_pw_pairs): pixel G * i + g of A is NSEG runs of `run` inputs, run s
+ * starting at a[s] + (G * i + g) * lda: one run of k for a 1x1 convolution; three runs of 9
+ * for the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy).
+ * The last vector of the tile holds `last` (1..W) real outputs. */
+INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int G,
+                      const float *panel, int pw, const float *bias, int relu6, const float *res,
+                      float *c, int ldc, int last, int NV, int MR)
 {
     vf acc[MR_MAX][NV_MAX];
 UNROLL
@@ -62,10 +68,14 @@ UNROLL
                 b[j] = vf_load(panel + W * j);
 UNROLL
             for (int i = 0; i < MR; i++) {
-                vf av = vf_set1(as[i * lda + p]);
+                vf x = vf_set1(as[G * i * lda + p]), y = x;
+                if (G == 2)
+                    y = vf_set1(as[(G * i + 1) * lda + p]);
 UNROLL
-                for (int j = 0; j < NV; j++)
+                for (int j = 0; j < NV; j++) { /* vector j's lanes: pixel x's, y's or both */
+                    vf av = G == 1 || 2 * j + 2 <= NV ? x : 2 * j >= NV ? y : vf_halves(x, y);
                     acc[i][j] += av * b[j];
+                }
             }
         }
     }
@@ -94,7 +104,7 @@ UNROLL
  * as can be (16 rows with MR = 6: 6, 5, 5): the small grids at the end of the network, 7 x 7
  * and 4 x 4, are not multiples of MR, and a short last tile has too few independent
  * accumulator chains to hide the FMA latency. */
-INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int m,
+INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int G, int m,
                        const float *panel, int pw, const float *bias, int relu6, const float *res,
                        float *out, int ldc, int last, int NV, int MR)
 {
@@ -103,19 +113,19 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
         int h = (m - i + tiles - t - 1) / (tiles - t);
         const float *a[3];
         for (int s = 0; s < NSEG; s++)
-            a[s] = in[s] + (size_t)i * lda;
+            a[s] = in[s] + (size_t)i * G * lda;
         const float *r = res ? res + (size_t)i * ldc : NULL;
         float *c = out + (size_t)i * ldc;
         i += h;
         if (h == MR) {
-            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
             continue;
         }
         /* A case for every height below MR_MAX; those not below this MR fold away. */
 #define HEIGHT(R)                                                                          \
     case R:                                                                                \
         if (R < MR)                                                                        \
-            gemm_tile(a, NSEG, run, lda, panel, pw, bias, relu6, r, c, ldc, last, NV,      \
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV,   \
                       R < MR ? R : 1);                                                     \
         break;
         switch (h) {
@@ -126,45 +136,91 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
     }
 }
 
-/* out (m x w->n, row stride ldc) = act(A * weights + bias) + res, for every panel of w, A's
- * rows given as gemm_tile reads them. */
-INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int m,
+/* out (m rows of G pixels x w->n, row stride ldc) = act(A * weights + bias) + res, for every
+ * panel of w, A's rows given as gemm_tile reads them. */
+INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, int m,
                  const kernels_pw_t *w, int relu6, const float *res, float *out, int ldc)
 {
     const kernels_t *kern = w->kern;
-    for (int n0 = 0; n0 < w->n; n0 += kern->panel) {
-        int pw = kernels_panel_width(kern, w->n, n0), nv = pw / W;
-        int cols = w->n - n0 < kern->panel ? w->n - n0 : kern->panel;
+    int n = G * w->n; /* the packed outputs */
+    for (int n0 = 0; n0 < n; n0 += kern->panel) {
+        int pw = kernels_panel_width(kern, n, n0), nv = pw / W;
+        int cols = n - n0 < kern->panel ? n - n0 : kern->panel;
         int last = cols - (nv - 1) * W;
         const float *panel = w->panels + (size_t)n0 * w->k, *bias = w->bias + n0;
         const float *r = res ? res + n0 : NULL;
         switch (nv) {
         case 1:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
-                       mr_for[1]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       1, mr_for[1]);
             break;
 #if NV_MAX > 2
         case 2:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
-                       mr_for[2]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       2, mr_for[2]);
             break;
         case 3:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
-                       mr_for[3]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+                       3, mr_for[3]);
             break;
 #endif
         default:
-            gemm_panel(in, NSEG, run, lda, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
                        NV_MAX, mr_for[NV_MAX]);
             break;
         }
     }
 }
 
+/* gemm for each (NSEG, G) in a function of its own: one function holding all of them grows
+ * past the size for which the compilers keep the tiles' accumulators in registers. */
+#define GEMM_INSTANCE(NSEG, G)                                                             \
+    static __attribute__((noinline)) void gemm_##NSEG##_##G(                               \
+        const float *const *in, int run, size_t lda, int m, const kernels_pw_t *w, int relu6, \
+        const float *res, float *out, int ldc)                                             \
+    {                                                                                      \
+        gemm(in, NSEG, run, lda, G, m, w, relu6, res, out, ldc);                           \
+    }
+GEMM_INSTANCE(1, 1)
+GEMM_INSTANCE(1, 2)
+GEMM_INSTANCE(3, 1)
+GEMM_INSTANCE(3, 2)
+#undef GEMM_INSTANCE
+
+/* out (m x w->n, dense) = act(A * weights + bias) + res over m output pixels, A's rows as
+ * gemm_tile reads them in NSEG (1 or 3) runs: one pixel per GEMM row, or two for paired
+ * weights. */
+INLINE void gemm_pixels(const float *const *in, int NSEG, int run, size_t lda, int m,
+                        const kernels_pw_t *w, int relu6, const float *res, float *out)
+{
+    int n = w->n;
+    if (!w->pairs) {
+        (NSEG == 1 ? gemm_1_1 : gemm_3_1)(in, run, lda, m, w, relu6, res, out, n);
+        return;
+    }
+    void (*pairs)(const float *const *, int, size_t, int, const kernels_pw_t *, int,
+                  const float *, float *, int) = NSEG == 1 ? gemm_1_2 : gemm_3_2;
+    pairs(in, run, lda, m / 2, w, relu6, res, out, 2 * n);
+    if (m % 2 == 0)
+        return;
+    /* The odd last pixel as a pair of itself (lda 0), through a pair-sized buffer. */
+    float pair[NV_MAX * W], rpair[NV_MAX * W];
+    const float *last[3];
+    for (int s = 0; s < NSEG; s++)
+        last[s] = in[s] + (size_t)(m - 1) * lda;
+    size_t at = (size_t)(m - 1) * n;
+    if (res) {
+        memcpy(rpair, res + at, (size_t)n * sizeof(float));
+        memcpy(rpair + n, res + at, (size_t)n * sizeof(float));
+    }
+    pairs(last, run, 0, 1, w, relu6, res ? rpair : NULL, pair, 2 * n);
+    memcpy(out + at, pair, (size_t)n * sizeof(float));
+}
+
 static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out)
 {
-    gemm(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out, w->n);
+    gemm_pixels(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out);
 }
 
 /* Stem output pixel x from a copy of its window, zeros standing for the padding. */
@@ -178,7 +234,7 @@ static void stem_edge_pixel(const float *const rows[3], int w, int x,
             window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
         }
     const float *in = window;
-    gemm(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n, weights->n);
+    gemm_pixels(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n);
 }
 
 /* One output row of the stem (3x3, stride 2, padding 1, RGB in): the pixels whose window
@@ -192,7 +248,7 @@ static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weig
         hi = wo;
     if (hi > 1) {
         const float *in[3] = {rows[0] + 3, rows[1] + 3, rows[2] + 3}; /* pixel 1's window */
-        gemm(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n, n);
+        gemm_pixels(in, 3, 9, 6, hi - 1, weights, 1, NULL, out + n);
     }
     stem_edge_pixel(rows, w, 0, weights, out);
     for (int x = hi > 1 ? hi : 1; x < wo; x++)
@@ -217,23 +273,24 @@ UNROLL
     vf_store(out + (size_t)x * c, vf_relu6(acc));
 }
 
-/* DW_BLOCK interior output vectors from x on (every tap inside the row) of NOUT output rows
- * at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each loaded once
- * for every output row that uses it. */
+/* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT
+ * output rows at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each
+ * loaded once for every output row that uses it. */
 INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
                      vf b, float *const *out)
 {
-    vf acc[DW_NOUT_MAX][DW_BLOCK], v[(DW_BLOCK - 1) * 2 + 3];
+    const int B = DW_BLOCK(S, NOUT);
+    vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX + 2];
 UNROLL
     for (int o = 0; o < NOUT; o++)
 UNROLL
-        for (int i = 0; i < DW_BLOCK; i++)
+        for (int i = 0; i < B; i++)
             acc[o][i] = b;
 UNROLL
     for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
         const float *p = rows[r] + (size_t)(x * S - 1) * c;
 UNROLL
-        for (int j = 0; j < (DW_BLOCK - 1) * S + 3; j++)
+        for (int j = 0; j < (B - 1) * S + 3; j++)
             v[j] = vf_load(p + j * c);
 UNROLL
         for (int o = 0; o < NOUT; o++) {
@@ -243,14 +300,14 @@ UNROLL
 UNROLL
             for (int kx = 0; kx < 3; kx++)
 UNROLL
-                for (int i = 0; i < DW_BLOCK; i++) /* innermost: independent chains interleave */
+                for (int i = 0; i < B; i++) /* innermost: independent chains interleave */
                     acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
         }
     }
 UNROLL
     for (int o = 0; o < NOUT; o++)
 UNROLL
-        for (int i = 0; i < DW_BLOCK; i++)
+        for (int i = 0; i < B; i++)
             vf_store(out[o] + (size_t)(x + i) * c, vf_relu6(acc[o][i]));
 }
 
@@ -274,7 +331,7 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
             k[t] = vf_load(weight + t * c + c0);
         vf b = vf_load(bias + c0);
         int x = 1;
-        for (; x + DW_BLOCK <= hi; x += DW_BLOCK)
+        for (; x + DW_BLOCK(S, NOUT) <= hi; x += DW_BLOCK(S, NOUT))
             dw_block(r, x, (size_t)c, S, NOUT, k, b, o);
         for (int i = 0; i < NOUT; i++) {
             dw_pixel(r + i * S, 0, w, (size_t)c, S, k, b, o[i]);
@@ -284,24 +341,35 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
     }
 }
 
+/* n (1, 2 or DW_NOUT_MAX) output rows in one pass, at stride S. */
+INLINE void dw_pass(const float *const *rows, int n, int w, int c, int S, const float *weight,
+                    const float *bias, float *const *out)
+{
+    if (n == DW_NOUT_MAX)
+        dw_rows(rows, w, c, S, DW_NOUT_MAX, weight, bias, out);
+    else if (n == 2)
+        dw_rows(rows, w, c, S, 2, weight, bias, out);
+    else
+        dw_rows(rows, w, c, S, 1, weight, bias, out);
+}
+
 static void dw3x3_rows(const float *const *rows, int n, int w, int c, int stride,
                        const float *weight, const float *bias, float *const *out)
 {
-    /* Two rows' accumulators, inputs and taps need 32 registers; with 16 they spill, and
-     * one row at a time is faster. */
-    if (n == 2 && SIMD_REGS < 32) {
-        dw3x3_rows(rows, 1, w, c, stride, weight, bias, out);
-        dw3x3_rows(rows + stride, 1, w, c, stride, weight, bias, out + 1);
-        return;
+    /* Output rows per pass: every input row a pass reads is loaded once for all of its
+     * output rows, so more rows per pass read the input rows they share fewer times, and
+     * have more independent accumulator chains to hide the FMA latency. DW_NOUT_MAX rows,
+     * except at stride 2 with 16 registers, where two rows' inputs already spill. (With 16
+     * registers the taps are memory operands.) */
+    int most = SIMD_REGS >= 32 || stride == 1 ? DW_NOUT_MAX : 1;
+    for (int y = 0; y < n;) {
+        int k = n - y >= most ? most : n - y >= 2 ? 2 : 1;
+        if (stride == 1)
+            dw_pass(rows + y, k, w, c, 1, weight, bias, out + y);
+        else
+            dw_pass(rows + 2 * y, k, w, c, 2, weight, bias, out + y);
+        y += k;
     }
-    if (stride == 1 && n == 2)
-        dw_rows(rows, w, c, 1, 2, weight, bias, out);
-    else if (stride == 1)
-        dw_rows(rows, w, c, 1, 1, weight, bias, out);
-    else if (n == 2)
-        dw_rows(rows, w, c, 2, 2, weight, bias, out);
-    else
-        dw_rows(rows, w, c, 2, 1, weight, bias, out);
 }
 
 static void avgpool(const float *in, int m, int c, float *out)

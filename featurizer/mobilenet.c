@@ -414,10 +414,10 @@ static void run_block(mobilenet_t *self, const block_t *b, const float *in, floa
             expand_rows(self, b, in, expanded, need);
             expanded = need;
         }
-        for (int y = o0; y < o1; y += 2) { /* two output rows a call, the last maybe one */
-            int n = imin(2, o1 - y);
-            const float *rows[5];
-            float *outs[2];
+        for (int y = o0; y < o1; y += KERNELS_DW_ROWS) { /* the last call maybe fewer */
+            int n = imin(KERNELS_DW_ROWS, o1 - y);
+            const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
+            float *outs[KERNELS_DW_ROWS];
             for (int r = 0; r < (n - 1) * b->stride + 3; r++)
                 rows[r] = dw_input_row(self, b, in, y * b->stride - 1 + r);
             for (int i = 0; i < n; i++)

@@ -42,12 +42,14 @@ static const int sizes[] = {1, 7, 13, 29};
 
 static void test_conv1x1(void)
 {
-    /* 20 and 24 end in a partial vector on some paths; 80 and 144 span several panels. */
-    static const int ks[] = {3, 16, 27, 48}, ns[] = {16, 20, 24, 48, 80, 144};
+    /* 20 and 24 end in a partial vector on some paths; 80 and 144 span several panels; 2, 4,
+     * 8 and 24 end in half a vector on some path, where two pixels share a GEMM row (the odd
+     * sizes below leave a last pixel alone). */
+    static const int ks[] = {3, 16, 27, 48}, ns[] = {2, 4, 8, 16, 20, 24, 48, 80, 144};
     const kernels_t *kern = kernels_get(test_isa);
     for (int si = 0; si < NSIZES; si++)
         for (int ki = 0; ki < 4; ki++)
-            for (int ni = 0; ni < 6; ni++)
+            for (int ni = 0; ni < (int)(sizeof ns / sizeof *ns); ni++)
                 for (int mode = 0; mode < 3; mode++) { /* plain, relu6, residual */
                     int m = sizes[si] * sizes[si], k = ks[ki], n = ns[ni];
                     float *in = random_floats((size_t)m * k), *w = random_floats((size_t)n * k);
@@ -74,12 +76,14 @@ static void test_conv1x1(void)
 
 static void test_stem(void)
 {
-    static const int couts[] = {32, 20}; /* the network's, and one ending in a partial vector */
+    /* The network's; one ending in a partial vector; two ending in half a vector on some
+     * path (paired pixels). */
+    static const int couts[] = {32, 20, 24, 4};
     const kernels_t *kern = kernels_get(test_isa);
     for (int si = 0; si < NSIZES; si++)
-        for (int shape = 0; shape < 2; shape++) {
+        for (int shape = 0; shape < 4; shape++) {
             /* Even and odd widths: an odd one has a right-edge pixel with padding. */
-            int h = sizes[si], w = sizes[si] + shape, cin = 3, cout = couts[shape];
+            int h = sizes[si], w = sizes[si] + shape % 2, cin = 3, cout = couts[shape];
             int ho = (h - 1) / 2 + 1, wo = (w - 1) / 2 + 1;
             float *in = random_floats((size_t)h * w * cin);
             float *wt = random_floats((size_t)cout * cin * 9), *bias = random_floats(cout);
@@ -144,10 +148,14 @@ static void check_depthwise(int stride)
                         ref[(y * wo + x) * c + ch] = relu6_ref(s);
                     }
             kernels_dw_reorder(wt, c, packed);
-            for (int y = 0; y < ho; y += 2) { /* pairs of rows, as the network runs it */
-                int n = ho - y < 2 ? 1 : 2;
-                const float *rows[5];
-                float *outs[2] = {out + (size_t)y * wo * c, out + (size_t)(y + 1) * wo * c};
+            /* Calls of KERNELS_DW_ROWS, ..., 2, 1 rows in turn (the last maybe fewer). */
+            for (int y = 0, call = 0, n; y < ho; y += n, call++) {
+                n = KERNELS_DW_ROWS - call % KERNELS_DW_ROWS;
+                n = n < ho - y ? n : ho - y;
+                const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
+                float *outs[KERNELS_DW_ROWS];
+                for (int i = 0; i < n; i++)
+                    outs[i] = out + (size_t)(y + i) * wo * c;
                 for (int r = 0; r < (n - 1) * stride + 3; r++) {
                     int iy = y * stride - 1 + r;
                     rows[r] = iy >= 0 && iy < h ? in + (size_t)iy * w * c : zero;
