@@ -17,9 +17,9 @@
  * FRUITSTREAM_ISA's, or the best one; --paths prints those this CPU runs, best first, so
  * that a bench can time each. Results are `key=value` lines for
  * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
-#include "featurizer/featurizer.h"
 #include "common/file.h"
 #include "common/options.h"
+#include "featurizer/featurizer.h"
 #include "featurizer/kernels.h"
 #include "featurizer/mobilenet.h"
 
@@ -57,9 +57,9 @@ static int load_images(const char *dir, int want, images_t *im)
         fprintf(stderr, "bench_featurizer: no JPEGs match %s\n", pattern);
         return -1;
     }
-    size_t step = g.gl_pathc / (size_t)want > 0 ? g.gl_pathc / (size_t)want : 1;
-    im->data = calloc((size_t)want, sizeof *im->data);
-    im->len = calloc((size_t)want, sizeof *im->len);
+    size_t step = g.gl_pathc / (size_t) want > 0 ? g.gl_pathc / (size_t) want : 1;
+    im->data = calloc((size_t) want, sizeof *im->data);
+    im->len = calloc((size_t) want, sizeof *im->len);
     im->n = 0;
     for (size_t i = 0; i < g.gl_pathc && im->n < want; i += step)
         if ((im->data[im->n] = file_read_all(g.gl_pathv[i], &im->len[im->n])))
@@ -72,9 +72,9 @@ static int load_images(const char *dir, int want, images_t *im)
 typedef struct {
     featurizer_t *fz;
     const images_t *im;
-    double best;               /* wall seconds of the faster timed pass */
-    featurizer_timings_t sum;  /* its stage times */
-    int failed_image;          /* -1, or the image that failed */
+    double best;              /* wall seconds of the faster timed pass */
+    featurizer_timings_t sum; /* its stage times */
+    int failed_image;         /* -1, or the image that failed */
     char err[256];
 } bench_thread_t;
 
@@ -158,17 +158,17 @@ static int bench_size(const char *weights, int size, isa_t isa, int threads, con
 /* Best-of-5 single-thread sgemm GFlop/s for C (m x n) = A (m x k) B (k x n). */
 static double sgemm_gflops(int m, int n, int k)
 {
-    float *a = calloc((size_t)m * k, sizeof *a), *b = calloc((size_t)k * n, sizeof *b);
-    float *c = calloc((size_t)m * n, sizeof *c);
+    float *a = calloc((size_t) m * k, sizeof *a), *b = calloc((size_t) k * n, sizeof *b);
+    float *c = calloc((size_t) m * n, sizeof *c);
     double best = 1e30;
-    for (size_t i = 0; i < (size_t)m * k; i++)
-        a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)k * n; i++)
-        b[i] = (float)(i % 5) * 0.1f;
+    for (size_t i = 0; i < (size_t) m * k; i++)
+        a[i] = (float) (i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t) k * n; i++)
+        b[i] = (float) (i % 5) * 0.1f;
     for (int rep = 0; rep < 6; rep++) {
         double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f,
-                    c, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c,
+                    n);
         double t = now_s() - t0;
         if (rep > 0 && t < best)
             best = t;
@@ -183,8 +183,8 @@ static int print_paths(void)
     isa_t best = isa_best();
     printf("paths %s", isa_name(best));
     for (int i = ISA_COUNT - 1; i >= 0; i--) /* within one architecture, later is faster */
-        if ((isa_t)i != best && isa_runs((isa_t)i))
-            printf(" %s", isa_name((isa_t)i));
+        if ((isa_t) i != best && isa_runs((isa_t) i))
+            printf(" %s", isa_name((isa_t) i));
     printf("\n");
     return 0;
 }

@@ -25,16 +25,21 @@
 #include <string.h>
 #include <time.h>
 
-
 static double clock_read(clockid_t id)
 {
     struct timespec t;
     clock_gettime(id, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
 }
-static double now(void) { return clock_read(CLOCK_MONOTONIC); }
+static double now(void)
+{
+    return clock_read(CLOCK_MONOTONIC);
+}
 /* This thread's CPU time: on a shared machine, what the work costs whatever else runs. */
-static double cpu_now(void) { return clock_read(CLOCK_THREAD_CPUTIME_ID); }
+static double cpu_now(void)
+{
+    return clock_read(CLOCK_THREAD_CPUTIME_ID);
+}
 
 static uint64_t rng = 88172645463325252ull;
 static double uniform(void)
@@ -42,9 +47,12 @@ static double uniform(void)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+    return ((double) (rng >> 11) + 0.5) / 9007199254740992.0;
 }
-static double gauss(void) { return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform()); }
+static double gauss(void)
+{
+    return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
+}
 
 /* FEATURE_DIM eigenvalues: the reference's first 300, then a geometric tail holding the rest of the
  * variance (or a plain geometric spectrum without the reference file). */
@@ -52,7 +60,8 @@ static void spectrum(double *l)
 {
     char path[512];
     const char *shared = getenv("SHARED");
-    snprintf(path, sizeof path, "%s/reference/pca-test-224.txt", shared && *shared ? shared : "../shared");
+    snprintf(path, sizeof path, "%s/reference/pca-test-224.txt",
+             shared && *shared ? shared : "../shared");
     FILE *f = fopen(path, "r");
     int have = 0;
     double cum = 0, total = 0;
@@ -88,12 +97,14 @@ static float *make_data(int n)
 {
     double l[FEATURE_DIM];
     spectrum(l);
-    float *x = malloc((size_t)n * FEATURE_DIM * sizeof *x);
+    float *x = malloc((size_t) n * FEATURE_DIM * sizeof *x);
     for (int j = 0; j < FEATURE_DIM; j++)
         l[j] = sqrt(l[j]);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < FEATURE_DIM; j++) /* eigenvalue j on coordinate (j * 7) % FEATURE_DIM, mean ~0.5 */
-            x[(size_t)i * FEATURE_DIM + (size_t)(j * 7) % FEATURE_DIM] = (float)(0.5 + l[j] * gauss());
+        for (int j = 0; j < FEATURE_DIM;
+             j++) /* eigenvalue j on coordinate (j * 7) % FEATURE_DIM, mean ~0.5 */
+            x[(size_t) i * FEATURE_DIM + (size_t) (j * 7) % FEATURE_DIM] =
+                (float) (0.5 + l[j] * gauss());
     return x;
 }
 
@@ -107,7 +118,7 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
         pca_t *p = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .k = 128, .isa = isa});
         double t = now(), c = cpu_now();
         for (int at = 0; at < n; at += batch)
-            pca_add(p, x + (size_t)at * FEATURE_DIM, (size_t)batch);
+            pca_add(p, x + (size_t) at * FEATURE_DIM, (size_t) batch);
         best = fmin(best, now() - t);
         best_cpu = fmin(best_cpu, cpu_now() - c);
         pca_destroy(&p);
@@ -119,7 +130,8 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
 static void print_add_rate(isa_t isa, int batch, double rate, double cpu_rate)
 {
     printf("pca_add %-8s batches of %4d: %6.0f vectors/s, %6.0f per CPU second (rank-k "
-           "update %.1f GFlop per CPU second)\n", isa_name(isa), batch, rate, cpu_rate,
+           "update %.1f GFlop per CPU second)\n",
+           isa_name(isa), batch, rate, cpu_rate,
            cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) * (257.0 / 256) / 1e9);
 }
 
@@ -136,14 +148,13 @@ static double refresh_seconds(pca_t *p, int repeat)
 
 /* Seconds per vector of pca_project_many over all n vectors, best of 3; *cpu: the same in
  * this thread's CPU time (all of it with one OpenBLAS thread). */
-static double project_many_seconds(const pca_t *p, const float *x, int n, float *outs,
-                                   double *cpu)
+static double project_many_seconds(const pca_t *p, const float *x, int n, float *outs, double *cpu)
 {
     double best = 1e30;
     *cpu = 1e30;
     for (int r = 0; r < 3; r++) {
         double t = now(), c = cpu_now();
-        pca_project_many(p, x, (size_t)n, outs);
+        pca_project_many(p, x, (size_t) n, outs);
         best = fmin(best, (now() - t) / n);
         *cpu = fmin(*cpu, (cpu_now() - c) / n);
     }
@@ -160,29 +171,29 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
 
     pca_t *p = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .k = 128, .isa = isa});
     pca_t *v = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .variance = 0.95, .isa = isa});
-    pca_add(p, x, (size_t)n);
-    pca_add(v, x, (size_t)n);
+    pca_add(p, x, (size_t) n);
+    pca_add(v, x, (size_t) n);
     double tk = refresh_seconds(p, 3), tv = refresh_seconds(v, 3);
-    printf("pca_refresh, k = 128: %.0f ms; variance 0.95 (k = %d): %.0f ms\n", 1e3 * tk,
-           pca_k(v), 1e3 * tv);
+    printf("pca_refresh, k = 128: %.0f ms; variance 0.95 (k = %d): %.0f ms\n", 1e3 * tk, pca_k(v),
+           1e3 * tv);
 
     float out[FEATURE_DIM];
     int reps = 2000;
     double t = now();
     for (int i = 0; i < reps; i++)
-        pca_project(p, x + (size_t)(i % n) * FEATURE_DIM, out);
+        pca_project(p, x + (size_t) (i % n) * FEATURE_DIM, out);
     double one = (now() - t) / reps;
-    float *outs = malloc((size_t)n * FEATURE_DIM * sizeof *outs);
+    float *outs = malloc((size_t) n * FEATURE_DIM * sizeof *outs);
     double many = project_many_seconds(p, x, n, outs, cpu);
     t = now();
     for (int i = 0; i < reps; i++)
-        pca_project(v, x + (size_t)(i % n) * FEATURE_DIM, out);
+        pca_project(v, x + (size_t) (i % n) * FEATURE_DIM, out);
     double one_v = (now() - t) / reps;
     double many_v = project_many_seconds(v, x, n, outs, cpu);
     free(outs);
     printf("projection, k = 128: %.1f us one at a time, %.2f us each in batches; "
-           "k = %d: %.1f us, %.2f us\n", 1e6 * one, 1e6 * many, pca_k(v), 1e6 * one_v,
-           1e6 * many_v);
+           "k = %d: %.1f us, %.2f us\n",
+           1e6 * one, 1e6 * many, pca_k(v), 1e6 * one_v, 1e6 * many_v);
 
     size_t len = pca_state_size(v);
     unsigned char *buf = malloc(len);
@@ -210,15 +221,15 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
         refreshes = 0;
         t = now();
         for (int at = 0; at < total; at += 256) {
-            pca_add(v, x + (size_t)(at % n) * FEATURE_DIM, 256);
+            pca_add(v, x + (size_t) (at % n) * FEATURE_DIM, 256);
             if ((at + 256) % every == 0 && pca_refresh(v) == 0)
                 refreshes++;
         }
         overall = fmax(overall, total / (now() - t));
     }
     printf("overall on %s, add + refresh (variance 0.95) every %d vectors: %.0f vectors/s "
-           "(%d refreshes; estimate from the parts: %.0f)\n", isa_name(isa), every, overall,
-           refreshes, every / (every / rate256 + tv));
+           "(%d refreshes; estimate from the parts: %.0f)\n",
+           isa_name(isa), every, overall, refreshes, every / (every / rate256 + tv));
     static const int es[] = {10000, 25000, 50000, 100000};
     for (int i = 0; i < 4; i++)
         printf("  estimate with refresh every %6d: %.0f vectors/s\n", es[i],
@@ -242,8 +253,8 @@ static int paths(isa_t *out)
     }
     out[n++] = isa_best();
     for (int i = ISA_COUNT - 1; i >= 0; i--)
-        if ((isa_t)i != out[0] && isa_runs((isa_t)i))
-            out[n++] = (isa_t)i;
+        if ((isa_t) i != out[0] && isa_runs((isa_t) i))
+            out[n++] = (isa_t) i;
     return n;
 }
 
@@ -274,12 +285,14 @@ int main(int argc, char **argv)
         return 0;
     }
     if (n % 1024 || every % 256) {
-        fprintf(stderr, "bench_pca: --vectors and --refresh-every must be multiples of 1024 and 256\n");
+        fprintf(stderr,
+                "bench_pca: --vectors and --refresh-every must be multiples of 1024 and 256\n");
         return 2;
     }
     float *x = make_data(n);
     printf("online PCA of %d-float vectors (%d of them, cycled), block merge every 256; "
-           "CPU %s\n", FEATURE_DIM, n, isa_cpu_flags());
+           "CPU %s\n",
+           FEATURE_DIM, n, isa_cpu_flags());
     printf("-- rank-k update (one thread whatever OpenBLAS has)\n");
     double rates[ISA_COUNT], cpu_rates[ISA_COUNT], cpu_rate;
     static const int batches[] = {1, 64, 1024};
@@ -291,13 +304,14 @@ int main(int argc, char **argv)
             print_add_rate(isas[i], batches[b], rate, cpu_rate);
         }
     }
-    double project_cpu, project = run(threads > 0 ? threads : 1, isas[0], x, n, every,
-                                      &project_cpu);
+    double project_cpu,
+        project = run(threads > 0 ? threads : 1, isas[0], x, n, every, &project_cpu);
     double project_cpu2;
     if (threads == 0)
         run(2, isas[0], x, n, every, &project_cpu2);
     printf("-- the sink's PCA work per vector: merge + batched projection (variance 0.95), "
-           "OpenBLAS %d thread%s\n", threads > 0 ? threads : 1, threads > 1 ? "s" : "");
+           "OpenBLAS %d thread%s\n",
+           threads > 0 ? threads : 1, threads > 1 ? "s" : "");
     for (int i = 0; i < nisas; i++) {
         double rate = 1 / (1 / rates[i] + project);
         printf("sink PCA on %-8s %6.0f vectors/s, %6.0f per CPU second (target >= 20000: %s)\n",

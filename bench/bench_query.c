@@ -9,8 +9,8 @@
  * per file, featurization aside) and the time per query in blocks of 64, and the gallery's
  * memory. loo: loads the gallery as `query` does (model and stored projections from Redis,
  * older versions projected again) and asks each row for its N + 1 nearest, dropping itself. */
-#include "common/clock.h"
 #include "cli/gallery.h"
+#include "common/clock.h"
 #include "pca/pca_model.h"
 
 #include <cblas.h>
@@ -21,7 +21,10 @@
 #define CLASSES 131
 #define NEIGHBOURS 5
 
-static float uniform(void) { return (float) rand() / (float) RAND_MAX - 0.5f; }
+static float uniform(void)
+{
+    return (float) rand() / (float) RAND_MAX - 0.5f;
+}
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -91,7 +94,8 @@ static int leave_one_out(const char *url, size_t n)
     }
     double load = clock_seconds() - t0;
     size_t rows = gallery_count(g), k = (size_t) gallery_k(g), block = 256, right = 0;
-    gallery_hit_t *hits = malloc(block * (n + 1) * sizeof *hits), *others = malloc(n * sizeof *others);
+    gallery_hit_t *hits = malloc(block * (n + 1) * sizeof *hits),
+                  *others = malloc(n * sizeof *others);
     t0 = clock_seconds();
     for (size_t first = 0; first < rows; first += block) {
         size_t b = rows - first < block ? rows - first : block;

@@ -14,10 +14,10 @@
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/options.h"
-#include "featurizer/featurizer.h"
 #include "common/redis.h"
 #include "common/uploads.h"
 #include "common/wire.h"
+#include "featurizer/featurizer.h"
 
 #include <czmq.h>
 #include <math.h>
@@ -100,9 +100,12 @@ int main(int argc, char **argv)
     msgpack_sbuffer_init(&buf);
     double t0 = clock_seconds();
     for (int64_t i = 0; i < count; i++) {
-        wire_result_t r = {.ok = true, .size = 224, .attempt = 1,
+        wire_result_t r = {.ok = true,
+                           .size = 224,
+                           .attempt = 1,
                            .features = (const uint8_t *) vectors[i % DISTINCT],
-                           .features_len = sizeof vectors[0], .uploaded_ms = clock_unix_ms()};
+                           .features_len = sizeof vectors[0],
+                           .uploaded_ms = clock_unix_ms()};
         snprintf(r.entry, sizeof r.entry, "%lld-1", (long long) (first + i) + 1);
         snprintf(r.key, sizeof r.key, "bench/%lld.jpg", (long long) (first + i));
         snprintf(r.label, sizeof r.label, "label%lld", (long long) i % 10);

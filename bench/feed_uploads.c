@@ -112,8 +112,8 @@ int main(int argc, char **argv)
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0])
             continue;
-        if (n_images == cap && !(images = realloc(images, (cap = cap ? 2 * cap : 256) *
-                                                              sizeof *images))) {
+        if (n_images == cap &&
+            !(images = realloc(images, (cap = cap ? 2 * cap : 256) * sizeof *images))) {
             fprintf(stderr, "feed_uploads: out of memory\n");
             return 1;
         }
@@ -159,10 +159,9 @@ int main(int argc, char **argv)
                                im->label, im->path);
             pending++;
         } else {
-            redisAppendCommand(redis->ctx, "SET %s%s %b", KEY_BLOB_PREFIX, key, im->bytes,
-                               im->len);
-            redisAppendCommand(redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS,
-                               key, im->label, KEY_BLOB_PREFIX, key);
+            redisAppendCommand(redis->ctx, "SET %s%s %b", KEY_BLOB_PREFIX, key, im->bytes, im->len);
+            redisAppendCommand(redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS, key,
+                               im->label, KEY_BLOB_PREFIX, key);
             pending += 2;
         }
         sent++;

@@ -8,11 +8,11 @@
  * keep-alive connection, each answer read before the next request. With --rate, request i
  * is sent at start + i/R for S seconds; otherwise N requests as fast as they are answered.
  * Prints `sent N seconds S rate R lag_ms L failed F` (L: worst lag behind schedule). */
-#include "tests/tools/loopback.h"
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/options.h"
 #include "common/uploads.h"
+#include "tests/tools/loopback.h"
 
 #include <ctype.h>
 #include <netinet/in.h>
@@ -32,7 +32,6 @@ typedef struct {
     size_t len;
     char label[3 * 256]; /* %-encoded for the query string */
 } image_t;
-
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -160,7 +159,9 @@ int main(int argc, char **argv)
         if (rate > 0) {
             double due = start + (double) i / rate, t = clock_seconds();
             if (t < due)
-                nanosleep(&(struct timespec){(time_t) (due - t), (long) ((due - t) * 1e9) % 1000000000}, NULL);
+                nanosleep(
+                    &(struct timespec){(time_t) (due - t), (long) ((due - t) * 1e9) % 1000000000},
+                    NULL);
             else if (t - due > lag)
                 lag = t - due;
         }

@@ -1,8 +1,8 @@
 /* classify.c -- see classify.h. */
 #include "cli/classify.h"
 
-#include "featurizer/featurizer.h"
 #include "common/isa.h"
+#include "featurizer/featurizer.h"
 #include "pca/pca_model.h"
 
 #include <stdio.h>
@@ -33,8 +33,9 @@ static int load(classifier_t *self, redis_t *redis, char *err, size_t errlen)
         !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)) ||
         isa_from_env(&isa, err, errlen) != 0)
         return -1;
-    int size = self->size ? self->size
-                          : self->info.size ? self->info.size : FEATURIZER_DEFAULT_SIZE;
+    int size = self->size        ? self->size
+               : self->info.size ? self->info.size
+                                 : FEATURIZER_DEFAULT_SIZE;
     if (pca_model_dim(self->model) != FEATURE_DIM) {
         snprintf(err, errlen, "the PCA model is over %d features, the featurizer makes %d",
                  pca_model_dim(self->model), FEATURE_DIM);
@@ -87,11 +88,17 @@ void classifier_destroy(classifier_t **self_p)
     *self_p = NULL;
 }
 
-const gallery_t *classifier_gallery(const classifier_t *self) { return self->gallery; }
-const gallery_load_info_t *classifier_info(const classifier_t *self) { return &self->info; }
+const gallery_t *classifier_gallery(const classifier_t *self)
+{
+    return self->gallery;
+}
+const gallery_load_info_t *classifier_info(const classifier_t *self)
+{
+    return &self->info;
+}
 
-long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n,
-                    gallery_hit_t *hits, char *err, size_t errlen)
+long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n, gallery_hit_t *hits,
+                    char *err, size_t errlen)
 {
     float features[FEATURE_DIM];
     if (featurizer_run(self->featurizer, jpeg, len, features, NULL, err, errlen) != 0)

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#define QUERY_DEFAULT_K 5  /* nearest images a query answers with, unless told */
+#define QUERY_DEFAULT_K 5 /* nearest images a query answers with, unless told */
 #define QUERY_MAX_K 1000
 
 typedef struct classifier_t classifier_t;
@@ -34,7 +34,7 @@ const gallery_load_info_t *classifier_info(const classifier_t *self);
 
 /* Featurizes the JPEG, projects it, and fills hits with its n nearest stored images,
  * nearest first. Returns how many (min(n, gallery size)), or -1 with the reason in err. */
-long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n,
-                    gallery_hit_t *hits, char *err, size_t errlen);
+long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n, gallery_hit_t *hits,
+                    char *err, size_t errlen);
 
 #endif

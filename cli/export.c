@@ -15,17 +15,17 @@
  * Its PCA merge runs on the instruction set the sink's does (the best one, or the one
  * FRUITSTREAM_ISA names), so that on one machine the two round alike. */
 #include "cli/commands.h"
+#include "cli/private_redis.h"
 #include "common/config.h"
 #include "common/isa.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/redis.h"
+#include "common/utf8.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca.h"
 #include "pca/pca_store.h"
-#include "cli/private_redis.h"
-#include "common/redis.h"
-#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,8 +50,8 @@ static const char about[] =
 /* The sink's model options, so that export agrees with it unless told otherwise. */
 static void options_from_model(redis_t *redis, pca_options_t *o)
 {
-    redisReply *r = redisCommand(redis->ctx, "HMGET %s k variance_target standardize",
-                                 KEY_PCA_MODEL);
+    redisReply *r =
+        redisCommand(redis->ctx, "HMGET %s k variance_target standardize", KEY_PCA_MODEL);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->str) {
         double target = atof(r->element[1]->str ? r->element[1]->str : "0");
         o->k = target > 0 ? 0 : atoi(r->element[0]->str);
@@ -65,16 +65,14 @@ static void options_from_model(redis_t *redis, pca_options_t *o)
  * options start out of their range, so that *explicit_pca tells whether one was given. */
 static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *explicit_pca)
 {
-    *cfg = (export_config_t){.projections = true,
-                             .pca = {FEATURE_DIM, -1, 0, false, ISA_PORTABLE}};
+    *cfg = (export_config_t){.projections = true, .pca = {FEATURE_DIM, -1, 0, false, ISA_PORTABLE}};
     bool features_only = false;
     *explicit_pca = false;
     const option_t options[] = {
         OPTION_STRING("out", &cfg->out, "FILE", "write here instead of standard output"),
         OPTION_FLAG("features", &features_only,
                     "write path,label,f_1..f_1280 instead of projections"),
-        OPTION_FLAG("with-features", &cfg->features,
-                    "write the projections and then the features"),
+        OPTION_FLAG("with-features", &cfg->features, "write the projections and then the features"),
         OPTION_INT("k", &cfg->pca.k, 0, FEATURE_DIM, "K",
                    "fixed number of components... (default: the sink's model)"),
         OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",
@@ -109,8 +107,8 @@ static int parse_export_args(int argc, char **argv, export_config_t *cfg, bool *
 static void put_field(FILE *out, const char *s, size_t len, bool excel_safe)
 {
     const unsigned char *p = (const unsigned char *) s;
-    bool quote = memchr(s, ',', len) || memchr(s, '"', len) || memchr(s, '\r', len) ||
-                 memchr(s, '\n', len);
+    bool quote =
+        memchr(s, ',', len) || memchr(s, '"', len) || memchr(s, '\r', len) || memchr(s, '\n', len);
     if (quote)
         fputc('"', out);
     if (excel_safe && len > 0 && s[0] && strchr("=+-@\t\r", s[0]))
@@ -156,9 +154,9 @@ static long put_chunk(redis_t *redis, redisReply *entries, const export_config_t
         if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK)
             return -1;
         redisReply **f = r->element;
-        if (r->type != REDIS_REPLY_ARRAY || !f[0]->str || !f[2]->str ||
-            f[2]->len != sizeof x) {
-            log_warn("stored entry %s has no features; skipped", entries->element[i]->element[0]->str);
+        if (r->type != REDIS_REPLY_ARRAY || !f[0]->str || !f[2]->str || f[2]->len != sizeof x) {
+            log_warn("stored entry %s has no features; skipped",
+                     entries->element[i]->element[0]->str);
             freeReplyObject(r);
             continue;
         }

@@ -7,9 +7,9 @@
  * grows, so a long list allocates nothing per file. */
 #include "cli/commands.h"
 #include "common/config.h"
-#include "featurizer/featurizer.h"
 #include "common/file.h"
 #include "common/options.h"
+#include "featurizer/featurizer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,14 +34,19 @@ int cmd_featurize(int argc, char **argv)
     const char *weights = NULL;
     int size = FEATURIZER_DEFAULT_SIZE;
     int64_t max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS;
-    const option_t options[] = {
-        OPTION_INT("size", &size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
-                   "network input side"),
-        OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
-        OPTION_INT64("max-pixels", &max_pixels, 1, FEATURIZER_MAX_PIXELS_LIMIT, "N",
-                     "reject JPEGs larger than N pixels"),
-        OPTION_END};
-    const options_spec_t spec = {PROG, "FILE...", 1, OPTIONS_ANY_NUMBER, about, options,
+    const option_t options[] = {OPTION_INT("size", &size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE,
+                                           "S", "network input side"),
+                                OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
+                                OPTION_INT64("max-pixels", &max_pixels, 1,
+                                             FEATURIZER_MAX_PIXELS_LIMIT, "N",
+                                             "reject JPEGs larger than N pixels"),
+                                OPTION_END};
+    const options_spec_t spec = {PROG,
+                                 "FILE...",
+                                 1,
+                                 OPTIONS_ANY_NUMBER,
+                                 about,
+                                 options,
                                  ISA_ENV_HELP("the kernels' instruction set")};
     int first = options_parse(&spec, argc, argv);
 

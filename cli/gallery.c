@@ -18,10 +18,10 @@
 struct gallery_t {
     int k;
     size_t count, capacity;
-    float *rows;      /* count x k */
-    float *norms;     /* count: |row|^2 */
-    size_t *key_at;   /* count: offset of the key in keys */
-    uint32_t *label;  /* count: index into labels */
+    float *rows;     /* count x k */
+    float *norms;    /* count: |row|^2 */
+    size_t *key_at;  /* count: offset of the key in keys */
+    uint32_t *label; /* count: index into labels */
     char *keys;
     size_t keys_len, keys_capacity;
     char **labels;
@@ -108,10 +108,22 @@ int gallery_add(gallery_t *self, const char *key, const char *label, const float
     return 0;
 }
 
-size_t gallery_count(const gallery_t *self) { return self->count; }
-int gallery_k(const gallery_t *self) { return self->k; }
-const char *gallery_key(const gallery_t *self, size_t row) { return self->keys + self->key_at[row]; }
-const float *gallery_row(const gallery_t *self, size_t row) { return self->rows + row * (size_t) self->k; }
+size_t gallery_count(const gallery_t *self)
+{
+    return self->count;
+}
+int gallery_k(const gallery_t *self)
+{
+    return self->k;
+}
+const char *gallery_key(const gallery_t *self, size_t row)
+{
+    return self->keys + self->key_at[row];
+}
+const float *gallery_row(const gallery_t *self, size_t row)
+{
+    return self->rows + row * (size_t) self->k;
+}
 
 const char *gallery_label(const gallery_t *self, size_t row)
 {
@@ -180,8 +192,8 @@ long gallery_nearest(const gallery_t *self, const float *queries, size_t q, size
         size_t b = q - first < block ? q - first : block;
         const float *qs = queries + first * k;
         /* dots (b x count) = queries (b x k) . rows^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) b, (int) count, (int) k,
-                    1.0f, qs, (int) k, self->rows, (int) k, 0.0f, dots, (int) count);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) b, (int) count, (int) k, 1.0f,
+                    qs, (int) k, self->rows, (int) k, 0.0f, dots, (int) count);
         for (size_t j = 0; j < b; j++) {
             float qnorm = cblas_sdot((int) k, qs + j * k, 1, qs + j * k, 1);
             const float *d = dots + j * count;
@@ -234,7 +246,8 @@ static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
         if ((*position)++ % every == 0)
             key_of[n++] = entries->element[i]->element[1]->element[1]->str;
     redisReply **hashes = calloc(n, sizeof *hashes), **features = calloc(n, sizeof *features);
-    float *stale = malloc(n * dim * sizeof(float) + 1), *projected = malloc(n * k * sizeof(float) + 1);
+    float *stale = malloc(n * dim * sizeof(float) + 1),
+          *projected = malloc(n * k * sizeof(float) + 1);
     size_t *stale_at = malloc(n * sizeof(size_t) + 1), nstale = 0;
     int rc = hashes && features && stale && projected && stale_at ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -323,8 +336,8 @@ gallery_t *gallery_load(redis_t *redis, const pca_model_t *model, size_t every,
     char after[64] = "-";
     int rc = g && scratch ? 0 : -1;
     while (rc == 0) {
-        redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED,
-                                         after, GALLERY_LOAD_CHUNK);
+        redisReply *range = redisCommand(redis->ctx, "XRANGE %s %s + COUNT %d", KEY_STORED, after,
+                                         GALLERY_LOAD_CHUNK);
         if (redis_lost(redis, range) || range->type != REDIS_REPLY_ARRAY) {
             snprintf(err, errlen, "reading %s failed", KEY_STORED);
             freeReplyObject(range);

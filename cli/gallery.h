@@ -15,8 +15,8 @@
 #ifndef FS_GALLERY_H
 #define FS_GALLERY_H
 
-#include "pca/pca_model.h"
 #include "common/redis.h"
+#include "pca/pca_model.h"
 
 #include <stddef.h>
 

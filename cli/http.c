@@ -68,12 +68,12 @@ struct http_server_t {
     struct MHD_Daemon *daemon;
     char token[HTTP_TOKEN_MAX];
     char redis_url[512];
-    redis_t *redis; /* the server thread's; NULL while Redis is away */
-    double reconnect_at; /* while Redis is away, not before this (clock_seconds) */
-    long budget;    /* body bytes that may still be held */
+    redis_t *redis;           /* the server thread's; NULL while Redis is away */
+    double reconnect_at;      /* while Redis is away, not before this (clock_seconds) */
+    long budget;              /* body bytes that may still be held */
     classifier_t *classifier; /* classify's, loaded at its first request */
     double classifier_at;     /* when it was loaded (clock_seconds) */
-    pthread_mutex_t lock; /* the connection list, shared with http_server_sweep */
+    pthread_mutex_t lock;     /* the connection list, shared with http_server_sweep */
     conn_t *conns;
     int nconns;
 };
@@ -93,8 +93,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, json_t
         return MHD_NO;
     }
     memcpy(line + len, "\n", 2);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len + 1, line,
-                                                             MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len + 1, line, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(line);
         return MHD_NO;
@@ -107,11 +106,11 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, json_t
     return rc;
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status,
-                                     const char *message)
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *message)
 {
-    return respond(c, status, json_pack("{s:o, s:i}", "error", json_out_string(message),
-                                        "status", (int) status));
+    return respond(
+        c, status,
+        json_pack("{s:o, s:i}", "error", json_out_string(message), "status", (int) status));
 }
 
 /* ---- Redis ------------------------------------------------------------------------------ */
@@ -161,15 +160,16 @@ static bool valid_text(const char *s, size_t max)
     return true;
 }
 
-static enum MHD_Result post_image(http_server_t *self, struct MHD_Connection *c,
-                                  request_t *req)
+static enum MHD_Result post_image(http_server_t *self, struct MHD_Connection *c, request_t *req)
 {
     const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
     const char *label = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
     if (key && !valid_text(key, WIRE_KEY_MAX - sizeof KEY_IMAGE_PREFIX))
-        return respond_error(c, MHD_HTTP_BAD_REQUEST, "key: 1 to 1000 bytes, no control characters");
+        return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                             "key: 1 to 1000 bytes, no control characters");
     if (label && label[0] && !valid_text(label, WIRE_LABEL_MAX))
-        return respond_error(c, MHD_HTTP_BAD_REQUEST, "label: under 256 bytes, no control characters");
+        return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                             "label: under 256 bytes, no control characters");
     if (req->len < 3 || memcmp(req->body, "\xff\xd8\xff", 3) != 0)
         return respond_error(c, MHD_HTTP_BAD_REQUEST, "the body is not a JPEG image");
     char made[64];
@@ -196,8 +196,8 @@ static enum MHD_Result post_image(http_server_t *self, struct MHD_Connection *c,
         redis_failed(self, NULL);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "Redis did not take the upload");
     }
-    return respond(c, MHD_HTTP_ACCEPTED, json_pack("{s:o, s:s}", "key", json_out_string(key),
-                                                   "status", "pending"));
+    return respond(c, MHD_HTTP_ACCEPTED,
+                   json_pack("{s:o, s:s}", "key", json_out_string(key), "status", "pending"));
 }
 
 /* The little-endian float32 array of a hash field as a JSON array of numbers, each to the
@@ -218,8 +218,8 @@ static json_t *floats(const redisReply *v)
 static void add_result(json_t **body, const redisReply *h, bool features)
 {
     static const char *texts[] = {"status", "label", "error", "worker"};
-    static const char *numbers[] = {"size", "attempt", "seq", "pca_version", "uploaded_ms",
-                                    "stored_ms"};
+    static const char *numbers[] = {"size",        "attempt",     "seq",
+                                    "pca_version", "uploaded_ms", "stored_ms"};
     static const char *timings[] = {"decode_ms", "resize_ms", "net_ms"};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         const redisReply *v = redis_field(h, texts[i]);
@@ -238,8 +238,7 @@ static void add_result(json_t **body, const redisReply *h, bool features)
     }
     const redisReply *up = redis_field(h, "uploaded_ms"), *st = redis_field(h, "stored_ms");
     if (up && st)
-        json_out_set(&times, "upload_to_stored_ms",
-                     json_integer(atoll(st->str) - atoll(up->str)));
+        json_out_set(&times, "upload_to_stored_ms", json_integer(atoll(st->str) - atoll(up->str)));
     json_out_set(body, "timings", times);
     json_out_set(body, "pca", floats(redis_field(h, "pca")));
     if (features)
@@ -281,8 +280,8 @@ static enum MHD_Result get_image(http_server_t *self, struct MHD_Connection *c, 
     freeReplyObject(h);
     if (status != MHD_HTTP_OK) {
         json_decref(body);
-        return respond_error(c, status, status == MHD_HTTP_NOT_FOUND ? "no such image"
-                                                                     : "Redis is not answering");
+        return respond_error(
+            c, status, status == MHD_HTTP_NOT_FOUND ? "no such image" : "Redis is not answering");
     }
     return respond(c, status, body);
 }
@@ -304,8 +303,7 @@ static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
 
 /* The classifier, its model and gallery loaded again once older than
  * HTTP_CLASSIFIER_SECONDS (the featurizer kept); NULL with why. */
-static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *err,
-                                   size_t errlen)
+static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *err, size_t errlen)
 {
     double now = clock_seconds();
     if (self->classifier && now - self->classifier_at > HTTP_CLASSIFIER_SECONDS) {
@@ -339,9 +337,9 @@ static enum MHD_Result post_classify(http_server_t *self, struct MHD_Connection 
     if (!classifier)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
     gallery_hit_t *hits = malloc((size_t) k * sizeof *hits);
-    long found = hits ? classifier_run(classifier, req->body, req->len, (size_t) k, hits, err,
-                                       sizeof err)
-                      : -1;
+    long found =
+        hits ? classifier_run(classifier, req->body, req->len, (size_t) k, hits, err, sizeof err)
+             : -1;
     if (found < 0) {
         free(hits);
         return respond_error(c, MHD_HTTP_BAD_REQUEST, hits ? err : "out of memory");
@@ -352,14 +350,15 @@ static enum MHD_Result post_classify(http_server_t *self, struct MHD_Connection 
     json_t *nearest = json_array();
     for (long i = 0; nearest && i < found; i++) {
         size_t row = hits[i].row;
-        json_out_append(&nearest, json_pack("{s:o, s:o, s:o}", "key",
-                                            json_out_string(gallery_key(g, row)), "label",
-                                            json_out_string(gallery_label(g, row)), "distance",
-                                            json_out_digits(hits[i].distance, 6)));
+        json_out_append(&nearest,
+                        json_pack("{s:o, s:o, s:o}", "key", json_out_string(gallery_key(g, row)),
+                                  "label", json_out_string(gallery_label(g, row)), "distance",
+                                  json_out_digits(hits[i].distance, 6)));
     }
     free(hits);
-    return respond(c, MHD_HTTP_OK, json_pack("{s:o, s:i, s:o}", "label", json_out_string(label),
-                                             "votes", votes, "nearest", nearest));
+    return respond(c, MHD_HTTP_OK,
+                   json_pack("{s:o, s:i, s:o}", "label", json_out_string(label), "votes", votes,
+                             "nearest", nearest));
 }
 
 static enum MHD_Result get_health(http_server_t *self, struct MHD_Connection *c)
@@ -409,8 +408,8 @@ static unsigned refuse_early(http_server_t *self, struct MHD_Connection *c, cons
     } else {
         return *why = "no such route", MHD_HTTP_NOT_FOUND;
     }
-    const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *length =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long declared = length ? atoll(length) : 0;
     if (declared > self->cfg.max_body)
         return *why = "image larger than the limit", MHD_HTTP_CONTENT_TOO_LARGE;
@@ -453,9 +452,8 @@ static bool take_body(http_server_t *self, request_t *req, const char *data, siz
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void) version;
     http_server_t *self = cls;
@@ -588,8 +586,7 @@ static int read_token(http_server_t *self)
 {
     FILE *f = fopen(self->cfg.token_file, "r");
     if (!f) {
-        log_error("cannot read the HTTP token file %s: %s", self->cfg.token_file,
-                  strerror(errno));
+        log_error("cannot read the HTTP token file %s: %s", self->cfg.token_file, strerror(errno));
         return -1;
     }
     bool got = fgets(self->token, sizeof self->token, f) != NULL;
@@ -660,27 +657,25 @@ http_server_t *http_server_new(const http_config_t *cfg, const char *redis_url)
     }
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     self->daemon = MHD_start_daemon(
-        flags, 0, on_accept, self, on_request, self, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *) &sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections + 16,
+        flags, 0, on_accept, self, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections + 16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg->request_seconds,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 32768,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, self,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 32768, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, self, MHD_OPTION_NOTIFY_CONNECTION, on_connection, self,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_END);
     if (!self->daemon) {
         log_error("cannot serve HTTP on %s: %s", cfg->listen, strerror(errno));
         http_server_destroy(&self);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     char host[64] = "";
     if (ipv6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &sa)->sin6_addr, host, sizeof host);
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *) &sa)->sin_addr, host, sizeof host);
-    log_info("HTTP API on %s%s%s:%u, at most %d connections, %d s a request", ipv6 ? "[" : "",
-             host, ipv6 ? "]" : "", info ? (unsigned) info->port : 0, cfg->max_connections,
+    log_info("HTTP API on %s%s%s:%u, at most %d connections, %d s a request", ipv6 ? "[" : "", host,
+             ipv6 ? "]" : "", info ? (unsigned) info->port : 0, cfg->max_connections,
              cfg->request_seconds);
     return self;
 }

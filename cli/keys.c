@@ -13,8 +13,9 @@
 static const char about[] =
     "Makes a CURVE key directory for --keys: DIR/" CURVE_SERVER_NAME ".cert (public, for "
     "every machine) and DIR/" CURVE_SERVER_NAME ".cert_secret (the ventilator's and the "
-    "sink's machines only), a worker identity DIR/" CURVE_WORKER_NAME ".cert + DIR/"
-    CURVE_WORKER_NAME ".cert_secret, and DIR/" CURVE_WORKERS_DIR "/, the public keys of "
+    "sink's machines only), a worker identity DIR/" CURVE_WORKER_NAME
+    ".cert + DIR/" CURVE_WORKER_NAME ".cert_secret, and DIR/" CURVE_WORKERS_DIR
+    "/, the public keys of "
     "the workers the ventilator and the sink admit. Never overwrites a secret key.";
 
 int cmd_keys(int argc, char **argv)

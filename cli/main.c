@@ -27,7 +27,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: fruitstream COMMAND [options]   (fruitstream COMMAND --help for more)\n\n");
+    fprintf(out,
+            "usage: fruitstream COMMAND [options]   (fruitstream COMMAND --help for more)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nThe roles also run alone, on any machine: fruitstream-ventilator, "

@@ -6,14 +6,14 @@
  * group, and the parent stops them in its own order. */
 #include "cli/pipeline.h"
 
+#include "cli/private_redis.h"
 #include "common/config.h"
 #include "common/curve.h"
-#include "featurizer/featurizer.h"
 #include "common/log.h"
 #include "common/options.h"
-#include "cli/private_redis.h"
 #include "common/stop.h"
 #include "common/uploads.h"
+#include "featurizer/featurizer.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -158,8 +158,8 @@ void pipeline_start(pipeline_t *self)
     sink_argv[add_keys(self, sink_argv, n)] = NULL;
     self->pid[PIPELINE_SINK] = spawn(self, "fruitstream-sink", sink_argv);
 
-    char *vent_argv[PIPELINE_MAX_EXTRA_ARGS + 2 * PIPELINE_MAX_ALLOW + 12] = {"fruitstream-ventilator", "--tasks",
-                                                     self->tasks, "--redis", self->redis_url};
+    char *vent_argv[PIPELINE_MAX_EXTRA_ARGS + 2 * PIPELINE_MAX_ALLOW + 12] = {
+        "fruitstream-ventilator", "--tasks", self->tasks, "--redis", self->redis_url};
     n = 5;
     if (self->cfg.lease_ms > 0) {
         vent_argv[n++] = "--lease-ms";
@@ -174,9 +174,19 @@ void pipeline_start(pipeline_t *self)
     vent_argv[add_keys(self, vent_argv, n)] = NULL;
     self->pid[PIPELINE_VENTILATOR] = spawn(self, "fruitstream-ventilator", vent_argv);
 
-    char *argv[16] = {"fruitstream-worker", "--tasks", self->tasks_at, "--results",
-                      self->results_at, "--weights", (char *) self->cfg.weights, "--size",
-                      size, "--threads", threads, "--id", "local"};
+    char *argv[16] = {"fruitstream-worker",
+                      "--tasks",
+                      self->tasks_at,
+                      "--results",
+                      self->results_at,
+                      "--weights",
+                      (char *) self->cfg.weights,
+                      "--size",
+                      size,
+                      "--threads",
+                      threads,
+                      "--id",
+                      "local"};
     argv[add_keys(self, argv, 13)] = NULL;
     self->pid[PIPELINE_WORKERS] = spawn(self, "fruitstream-worker", argv);
 }
@@ -187,7 +197,8 @@ int pipeline_check_children(pipeline_t *self)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         const char *what = self->redis_server && pid == private_redis_pid(self->redis_server)
-                               ? "redis-server" : "a child";
+                               ? "redis-server"
+                               : "a child";
         for (int role = 0; role < PIPELINE_ROLES; role++)
             if (pid == self->pid[role]) {
                 what = role_names[role];

@@ -32,7 +32,7 @@ typedef struct {
     bool standardize;
     int64_t lease_ms; /* 0: the ventilator's default */
     const char *keys;
-    const char *tasks, *results; /* bind endpoints, or NULL for private ipc:// ones */
+    const char *tasks, *results;           /* bind endpoints, or NULL for private ipc:// ones */
     const char *allow[PIPELINE_MAX_ALLOW]; /* --allow-path, handed to the ventilator */
     int allowed;
     /* more options for the ventilator (serve's --watch DIR, --max-image-bytes N) */
@@ -44,6 +44,7 @@ typedef struct {
 /* The shared options, as rows of a command's option table (common/options.h). Numbers are
  * checked here, strictly, though the roles read them again: a typo fails the command
  * before anything starts. */
+/* clang-format off */
 #define PIPELINE_OPTIONS(cfg)                                                              \
     OPTION_REDIS(&(cfg)->redis_url,                                                        \
                  "use this Redis (default $REDIS_URL; else a private one)"),              \
@@ -71,6 +72,7 @@ typedef struct {
     OPTION_CALL("allow-path", pipeline_allow, (cfg), "DIR",                                \
                 "also let the ventilator read files in DIR (a link to a file elsewhere "  \
                 "needs that file's folder here)")
+/* clang-format on */
 
 /* Defaults: a private Redis (--redis's row makes $REDIS_URL the default when it is set),
  * ./fruitstream-data, a worker per core, S = 224. */
@@ -83,7 +85,12 @@ int pipeline_allow(void *cfg, const char *dir);
  * logged. */
 int pipeline_config_check(pipeline_config_t *cfg);
 
-typedef enum { PIPELINE_SINK, PIPELINE_VENTILATOR, PIPELINE_WORKERS, PIPELINE_ROLES } pipeline_role_t;
+typedef enum {
+    PIPELINE_SINK,
+    PIPELINE_VENTILATOR,
+    PIPELINE_WORKERS,
+    PIPELINE_ROLES
+} pipeline_role_t;
 
 typedef struct pipeline_t pipeline_t;
 

@@ -55,9 +55,9 @@ private_redis_t *private_redis_new(const char *data_dir)
         signal(SIGINT, SIG_IGN); /* Ctrl-C is for our parent, which stops us in order */
         defer_to_workers();
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,
-               "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save",
-               "", "--auto-aof-rewrite-min-size", "1gb", "--rdbcompression", "no",
-               "--loglevel", "warning", "--logfile", "redis.log", (char *) NULL);
+               "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+               "--auto-aof-rewrite-min-size", "1gb", "--rdbcompression", "no", "--loglevel",
+               "warning", "--logfile", "redis.log", (char *) NULL);
         fprintf(stderr, "fruitstream: cannot start redis-server: %s\n", strerror(errno));
         _exit(127);
     }
@@ -102,8 +102,7 @@ pid_t private_redis_pid(const private_redis_t *self)
     return self->pid;
 }
 
-const char *private_redis_resolve(const char *url, const char *data_dir,
-                                  private_redis_t **started)
+const char *private_redis_resolve(const char *url, const char *data_dir, private_redis_t **started)
 {
     *started = NULL;
     if (url)
@@ -119,8 +118,7 @@ const char *private_redis_resolve(const char *url, const char *data_dir,
     return *started ? private_redis_url(*started) : NULL;
 }
 
-redis_t *private_redis_connect(const char *url, const char *data_dir,
-                               private_redis_t **started)
+redis_t *private_redis_connect(const char *url, const char *data_dir, private_redis_t **started)
 {
     url = private_redis_resolve(url, data_dir, started);
     if (!url)

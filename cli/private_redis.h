@@ -29,20 +29,20 @@ pid_t private_redis_pid(const private_redis_t *self);
  * data_dir (when given, or when the default directory holds a previous run), else the
  * default address. *started is the private server to destroy afterwards, or NULL. Returns
  * the URL, or NULL when a private server could not be started. */
-const char *private_redis_resolve(const char *url, const char *data_dir,
-                                  private_redis_t **started);
+const char *private_redis_resolve(const char *url, const char *data_dir, private_redis_t **started);
 
 /* private_redis_resolve, then a connection to it; NULL with the reason logged. */
-redis_t *private_redis_connect(const char *url, const char *data_dir,
-                               private_redis_t **started);
+redis_t *private_redis_connect(const char *url, const char *data_dir, private_redis_t **started);
 
 /* `--redis URL` and `--data-dir DIR`, as rows of an option table (common/options.h), for
  * the commands that read what a pipeline stored: url and data_dir are const char ** for
  * private_redis_connect. */
+/* clang-format off */
 #define PRIVATE_REDIS_OPTIONS(url, data_dir)                                               \
     OPTION_REDIS(url, "Redis (default $REDIS_URL, else the data directory below)"),        \
     OPTION_STRING("data-dir", data_dir, "DIR",                                              \
                   "a `fruitstream run` data directory (default " PRIVATE_REDIS_DEFAULT_DIR \
                   " when it exists, else Redis at " CONFIG_REDIS_DEFAULT ")")
+/* clang-format on */
 
 #endif

@@ -8,25 +8,24 @@
  * the others are still answered, and the exit status is 1. Load and search times go to
  * the log (stderr). */
 #include "cli/classify.h"
-#include "common/clock.h"
 #include "cli/commands.h"
+#include "cli/private_redis.h"
+#include "common/clock.h"
 #include "common/config.h"
-#include "featurizer/featurizer.h"
 #include "common/file.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
-#include "cli/private_redis.h"
+#include "featurizer/featurizer.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char about[] =
-    "For each JPEG: featurize it as a worker does, project it with the PCA model in "
-    KEY_PCA_MODEL ", and print its nearest stored images and their majority label:\n"
+    "For each JPEG: featurize it as a worker does, project it with the PCA model in " KEY_PCA_MODEL
+    ", and print its nearest stored images and their majority label:\n"
     "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.";
 
 /* Answers one file; -1 when it could not be read or featurized. */
@@ -64,10 +63,9 @@ int cmd_query(int argc, char **argv)
         OPTION_INT("size", &size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
                    "featurizer input side (default: that of the stored images)"),
         OPTION_STRING("weights", &weights, "PATH", config_weights_help()),
-        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
-        OPTION_END};
-    const options_spec_t spec = {"fruitstream query", "FILE...", 1, OPTIONS_ANY_NUMBER, about,
-                                 options, NULL};
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
+    const options_spec_t spec = {
+        "fruitstream query", "FILE...", 1, OPTIONS_ANY_NUMBER, about, options, NULL};
     int first = options_parse(&spec, argc, argv);
     private_redis_t *server;
     redis_t *redis = private_redis_connect(url, data_dir, &server);

@@ -8,14 +8,14 @@
  * label; throughput and latency over time from fs:metrics; the live workers; failures with
  * their reasons. Each section that has no data says so instead of drawing an empty chart. */
 #include "cli/commands.h"
-#include "common/config.h"
 #include "cli/gallery.h"
+#include "cli/private_redis.h"
+#include "cli/svg.h"
+#include "common/config.h"
 #include "common/keys.h"
 #include "common/log.h"
-#include "pca/pca_model.h"
-#include "cli/private_redis.h"
 #include "common/status.h"
-#include "cli/svg.h"
+#include "pca/pca_model.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -54,20 +54,21 @@ static void nothing(FILE *out, const char *why)
 static void section_totals(FILE *out, const status_t *s)
 {
     heading(out, "totals", "Totals");
-    fprintf(out, "<table><tr><th>uploaded</th><th>stored</th><th>failed</th><th>duplicates</th>"
-                 "<th>retried</th><th>backlog</th><th>in flight</th><th>images/s</th>"
-                 "<th>p50 ms</th><th>p99 ms</th></tr>\n<tr><td>%lld</td><td>%lld</td><td>%lld"
-                 "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.1f</td>"
-                 "<td>%.0f</td><td>%.0f</td></tr></table>\n",
-            s->uploaded, s->stored, s->failed, s->duplicates, s->retried, s->backlog,
-            s->in_flight, s->rate, s->p50_ms, s->p99_ms);
+    fprintf(out,
+            "<table><tr><th>uploaded</th><th>stored</th><th>failed</th><th>duplicates</th>"
+            "<th>retried</th><th>backlog</th><th>in flight</th><th>images/s</th>"
+            "<th>p50 ms</th><th>p99 ms</th></tr>\n<tr><td>%lld</td><td>%lld</td><td>%lld"
+            "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.1f</td>"
+            "<td>%.0f</td><td>%.0f</td></tr></table>\n",
+            s->uploaded, s->stored, s->failed, s->duplicates, s->retried, s->backlog, s->in_flight,
+            s->rate, s->p50_ms, s->p99_ms);
 }
 
 static void section_variance(FILE *out, redis_t *redis)
 {
     heading(out, "variance", "Explained variance");
-    redisReply *r = redisCommand(redis->ctx, "HMGET %s ratios k variance_target n explained",
-                                 KEY_PCA_MODEL);
+    redisReply *r =
+        redisCommand(redis->ctx, "HMGET %s ratios k variance_target n explained", KEY_PCA_MODEL);
     redisReply **f = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5 ? r->element : NULL;
     size_t k = f && f[0]->type == REDIS_REPLY_STRING ? f[0]->len / sizeof(double) : 0;
     double *x = malloc((k + 1) * sizeof *x), *y = malloc((k + 1) * sizeof *y);
@@ -82,17 +83,19 @@ static void section_variance(FILE *out, redis_t *redis)
             cumulative += ratio;
             x[i + 1] = (double) (i + 1), y[i + 1] = cumulative;
         }
-        fprintf(out, "<p>Model over n = %s vectors: k = %zu components explain %.2f%% of the "
-                     "variance%s.</p>\n",
+        fprintf(out,
+                "<p>Model over n = %s vectors: k = %zu components explain %.2f%% of the "
+                "variance%s.</p>\n",
                 f[3]->str ? f[3]->str : "?", k, 100 * cumulative,
                 target > 0 ? " (the smallest k reaching the target)" : " (fixed k)");
         svg_series_t s = {"cumulative explained variance", x, y, k + 1, svg_color(0)};
         char rule_label[64], mark[32];
-        snprintf(rule_label, sizeof rule_label, "%.0f%% target", 100 * (target > 0 ? target : 0.95));
+        snprintf(rule_label, sizeof rule_label, "%.0f%% target",
+                 100 * (target > 0 ? target : 0.95));
         svg_rule_t rule = {target > 0 ? target : 0.95, rule_label};
         snprintf(mark, sizeof mark, "k = %zu", k);
-        svg_line_chart(out, "chart-variance", "components", "cumulative explained variance",
-                       &s, 1, &rule, 1, (double) k, mark);
+        svg_line_chart(out, "chart-variance", "components", "cumulative explained variance", &s, 1,
+                       &rule, 1, (double) k, mark);
     }
     free(x);
     free(y);
@@ -114,7 +117,8 @@ static void section_scatter(FILE *out, redis_t *redis, long long stored)
     char err[512];
     pca_model_t *model = pca_model_new(redis, err, sizeof err);
     gallery_load_info_t info;
-    size_t every = stored > REPORT_SCATTER_POINTS ? (size_t) (stored / REPORT_SCATTER_POINTS) + 1 : 1;
+    size_t every =
+        stored > REPORT_SCATTER_POINTS ? (size_t) (stored / REPORT_SCATTER_POINTS) + 1 : 1;
     gallery_t *g = model && pca_model_k(model) >= 2
                        ? gallery_load(redis, model, every, &info, err, sizeof err)
                        : NULL;
@@ -123,7 +127,7 @@ static void section_scatter(FILE *out, redis_t *redis, long long stored)
         nothing(out, g || !model ? "No stored image to plot yet." : err);
     } else {
         /* One series per label, points grouped by label. */
-        char (*labels)[128] = calloc(n, sizeof *labels);
+        char(*labels)[128] = calloc(n, sizeof *labels);
         int *which = malloc(n * sizeof *which);
         double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
         svg_series_t *series = calloc(n, sizeof *series);
@@ -139,8 +143,9 @@ static void section_scatter(FILE *out, redis_t *redis, long long stored)
                         at++, series[l].n++;
                     }
             }
-            fprintf(out, "<p>%zu of %lld stored images (every %zu%s), %zu labels, projected "
-                         "with the current model.</p>\n",
+            fprintf(out,
+                    "<p>%zu of %lld stored images (every %zu%s), %zu labels, projected "
+                    "with the current model.</p>\n",
                     n, stored, every, every == 1 ? ": all" : "", nlabels);
             svg_scatter(out, "chart-scatter", "PC 1", "PC 2", series, nlabels);
         }
@@ -220,8 +225,8 @@ static void section_metrics(FILE *out, redis_t *redis)
         fprintf(out, "<p>%zu samples, one a second%s, over %.1f minutes.</p>\n", total,
                 every > 1 ? " (a sample of them plotted)" : "", t[n - 1]);
         svg_series_t s = {"images/s", t, rate, n, svg_color(0)};
-        svg_line_chart(out, "chart-throughput", "minutes", "images stored per second", &s, 1,
-                       NULL, 0, -1, NULL);
+        svg_line_chart(out, "chart-throughput", "minutes", "images stored per second", &s, 1, NULL,
+                       0, -1, NULL);
         svg_series_t l[2] = {{"p50 upload to stored", t, p50, n, svg_color(2)},
                              {"p99 upload to stored", t, p99, n, svg_color(3)}};
         svg_line_chart(out, "chart-latency", "minutes", "latency, ms", l, 2, NULL, 0, -1, NULL);
@@ -246,7 +251,8 @@ static void section_workers(FILE *out, const status_t *s)
         return;
     }
     fputs("<table id=\"table-workers\"><tr><th>id</th><th>host</th><th>ISA</th><th>images/s</th>"
-          "<th>done</th><th>failed</th><th>last seen</th></tr>\n", out);
+          "<th>done</th><th>failed</th><th>last seen</th></tr>\n",
+          out);
     for (size_t i = 0; i < s->worker_count; i++) {
         const status_worker_t *w = &s->workers[i];
         fputs("<tr>", out);
@@ -271,11 +277,13 @@ static void section_failures(FILE *out, redis_t *redis)
     if (!keys || !keys->elements) {
         nothing(out, "No image failed.");
     } else {
-        fprintf(out, "<p>%lld images could not be featurized; %zu of them:</p>\n"
-                     "<table id=\"table-failures\"><tr><th>key</th><th>reason</th></tr>\n",
+        fprintf(out,
+                "<p>%lld images could not be featurized; %zu of them:</p>\n"
+                "<table id=\"table-failures\"><tr><th>key</th><th>reason</th></tr>\n",
                 total, keys->elements);
         for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(redis->ctx, "HGET %s%s error", KEY_IMAGE_PREFIX, keys->element[i]->str);
+            redisAppendCommand(redis->ctx, "HGET %s%s error", KEY_IMAGE_PREFIX,
+                               keys->element[i]->str);
         for (size_t i = 0; i < keys->elements; i++) {
             redisReply *e = NULL;
             if (redisGetReply(redis->ctx, (void **) &e) != REDIS_OK)
@@ -303,9 +311,10 @@ static int write_report(FILE *out, redis_t *redis, const status_t *s)
     time_t now = (time_t) (s->now_ms / 1000);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
-    fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 "<title>fruitstream report</title><style>%s</style></head><body>\n"
-                 "<h1>fruitstream report</h1><p>Taken %s.</p>\n",
+    fprintf(out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>fruitstream report</title><style>%s</style></head><body>\n"
+            "<h1>fruitstream report</h1><p>Taken %s.</p>\n",
             style, when);
     section_totals(out, s);
     section_variance(out, redis);
@@ -323,8 +332,7 @@ int cmd_report(int argc, char **argv)
     const char *url = NULL, *data_dir = NULL, *path = NULL;
     const option_t options[] = {
         OPTION_STRING("out", &path, "FILE", "the HTML file to write (required)"),
-        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
-        OPTION_END};
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
     const options_spec_t spec = {"fruitstream report", .about = about, .options = options};
     options_parse(&spec, argc, argv);
     if (!path) {

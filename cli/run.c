@@ -12,13 +12,13 @@
  * --results on TCP, workers on other machines can join; the roles then always use CURVE
  * keys (--keys, else a key directory made once in --data-dir), so a run never opens a port
  * to anyone who can reach it. */
-#include "common/clock.h"
 #include "cli/commands.h"
+#include "cli/pipeline.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/isa.h"
 #include "common/keys.h"
 #include "common/log.h"
-#include "cli/pipeline.h"
 #include "common/redis.h"
 #include "common/stop.h"
 #include "common/uploads.h"
@@ -37,8 +37,8 @@ typedef struct {
 } run_config_t;
 
 static const char about[] =
-    "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or "
-    CONFIG_DATA_DEFAULT "; label = parent folder) with local workers, stores results and the "
+    "Featurizes every *.jpg/*.jpeg under DIR (default $" CONFIG_DATA_ENV " or " CONFIG_DATA_DEFAULT
+    "; label = parent folder) with local workers, stores results and the "
     "PCA model in Redis, and prints a summary. Ctrl-C stops everything cleanly.";
 
 /* Reads the command line into cfg: 0, or -1 after saying why (options_parse itself ends
@@ -125,8 +125,8 @@ static double redis_cpu_seconds(redis_t *redis)
 
 /* The summary; the cpu line says where the machine's time went, which is how the cost of
  * the plumbing (sink, ventilator, Redis) is measured against the workers'. */
-static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *cfg,
-                          redis_t *redis, long long images, long long failed, double seconds)
+static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *cfg, redis_t *redis,
+                          long long images, long long failed, double seconds)
 {
     redisReply *labels = redisCommand(redis->ctx, "HLEN %s", KEY_LABELS);
     redisReply *model = redisCommand(redis->ctx, "HMGET %s n k explained", KEY_PCA_MODEL);
@@ -140,8 +140,8 @@ static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *c
     freeReplyObject(labels);
     freeReplyObject(model);
     double workers_cpu = pipeline_cpu(pipeline, PIPELINE_WORKERS);
-    printf("cpu seconds: workers %.2f (%.3f ms/image), sink %.2f, ventilator %.2f",
-           workers_cpu, images > 0 ? workers_cpu * 1e3 / (double) images : 0.0,
+    printf("cpu seconds: workers %.2f (%.3f ms/image), sink %.2f, ventilator %.2f", workers_cpu,
+           images > 0 ? workers_cpu * 1e3 / (double) images : 0.0,
            pipeline_cpu(pipeline, PIPELINE_SINK), pipeline_cpu(pipeline, PIPELINE_VENTILATOR));
     double redis_cpu = pipeline_owns_redis(pipeline) ? redis_cpu_seconds(redis) : -1;
     if (redis_cpu >= 0)

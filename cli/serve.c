@@ -13,13 +13,13 @@
  * stored, then the workers, the sink (which publishes its final model) and the private
  * Redis stop. Whatever was accepted and not yet featurized stays in the upload stream and
  * is taken up by the next start. */
-#include "common/clock.h"
 #include "cli/commands.h"
 #include "cli/http.h"
+#include "cli/pipeline.h"
+#include "common/clock.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
-#include "cli/pipeline.h"
 #include "common/redis.h"
 #include "common/stop.h"
 #include "common/uploads.h"
@@ -118,8 +118,8 @@ typedef struct {
  * snapshot of `fruitstream status`, common/status.h, also scans the workers). */
 static int read_figures(redis_t *redis, figures_t *f)
 {
-    redisReply *r = redisCommand(redis->ctx, "HMGET %s stored failed backlog in_flight",
-                                 KEY_COUNTERS);
+    redisReply *r =
+        redisCommand(redis->ctx, "HMGET %s stored failed backlog in_flight", KEY_COUNTERS);
     int rc = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
         long long *out[] = {&f->stored, &f->failed, &f->backlog, &f->in_flight};
@@ -147,14 +147,15 @@ static void show_status(redis_t *redis, bool tty, double *last, figures_t *befor
             log_warn("status: %s", err);
         return;
     }
-    double rate = *last > 0 ? (double) (f.stored + f.failed - before->stored - before->failed) /
-                                  (now - *last) : 0.0;
+    double rate =
+        *last > 0 ? (double) (f.stored + f.failed - before->stored - before->failed) / (now - *last)
+                  : 0.0;
     if (tty)
         fprintf(stderr, "\rstored %lld  failed %lld  backlog %lld  in flight %lld  %.0f images/s  ",
                 f.stored, f.failed, f.backlog, f.in_flight, rate);
     else if (memcmp(&f, before, sizeof f) != 0)
-        log_info("stored %lld, failed %lld, backlog %lld, in flight %lld, %.0f images/s",
-                 f.stored, f.failed, f.backlog, f.in_flight, rate);
+        log_info("stored %lld, failed %lld, backlog %lld, in flight %lld, %.0f images/s", f.stored,
+                 f.failed, f.backlog, f.in_flight, rate);
     *before = f;
     *last = now;
 }
@@ -167,7 +168,8 @@ static long long in_flight(redis_t *redis)
     redisReply *r = redisCommand(redis->ctx, "XPENDING %s %s", KEY_UPLOADS, GROUP_VENTILATORS);
     long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
                           r->element[0]->type == REDIS_REPLY_INTEGER
-                      ? r->element[0]->integer : -1;
+                      ? r->element[0]->integer
+                      : -1;
     freeReplyObject(r);
     return n;
 }
@@ -188,7 +190,8 @@ static void drain(redis_t *redis)
     }
     if (now != 0)
         log_warn("drained with %lld tasks still in flight: they are sent again at the next "
-                 "start", now);
+                 "start",
+                 now);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -203,12 +206,12 @@ int cmd_serve(int argc, char **argv)
     pipeline_start(pipeline);
     cfg.http.weights = cfg.pipeline.weights; /* classify featurizes as the workers do */
     cfg.http.size = cfg.pipeline.size;
-    http_server_t *http = cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline))
-                                          : NULL;
+    http_server_t *http =
+        cfg.http.listen ? http_server_new(&cfg.http, pipeline_redis_url(pipeline)) : NULL;
     int status = cfg.http.listen && !http ? 1 : 0;
     if (status == 0)
-        log_info("serving: %d workers, %d watched folders, HTTP %s, Redis %s",
-                 cfg.pipeline.workers, cfg.watches, cfg.http.listen ? cfg.http.listen : "off",
+        log_info("serving: %d workers, %d watched folders, HTTP %s, Redis %s", cfg.pipeline.workers,
+                 cfg.watches, cfg.http.listen ? cfg.http.listen : "off",
                  pipeline_redis_url(pipeline));
     bool tty = isatty(STDERR_FILENO);
     double last = 0;

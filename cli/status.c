@@ -4,12 +4,12 @@
  * again every second: on a terminal the screen is redrawn in place; otherwise each
  * snapshot is printed as plain lines after the last, so a log or a pipe reads cleanly.
  * Redis unreachable, at the start or while watching, is exit status 1. */
+#include "common/status.h"
 #include "cli/commands.h"
+#include "cli/private_redis.h"
 #include "common/config.h"
 #include "common/keys.h"
-#include "cli/private_redis.h"
 #include "common/redis.h"
-#include "common/status.h"
 #include "common/stop.h"
 
 #include <stdio.h>
@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 static const char about[] =
-    "Shows the counters (" KEY_COUNTERS "), rate and latency (newest sample of "
-    KEY_METRICS "), the backlog's ETA, and the live workers (" KEY_WORKER_PREFIX
-    "*).";
+    "Shows the counters (" KEY_COUNTERS "), rate and latency (newest sample of " KEY_METRICS
+    "), the backlog's ETA, and the live workers (" KEY_WORKER_PREFIX "*).";
 
 /* "12.3 s", "4 min 05 s", "2 h 10 min", or "-" when unknown. */
 static void format_duration(double seconds, char *out, size_t size)
@@ -44,8 +43,9 @@ static void print_text(const status_t *s, FILE *out)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
     format_duration(s->eta_s, eta, sizeof eta);
     fprintf(out, "fruitstream status at %s\n", when);
-    fprintf(out, "uploaded %lld  stored %lld  failed %lld  duplicates %lld  retried %lld  "
-                 "malformed %lld\n",
+    fprintf(out,
+            "uploaded %lld  stored %lld  failed %lld  duplicates %lld  retried %lld  "
+            "malformed %lld\n",
             s->uploaded, s->stored, s->failed, s->duplicates, s->retried, s->malformed);
     fprintf(out, "backlog %lld  in flight %lld  rate %.1f images/s  ETA %s\n", s->backlog,
             s->in_flight, s->rate, eta);
@@ -92,10 +92,10 @@ int cmd_status(int argc, char **argv)
         OPTION_FLAG("watch", &watch,
                     "refresh every second until Ctrl-C (redrawn in place on a terminal, "
                     "plain lines otherwise)"),
-        OPTION_FLAG("json", &json, "one JSON object: counters, workers (with --watch, one a "
-                                   "line)"),
-        PRIVATE_REDIS_OPTIONS(&url, &data_dir),
-        OPTION_END};
+        OPTION_FLAG("json", &json,
+                    "one JSON object: counters, workers (with --watch, one a "
+                    "line)"),
+        PRIVATE_REDIS_OPTIONS(&url, &data_dir), OPTION_END};
     const options_spec_t spec = {"fruitstream status", .about = about, .options = options};
     options_parse(&spec, argc, argv);
     private_redis_t *server;

@@ -21,7 +21,10 @@ static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
                                       "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"};
 
-const char *svg_color(size_t i) { return palette[i % (sizeof palette / sizeof *palette)]; }
+const char *svg_color(size_t i)
+{
+    return palette[i % (sizeof palette / sizeof *palette)];
+}
 
 void svg_escape(FILE *out, const char *s)
 {
@@ -76,27 +79,30 @@ static void tick(double v, char *out, size_t size)
 static void open_chart(FILE *out, const char *id, const char *kind, const frame_t *f,
                        const char *x_label, const char *y_label)
 {
-    fprintf(out, "<svg id=\"%s\" class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
-                 "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-                 "font-size=\"11\">\n",
+    fprintf(out,
+            "<svg id=\"%s\" class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+            "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+            "font-size=\"11\">\n",
             id, kind, SVG_W, SVG_H, SVG_W, SVG_H);
-    fprintf(out, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                 "fill=\"none\" stroke=\"#999\"/>\n",
+    fprintf(out,
+            "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+            "fill=\"none\" stroke=\"#999\"/>\n",
             LEFT, TOP, f->w, f->h);
     for (int t = 0; t <= 4; t++) { /* five ticks per axis */
         double x = f->x0 + (f->x1 - f->x0) * t / 4, y = f->y0 + (f->y1 - f->y0) * t / 4;
         char xt[32], yt[32];
         tick(x, xt, sizeof xt);
         tick(y, yt, sizeof yt);
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-                px(f, x), TOP + f->h + 14, xt);
+        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px(f, x),
+                TOP + f->h + 14, xt);
         fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", LEFT - 4,
                 py(f, y) + 4, yt);
     }
     fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", LEFT + f->w / 2, SVG_H - 6);
     svg_escape(out, x_label);
-    fprintf(out, "</text>\n<text x=\"12\" y=\"%d\" text-anchor=\"middle\" "
-                 "transform=\"rotate(-90 12 %d)\">",
+    fprintf(out,
+            "</text>\n<text x=\"12\" y=\"%d\" text-anchor=\"middle\" "
+            "transform=\"rotate(-90 12 %d)\">",
             TOP + f->h / 2, TOP + f->h / 2);
     svg_escape(out, y_label);
     fputs("</text>\n", out);
@@ -124,22 +130,25 @@ void svg_line_chart(FILE *out, const char *id, const char *x_label, const char *
         fprintf(out, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"",
                 series[s].color);
         for (size_t i = 0; i < series[s].n; i++)
-            fprintf(out, "%c%.1f %.1f", i ? 'L' : 'M', px(&f, series[s].x[i]), py(&f, series[s].y[i]));
+            fprintf(out, "%c%.1f %.1f", i ? 'L' : 'M', px(&f, series[s].x[i]),
+                    py(&f, series[s].y[i]));
         fputs("\"/>\n", out);
     }
     for (size_t r = 0; r < nrules; r++) {
-        fprintf(out, "<line class=\"rule\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
-                     "stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n<text x=\"%d\" y=\"%.1f\" "
-                     "text-anchor=\"end\" fill=\"#d62728\">",
+        fprintf(out,
+                "<line class=\"rule\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n<text x=\"%d\" y=\"%.1f\" "
+                "text-anchor=\"end\" fill=\"#d62728\">",
                 LEFT, LEFT + f.w, py(&f, rules[r].y), py(&f, rules[r].y), LEFT + f.w - 4,
                 py(&f, rules[r].y) - 4);
         svg_escape(out, rules[r].label);
         fputs("</text>\n", out);
     }
     if (mark_label && x_mark >= f.x0 && x_mark <= f.x1) {
-        fprintf(out, "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
-                     "stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>\n<text x=\"%.1f\" y=\"%d\" "
-                     "text-anchor=\"end\" fill=\"#2ca02c\">",
+        fprintf(out,
+                "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
+                "stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>\n<text x=\"%.1f\" y=\"%d\" "
+                "text-anchor=\"end\" fill=\"#2ca02c\">",
                 px(&f, x_mark), px(&f, x_mark), TOP, TOP + f.h, px(&f, x_mark) - 4, TOP + f.h - 6);
         svg_escape(out, mark_label);
         fputs("</text>\n", out);
@@ -166,24 +175,25 @@ void svg_scatter(FILE *out, const char *id, const char *x_label, const char *y_l
     fputs("</svg>\n", out);
 }
 
-void svg_bars(FILE *out, const char *id, const char *const *names, const double *values,
-              size_t n)
+void svg_bars(FILE *out, const char *id, const char *const *names, const double *values, size_t n)
 {
     const int bar = 14, label_w = 180, h = TOP + (int) n * bar + 8;
     double most = 0;
     for (size_t i = 0; i < n; i++)
         most = fmax(most, values[i]);
-    fprintf(out, "<svg id=\"%s\" class=\"svg-bars\" xmlns=\"http://www.w3.org/2000/svg\" "
-                 "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-                 "font-size=\"11\">\n",
+    fprintf(out,
+            "<svg id=\"%s\" class=\"svg-bars\" xmlns=\"http://www.w3.org/2000/svg\" "
+            "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+            "font-size=\"11\">\n",
             id, SVG_W, h, SVG_W, h);
     for (size_t i = 0; i < n; i++) {
         double w = most > 0 ? values[i] / most * (SVG_W - label_w - 60) : 0;
         int y = TOP + (int) i * bar;
         fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 4, y + 10);
         svg_escape(out, names[i]);
-        fprintf(out, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
-                     "fill=\"%s\"/><text x=\"%.1f\" y=\"%d\">%.0f</text>\n",
+        fprintf(out,
+                "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+                "fill=\"%s\"/><text x=\"%.1f\" y=\"%d\">%.0f</text>\n",
                 label_w, y, w, bar - 3, svg_color(i), label_w + w + 4, y + 10, values[i]);
     }
     fputs("</svg>\n", out);

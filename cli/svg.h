@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *name;  /* legend text */
+    const char *name; /* legend text */
     const double *x, *y;
     size_t n;
     const char *color; /* CSS colour */
@@ -37,7 +37,6 @@ void svg_line_chart(FILE *out, const char *id, const char *x_label, const char *
 void svg_scatter(FILE *out, const char *id, const char *x_label, const char *y_label,
                  const svg_series_t *series, size_t nseries);
 /* Horizontal bars, one <rect> per name, longest first as given. */
-void svg_bars(FILE *out, const char *id, const char *const *names, const double *values,
-              size_t n);
+void svg_bars(FILE *out, const char *id, const char *const *names, const double *values, size_t n);
 
 #endif

@@ -2,11 +2,11 @@
  * only: an upload is a blob plus an entry in the upload stream (common/uploads.h), exactly
  * what an app back-end would write. */
 #include "cli/commands.h"
+#include "cli/private_redis.h"
 #include "common/config.h"
 #include "common/file.h"
 #include "common/keys.h"
 #include "common/log.h"
-#include "cli/private_redis.h"
 #include "common/redis.h"
 #include "common/uploads.h"
 
@@ -26,12 +26,15 @@ int cmd_upload(int argc, char **argv)
         OPTION_FLAG("path-only", &path_only,
                     "send the path instead of the bytes (the ventilator must be able to read "
                     "it)"),
-        OPTION_REDIS(&url, CONFIG_REDIS_HELP),
-        OPTION_END};
-    const options_spec_t spec = {"fruitstream upload", "FILE...", 1, OPTIONS_ANY_NUMBER,
+        OPTION_REDIS(&url, CONFIG_REDIS_HELP), OPTION_END};
+    const options_spec_t spec = {"fruitstream upload",
+                                 "FILE...",
+                                 1,
+                                 OPTIONS_ANY_NUMBER,
                                  "Adds images to the upload stream " KEY_UPLOADS
                                  " of a running pipeline.",
-                                 options, NULL};
+                                 options,
+                                 NULL};
     int first = options_parse(&spec, argc, argv);
     if (key && argc - first != 1) {
         fprintf(stderr, "fruitstream upload: --key only with one FILE\n");

@@ -37,8 +37,7 @@ static bool name_is_valid(const char *name)
     size_t n = strlen(name);
     if (n == 0 || n > CURVE_NAME_MAX || name[0] == '.' || strcmp(name, CURVE_SERVER_NAME) == 0)
         return false;
-    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-           n;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 /* Creates the secret file empty, mode 0600, failing if it exists: nothing is overwritten,
@@ -49,7 +48,8 @@ static int claim_secret_file(const char *secret, char *err, size_t errlen)
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s%s", secret, strerror(errno),
                  errno == EEXIST ? " (not overwriting a secret key; remove it first to "
-                                   "replace it)" : "");
+                                   "replace it)"
+                                 : "");
         return -1;
     }
     close(fd);
@@ -70,8 +70,7 @@ static int make_identity(const char *dir, const char *name, bool authorise, char
     if (cert) {
         zcert_set_meta(cert, "name", "%s", name);
         zcert_set_meta(cert, "role", "%s", authorise ? "worker" : "server");
-        rc = zcert_save_secret(cert, secret) || chmod(secret, 0600) ||
-             zcert_save_public(cert, pub);
+        rc = zcert_save_secret(cert, secret) || chmod(secret, 0600) || zcert_save_public(cert, pub);
         snprintf(allowed, sizeof allowed, "%s/%s/%s.cert", dir, CURVE_WORKERS_DIR, name);
         if (rc == 0 && authorise)
             rc = zcert_save_public(cert, allowed);
@@ -105,8 +104,10 @@ int curve_keys_make(const char *dir, char *err, size_t errlen)
     for (int i = 0; i < 2; i++) {
         cert_paths(dir, names[i], pub, secret);
         if (access(secret, F_OK) == 0) {
-            snprintf(err, errlen, "%s already exists: not overwriting a secret key (`keys "
-                                  "DIR --add NAME` adds a worker identity)", secret);
+            snprintf(err, errlen,
+                     "%s already exists: not overwriting a secret key (`keys "
+                     "DIR --add NAME` adds a worker identity)",
+                     secret);
             return -1;
         }
     }
@@ -119,16 +120,19 @@ int curve_keys_make(const char *dir, char *err, size_t errlen)
 int curve_keys_add(const char *dir, const char *name, char *err, size_t errlen)
 {
     if (!name_is_valid(name)) {
-        snprintf(err, errlen, "bad identity name \"%s\": use 1..%d of A-Z a-z 0-9 . _ -, not "
-                              "starting with a dot, and not \"%s\"", name, CURVE_NAME_MAX,
-                 CURVE_SERVER_NAME);
+        snprintf(err, errlen,
+                 "bad identity name \"%s\": use 1..%d of A-Z a-z 0-9 . _ -, not "
+                 "starting with a dot, and not \"%s\"",
+                 name, CURVE_NAME_MAX, CURVE_SERVER_NAME);
         return -1;
     }
     char pub[PATH_MAX], secret[PATH_MAX];
     cert_paths(dir, CURVE_SERVER_NAME, pub, secret);
     if (access(pub, F_OK) != 0) {
-        snprintf(err, errlen, "%s: %s (make the key directory with `fruitstream keys %s` "
-                              "first)", pub, strerror(errno), dir);
+        snprintf(err, errlen,
+                 "%s: %s (make the key directory with `fruitstream keys %s` "
+                 "first)",
+                 pub, strerror(errno), dir);
         return -1;
     }
     return make_identity(dir, name, true, err, errlen);
@@ -208,8 +212,7 @@ curve_t *curve_server_new(const char *dir, char *err, size_t errlen)
     zstr_sendx(self->auth, "CURVE", workers, NULL);
     zsock_wait(self->auth);
     if (allowed == 0)
-        log_warn("%s holds no worker keys: no worker can connect until one is added",
-                 workers);
+        log_warn("%s holds no worker keys: no worker can connect until one is added", workers);
     log_info("CURVE on: admitting the %d worker keys in %s", allowed, workers);
     return self;
 }
@@ -311,8 +314,8 @@ int curve_client_setup(const char *keys_dir, const char *name, curve_t **curve_p
 {
     char err[PATH_MAX + 256];
     *curve_p = NULL;
-    if (keys_dir && !(*curve_p = curve_client_new(keys_dir, name ? name : CURVE_WORKER_NAME,
-                                                  err, sizeof err))) {
+    if (keys_dir && !(*curve_p = curve_client_new(keys_dir, name ? name : CURVE_WORKER_NAME, err,
+                                                  sizeof err))) {
         log_error("%s", err);
         return -1;
     }

@@ -24,7 +24,7 @@ int isa_parse(const char *name, isa_t *isa, char *err, size_t errlen)
 {
     for (int i = 0; i < ISA_COUNT; i++)
         if (strcmp(name, names[i]) == 0) {
-            *isa = (isa_t)i;
+            *isa = (isa_t) i;
             return 0;
         }
     snprintf(err, errlen, "'%s' is not an instruction set: portable, avx2, avx512 or neon", name);
@@ -34,18 +34,14 @@ int isa_parse(const char *name, isa_t *isa, char *err, size_t errlen)
 bool isa_built(isa_t isa)
 {
     switch (isa) {
-    case ISA_PORTABLE:
-        return true;
+    case ISA_PORTABLE: return true;
 #if defined(__x86_64__)
     case ISA_AVX2:
-    case ISA_AVX512:
-        return true;
+    case ISA_AVX512: return true;
 #elif defined(__aarch64__)
-    case ISA_NEON:
-        return true;
+    case ISA_NEON: return true;
 #endif
-    default:
-        return false;
+    default: return false;
     }
 }
 

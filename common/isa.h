@@ -17,8 +17,8 @@ typedef enum { ISA_PORTABLE, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT } isa_t;
 
 #define ISA_ENV "FRUITSTREAM_ISA"
 /* A usage text's note on ISA_ENV; what: "the kernels' instruction set", say. */
-#define ISA_ENV_HELP(what)                                                                 \
-    "Environment: " ISA_ENV "=portable|avx2|avx512|neon forces " what " (default: the best " \
+#define ISA_ENV_HELP(what)                                                                         \
+    "Environment: " ISA_ENV "=portable|avx2|avx512|neon forces " what " (default: the best "       \
     "this CPU runs; an error if it cannot run the one named)."
 
 /* "portable", "avx2", "avx512", "neon". */

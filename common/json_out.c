@@ -96,6 +96,5 @@ void json_out_set(json_t **object_p, const char *key, json_t *value)
 
 char *json_out_dumps(const json_t *value)
 {
-    return json_dumps(value,
-                      JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(JSON_OUT_DIGITS));
+    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(JSON_OUT_DIGITS));
 }

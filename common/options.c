@@ -5,8 +5,8 @@
  * each value it returns into a call of the reader the row's kind names. */
 #include "common/options.h"
 
-#include "common/log.h"
 #include "common/config.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPTIONS_MAX 64        /* rows of a table, at most */
+#define OPTIONS_MAX 64 /* rows of a table, at most */
 #define OPTIONS_FIRST_CODE 256
 #define OPTIONS_WIDTH 80      /* of the usage text */
 #define OPTIONS_NAME_WIDTH 24 /* "--name ARG" longer than this: its help on the next line */
@@ -58,13 +58,12 @@ bool option_parse_int64(const char *s, int64_t *out)
 
 static int out_of_range(const char *option, const char *value, int64_t min, int64_t max)
 {
-    fprintf(stderr, "%s: %s: %s is not in %lld..%lld\n", program, option, value,
-            (long long) min, (long long) max);
+    fprintf(stderr, "%s: %s: %s is not in %lld..%lld\n", program, option, value, (long long) min,
+            (long long) max);
     return -1;
 }
 
-int option_int64(const char *option, const char *value, int64_t min, int64_t max,
-                 int64_t *out)
+int option_int64(const char *option, const char *value, int64_t min, int64_t max, int64_t *out)
 {
     int64_t v;
     if (!option_parse_int64(value, &v)) {
@@ -87,8 +86,7 @@ int option_int(const char *option, const char *value, int min, int max, int *out
     return 0;
 }
 
-int option_bytes(const char *option, const char *value, int64_t min, int64_t max,
-                 int64_t *out)
+int option_bytes(const char *option, const char *value, int64_t min, int64_t max, int64_t *out)
 {
     char digits[32];
     size_t len = 0;
@@ -96,13 +94,18 @@ int option_bytes(const char *option, const char *value, int64_t min, int64_t max
         digits[len] = value[len], len++;
     digits[len] = '\0';
     const char *unit = value + len;
-    int shift = !*unit ? 0 : unit[1] ? -1 : *unit == 'K' ? 10 : *unit == 'M' ? 20
-                                                               : *unit == 'G' ? 30 : -1;
+    int shift = !*unit         ? 0
+                : unit[1]      ? -1
+                : *unit == 'K' ? 10
+                : *unit == 'M' ? 20
+                : *unit == 'G' ? 30
+                               : -1;
     int64_t v;
-    if (len == 0 || shift < 0 || !option_parse_int64(digits, &v) ||
-        v > (INT64_MAX >> shift)) {
-        fprintf(stderr, "%s: %s: \"%s\" is not a number of bytes (digits, then K, M or G "
-                        "if wanted)\n", program, option, value);
+    if (len == 0 || shift < 0 || !option_parse_int64(digits, &v) || v > (INT64_MAX >> shift)) {
+        fprintf(stderr,
+                "%s: %s: \"%s\" is not a number of bytes (digits, then K, M or G "
+                "if wanted)\n",
+                program, option, value);
         return -1;
     }
     v <<= shift;
@@ -139,9 +142,8 @@ static int take_log_level(void *unused, const char *level)
 }
 
 /* Every program's --log-level; --help is getopt's 'h'. */
-static const option_t log_level_row =
-    OPTION_CALL("log-level", take_log_level, NULL, "LEVEL",
-                "debug, info, warn or error (default info)");
+static const option_t log_level_row = OPTION_CALL("log-level", take_log_level, NULL, "LEVEL",
+                                                  "debug, info, warn or error (default info)");
 
 /* The rows of spec, then --log-level; returns how many. A longer table is a mistake in the
  * program, not in its command line. */
@@ -202,10 +204,9 @@ int options_parse(const options_spec_t *spec, int argc, char **argv)
     struct option longs[OPTIONS_MAX + 2];
     size_t n = collect(spec, rows);
     for (size_t i = 0; i < n; i++) {
-        longs[i] = (struct option){rows[i]->name,
-                                   rows[i]->kind == OPTION_KIND_FLAG ? no_argument
-                                                                     : required_argument,
-                                   NULL, OPTIONS_FIRST_CODE + (int) i};
+        longs[i] = (struct option){
+            rows[i]->name, rows[i]->kind == OPTION_KIND_FLAG ? no_argument : required_argument,
+            NULL, OPTIONS_FIRST_CODE + (int) i};
         const char *url = rows[i]->kind == OPTION_KIND_REDIS ? config_redis_url() : NULL;
         if (url)
             *(const char **) rows[i]->value = url;
@@ -297,10 +298,16 @@ static void default_text(const option_t *o, char *buf, size_t len)
     case OPTION_KIND_REAL: snprintf(buf, len, "%g", *(double *) o->value); break;
     case OPTION_KIND_BYTES: {
         int64_t v = *(int64_t *) o->value;
-        int shift = v == 0 ? 0 : v % (1 << 30) == 0 ? 30 : v % (1 << 20) == 0 ? 20
-                  : v % (1 << 10) == 0 ? 10 : 0;
+        int shift = v == 0               ? 0
+                    : v % (1 << 30) == 0 ? 30
+                    : v % (1 << 20) == 0 ? 20
+                    : v % (1 << 10) == 0 ? 10
+                                         : 0;
         snprintf(buf, len, "%" PRId64 "%s", v >> shift,
-                 shift == 30 ? "G" : shift == 20 ? "M" : shift == 10 ? "K" : "");
+                 shift == 30   ? "G"
+                 : shift == 20 ? "M"
+                 : shift == 10 ? "K"
+                               : "");
         break;
     }
     default: break; /* flags, calls, and a Redis URL, which may hold a password */

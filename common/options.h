@@ -36,12 +36,10 @@
 /* The program name errors start with (default "fruitstream"); options_parse sets it. */
 void option_set_program(const char *program);
 
-int option_int64(const char *option, const char *value, int64_t min, int64_t max,
-                 int64_t *out);
+int option_int64(const char *option, const char *value, int64_t min, int64_t max, int64_t *out);
 int option_int(const char *option, const char *value, int min, int max, int *out);
 /* A count of bytes, with an optional unit K, M or G (powers of 1024): "16K", "64M". */
-int option_bytes(const char *option, const char *value, int64_t min, int64_t max,
-                 int64_t *out);
+int option_bytes(const char *option, const char *value, int64_t min, int64_t max, int64_t *out);
 /* A real number in (above, max]: finite, the whole string. */
 int option_real(const char *option, const char *value, double above, double max, double *out);
 
@@ -77,43 +75,61 @@ typedef struct {
 } option_t;
 
 /* One row of a table per kind; each checks that ptr points to the right type. */
-#define OPTION_FLAG(name_, ptr, help_)                                                     \
-    {.name = name_, .kind = OPTION_KIND_FLAG, .value = (1 ? (ptr) : (bool *) 0),            \
-     .help = help_}
-#define OPTION_STRING(name_, ptr, arg_, help_)                                             \
-    {.name = name_, .kind = OPTION_KIND_STRING, .value = (1 ? (ptr) : (const char **) 0),   \
-     .arg = arg_, .help = help_}
-#define OPTION_REDIS(ptr, help_)                                                           \
-    {.name = "redis", .kind = OPTION_KIND_REDIS, .value = (1 ? (ptr) : (const char **) 0),  \
-     .arg = "URL", .help = help_}
-#define OPTION_INT(name_, ptr, min_, max_, arg_, help_)                                    \
-    {.name = name_, .kind = OPTION_KIND_INT, .value = (1 ? (ptr) : (int *) 0), .min = min_, \
-     .max = max_, .arg = arg_, .help = help_}
-#define OPTION_INT64(name_, ptr, min_, max_, arg_, help_)                                  \
-    {.name = name_, .kind = OPTION_KIND_INT64, .value = (1 ? (ptr) : (int64_t *) 0),        \
-     .min = min_, .max = max_, .arg = arg_, .help = help_}
-#define OPTION_BYTES(name_, ptr, min_, max_, arg_, help_)                                  \
-    {.name = name_, .kind = OPTION_KIND_BYTES, .value = (1 ? (ptr) : (int64_t *) 0),        \
-     .min = min_, .max = max_, .arg = arg_, .help = help_}
+#define OPTION_FLAG(name_, ptr, help_)                                                             \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_FLAG, .value = (1 ? (ptr) : (bool *) 0), .help = help_  \
+    }
+#define OPTION_STRING(name_, ptr, arg_, help_)                                                     \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_STRING, .value = (1 ? (ptr) : (const char **) 0),       \
+        .arg = arg_, .help = help_                                                                 \
+    }
+#define OPTION_REDIS(ptr, help_)                                                                   \
+    {                                                                                              \
+        .name = "redis", .kind = OPTION_KIND_REDIS, .value = (1 ? (ptr) : (const char **) 0),      \
+        .arg = "URL", .help = help_                                                                \
+    }
+#define OPTION_INT(name_, ptr, min_, max_, arg_, help_)                                            \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_INT, .value = (1 ? (ptr) : (int *) 0), .min = min_,     \
+        .max = max_, .arg = arg_, .help = help_                                                    \
+    }
+#define OPTION_INT64(name_, ptr, min_, max_, arg_, help_)                                          \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_INT64, .value = (1 ? (ptr) : (int64_t *) 0),            \
+        .min = min_, .max = max_, .arg = arg_, .help = help_                                       \
+    }
+#define OPTION_BYTES(name_, ptr, min_, max_, arg_, help_)                                          \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_BYTES, .value = (1 ? (ptr) : (int64_t *) 0),            \
+        .min = min_, .max = max_, .arg = arg_, .help = help_                                       \
+    }
 /* A real above `above` (whole numbers, as every real option's bounds are) up to max. */
-#define OPTION_REAL(name_, ptr, above, max_, arg_, help_)                                  \
-    {.name = name_, .kind = OPTION_KIND_REAL, .value = (1 ? (ptr) : (double *) 0),          \
-     .min = above, .max = max_, .arg = arg_, .help = help_}
-#define OPTION_CALL(name_, fn, target, arg_, help_)                                        \
-    {.name = name_, .kind = OPTION_KIND_CALL, .value = target, .arg = arg_, .help = help_,  \
-     .call = fn}
-#define OPTION_END {.kind = OPTION_KIND_END}
+#define OPTION_REAL(name_, ptr, above, max_, arg_, help_)                                          \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_REAL, .value = (1 ? (ptr) : (double *) 0),              \
+        .min = above, .max = max_, .arg = arg_, .help = help_                                      \
+    }
+#define OPTION_CALL(name_, fn, target, arg_, help_)                                                \
+    {                                                                                              \
+        .name = name_, .kind = OPTION_KIND_CALL, .value = target, .arg = arg_, .help = help_,      \
+        .call = fn                                                                                 \
+    }
+#define OPTION_END                                                                                 \
+    {                                                                                              \
+        .kind = OPTION_KIND_END                                                                    \
+    }
 
 /* Operands (the arguments that are not options) a program takes, at most: any number. */
 #define OPTIONS_ANY_NUMBER (-1)
 
 typedef struct {
-    const char *program;          /* "fruitstream-worker", "fruitstream run" */
-    const char *operands;         /* after "[options]" in the usage line: "[DIR]", "FILE..." */
+    const char *program;            /* "fruitstream-worker", "fruitstream run" */
+    const char *operands;           /* after "[options]" in the usage line: "[DIR]", "FILE..." */
     int min_operands, max_operands; /* how many; max OPTIONS_ANY_NUMBER for no limit */
-    const char *about;            /* the paragraph under the usage line */
-    const option_t *options;      /* ended by OPTION_END; --log-level, --help come after */
-    const char *epilogue;         /* a paragraph after the options, or NULL */
+    const char *about;              /* the paragraph under the usage line */
+    const option_t *options;        /* ended by OPTION_END; --log-level, --help come after */
+    const char *epilogue;           /* a paragraph after the options, or NULL */
 } options_spec_t;
 
 /* Parses argv[1..argc-1] by the table (operands may come between options) and returns the

@@ -69,8 +69,8 @@ static int parse_credentials(const char *s, size_t len, redis_address_t *a, char
     const char *colon = memchr(s, ':', len);
     size_t user_len = colon ? (size_t) (colon - s) : len;
     if (percent_decode(s, user_len, a->user, sizeof a->user) != 0 ||
-        (colon && percent_decode(colon + 1, len - user_len - 1, a->password,
-                                 sizeof a->password) != 0)) {
+        (colon &&
+         percent_decode(colon + 1, len - user_len - 1, a->password, sizeof a->password) != 0)) {
         snprintf(err, errlen, "bad user or password in Redis URL (too long, or a bad %%-escape)");
         return -1;
     }
@@ -87,8 +87,8 @@ static int parse_socket(const char *path, redis_address_t *a, char *err, size_t 
     }
     memcpy(a->socket, path, len);
     int64_t db = 0;
-    if (query && (strncmp(query, "?db=", 4) != 0 || !option_parse_int64(query + 4, &db) ||
-                  db < 0 || db > INT32_MAX)) {
+    if (query && (strncmp(query, "?db=", 4) != 0 || !option_parse_int64(query + 4, &db) || db < 0 ||
+                  db > INT32_MAX)) {
         snprintf(err, errlen, "bad \"%.40s\" in Redis URL (want ?db=N)", query);
         return -1;
     }
@@ -109,7 +109,9 @@ int redis_address_parse(const char *url, redis_address_t *a, char *err, size_t e
             return -1;
         }
         rc = (!at || parse_credentials(rest, (size_t) (at - rest), a, err, errlen) == 0) &&
-                     parse_socket(at ? at + 1 : rest, a, err, errlen) == 0 ? 0 : -1;
+                     parse_socket(at ? at + 1 : rest, a, err, errlen) == 0
+                 ? 0
+                 : -1;
     } else {
         const char *host = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
         const char *at = strrchr(host, '@');
@@ -147,10 +149,12 @@ void redis_address_format(const redis_address_t *a, bool redact, char *out, size
 
 redis_error_t redis_error_kind(const redisReply *r)
 {
-    static const char *const fatal[] = {"NOAUTH", "WRONGPASS", "NOPERM", "ERR DB index",
-                                        "ERR invalid DB index", "ERR AUTH", "ERR Client sent AUTH"};
-    static const char *const transient[] = {"LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN",
-                                            "TRYAGAIN", "CLUSTERDOWN", "MISCONF", "NOREPLICAS"};
+    static const char *const fatal[] = {
+        "NOAUTH",   "WRONGPASS",           "NOPERM", "ERR DB index", "ERR invalid DB index",
+        "ERR AUTH", "ERR Client sent AUTH"};
+    static const char *const transient[] = {"LOADING",     "BUSY",       "OOM",
+                                            "READONLY",    "MASTERDOWN", "TRYAGAIN",
+                                            "CLUSTERDOWN", "MISCONF",    "NOREPLICAS"};
     if (!r || r->type != REDIS_REPLY_ERROR)
         return REDIS_ERROR_NONE;
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
@@ -181,8 +185,7 @@ static int greet(redisContext *ctx, const redis_address_t *a, const char *where,
     int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
     if (rc != 0) {
         *fatal = redis_error_kind(r) == REDIS_ERROR_FATAL; /* not "max clients", say */
-        snprintf(err, errlen, "Redis at %s: %s failed: %s", where, doing,
-                 r ? r->str : ctx->errstr);
+        snprintf(err, errlen, "Redis at %s: %s failed: %s", where, doing, r ? r->str : ctx->errstr);
     }
     freeReplyObject(r);
     return rc;
@@ -216,7 +219,8 @@ static redisContext *connect_address(const redis_address_t *a, char *err, size_t
 static void die(const char *err)
 {
     log_error("%s; stopping (fatal: check the Redis URL's user and password, "
-              "$REDIS_PASSWORD, and the user's rights)", err);
+              "$REDIS_PASSWORD, and the user's rights)",
+              err);
     _exit(1);
 }
 

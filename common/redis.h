@@ -42,13 +42,16 @@ int redis_address_parse(const char *url, redis_address_t *address, char *err, si
 /* "redis://127.0.0.1:6379/0" or "unix:///tmp/x.sock?db=0". With a password: redact puts
  * "USER:***@" for messages; otherwise the password is left out (a child process gets it in
  * $REDIS_PASSWORD, where other users cannot read it as they can a command line). */
-void redis_address_format(const redis_address_t *address, bool redact, char *out,
-                          size_t outlen);
+void redis_address_format(const redis_address_t *address, bool redact, char *out, size_t outlen);
 
 /* The kinds of error reply: the command's own fault (a bad argument), Redis's passing state
  * (loading, out of memory, read-only replica...: try again later), or fatal (see above). */
-typedef enum { REDIS_ERROR_NONE, REDIS_ERROR_COMMAND, REDIS_ERROR_TRANSIENT,
-               REDIS_ERROR_FATAL } redis_error_t;
+typedef enum {
+    REDIS_ERROR_NONE,
+    REDIS_ERROR_COMMAND,
+    REDIS_ERROR_TRANSIENT,
+    REDIS_ERROR_FATAL
+} redis_error_t;
 redis_error_t redis_error_kind(const redisReply *reply);
 
 /* Connects once; NULL with a reason on failure. */

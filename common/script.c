@@ -23,8 +23,8 @@ int script_load(script_t *script, redis_t *redis)
 
 bool script_unknown(script_t *script, const redisReply *reply)
 {
-    bool unknown = reply && reply->type == REDIS_REPLY_ERROR &&
-                   strncmp(reply->str, "NOSCRIPT", 8) == 0;
+    bool unknown =
+        reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
     if (unknown)
         script->sha[0] = '\0';
     return unknown;

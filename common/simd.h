@@ -46,10 +46,22 @@
 #define SIMD_ISA ISA_AVX512
 #define SIMD_FN(name) name##_avx512
 typedef __m512 vf;
-static inline vf vf_set1(float s) { return _mm512_set1_ps(s); }
-static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
-static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
-static inline vf vf_halves(vf lo, vf hi) { return _mm512_mask_blend_ps(0xFF00, lo, hi); }
+static inline vf vf_set1(float s)
+{
+    return _mm512_set1_ps(s);
+}
+static inline vf vf_max(vf a, vf b)
+{
+    return _mm512_max_ps(a, b);
+}
+static inline vf vf_min(vf a, vf b)
+{
+    return _mm512_min_ps(a, b);
+}
+static inline vf vf_halves(vf lo, vf hi)
+{
+    return _mm512_mask_blend_ps(0xFF00, lo, hi);
+}
 #elif defined(SIMD_ISA_avx2)
 #include <immintrin.h>
 #define SIMD_W 8
@@ -57,10 +69,22 @@ static inline vf vf_halves(vf lo, vf hi) { return _mm512_mask_blend_ps(0xFF00, l
 #define SIMD_ISA ISA_AVX2
 #define SIMD_FN(name) name##_avx2
 typedef __m256 vf;
-static inline vf vf_set1(float s) { return _mm256_set1_ps(s); }
-static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
-static inline vf vf_halves(vf lo, vf hi) { return _mm256_blend_ps(lo, hi, 0xF0); }
+static inline vf vf_set1(float s)
+{
+    return _mm256_set1_ps(s);
+}
+static inline vf vf_max(vf a, vf b)
+{
+    return _mm256_max_ps(a, b);
+}
+static inline vf vf_min(vf a, vf b)
+{
+    return _mm256_min_ps(a, b);
+}
+static inline vf vf_halves(vf lo, vf hi)
+{
+    return _mm256_blend_ps(lo, hi, 0xF0);
+}
 #elif defined(SIMD_ISA_neon)
 #include <arm_neon.h>
 #define SIMD_W 4
@@ -68,9 +92,18 @@ static inline vf vf_halves(vf lo, vf hi) { return _mm256_blend_ps(lo, hi, 0xF0);
 #define SIMD_ISA ISA_NEON
 #define SIMD_FN(name) name##_neon
 typedef float32x4_t vf;
-static inline vf vf_set1(float s) { return vdupq_n_f32(s); }
-static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
-static inline vf vf_min(vf a, vf b) { return vminq_f32(a, b); }
+static inline vf vf_set1(float s)
+{
+    return vdupq_n_f32(s);
+}
+static inline vf vf_max(vf a, vf b)
+{
+    return vmaxq_f32(a, b);
+}
+static inline vf vf_min(vf a, vf b)
+{
+    return vminq_f32(a, b);
+}
 static inline vf vf_halves(vf lo, vf hi)
 {
     return vcombine_f32(vget_low_f32(lo), vget_high_f32(hi));
@@ -82,18 +115,24 @@ static inline vf vf_halves(vf lo, vf hi)
 #define SIMD_FN(name) name##_portable
 typedef float vf __attribute__((vector_size(16)));
 typedef int vi_ __attribute__((vector_size(16)));
-static inline vf vf_set1(float s) { return (vf){s, s, s, s}; }
+static inline vf vf_set1(float s)
+{
+    return (vf){s, s, s, s};
+}
 static inline vf vf_max(vf a, vf b)
 {
     vi_ m = a > b;
-    return (vf)((m & (vi_)a) | (~m & (vi_)b));
+    return (vf) ((m & (vi_) a) | (~m & (vi_) b));
 }
 static inline vf vf_min(vf a, vf b)
 {
     vi_ m = a < b;
-    return (vf)((m & (vi_)a) | (~m & (vi_)b));
+    return (vf) ((m & (vi_) a) | (~m & (vi_) b));
 }
-static inline vf vf_halves(vf lo, vf hi) { return (vf){lo[0], lo[1], hi[2], hi[3]}; }
+static inline vf vf_halves(vf lo, vf hi)
+{
+    return (vf){lo[0], lo[1], hi[2], hi[3]};
+}
 #else
 #error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
 #endif
@@ -103,14 +142,17 @@ typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
 
 /* Whole vectors from and to memory of any alignment (memcpy compiles to one unaligned
  * move): vf_load and vf_store on floats, vd_load and vd_store on doubles. */
-#define SIMD_MEMORY_OPS(v, elem)                                                           \
-    static inline v v##_load(const elem *p)                                                \
-    {                                                                                      \
-        v x;                                                                               \
-        memcpy(&x, p, sizeof x);                                                           \
-        return x;                                                                          \
-    }                                                                                      \
-    static inline void v##_store(elem *p, v x) { memcpy(p, &x, sizeof x); }
+#define SIMD_MEMORY_OPS(v, elem)                                                                   \
+    static inline v v##_load(const elem *p)                                                        \
+    {                                                                                              \
+        v x;                                                                                       \
+        memcpy(&x, p, sizeof x);                                                                   \
+        return x;                                                                                  \
+    }                                                                                              \
+    static inline void v##_store(elem *p, v x)                                                     \
+    {                                                                                              \
+        memcpy(p, &x, sizeof x);                                                                   \
+    }
 SIMD_MEMORY_OPS(vf, float)
 SIMD_MEMORY_OPS(vd, double)
 
@@ -118,13 +160,13 @@ SIMD_MEMORY_OPS(vd, double)
 static inline vf vf_load_part(const float *p, int n)
 {
     vf v = {0};
-    memcpy(&v, p, (size_t)n * sizeof(float));
+    memcpy(&v, p, (size_t) n * sizeof(float));
     return v;
 }
 
 static inline void vf_store_part(float *p, vf v, int n)
 {
-    memcpy(p, &v, (size_t)n * sizeof(float));
+    memcpy(p, &v, (size_t) n * sizeof(float));
 }
 
 static inline vf vf_relu6(vf v)

@@ -44,8 +44,8 @@ void uploads_destroy(uploads_t **self_p)
 
 int uploads_ensure_group(redis_t *redis)
 {
-    redisReply *r = redisCommand(redis->ctx, "XGROUP CREATE %s %s 0 MKSTREAM", KEY_UPLOADS,
-                                 GROUP_VENTILATORS);
+    redisReply *r =
+        redisCommand(redis->ctx, "XGROUP CREATE %s %s 0 MKSTREAM", KEY_UPLOADS, GROUP_VENTILATORS);
     int ok = r && (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0);
     if (!ok)
         log_error("XGROUP CREATE %s %s: %s", KEY_UPLOADS, GROUP_VENTILATORS,
@@ -139,8 +139,8 @@ int uploads_add_blob(uploads_t *self, const char *key, const char *label, const 
     if (!key_ok(self, key))
         return 0;
     redisAppendCommand(self->redis->ctx, "SET %s%s %b", KEY_BLOB_PREFIX, key, bytes, len);
-    redisAppendCommand(self->redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS,
-                       key, label ? label : "", KEY_BLOB_PREFIX, key);
+    redisAppendCommand(self->redis->ctx, "XADD %s * key %s label %s blob %s%s", KEY_UPLOADS, key,
+                       label ? label : "", KEY_BLOB_PREFIX, key);
     return after_append(self, 2);
 }
 
@@ -180,9 +180,10 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
         unsigned char type = names[i]->d_type;
         struct stat st;
         if (type == DT_UNKNOWN || type == DT_LNK) /* follow links, as stat does */
-            type = stat(path, &st) != 0 ? DT_UNKNOWN : S_ISDIR(st.st_mode) ? DT_DIR
-                                                     : S_ISREG(st.st_mode) ? DT_REG
-                                                                           : DT_UNKNOWN;
+            type = stat(path, &st) != 0  ? DT_UNKNOWN
+                   : S_ISDIR(st.st_mode) ? DT_DIR
+                   : S_ISREG(st.st_mode) ? DT_REG
+                                         : DT_UNKNOWN;
         if (type == DT_DIR && depth < 64) {
             long sub = add_tree(self, path, absolute, depth + 1);
             added = sub < 0 || added < 0 ? -1 : added + sub;
@@ -200,7 +201,8 @@ long uploads_add_tree(uploads_t *self, const char *dir)
 {
     size_t len = strlen(dir);
     char root[PATH_MAX];
-    snprintf(root, sizeof root, "%.*s", (int) (len > 1 && dir[len - 1] == '/' ? len - 1 : len), dir);
+    snprintf(root, sizeof root, "%.*s", (int) (len > 1 && dir[len - 1] == '/' ? len - 1 : len),
+             dir);
     char absolute[PATH_MAX];
     if (!realpath(root, absolute)) {
         log_error("%s: %s", root, strerror(errno));
@@ -244,8 +246,8 @@ long uploads_finish(uploads_t *self)
     if (uploads_flush(self) != 0)
         return -1;
     if (self->count > 0) {
-        redisReply *r = redisCommand(self->redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS,
-                                     self->count);
+        redisReply *r =
+            redisCommand(self->redis->ctx, "HINCRBY %s uploaded %ld", KEY_COUNTERS, self->count);
         bool ok = r && r->type == REDIS_REPLY_INTEGER;
         freeReplyObject(r);
         if (!ok)

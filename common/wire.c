@@ -15,14 +15,16 @@ typedef enum { FIELD_STR, FIELD_INT, FIELD_REAL, FIELD_BOOL, FIELD_BYTES } field
 typedef struct {
     const char *name;
     field_kind_t kind;
-    size_t offset;     /* of the value in the struct */
-    size_t size;       /* FIELD_STR: buffer size; FIELD_BYTES: offset of the length */
+    size_t offset; /* of the value in the struct */
+    size_t size;   /* FIELD_STR: buffer size; FIELD_BYTES: offset of the length */
     bool required;
 } field_t;
 
 /* One row of a table: the field f of struct s, named #f on the wire. */
 #define FIELD(s, f, kind_, size_, required_)                                                       \
-    {.name = #f, .kind = kind_, .offset = offsetof(s, f), .size = size_, .required = required_}
+    {                                                                                              \
+        .name = #f, .kind = kind_, .offset = offsetof(s, f), .size = size_, .required = required_  \
+    }
 #define STR(s, f, req) FIELD(s, f, FIELD_STR, sizeof(((s *) 0)->f), req)
 #define INT(s, f, req) FIELD(s, f, FIELD_INT, 0, req)
 #define REAL(s, f) FIELD(s, f, FIELD_REAL, 0, false)
@@ -30,19 +32,25 @@ typedef struct {
 #define BYTES(s, f, req) FIELD(s, f, FIELD_BYTES, offsetof(s, f##_len), req)
 
 static const field_t task_fields[] = {
-    STR(wire_task_t, entry, true),      STR(wire_task_t, key, true),
-    STR(wire_task_t, label, false),     INT(wire_task_t, uploaded_ms, false),
-    INT(wire_task_t, attempt, false),   BYTES(wire_task_t, image, true),
+    STR(wire_task_t, entry, true),    STR(wire_task_t, key, true),
+    STR(wire_task_t, label, false),   INT(wire_task_t, uploaded_ms, false),
+    INT(wire_task_t, attempt, false), BYTES(wire_task_t, image, true),
     STR(wire_task_t, error, false),
 };
 
 static const field_t result_fields[] = {
-    STR(wire_result_t, entry, true),    STR(wire_result_t, key, true),
-    STR(wire_result_t, label, false),   STR(wire_result_t, worker, true),
-    INT(wire_result_t, uploaded_ms, false), INT(wire_result_t, attempt, false),
-    BOOL(wire_result_t, ok),            STR(wire_result_t, error, false),
-    INT(wire_result_t, size, false),    BYTES(wire_result_t, features, false),
-    REAL(wire_result_t, decode_ms),     REAL(wire_result_t, resize_ms),
+    STR(wire_result_t, entry, true),
+    STR(wire_result_t, key, true),
+    STR(wire_result_t, label, false),
+    STR(wire_result_t, worker, true),
+    INT(wire_result_t, uploaded_ms, false),
+    INT(wire_result_t, attempt, false),
+    BOOL(wire_result_t, ok),
+    STR(wire_result_t, error, false),
+    INT(wire_result_t, size, false),
+    BYTES(wire_result_t, features, false),
+    REAL(wire_result_t, decode_ms),
+    REAL(wire_result_t, resize_ms),
     REAL(wire_result_t, net_ms),
 };
 
@@ -153,8 +161,17 @@ static bool take_uint(reader_t *r, size_t bytes, uint64_t *v)
     return true;
 }
 
-typedef enum { VALUE_NIL, VALUE_BOOL, VALUE_UINT, VALUE_INT, VALUE_REAL, VALUE_STR,
-               VALUE_BIN, VALUE_ARRAY, VALUE_MAP } value_kind_t;
+typedef enum {
+    VALUE_NIL,
+    VALUE_BOOL,
+    VALUE_UINT,
+    VALUE_INT,
+    VALUE_REAL,
+    VALUE_STR,
+    VALUE_BIN,
+    VALUE_ARRAY,
+    VALUE_MAP
+} value_kind_t;
 
 typedef struct {
     value_kind_t kind;
@@ -175,18 +192,46 @@ static bool read_value(reader_t *r, value_t *v)
     uint8_t c = *b;
     uint64_t u;
     memset(v, 0, sizeof *v);
-    if (c <= 0x7f) { v->kind = VALUE_UINT; v->u = c; return true; }
-    if (c >= 0xe0) { v->kind = VALUE_INT; v->i = (int8_t) c; return true; }
-    if ((c & 0xf0) == 0x80) { v->kind = VALUE_MAP; v->len = c & 0x0f; return true; }
-    if ((c & 0xf0) == 0x90) { v->kind = VALUE_ARRAY; v->len = c & 0x0f; return true; }
-    if ((c & 0xe0) == 0xa0) { v->kind = VALUE_STR; v->len = c & 0x1f; return take(r, v->len, &v->bytes); }
+    if (c <= 0x7f) {
+        v->kind = VALUE_UINT;
+        v->u = c;
+        return true;
+    }
+    if (c >= 0xe0) {
+        v->kind = VALUE_INT;
+        v->i = (int8_t) c;
+        return true;
+    }
+    if ((c & 0xf0) == 0x80) {
+        v->kind = VALUE_MAP;
+        v->len = c & 0x0f;
+        return true;
+    }
+    if ((c & 0xf0) == 0x90) {
+        v->kind = VALUE_ARRAY;
+        v->len = c & 0x0f;
+        return true;
+    }
+    if ((c & 0xe0) == 0xa0) {
+        v->kind = VALUE_STR;
+        v->len = c & 0x1f;
+        return take(r, v->len, &v->bytes);
+    }
     switch (c) {
     case 0xc0: v->kind = VALUE_NIL; return true;
-    case 0xc2: case 0xc3: v->kind = VALUE_BOOL; v->boolean = c == 0xc3; return true;
-    case 0xc4: case 0xc5: case 0xc6:
+    case 0xc2:
+    case 0xc3:
+        v->kind = VALUE_BOOL;
+        v->boolean = c == 0xc3;
+        return true;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
         v->kind = VALUE_BIN;
         return take_uint(r, (size_t) 1 << (c - 0xc4), &v->len) && take(r, v->len, &v->bytes);
-    case 0xd9: case 0xda: case 0xdb:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
         v->kind = VALUE_STR;
         return take_uint(r, (size_t) 1 << (c - 0xd9), &v->len) && take(r, v->len, &v->bytes);
     case 0xca: {
@@ -206,26 +251,29 @@ static bool read_value(reader_t *r, value_t *v)
         v->kind = VALUE_REAL;
         memcpy(&v->real, &u, sizeof v->real);
         return true;
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
-        v->kind = VALUE_UINT;
-        return take_uint(r, (size_t) 1 << (c - 0xcc), &v->u);
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: v->kind = VALUE_UINT; return take_uint(r, (size_t) 1 << (c - 0xcc), &v->u);
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
         size_t bytes = (size_t) 1 << (c - 0xd0);
         if (!take_uint(r, bytes, &u))
             return false;
         v->kind = VALUE_INT;
-        v->i = bytes == 1 ? (int8_t) u : bytes == 2 ? (int16_t) u : bytes == 4 ? (int32_t) u
-                                                                            : (int64_t) u;
+        v->i = bytes == 1   ? (int8_t) u
+               : bytes == 2 ? (int16_t) u
+               : bytes == 4 ? (int32_t) u
+                            : (int64_t) u;
         return true;
     }
-    case 0xdc: case 0xdd:
-        v->kind = VALUE_ARRAY;
-        return take_uint(r, c == 0xdc ? 2 : 4, &v->len);
-    case 0xde: case 0xdf:
-        v->kind = VALUE_MAP;
-        return take_uint(r, c == 0xde ? 2 : 4, &v->len);
-    default:
-        return false; /* ext types and the reserved byte: never ours */
+    case 0xdc:
+    case 0xdd: v->kind = VALUE_ARRAY; return take_uint(r, c == 0xdc ? 2 : 4, &v->len);
+    case 0xde:
+    case 0xdf: v->kind = VALUE_MAP; return take_uint(r, c == 0xde ? 2 : 4, &v->len);
+    default: return false; /* ext types and the reserved byte: never ours */
     }
 }
 
@@ -311,10 +359,9 @@ int wire_decode(const void *data, size_t len, wire_msg_t *msg, char *err, size_t
     const message_t *message = NULL;
     uint64_t version = 0;
     for (uint64_t i = 0; i < map.len; i++) {
-        if (!read_value(&r, &keys[i]) || keys[i].kind != VALUE_STR ||
-            !read_value(&r, &values[i]) || !skip_value(&r, &values[i], 0)) {
-            snprintf(err, errlen, "truncated or malformed map entry %llu",
-                     (unsigned long long) i);
+        if (!read_value(&r, &keys[i]) || keys[i].kind != VALUE_STR || !read_value(&r, &values[i]) ||
+            !skip_value(&r, &values[i], 0)) {
+            snprintf(err, errlen, "truncated or malformed map entry %llu", (unsigned long long) i);
             return -1;
         }
         if (value_is(&keys[i], "t"))
@@ -333,8 +380,8 @@ int wire_decode(const void *data, size_t len, wire_msg_t *msg, char *err, size_t
         return -1;
     }
     if (version != WIRE_VERSION) {
-        snprintf(err, errlen, "%s message has version %llu, this program speaks %d",
-                 message->name, (unsigned long long) version, WIRE_VERSION);
+        snprintf(err, errlen, "%s message has version %llu, this program speaks %d", message->name,
+                 (unsigned long long) version, WIRE_VERSION);
         return -1;
     }
     memset(msg, 0, sizeof *msg);

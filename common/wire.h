@@ -22,12 +22,12 @@
 #include <stdint.h>
 
 #define WIRE_VERSION 1
-#define WIRE_ENTRY_MAX 64   /* a Redis stream entry ID */
+#define WIRE_ENTRY_MAX 64                    /* a Redis stream entry ID */
 #define WIRE_KEY_MAX (KEY_IMAGE_MAX_LEN + 1) /* an image key and its NUL */
 #define WIRE_LABEL_MAX 256
-#define WIRE_NAME_MAX 128   /* worker ids, host names */
+#define WIRE_NAME_MAX 128 /* worker ids, host names */
 #define WIRE_ERROR_MAX 256
-#define WIRE_ISA_MAX 16     /* a kernel instruction set's name (common/isa.h) */
+#define WIRE_ISA_MAX 16 /* a kernel instruction set's name (common/isa.h) */
 
 typedef enum { WIRE_TASK = 1, WIRE_RESULT, WIRE_HEARTBEAT } wire_type_t;
 
@@ -52,10 +52,10 @@ typedef struct {
     int64_t uploaded_ms;
     int64_t attempt;
     bool ok;
-    char error[WIRE_ERROR_MAX];  /* why it failed, when !ok */
-    int64_t size;                /* network input side S */
-    const uint8_t *features;     /* ok: little-endian float32 x feature_count */
-    size_t features_len;         /* bytes */
+    char error[WIRE_ERROR_MAX]; /* why it failed, when !ok */
+    int64_t size;               /* network input side S */
+    const uint8_t *features;    /* ok: little-endian float32 x feature_count */
+    size_t features_len;        /* bytes */
     double decode_ms, resize_ms, net_ms;
 } wire_result_t;
 
@@ -65,9 +65,9 @@ typedef struct {
     char host[WIRE_NAME_MAX];
     int64_t pid;
     int64_t size;
-    int64_t done;    /* images featurized since start */
-    int64_t failed;  /* images that could not be featurized */
-    double rate;     /* images per second over the last interval */
+    int64_t done;           /* images featurized since start */
+    int64_t failed;         /* images that could not be featurized */
+    double rate;            /* images per second over the last interval */
     char isa[WIRE_ISA_MAX]; /* the kernels it runs: "avx512", "avx2", "neon", "portable" */
 } wire_heartbeat_t;
 

@@ -30,8 +30,7 @@ static double now_ms(void)
 }
 
 /* A featurizer around `net` (owned from here on; NULL passes the failure through). */
-static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *err,
-                                       size_t errlen)
+static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *err, size_t errlen)
 {
     if (!net)
         return NULL;
@@ -54,8 +53,8 @@ static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *
 featurizer_t *featurizer_new(const char *weights_path, int size, long max_pixels, isa_t isa,
                              char *err, size_t errlen)
 {
-    return featurizer_around(mobilenet_new(weights_path, size, isa, err, errlen), max_pixels,
-                             err, errlen);
+    return featurizer_around(mobilenet_new(weights_path, size, isa, err, errlen), max_pixels, err,
+                             errlen);
 }
 
 featurizer_t *featurizer_share(const featurizer_t *model, char *err, size_t errlen)

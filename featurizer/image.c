@@ -67,7 +67,7 @@ struct image_loader_t {
     size_t rgb_capacity;
     uint8_t *cmyk;
     size_t cmyk_capacity;
-    float *row;     /* one decoded row as floats, the horizontal pass's input */
+    float *row; /* one decoded row as floats, the horizontal pass's input */
     size_t row_capacity;
     float *scratch; /* the horizontal pass's output, height x S x 3 */
     size_t scratch_capacity;
@@ -201,14 +201,13 @@ static void resample_column_row(const kernels_t *kern, const filter_t *filter, i
         kernels_row_add_scaled(kern, dest, src + (size_t) k * row_len, weights[k], row_len);
 }
 
-void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh,
-                  float *scratch, isa_t isa)
+void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh, float *scratch,
+                  isa_t isa)
 {
     filter_t horizontal = {0}, vertical = {0};
     if (filter_prepare(&horizontal, w, ow) || filter_prepare(&vertical, h, oh)) {
         /* No way to report it through this test-and-benchmark entry point. */
-        fprintf(stderr, "image_resize: out of memory for %dx%d -> %dx%d filters\n", w, h, ow,
-                oh);
+        fprintf(stderr, "image_resize: out of memory for %dx%d -> %dx%d filters\n", w, h, ow, oh);
         abort();
     }
     for (int y = 0; y < h; y++)
@@ -332,14 +331,14 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
     /* TurboJPEG 2.1 returns success without filling these in for a tables-only stream
      * (SOI, tables, EOI: no frame), which a damaged JPEG can turn into. */
     int width = 0, height = 0, subsampling = -1, colorspace = -1;
-    if (tjDecompressHeader3(self->tj, bytes, (unsigned long) len, &width, &height,
-                            &subsampling, &colorspace) != 0)
+    if (tjDecompressHeader3(self->tj, bytes, (unsigned long) len, &width, &height, &subsampling,
+                            &colorspace) != 0)
         return turbojpeg_fail(self, err, errlen, "bad JPEG header");
     if (width <= 0 || height <= 0 || colorspace < 0)
         return fail(err, errlen, "no image in the JPEG (its header has no frame)");
     if ((long long) width * height > self->max_pixels)
-        return fail(err, errlen, "image is %dx%d, more than the limit of %ld pixels", width,
-                    height, self->max_pixels);
+        return fail(err, errlen, "image is %dx%d, more than the limit of %ld pixels", width, height,
+                    self->max_pixels);
 
     size_t pixels = (size_t) width * height;
     int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
@@ -350,8 +349,8 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
 
     /* Warnings (premature end of data, corrupt entropy data) make tjDecompress2 return -1
      * too, with error code TJERR_WARNING; we reject them like fatal errors, and say which. */
-    if (tjDecompress2(self->tj, bytes, (unsigned long) len, is_cmyk ? self->cmyk : self->rgb,
-                      width, 0, height, is_cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0)
+    if (tjDecompress2(self->tj, bytes, (unsigned long) len, is_cmyk ? self->cmyk : self->rgb, width,
+                      0, height, is_cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0)
         return turbojpeg_fail(self, err, errlen,
                               tjGetErrorCode(self->tj) == TJERR_WARNING
                                   ? "truncated or corrupt JPEG"

@@ -38,7 +38,7 @@ void image_loader_to_input(image_loader_t *self, float *input);
 
 /* The resize alone, exposed for tests and benchmarks: in is h x w x c floats (HWC), out is
  * oh x ow x c; scratch holds at least h * ow * c floats. Same rule as above. */
-void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh,
-                  float *scratch, isa_t isa);
+void image_resize(const float *in, int w, int h, int c, float *out, int ow, int oh, float *scratch,
+                  isa_t isa);
 
 #endif

@@ -15,19 +15,14 @@
 const kernels_t *kernels_get(isa_t isa)
 {
     switch (isa) {
-    case ISA_PORTABLE:
-        return &kernels_portable;
+    case ISA_PORTABLE: return &kernels_portable;
 #if defined(__x86_64__)
-    case ISA_AVX2:
-        return &kernels_avx2;
-    case ISA_AVX512:
-        return &kernels_avx512;
+    case ISA_AVX2: return &kernels_avx2;
+    case ISA_AVX512: return &kernels_avx512;
 #elif defined(__aarch64__)
-    case ISA_NEON:
-        return &kernels_neon;
+    case ISA_NEON: return &kernels_neon;
 #endif
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -48,18 +43,18 @@ kernels_pw_t *kernels_pw_new(const kernels_t *kern, int k, int n, const float *w
     self->k = k;
     self->n = n;
     self->pairs = pairs;
-    self->panels = calloc((size_t)k * npad, sizeof(float));
-    self->bias = calloc((size_t)npad, sizeof(float));
+    self->panels = calloc((size_t) k * npad, sizeof(float));
+    self->bias = calloc((size_t) npad, sizeof(float));
     if (!self->panels || !self->bias) {
         kernels_pw_destroy(&self);
         return NULL;
     }
     for (int n0 = 0; n0 < cols; n0 += kern->panel) {
         int pw = kernels_panel_width(kern, cols, n0);
-        float *panel = self->panels + (size_t)n0 * k;
+        float *panel = self->panels + (size_t) n0 * k;
         for (int o = n0; o < cols && o < n0 + kern->panel; o++)
             for (int i = 0; i < k; i++)
-                panel[(size_t)i * pw + (o - n0)] = weight[(size_t)(o % n) * k + i];
+                panel[(size_t) i * pw + (o - n0)] = weight[(size_t) (o % n) * k + i];
     }
     for (int o = 0; o < cols; o++)
         self->bias[o] = bias[o % n];
@@ -79,9 +74,9 @@ void kernels_pw_destroy(kernels_pw_t **self_p)
 
 size_t kernels_pw_bytes(const kernels_pw_t *self)
 {
-    size_t cols = (size_t)self->n * (self->pairs ? 2 : 1);
+    size_t cols = (size_t) self->n * (self->pairs ? 2 : 1);
     size_t npad = (cols + KERNELS_PAD - 1) / KERNELS_PAD * KERNELS_PAD;
-    return ((size_t)self->k + 1) * npad * sizeof(float);
+    return ((size_t) self->k + 1) * npad * sizeof(float);
 }
 
 void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
@@ -111,20 +106,18 @@ void kernels_row_scale(const kernels_t *kern, float *dest, const float *src, flo
     kern->row_scale(dest, src, w, n);
 }
 
-void kernels_row_add_scaled(const kernels_t *kern, float *dest, const float *src, float w,
-                            size_t n)
+void kernels_row_add_scaled(const kernels_t *kern, float *dest, const float *src, float w, size_t n)
 {
     kern->row_add_scaled(dest, src, w, n);
 }
 
-void kernels_row_affine(const kernels_t *kern, float *row, const float *scale,
-                        const float *offset, size_t n)
+void kernels_row_affine(const kernels_t *kern, float *row, const float *scale, const float *offset,
+                        size_t n)
 {
     kern->row_affine(row, scale, offset, n);
 }
 
-void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights,
-                      float *out)
+void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights, float *out)
 {
     weights->kern->stem_row(rows, w, weights, out);
 }
@@ -134,12 +127,12 @@ void kernels_conv3x3_reorder(const float *oihw, int cout, int cin, float *out)
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < cin; i++)
             for (int t = 0; t < 9; t++)
-                out[(size_t)o * 9 * cin + t * cin + i] = oihw[((size_t)o * cin + i) * 9 + t];
+                out[(size_t) o * 9 * cin + t * cin + i] = oihw[((size_t) o * cin + i) * 9 + t];
 }
 
 void kernels_dw_reorder(const float *c133, int c, float *out)
 {
     for (int ch = 0; ch < c; ch++)
         for (int t = 0; t < 9; t++)
-            out[(size_t)t * c + ch] = c133[(size_t)ch * 9 + t];
+            out[(size_t) t * c + ch] = c133[(size_t) ch * 9 + t];
 }

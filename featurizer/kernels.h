@@ -45,8 +45,7 @@ void kernels_conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, c
  * rows[0..2] are the input rows 2y-1 .. 2y+1, each w x 3 floats (a zero row for the
  * padding above or below); weights are kernels_pw_new(kern, 27, cout, ...) of the
  * kernels_conv3x3_reorder'ed weights; out is ((w - 1) / 2 + 1) x cout. */
-void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights,
-                      float *out);
+void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights, float *out);
 
 /* Reorders a 3x3 convolution's OIHW weights (cout x cin x 3 x 3) into the O x (ky, kx, I)
  * matrix the stem reads, ready for kernels_pw_new(kern, 9 * cin, cout, ...). */
@@ -75,7 +74,7 @@ void kernels_row_to_float(const kernels_t *kern, float *dest, const uint8_t *src
 void kernels_row_scale(const kernels_t *kern, float *dest, const float *src, float w, size_t n);
 void kernels_row_add_scaled(const kernels_t *kern, float *dest, const float *src, float w,
                             size_t n);
-void kernels_row_affine(const kernels_t *kern, float *row, const float *scale,
-                        const float *offset, size_t n);
+void kernels_row_affine(const kernels_t *kern, float *row, const float *scale, const float *offset,
+                        size_t n);
 
 #endif

@@ -12,8 +12,8 @@
 
 struct kernels_t {
     isa_t isa;
-    int panel;  /* outputs per packed 1x1 weight panel */
-    int lanes;  /* floats per vector: each panel is zero-padded to a multiple of it */
+    int panel; /* outputs per packed 1x1 weight panel */
+    int lanes; /* floats per vector: each panel is zero-padded to a multiple of it */
     void (*conv1x1)(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out);
     void (*stem_row)(const float *const rows[3], int w, const kernels_pw_t *weights, float *out);

@@ -22,8 +22,8 @@
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
-#include "featurizer/kernels_impl.h"
 #include "common/simd.h"
+#include "featurizer/kernels_impl.h"
 
 #define W SIMD_W
 #if SIMD_REGS >= 32
@@ -40,7 +40,7 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
  * four rows' accumulators. */
 #define DW_BLOCK(S, NOUT) ((S) == 1 && (NOUT) < 4 ? 4 : 2)
 #define DW_BLOCK_MAX 4
-#define DW_NOUT_MAX KERNELS_DW_ROWS            /* output rows of one depthwise pass */
+#define DW_NOUT_MAX KERNELS_DW_ROWS             /* output rows of one depthwise pass */
 #define DW_ROWS_MAX ((DW_NOUT_MAX - 1) * 2 + 3) /* the input rows they read, at stride 2 */
 
 /* One MR x (NV * W) output tile. Row i of the tile is G output pixels (1, or 2 for paired
@@ -53,25 +53,25 @@ INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int 
                       float *c, int ldc, int last, int NV, int MR)
 {
     vf acc[MR_MAX][NV_MAX];
-UNROLL
+    UNROLL
     for (int i = 0; i < MR; i++)
-UNROLL
-        for (int j = 0; j < NV; j++)
-            acc[i][j] = vf_load(bias + W * j);
-UNROLL
+        UNROLL
+    for (int j = 0; j < NV; j++)
+        acc[i][j] = vf_load(bias + W * j);
+    UNROLL
     for (int s = 0; s < NSEG; s++) {
         const float *as = a[s];
         for (int p = 0; p < run; p++, panel += pw) {
             vf b[NV_MAX];
-UNROLL
+            UNROLL
             for (int j = 0; j < NV; j++)
                 b[j] = vf_load(panel + W * j);
-UNROLL
+            UNROLL
             for (int i = 0; i < MR; i++) {
                 vf x = vf_set1(as[G * i * lda + p]), y = x;
                 if (G == 2)
                     y = vf_set1(as[(G * i + 1) * lda + p]);
-UNROLL
+                UNROLL
                 for (int j = 0; j < NV; j++) { /* vector j's lanes: pixel x's, y's or both */
                     vf av = G == 1 || 2 * j + 2 <= NV ? x : 2 * j >= NV ? y : vf_halves(x, y);
                     acc[i][j] += av * b[j];
@@ -79,19 +79,19 @@ UNROLL
             }
         }
     }
-UNROLL
+    UNROLL
     for (int i = 0; i < MR; i++) {
-UNROLL
+        UNROLL
         for (int j = 0; j < NV; j++) {
             int whole = j < NV - 1 || last == W;
             vf v = acc[i][j];
             if (relu6)
                 v = vf_relu6(v);
             if (res) {
-                const float *r = res + (size_t)i * ldc + W * j;
+                const float *r = res + (size_t) i * ldc + W * j;
                 v += whole ? vf_load(r) : vf_load_part(r, last);
             }
-            float *dst = c + (size_t)i * ldc + W * j;
+            float *dst = c + (size_t) i * ldc + W * j;
             if (whole)
                 vf_store(dst, v);
             else
@@ -113,24 +113,27 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
         int h = (m - i + tiles - t - 1) / (tiles - t);
         const float *a[3];
         for (int s = 0; s < NSEG; s++)
-            a[s] = in[s] + (size_t)i * G * lda;
-        const float *r = res ? res + (size_t)i * ldc : NULL;
-        float *c = out + (size_t)i * ldc;
+            a[s] = in[s] + (size_t) i * G * lda;
+        const float *r = res ? res + (size_t) i * ldc : NULL;
+        float *c = out + (size_t) i * ldc;
         i += h;
         if (h == MR) {
             gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
             continue;
         }
         /* A case for every height below MR_MAX; those not below this MR fold away. */
-#define HEIGHT(R)                                                                          \
-    case R:                                                                                \
-        if (R < MR)                                                                        \
-            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV,   \
-                      R < MR ? R : 1);                                                     \
+#define HEIGHT(R)                                                                                  \
+    case R:                                                                                        \
+        if (R < MR)                                                                                \
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV,           \
+                      R < MR ? R : 1);                                                             \
         break;
         switch (h) {
+            /* a table of cases, not statements: */
+            /* clang-format off */
             HEIGHT(1) HEIGHT(2) HEIGHT(3) HEIGHT(4) HEIGHT(5) HEIGHT(6) HEIGHT(7)
             HEIGHT(8) HEIGHT(9) HEIGHT(10) HEIGHT(11) HEIGHT(12) HEIGHT(13)
+            /* clang-format on */
         }
 #undef HEIGHT
     }
@@ -147,21 +150,21 @@ INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, i
         int pw = kernels_panel_width(kern, n, n0), nv = pw / W;
         int cols = n - n0 < kern->panel ? n - n0 : kern->panel;
         int last = cols - (nv - 1) * W;
-        const float *panel = w->panels + (size_t)n0 * w->k, *bias = w->bias + n0;
+        const float *panel = w->panels + (size_t) n0 * w->k, *bias = w->bias + n0;
         const float *r = res ? res + n0 : NULL;
         switch (nv) {
         case 1:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
-                       1, mr_for[1]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
+                       mr_for[1]);
             break;
 #if NV_MAX > 2
         case 2:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
-                       2, mr_for[2]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
+                       mr_for[2]);
             break;
         case 3:
-            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
-                       3, mr_for[3]);
+            gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
+                       mr_for[3]);
             break;
 #endif
         default:
@@ -174,12 +177,12 @@ INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, i
 
 /* gemm for each (NSEG, G) in a function of its own: one function holding all of them grows
  * past the size for which the compilers keep the tiles' accumulators in registers. */
-#define GEMM_INSTANCE(NSEG, G)                                                             \
-    static __attribute__((noinline)) void gemm_##NSEG##_##G(                               \
-        const float *const *in, int run, size_t lda, int m, const kernels_pw_t *w, int relu6, \
-        const float *res, float *out, int ldc)                                             \
-    {                                                                                      \
-        gemm(in, NSEG, run, lda, G, m, w, relu6, res, out, ldc);                           \
+#define GEMM_INSTANCE(NSEG, G)                                                                     \
+    static __attribute__((noinline)) void gemm_##NSEG##_##G(                                       \
+        const float *const *in, int run, size_t lda, int m, const kernels_pw_t *w, int relu6,      \
+        const float *res, float *out, int ldc)                                                     \
+    {                                                                                              \
+        gemm(in, NSEG, run, lda, G, m, w, relu6, res, out, ldc);                                   \
     }
 GEMM_INSTANCE(1, 1)
 GEMM_INSTANCE(1, 2)
@@ -198,8 +201,8 @@ INLINE void gemm_pixels(const float *const *in, int NSEG, int run, size_t lda, i
         (NSEG == 1 ? gemm_1_1 : gemm_3_1)(in, run, lda, m, w, relu6, res, out, n);
         return;
     }
-    void (*pairs)(const float *const *, int, size_t, int, const kernels_pw_t *, int,
-                  const float *, float *, int) = NSEG == 1 ? gemm_1_2 : gemm_3_2;
+    void (*pairs)(const float *const *, int, size_t, int, const kernels_pw_t *, int, const float *,
+                  float *, int) = NSEG == 1 ? gemm_1_2 : gemm_3_2;
     pairs(in, run, lda, m / 2, w, relu6, res, out, 2 * n);
     if (m % 2 == 0)
         return;
@@ -207,25 +210,25 @@ INLINE void gemm_pixels(const float *const *in, int NSEG, int run, size_t lda, i
     float pair[NV_MAX * W], rpair[NV_MAX * W];
     const float *last[3];
     for (int s = 0; s < NSEG; s++)
-        last[s] = in[s] + (size_t)(m - 1) * lda;
-    size_t at = (size_t)(m - 1) * n;
+        last[s] = in[s] + (size_t) (m - 1) * lda;
+    size_t at = (size_t) (m - 1) * n;
     if (res) {
-        memcpy(rpair, res + at, (size_t)n * sizeof(float));
-        memcpy(rpair + n, res + at, (size_t)n * sizeof(float));
+        memcpy(rpair, res + at, (size_t) n * sizeof(float));
+        memcpy(rpair + n, res + at, (size_t) n * sizeof(float));
     }
     pairs(last, run, 0, 1, w, relu6, res ? rpair : NULL, pair, 2 * n);
-    memcpy(out + at, pair, (size_t)n * sizeof(float));
+    memcpy(out + at, pair, (size_t) n * sizeof(float));
 }
 
 static void conv1x1(const float *in, int m, const kernels_pw_t *w, int relu6, const float *res,
                     float *out)
 {
-    gemm_pixels(&in, 1, w->k, (size_t)w->k, m, w, relu6, res, out);
+    gemm_pixels(&in, 1, w->k, (size_t) w->k, m, w, relu6, res, out);
 }
 
 /* Stem output pixel x from a copy of its window, zeros standing for the padding. */
-static void stem_edge_pixel(const float *const rows[3], int w, int x,
-                            const kernels_pw_t *weights, float *out)
+static void stem_edge_pixel(const float *const rows[3], int w, int x, const kernels_pw_t *weights,
+                            float *out)
 {
     float window[27];
     for (int ky = 0; ky < 3; ky++)
@@ -234,7 +237,7 @@ static void stem_edge_pixel(const float *const rows[3], int w, int x,
             window[ky * 9 + t] = ix >= 0 && ix < w ? rows[ky][ix * 3 + t % 3] : 0.0f;
         }
     const float *in = window;
-    gemm_pixels(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t)x * weights->n);
+    gemm_pixels(&in, 1, 27, 27, 1, weights, 1, NULL, out + (size_t) x * weights->n);
 }
 
 /* One output row of the stem (3x3, stride 2, padding 1, RGB in): the pixels whose window
@@ -257,20 +260,20 @@ static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weig
 
 /* Output vector x of a depthwise row, skipping the taps outside the row: for the edges and
  * leftovers. */
-INLINE void dw_pixel(const float *const *rows, int x, int w, size_t c, int S, const vf k[9],
-                     vf acc, float *out)
+INLINE void dw_pixel(const float *const *rows, int x, int w, size_t c, int S, const vf k[9], vf acc,
+                     float *out)
 {
     int ix = x * S - 1; /* the left tap's column */
-UNROLL
+    UNROLL
     for (int ky = 0; ky < 3; ky++) {
-        const float *p = rows[ky] + (size_t)(ix + 1) * c; /* the centre tap */
+        const float *p = rows[ky] + (size_t) (ix + 1) * c; /* the centre tap */
         if (ix >= 0)
             acc += vf_load(p - c) * k[3 * ky];
         acc += vf_load(p) * k[3 * ky + 1];
         if (ix + 2 < w)
             acc += vf_load(p + c) * k[3 * ky + 2];
     }
-    vf_store(out + (size_t)x * c, vf_relu6(acc));
+    vf_store(out + (size_t) x * c, vf_relu6(acc));
 }
 
 /* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT
@@ -281,34 +284,34 @@ INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT,
 {
     const int B = DW_BLOCK(S, NOUT);
     vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX + 2];
-UNROLL
+    UNROLL
     for (int o = 0; o < NOUT; o++)
-UNROLL
-        for (int i = 0; i < B; i++)
-            acc[o][i] = b;
-UNROLL
+        UNROLL
+    for (int i = 0; i < B; i++)
+        acc[o][i] = b;
+    UNROLL
     for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
-        const float *p = rows[r] + (size_t)(x * S - 1) * c;
-UNROLL
+        const float *p = rows[r] + (size_t) (x * S - 1) * c;
+        UNROLL
         for (int j = 0; j < (B - 1) * S + 3; j++)
             v[j] = vf_load(p + j * c);
-UNROLL
+        UNROLL
         for (int o = 0; o < NOUT; o++) {
             int ky = r - o * S; /* this input row's tap row for output row o */
             if (ky < 0 || ky > 2)
                 continue;
-UNROLL
+            UNROLL
             for (int kx = 0; kx < 3; kx++)
-UNROLL
-                for (int i = 0; i < B; i++) /* innermost: independent chains interleave */
-                    acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
+                UNROLL
+            for (int i = 0; i < B; i++) /* innermost: independent chains interleave */
+                acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
         }
     }
-UNROLL
+    UNROLL
     for (int o = 0; o < NOUT; o++)
-UNROLL
-        for (int i = 0; i < B; i++)
-            vf_store(out[o] + (size_t)(x + i) * c, vf_relu6(acc[o][i]));
+        UNROLL
+    for (int i = 0; i < B; i++)
+        vf_store(out[o] + (size_t) (x + i) * c, vf_relu6(acc[o][i]));
 }
 
 INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, const float *weight,
@@ -332,11 +335,11 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
         vf b = vf_load(bias + c0);
         int x = 1;
         for (; x + DW_BLOCK(S, NOUT) <= hi; x += DW_BLOCK(S, NOUT))
-            dw_block(r, x, (size_t)c, S, NOUT, k, b, o);
+            dw_block(r, x, (size_t) c, S, NOUT, k, b, o);
         for (int i = 0; i < NOUT; i++) {
-            dw_pixel(r + i * S, 0, w, (size_t)c, S, k, b, o[i]);
+            dw_pixel(r + i * S, 0, w, (size_t) c, S, k, b, o[i]);
             for (int xe = x; xe < wo; xe++)
-                dw_pixel(r + i * S, xe, w, (size_t)c, S, k, b, o[i]);
+                dw_pixel(r + i * S, xe, w, (size_t) c, S, k, b, o[i]);
         }
     }
 }
@@ -378,14 +381,14 @@ static void avgpool(const float *in, int m, int c, float *out)
     for (; c0 + W <= c; c0 += W) {
         vf sum = {0};
         for (int i = 0; i < m; i++)
-            sum += vf_load(in + (size_t)i * c + c0);
-        vf_store(out + c0, sum / (float)m);
+            sum += vf_load(in + (size_t) i * c + c0);
+        vf_store(out + c0, sum / (float) m);
     }
     for (; c0 < c; c0++) {
         float sum = 0;
         for (int i = 0; i < m; i++)
-            sum += in[(size_t)i * c + c0];
-        out[c0] = sum / (float)m;
+            sum += in[(size_t) i * c + c0];
+        out[c0] = sum / (float) m;
     }
 }
 

@@ -34,16 +34,16 @@
 static const struct {
     int cout, stride, expand;
 } blocks[NBLOCKS] = {
-    {16, 1, 1},  {24, 2, 6},  {24, 1, 6},  {32, 2, 6},  {32, 1, 6},  {32, 1, 6},
-    {64, 2, 6},  {64, 1, 6},  {64, 1, 6},  {64, 1, 6},  {96, 1, 6},  {96, 1, 6},
-    {96, 1, 6},  {160, 2, 6}, {160, 1, 6}, {160, 1, 6}, {320, 1, 6},
+    {16, 1, 1}, {24, 2, 6},  {24, 1, 6},  {32, 2, 6},  {32, 1, 6},  {32, 1, 6},
+    {64, 2, 6}, {64, 1, 6},  {64, 1, 6},  {64, 1, 6},  {96, 1, 6},  {96, 1, 6},
+    {96, 1, 6}, {160, 2, 6}, {160, 1, 6}, {160, 1, 6}, {320, 1, 6},
 };
 
 typedef struct {
     int cin, hidden, cout, stride;
-    int h, w, ho, wo; /* input and output grids at the planned size */
-    int band;         /* output rows per band */
-    int ring_rows;    /* expanded rows the ring holds */
+    int h, w, ho, wo;     /* input and output grids at the planned size */
+    int band;             /* output rows per band */
+    int ring_rows;        /* expanded rows the ring holds */
     kernels_pw_t *expand; /* NULL when the block has no expansion */
     float *dw_weight;     /* 9 x hidden */
     float *dw_bias;
@@ -53,7 +53,7 @@ typedef struct {
 struct mobilenet_t {
     int size;
     const kernels_t *kern; /* the instruction set every layer runs on */
-    int shares_weights; /* made by mobilenet_share: the weights belong to another network */
+    int shares_weights;    /* made by mobilenet_share: the weights belong to another network */
     int stem_h, stem_w;
     kernels_pw_t *stem;
     block_t block[NBLOCKS];
@@ -86,10 +86,10 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 
 static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape)
 {
-    size_t used = (size_t)snprintf(buf, len, "[");
+    size_t used = (size_t) snprintf(buf, len, "[");
     for (int i = 0; i < ndim && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? "," : "",
-                                 (long long)shape[i]);
+        used +=
+            (size_t) snprintf(buf + used, len - used, "%s%lld", i ? "," : "", (long long) shape[i]);
     if (used < len)
         snprintf(buf + used, len - used, "]");
 }
@@ -120,8 +120,7 @@ static const float *find_tensor(const safetensors_t *st, const char *prefix, con
 
 /* A convolution's weight [o, i, k, k] and bias [o]; *used counts the tensors read. */
 static int find_conv(const safetensors_t *st, const char *prefix, int o, int i, int k,
-                     const float **weight, const float **bias, int *used, char *err,
-                     size_t errlen)
+                     const float **weight, const float **bias, int *used, char *err, size_t errlen)
 {
     const int64_t wshape[4] = {o, i, k, k}, bshape[1] = {o};
     *weight = find_tensor(st, prefix, "weight", 4, wshape, err, errlen);
@@ -142,7 +141,7 @@ static kernels_pw_t *load_pointwise(const kernels_t *kern, const safetensors_t *
     if (k == 1) {
         pw = kernels_pw_new(kern, i, o, weight, bias);
     } else {
-        float *mat = malloc((size_t)o * i * 9 * sizeof *mat);
+        float *mat = malloc((size_t) o * i * 9 * sizeof *mat);
         if (mat)
             kernels_conv3x3_reorder(weight, o, i, mat);
         pw = mat ? kernels_pw_new(kern, 9 * i, o, mat, bias) : NULL;
@@ -168,14 +167,14 @@ static int load_block(const kernels_t *kern, const safetensors_t *st, int index,
     snprintf(prefix, sizeof prefix, "features.%d.conv.%d.0", index, expand);
     if (find_conv(st, prefix, b->hidden, 1, 3, &weight, &bias, used, err, errlen))
         return -1;
-    b->dw_weight = malloc((size_t)b->hidden * 9 * sizeof(float));
-    b->dw_bias = malloc((size_t)b->hidden * sizeof(float));
+    b->dw_weight = malloc((size_t) b->hidden * 9 * sizeof(float));
+    b->dw_bias = malloc((size_t) b->hidden * sizeof(float));
     if (!b->dw_weight || !b->dw_bias) {
         fail(err, errlen, "%s: %s: out of memory", safetensors_path(st), prefix);
         return -1;
     }
     kernels_dw_reorder(weight, b->hidden, b->dw_weight);
-    memcpy(b->dw_bias, bias, (size_t)b->hidden * sizeof(float));
+    memcpy(b->dw_bias, bias, (size_t) b->hidden * sizeof(float));
     snprintf(prefix, sizeof prefix, "features.%d.conv.%d", index, expand + 1);
     b->project = load_pointwise(kern, st, prefix, b->cout, b->hidden, 1, used, err, errlen);
     return b->project ? 0 : -1;
@@ -194,7 +193,7 @@ static int load_weights(mobilenet_t *self, const safetensors_t *st, char *err, s
     if (!(self->head = load_pointwise(kern, st, "features.18.0", MOBILENET_FEATURES, HEAD_IN, 1,
                                       &used, err, errlen)))
         return -1;
-    if (safetensors_count(st) != (size_t)used) {
+    if (safetensors_count(st) != (size_t) used) {
         fail(err, errlen, "%s: %zu tensors, expected the %d of MobileNetV2", safetensors_path(st),
              safetensors_count(st), used);
         return -1;
@@ -209,9 +208,9 @@ static void plan(mobilenet_t *self)
     self->stem_h = out_side(s, 2);
     self->stem_w = out_side(s, 2);
     self->flops = 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT;
-    self->act_floats = (size_t)self->stem_h * self->stem_w * STEM_OUT;
+    self->act_floats = (size_t) self->stem_h * self->stem_w * STEM_OUT;
     self->ring_floats = self->dw_floats = 0;
-    self->row_floats = (size_t)s * 3; /* the zero row stands for the stem's padding too */
+    self->row_floats = (size_t) s * 3; /* the zero row stands for the stem's padding too */
     int h = self->stem_h, w = self->stem_w, c = STEM_OUT;
     for (int i = 0; i < NBLOCKS; i++) {
         block_t *b = &self->block[i];
@@ -221,24 +220,25 @@ static void plan(mobilenet_t *self)
         b->stride = blocks[i].stride;
         b->h = h, b->w = w;
         b->ho = out_side(h, b->stride), b->wo = out_side(w, b->stride);
-        size_t in_row = (size_t)b->w * b->hidden, out_row = (size_t)b->wo * b->hidden;
+        size_t in_row = (size_t) b->w * b->hidden, out_row = (size_t) b->wo * b->hidden;
         int has_ring = b->hidden != b->cin;
         b->band = b->ho;
         for (;;) {
             b->ring_rows = imin((b->band - 1) * b->stride + 3, b->h);
-            size_t bytes = ((has_ring ? b->ring_rows * in_row : 0) + b->band * out_row) * sizeof(float);
+            size_t bytes =
+                ((has_ring ? b->ring_rows * in_row : 0) + b->band * out_row) * sizeof(float);
             if (bytes <= BAND_BYTES || b->band == 1)
                 break;
             b->band--;
         }
-        if (has_ring && (size_t)b->ring_rows * in_row > self->ring_floats)
-            self->ring_floats = (size_t)b->ring_rows * in_row;
-        if ((size_t)b->band * out_row > self->dw_floats)
-            self->dw_floats = (size_t)b->band * out_row;
+        if (has_ring && (size_t) b->ring_rows * in_row > self->ring_floats)
+            self->ring_floats = (size_t) b->ring_rows * in_row;
+        if ((size_t) b->band * out_row > self->dw_floats)
+            self->dw_floats = (size_t) b->band * out_row;
         if (in_row > self->row_floats)
             self->row_floats = in_row;
-        if ((size_t)b->ho * b->wo * b->cout > self->act_floats)
-            self->act_floats = (size_t)b->ho * b->wo * b->cout;
+        if ((size_t) b->ho * b->wo * b->cout > self->act_floats)
+            self->act_floats = (size_t) b->ho * b->wo * b->cout;
         self->flops += 2.0 * b->ho * b->wo * b->hidden * (9 + b->cout) +
                        (has_ring ? 2.0 * h * w * b->cin * b->hidden : 0);
         h = b->ho, w = b->wo, c = b->cout;
@@ -250,7 +250,7 @@ static void plan(mobilenet_t *self)
 /* 64-byte aligned, zeroed. */
 static float *alloc_floats(size_t n)
 {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t) 63;
     float *p = aligned_alloc(64, bytes ? bytes : 64);
     if (p)
         memset(p, 0, bytes);
@@ -262,13 +262,13 @@ static float *alloc_floats(size_t n)
 static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
 {
     int size = self->size;
-    self->input = alloc_floats((size_t)size * size * 3);
+    self->input = alloc_floats((size_t) size * size * 3);
     self->act[0] = alloc_floats(self->act_floats);
     self->act[1] = alloc_floats(self->act_floats);
     self->ring = alloc_floats(self->ring_floats);
     self->dw_out = alloc_floats(self->dw_floats);
     self->zero_row = alloc_floats(self->row_floats);
-    self->head_out = alloc_floats((size_t)self->head_h * self->head_w * MOBILENET_FEATURES);
+    self->head_out = alloc_floats((size_t) self->head_h * self->head_w * MOBILENET_FEATURES);
     if (!self->input || !self->act[0] || !self->act[1] || !self->ring || !self->dw_out ||
         !self->zero_row || !self->head_out) {
         fail(err, errlen, "out of memory for the %dx%d network buffers", size, size);
@@ -277,8 +277,7 @@ static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
     return self;
 }
 
-mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err,
-                           size_t errlen)
+mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err, size_t errlen)
 {
     if (size < 1 || size > MOBILENET_MAX_SIZE) {
         fail(err, errlen, "input size %d is not in 1..%d", size, MOBILENET_MAX_SIZE);
@@ -367,7 +366,7 @@ double mobilenet_flops(const mobilenet_t *self)
 
 static void run_stem(mobilenet_t *self, float *out)
 {
-    size_t in_row = (size_t)self->size * 3, out_row = (size_t)self->stem_w * STEM_OUT;
+    size_t in_row = (size_t) self->size * 3, out_row = (size_t) self->stem_w * STEM_OUT;
     for (int y = 0; y < self->stem_h; y++) {
         const float *rows[3];
         for (int r = 0; r < 3; r++) {
@@ -382,10 +381,10 @@ static void run_stem(mobilenet_t *self, float *out)
  * y % ring_rows), one GEMM per contiguous run of slots. */
 static void expand_rows(mobilenet_t *self, const block_t *b, const float *in, int from, int to)
 {
-    size_t ring_row = (size_t)b->w * b->hidden;
+    size_t ring_row = (size_t) b->w * b->hidden;
     while (from < to) {
         int slot = from % b->ring_rows, n = imin(to - from, b->ring_rows - slot);
-        kernels_conv1x1(in + (size_t)from * b->w * b->cin, n * b->w, b->expand, 1, NULL,
+        kernels_conv1x1(in + (size_t) from * b->w * b->cin, n * b->w, b->expand, 1, NULL,
                         self->ring + slot * ring_row);
         from += n;
     }
@@ -398,15 +397,15 @@ static const float *dw_input_row(const mobilenet_t *self, const block_t *b, cons
     if (iy < 0 || iy >= b->h)
         return self->zero_row;
     if (!b->expand)
-        return in + (size_t)iy * b->w * b->cin;
-    return self->ring + (size_t)(iy % b->ring_rows) * b->w * b->hidden;
+        return in + (size_t) iy * b->w * b->cin;
+    return self->ring + (size_t) (iy % b->ring_rows) * b->w * b->hidden;
 }
 
 static void run_block(mobilenet_t *self, const block_t *b, const float *in, float *out)
 {
     int residual = b->stride == 1 && b->cin == b->cout;
     int expanded = 0; /* expanded rows [0, expanded) have been computed */
-    size_t dw_row = (size_t)b->wo * b->hidden, out_row = (size_t)b->wo * b->cout;
+    size_t dw_row = (size_t) b->wo * b->hidden, out_row = (size_t) b->wo * b->cout;
     for (int o0 = 0; o0 < b->ho; o0 += b->band) {
         int o1 = imin(o0 + b->band, b->ho);
         if (b->expand) {

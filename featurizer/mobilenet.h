@@ -20,8 +20,7 @@ typedef struct mobilenet_t mobilenet_t;
 /* size: input side S (1 .. MOBILENET_MAX_SIZE); isa: the kernels' instruction set, which
  * the CPU must be able to run (isa_runs). NULL with "PATH: problem" in err on failure, e.g.
  * "m.safetensors: features.3.conv.1.0.weight: shape [144,1,3,4], expected [144,1,3,3]". */
-mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err,
-                           size_t errlen);
+mobilenet_t *mobilenet_new(const char *weights_path, int size, isa_t isa, char *err, size_t errlen);
 /* A second network on the weights of `model`, with buffers of its own, for another thread:
  * runs of the two may overlap. `model` must be destroyed after every network sharing it.
  * NULL with the reason in err when out of memory. */

@@ -82,7 +82,8 @@ static int read_uints(const json_t *array, uint64_t *values, int max, int *count
         return -1;
     size_t i;
     const json_t *item;
-    json_array_foreach(array, i, item) {
+    json_array_foreach(array, i, item)
+    {
         if (!json_is_integer(item) || json_integer_value(item) < 0)
             return -1;
         values[i] = (uint64_t) json_integer_value(item);
@@ -92,8 +93,8 @@ static int read_uints(const json_t *array, uint64_t *values, int max, int *count
 }
 
 /* One tensor's {"dtype", "shape", "data_offsets"}: exactly those fields, nothing else. */
-static int read_entry(const char *path, const char *name, json_t *value,
-                      tensor_entry_t *entry, char *err, size_t errlen)
+static int read_entry(const char *path, const char *name, json_t *value, tensor_entry_t *entry,
+                      char *err, size_t errlen)
 {
     if (!json_is_object(value)) {
         set_error(err, errlen, path, BAD_HEADER "tensor \"%s\" is not an object", name);
@@ -101,18 +102,21 @@ static int read_entry(const char *path, const char *name, json_t *value,
     }
     const char *key;
     json_t *field;
-    json_object_foreach(value, key, field)
-        if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets")) {
-            set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": unexpected field \"%s\"",
-                      name, key);
-            return -1;
-        }
+    json_object_foreach(value, key, field) if (strcmp(key, "dtype") && strcmp(key, "shape") &&
+                                               strcmp(key, "data_offsets"))
+    {
+        set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": unexpected field \"%s\"", name,
+                  key);
+        return -1;
+    }
     const json_t *dtype = json_object_get(value, "dtype");
     const json_t *shape = json_object_get(value, "shape");
     const json_t *offsets = json_object_get(value, "data_offsets");
     if (!dtype || !shape || !offsets) {
         set_error(err, errlen, path, BAD_HEADER "tensor \"%s\" lacks %s", name,
-                  !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+                  !dtype   ? "dtype"
+                  : !shape ? "shape"
+                           : "data_offsets");
         return -1;
     }
     if (!json_is_string(dtype)) {
@@ -154,11 +158,11 @@ static int check_metadata(const char *path, json_t *metadata, char *err, size_t 
         set_error(err, errlen, path, BAD_HEADER "__metadata__ is not an object");
         return -1;
     }
-    json_object_foreach(metadata, key, value)
-        if (!json_is_string(value)) {
-            set_error(err, errlen, path, BAD_HEADER "__metadata__ \"%s\" is not a string", key);
-            return -1;
-        }
+    json_object_foreach(metadata, key, value) if (!json_is_string(value))
+    {
+        set_error(err, errlen, path, BAD_HEADER "__metadata__ \"%s\" is not a string", key);
+        return -1;
+    }
     return 0;
 }
 
@@ -191,7 +195,8 @@ static int parse_header(safetensors_t *self, const char *text, size_t len,
     }
     const char *name;
     json_t *value;
-    json_object_foreach(self->header, name, value) {
+    json_object_foreach(self->header, name, value)
+    {
         if (strcmp(name, "__metadata__") == 0) {
             if (check_metadata(self->path, value, err, errlen) != 0)
                 goto fail;
@@ -253,8 +258,7 @@ static int check_tensors(safetensors_t *self, tensor_entry_t *entries, const cha
             set_error(err, errlen, self->path,
                       "truncated: tensor \"%s\" ends at byte %llu of the data section but "
                       "the file has only %llu bytes of data",
-                      tensor->name, (unsigned long long) entry->end,
-                      (unsigned long long) data_len);
+                      tensor->name, (unsigned long long) entry->end, (unsigned long long) data_len);
             return -1;
         }
         if (entry->end - entry->begin != 4 * count) {
@@ -288,7 +292,7 @@ static int check_tensors(safetensors_t *self, tensor_entry_t *entries, const cha
         return -1;
     }
     for (size_t i = 0; i < self->count; i++)
-        ranges[i] = (range_t) {entries[i].begin, entries[i].end, i};
+        ranges[i] = (range_t){entries[i].begin, entries[i].end, i};
     qsort(ranges, self->count, sizeof *ranges, compare_ranges);
     int rc = 0;
     const range_t *previous = NULL;
@@ -366,8 +370,7 @@ safetensors_t *safetensors_open(const char *path, char *err, size_t errlen)
     const char *header = (const char *) bytes + 8;
     if (parse_header(self, header, (size_t) header_len, &entries, err, errlen))
         goto fail;
-    if (check_tensors(self, entries, header + header_len, file_len - 8 - header_len, err,
-                      errlen))
+    if (check_tensors(self, entries, header + header_len, file_len - 8 - header_len, err, errlen))
         goto fail;
     free(entries);
     return self;

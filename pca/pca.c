@@ -68,10 +68,10 @@
 struct pca_t {
     pca_options_t options;
     int dim;
-    int64_t n;       /* vectors merged into mean and m2 */
-    double *mean;    /* dim */
-    double *m2;      /* dim x dim, upper triangle valid */
-    float *pending;  /* PCA_BLOCK x dim rows not merged yet */
+    int64_t n;      /* vectors merged into mean and m2 */
+    double *mean;   /* dim */
+    double *m2;     /* dim x dim, upper triangle valid */
+    float *pending; /* PCA_BLOCK x dim rows not merged yet */
     int npending;
     double *centred; /* (PCA_BLOCK + 1) x dim scratch for the merge */
     double *packed;  /* centred, repacked by syrk_upper_add */
@@ -98,7 +98,7 @@ pca_t *pca_new(const pca_options_t *options)
     pca_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    size_t dim = (size_t)options->dim;
+    size_t dim = (size_t) options->dim;
     self->options = *options;
     self->dim = options->dim;
     self->mean = calloc(dim, sizeof *self->mean);
@@ -140,34 +140,34 @@ pca_t *pca_snapshot(const pca_t *self, uint64_t version)
     pca_t *copy = pca_new(&self->options);
     if (!copy)
         return NULL;
-    size_t dim = (size_t)self->dim;
+    size_t dim = (size_t) self->dim;
     copy->n = self->n;
     copy->npending = self->npending;
     copy->version = version;
     memcpy(copy->mean, self->mean, dim * sizeof *copy->mean);
     memcpy(copy->m2, self->m2, dim * dim * sizeof *copy->m2);
-    memcpy(copy->pending, self->pending, (size_t)self->npending * dim * sizeof *copy->pending);
+    memcpy(copy->pending, self->pending, (size_t) self->npending * dim * sizeof *copy->pending);
     return copy;
 }
 
 /* Merges b rows into the sums (Chan et al.; see the top of the file). */
 static void merge_block(pca_t *self, const float *rows, int b)
 {
-    size_t dim = (size_t)self->dim;
+    size_t dim = (size_t) self->dim;
     double *xc = self->centred;
-    double *delta = xc + (size_t)b * dim; /* the extra (b + 1)-th row */
+    double *delta = xc + (size_t) b * dim; /* the extra (b + 1)-th row */
     for (size_t j = 0; j < dim; j++)
         delta[j] = 0;
     for (int i = 0; i < b; i++)
         for (size_t j = 0; j < dim; j++)
-            delta[j] += rows[(size_t)i * dim + j];
+            delta[j] += rows[(size_t) i * dim + j];
     for (size_t j = 0; j < dim; j++)
         delta[j] /= b; /* the block mean, for now */
     for (int i = 0; i < b; i++)
         for (size_t j = 0; j < dim; j++)
-            xc[(size_t)i * dim + j] = rows[(size_t)i * dim + j] - delta[j];
+            xc[(size_t) i * dim + j] = rows[(size_t) i * dim + j] - delta[j];
 
-    double n_a = (double)self->n, n_new = n_a + b;
+    double n_a = (double) self->n, n_new = n_a + b;
     double w = sqrt(n_a * b / n_new);
     for (size_t j = 0; j < dim; j++) {
         double d = delta[j] - self->mean[j];
@@ -188,7 +188,7 @@ static void flush(pca_t *self)
 
 void pca_add(pca_t *self, const float *rows, size_t n)
 {
-    size_t dim = (size_t)self->dim;
+    size_t dim = (size_t) self->dim;
     while (n > 0) {
         if (self->npending == 0 && n >= PCA_BLOCK) {
             merge_block(self, rows, PCA_BLOCK);
@@ -196,11 +196,11 @@ void pca_add(pca_t *self, const float *rows, size_t n)
             n -= PCA_BLOCK;
             continue;
         }
-        size_t take = (size_t)(PCA_BLOCK - self->npending);
+        size_t take = (size_t) (PCA_BLOCK - self->npending);
         if (take > n)
             take = n;
-        memcpy(self->pending + (size_t)self->npending * dim, rows, take * dim * sizeof *rows);
-        self->npending += (int)take;
+        memcpy(self->pending + (size_t) self->npending * dim, rows, take * dim * sizeof *rows);
+        self->npending += (int) take;
         rows += take * dim;
         n -= take;
         if (self->npending == PCA_BLOCK)
@@ -212,7 +212,7 @@ void pca_add(pca_t *self, const float *rows, size_t n)
 static void fix_signs(double *axes, int k, int dim)
 {
     for (int i = 0; i < k; i++) {
-        double *a = axes + (size_t)i * dim;
+        double *a = axes + (size_t) i * dim;
         int best = 0;
         for (int j = 1; j < dim; j++)
             if (fabs(a[j]) > fabs(a[best]))
@@ -243,7 +243,7 @@ int pca_refresh(pca_t *self)
     if (self->n < 2)
         return -1;
     int dim = self->dim, k = 0;
-    size_t d = (size_t)dim;
+    size_t d = (size_t) dim;
     int ok = 0;
     /* Workspace: the covariance (column-major lower == row-major upper), T's diagonal and
      * off-diagonal twice (dstemr destroys its copy), tau, all eigenvalues (dsterf, then
@@ -260,7 +260,7 @@ int pca_refresh(pca_t *self)
     double *diag = work, *off = work + d, *diag2 = work + 2 * d, *off2 = work + 3 * d;
     double *tau = work + 4 * d, *all = work + 5 * d, *w = work + 6 * d;
 
-    double inv = 1.0 / (double)(self->n - 1);
+    double inv = 1.0 / (double) (self->n - 1);
     for (size_t i = 0; i < d; i++)
         for (size_t j = i; j < d; j++)
             c[i * d + j] = self->m2[i * d + j] * inv;
@@ -289,25 +289,25 @@ int pca_refresh(pca_t *self)
     }
     k = choose_k(&self->options, all, dim, total);
 
-    axes = malloc((size_t)k * d * sizeof *axes);
-    z = malloc((size_t)k * d * sizeof *z);
-    values = malloc((size_t)k * sizeof *values);
-    ratios = malloc((size_t)k * sizeof *ratios);
-    isuppz = malloc(2 * (size_t)k * sizeof *isuppz);
+    axes = malloc((size_t) k * d * sizeof *axes);
+    z = malloc((size_t) k * d * sizeof *z);
+    values = malloc((size_t) k * sizeof *values);
+    ratios = malloc((size_t) k * sizeof *ratios);
+    isuppz = malloc(2 * (size_t) k * sizeof *isuppz);
     if (!axes || !z || !values || !ratios || !isuppz)
         goto done;
     memcpy(diag2, diag, d * sizeof *diag2);
     memcpy(off2, off, d * sizeof *off2);
     lapack_int found = 0;
     lapack_logical tryrac = 1;
-    if (LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', dim, diag2, off2, 0, 0, dim - k + 1, dim,
-                       &found, w, z, dim, k, isuppz, &tryrac) != 0 ||
+    if (LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', dim, diag2, off2, 0, 0, dim - k + 1, dim, &found,
+                       w, z, dim, k, isuppz, &tryrac) != 0 ||
         found != k)
         goto done;
     if (LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', dim, k, c, dim, tau, z, dim) != 0)
         goto done;
     for (int i = 0; i < k; i++) { /* column k-1-i of z (ascending) is axis i */
-        memcpy(axes + (size_t)i * d, z + (size_t)(k - 1 - i) * d, d * sizeof *axes);
+        memcpy(axes + (size_t) i * d, z + (size_t) (k - 1 - i) * d, d * sizeof *axes);
         values[i] = all[i];
         ratios[i] = total > 0 ? all[i] / total : 0;
     }
@@ -337,21 +337,51 @@ done:
     return ok ? 0 : -1;
 }
 
-int64_t pca_count(const pca_t *self) { return self->n + self->npending; }
-uint64_t pca_version(const pca_t *self) { return self->version; }
-int pca_k(const pca_t *self) { return self->k; }
-const pca_options_t *pca_options(const pca_t *self) { return &self->options; }
-const double *pca_mean(const pca_t *self) { return self->model_mean; }
-const double *pca_scale(const pca_t *self) { return self->model_scale; }
-const double *pca_axes(const pca_t *self) { return self->axes; }
-const double *pca_eigenvalues(const pca_t *self) { return self->eigenvalues; }
-const double *pca_variance_ratios(const pca_t *self) { return self->ratios; }
-double pca_total_variance(const pca_t *self) { return self->total_variance; }
+int64_t pca_count(const pca_t *self)
+{
+    return self->n + self->npending;
+}
+uint64_t pca_version(const pca_t *self)
+{
+    return self->version;
+}
+int pca_k(const pca_t *self)
+{
+    return self->k;
+}
+const pca_options_t *pca_options(const pca_t *self)
+{
+    return &self->options;
+}
+const double *pca_mean(const pca_t *self)
+{
+    return self->model_mean;
+}
+const double *pca_scale(const pca_t *self)
+{
+    return self->model_scale;
+}
+const double *pca_axes(const pca_t *self)
+{
+    return self->axes;
+}
+const double *pca_eigenvalues(const pca_t *self)
+{
+    return self->eigenvalues;
+}
+const double *pca_variance_ratios(const pca_t *self)
+{
+    return self->ratios;
+}
+double pca_total_variance(const pca_t *self)
+{
+    return self->total_variance;
+}
 
 /* rows (n x dim floats) -> centred, scaled doubles in y. */
 static void centre_rows(const pca_t *self, const float *rows, size_t n, double *y)
 {
-    size_t d = (size_t)self->dim;
+    size_t d = (size_t) self->dim;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) {
             double v = rows[i * d + j] - self->model_mean[j];
@@ -363,7 +393,7 @@ int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
 {
     if (self->k == 0)
         return -1;
-    size_t d = (size_t)self->dim, k = (size_t)self->k;
+    size_t d = (size_t) self->dim, k = (size_t) self->k;
     size_t chunk = n < PCA_BLOCK ? n : PCA_BLOCK;
     double *y = malloc(chunk * d * sizeof *y);
     double *p = malloc(chunk * k * sizeof *p);
@@ -372,13 +402,13 @@ int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
         size_t m = n - at < chunk ? n - at : chunk;
         centre_rows(self, rows + at * d, m, y);
         if (m == 1)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0, self->axes,
-                        self->dim, y, 1, 0.0, p, 1);
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0, self->axes, self->dim,
+                        y, 1, 0.0, p, 1);
         else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, self->k, self->dim,
-                        1.0, y, self->dim, self->axes, self->dim, 0.0, p, self->k);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, self->k, self->dim, 1.0,
+                        y, self->dim, self->axes, self->dim, 0.0, p, self->k);
         for (size_t i = 0; i < m * k; i++)
-            out[at * k + i] = (float)p[i];
+            out[at * k + i] = (float) p[i];
     }
     free(y);
     free(p);
@@ -407,25 +437,25 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t len)
 static void put_u32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+        p[i] = (unsigned char) (v >> (8 * i));
 }
 static void put_u64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+        p[i] = (unsigned char) (v >> (8 * i));
 }
 static uint32_t get_u32(const unsigned char *p)
 {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
+        v |= (uint32_t) p[i] << (8 * i);
     return v;
 }
 static uint64_t get_u64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
+        v |= (uint64_t) p[i] << (8 * i);
     return v;
 }
 static void put_f64(unsigned char *p, double x)
@@ -449,19 +479,19 @@ static size_t payload_size(size_t dim, size_t pending)
 
 size_t pca_state_size(const pca_t *self)
 {
-    return STATE_HEADER + payload_size((size_t)self->dim, (size_t)self->npending);
+    return STATE_HEADER + payload_size((size_t) self->dim, (size_t) self->npending);
 }
 
 void pca_state_write(const pca_t *self, void *buffer)
 {
     unsigned char *b = buffer, *p = b + STATE_HEADER;
-    size_t d = (size_t)self->dim;
-    size_t payload = payload_size(d, (size_t)self->npending);
+    size_t d = (size_t) self->dim;
+    size_t payload = payload_size(d, (size_t) self->npending);
     memcpy(b, STATE_MAGIC, 8);
     put_u32(b + 8, STATE_VERSION);
-    put_u32(b + 12, (uint32_t)self->dim);
-    put_u64(b + 16, (uint64_t)self->n);
-    put_u32(b + 24, (uint32_t)self->npending);
+    put_u32(b + 12, (uint32_t) self->dim);
+    put_u64(b + 16, (uint64_t) self->n);
+    put_u32(b + 24, (uint32_t) self->npending);
     put_u32(b + 28, 0);
     put_u64(b + 32, payload);
     for (size_t j = 0; j < d; j++, p += 8)
@@ -469,7 +499,7 @@ void pca_state_write(const pca_t *self, void *buffer)
     for (size_t i = 0; i < d; i++)
         for (size_t j = i; j < d; j++, p += 8)
             put_f64(p, self->m2[i * d + j]);
-    for (size_t i = 0; i < (size_t)self->npending * d; i++, p += 4) {
+    for (size_t i = 0; i < (size_t) self->npending * d; i++, p += 4) {
         uint32_t v;
         memcpy(&v, &self->pending[i], sizeof v);
         put_u32(p, v);
@@ -487,8 +517,8 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     int n = snprintf(err, errlen, "pca checkpoint: ");
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < errlen)
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    if (n >= 0 && (size_t) n < errlen)
+        vsnprintf(err + n, errlen - (size_t) n, fmt, ap);
     va_end(ap);
 }
 
@@ -510,25 +540,26 @@ pca_t *pca_state_read(const void *buffer, size_t len, const pca_options_t *optio
         fail(err, errlen, "format version %u, expected %u", version, STATE_VERSION);
         return NULL;
     }
-    if (!options || dim != (uint32_t)options->dim) {
+    if (!options || dim != (uint32_t) options->dim) {
         fail(err, errlen, "dim %u does not match the configured dim %d", dim,
              options ? options->dim : 0);
         return NULL;
     }
-    if (npending >= PCA_BLOCK || n > (uint64_t)INT64_MAX) {
-        fail(err, errlen, "corrupt header (count %llu, pending %u)", (unsigned long long)n,
+    if (npending >= PCA_BLOCK || n > (uint64_t) INT64_MAX) {
+        fail(err, errlen, "corrupt header (count %llu, pending %u)", (unsigned long long) n,
              npending);
         return NULL;
     }
     size_t expect = payload_size(dim, npending);
     if (payload != expect) {
         fail(err, errlen, "payload length %llu, expected %zu for dim %u",
-             (unsigned long long)payload, expect, dim);
+             (unsigned long long) payload, expect, dim);
         return NULL;
     }
     if (len != STATE_HEADER + expect) {
-        fail(err, errlen, "%s: %zu bytes, expected %zu", len < STATE_HEADER + expect ?
-             "truncated" : "trailing bytes", len, STATE_HEADER + expect);
+        fail(err, errlen, "%s: %zu bytes, expected %zu",
+             len < STATE_HEADER + expect ? "truncated" : "trailing bytes", len,
+             STATE_HEADER + expect);
         return NULL;
     }
     uint64_t h = fnv1a(fnv1a(FNV_OFFSET, b, 40), b + STATE_HEADER, expect);
@@ -543,8 +574,8 @@ pca_t *pca_state_read(const void *buffer, size_t len, const pca_options_t *optio
     }
     const unsigned char *p = b + STATE_HEADER;
     size_t d = dim;
-    self->n = (int64_t)n;
-    self->npending = (int)npending;
+    self->n = (int64_t) n;
+    self->npending = (int) npending;
     for (size_t j = 0; j < d; j++, p += 8)
         self->mean[j] = get_f64(p);
     for (size_t i = 0; i < d; i++)

@@ -39,17 +39,17 @@ pca_t *pca_snapshot(const pca_t *self, uint64_t version);
  * Returns 0, or -1 when there are fewer than 2 vectors (no model yet). */
 int pca_refresh(pca_t *self);
 
-int64_t pca_count(const pca_t *self);       /* vectors added */
-uint64_t pca_version(const pca_t *self);    /* 0 until the first successful refresh */
-int pca_k(const pca_t *self);               /* components of the current model, 0 if none */
+int64_t pca_count(const pca_t *self);    /* vectors added */
+uint64_t pca_version(const pca_t *self); /* 0 until the first successful refresh */
+int pca_k(const pca_t *self);            /* components of the current model, 0 if none */
 const pca_options_t *pca_options(const pca_t *self);
 
 /* The current model (valid until the next refresh or destroy). */
-const double *pca_mean(const pca_t *self);             /* dim: mean at the last refresh */
-const double *pca_scale(const pca_t *self);            /* dim: 1/std dev, or NULL if not standardized */
-const double *pca_axes(const pca_t *self);             /* k x dim, row i = axis i, unit length */
-const double *pca_eigenvalues(const pca_t *self);      /* k, descending, denominator n - 1 */
-const double *pca_variance_ratios(const pca_t *self);  /* k: eigenvalue / total variance */
+const double *pca_mean(const pca_t *self);        /* dim: mean at the last refresh */
+const double *pca_scale(const pca_t *self);       /* dim: 1/std dev, or NULL if not standardized */
+const double *pca_axes(const pca_t *self);        /* k x dim, row i = axis i, unit length */
+const double *pca_eigenvalues(const pca_t *self); /* k, descending, denominator n - 1 */
+const double *pca_variance_ratios(const pca_t *self); /* k: eigenvalue / total variance */
 double pca_total_variance(const pca_t *self);
 
 /* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale). */

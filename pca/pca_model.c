@@ -31,8 +31,8 @@ static int doubles_to_floats(const redisReply *r, size_t count, float *out)
 
 pca_model_t *pca_model_new(redis_t *redis, char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(redis->ctx, "HMGET %s version k dim mean scale axes",
-                                 KEY_PCA_MODEL);
+    redisReply *r =
+        redisCommand(redis->ctx, "HMGET %s version k dim mean scale axes", KEY_PCA_MODEL);
     if (redis_lost(redis, r) || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         snprintf(err, errlen, "reading %s failed: %s", KEY_PCA_MODEL,
                  r && r->type == REDIS_REPLY_ERROR ? r->str : redis->ctx->errstr);
@@ -79,9 +79,18 @@ void pca_model_destroy(pca_model_t **self_p)
     *self_p = NULL;
 }
 
-int pca_model_k(const pca_model_t *self) { return self->k; }
-int pca_model_dim(const pca_model_t *self) { return self->dim; }
-uint64_t pca_model_version(const pca_model_t *self) { return self->version; }
+int pca_model_k(const pca_model_t *self)
+{
+    return self->k;
+}
+int pca_model_dim(const pca_model_t *self)
+{
+    return self->dim;
+}
+uint64_t pca_model_version(const pca_model_t *self)
+{
+    return self->version;
+}
 
 int pca_model_project(const pca_model_t *self, const float *rows, size_t n, float *out)
 {
@@ -94,8 +103,8 @@ int pca_model_project(const pca_model_t *self, const float *rows, size_t n, floa
             float v = rows[i * dim + j] - self->mean[j];
             centred[i * dim + j] = self->scale ? v * self->scale[j] : v;
         }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, self->k, self->dim, 1.0f,
-                centred, self->dim, self->axes, self->dim, 0.0f, out, self->k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, self->k, self->dim, 1.0f, centred,
+                self->dim, self->axes, self->dim, 0.0f, out, self->k);
     free(centred);
     return 0;
 }

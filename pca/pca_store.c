@@ -16,8 +16,8 @@
 /* Reads up to CATCH_UP_CHUNK entries of fs:stored after seq `after` into *reply. */
 static int read_stored(redis_t *redis, int64_t after, redisReply **reply)
 {
-    *reply = redisCommand(redis->ctx, "XRANGE %s (%lld-1 + COUNT %d", KEY_STORED,
-                          (long long) after, CATCH_UP_CHUNK);
+    *reply = redisCommand(redis->ctx, "XRANGE %s (%lld-1 + COUNT %d", KEY_STORED, (long long) after,
+                          CATCH_UP_CHUNK);
     if (redis_lost(redis, *reply) || (*reply)->type != REDIS_REPLY_ARRAY) {
         if (*reply && (*reply)->type == REDIS_REPLY_ERROR)
             log_error("XRANGE %s: %s", KEY_STORED, (*reply)->str);
@@ -85,8 +85,8 @@ int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upt
     return rc;
 }
 
-pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *applied,
-                      char *err, size_t errlen)
+pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *applied, char *err,
+                      size_t errlen)
 {
     redisReply *r = redisCommand(redis->ctx, "HMGET %s seq data", KEY_PCA_STATE);
     if (redis_lost(redis, r) || r->type != REDIS_REPLY_ARRAY) {
@@ -116,8 +116,8 @@ pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *app
         return NULL;
     }
     if (*applied > from)
-        log_info("PCA: checkpoint had %lld vectors, added %lld stored after it",
-                 (long long) from, (long long) (*applied - from));
+        log_info("PCA: checkpoint had %lld vectors, added %lld stored after it", (long long) from,
+                 (long long) (*applied - from));
     return pca;
 }
 
@@ -132,9 +132,9 @@ static int reply_ok(redis_t *redis, redisReply *r, const char *what)
 
 int pca_store_checkpoint(redis_t *redis, const void *state, size_t size, int64_t applied)
 {
-    redisReply *r = redisCommand(redis->ctx, "HSET %s seq %lld data %b saved_ms %lld",
-                                 KEY_PCA_STATE, (long long) applied, state, size,
-                                 (long long) clock_unix_ms());
+    redisReply *r =
+        redisCommand(redis->ctx, "HSET %s seq %lld data %b saved_ms %lld", KEY_PCA_STATE,
+                     (long long) applied, state, size, (long long) clock_unix_ms());
     return reply_ok(redis, r, KEY_PCA_STATE);
 }
 
@@ -151,11 +151,11 @@ int pca_store_publish(redis_t *redis, const pca_t *pca)
         "HSET %s version %llu n %lld k %d dim %d standardize %d variance_target %.6g "
         "total_variance %.17g explained %.17g updated_ms %lld "
         "mean %b scale %b axes %b eigenvalues %b ratios %b",
-        KEY_PCA_MODEL, (unsigned long long) pca_version(pca), (long long) pca_count(pca),
-        (int) k, o->dim, o->standardize ? 1 : 0, o->k ? 0.0 : o->variance,
-        pca_total_variance(pca), explained, (long long) clock_unix_ms(), pca_mean(pca),
-        dim * sizeof(double), scale ? (const void *) scale : "", scale ? dim * sizeof(double) : 0,
-        pca_axes(pca), k * dim * sizeof(double), pca_eigenvalues(pca), k * sizeof(double),
+        KEY_PCA_MODEL, (unsigned long long) pca_version(pca), (long long) pca_count(pca), (int) k,
+        o->dim, o->standardize ? 1 : 0, o->k ? 0.0 : o->variance, pca_total_variance(pca),
+        explained, (long long) clock_unix_ms(), pca_mean(pca), dim * sizeof(double),
+        scale ? (const void *) scale : "", scale ? dim * sizeof(double) : 0, pca_axes(pca),
+        k * dim * sizeof(double), pca_eigenvalues(pca), k * sizeof(double),
         pca_variance_ratios(pca), k * sizeof(double));
     return reply_ok(redis, r, KEY_PCA_MODEL);
 }

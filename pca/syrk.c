@@ -7,16 +7,10 @@ void syrk_upper_add(isa_t isa, int n, int k, const double *a, double *c, double 
 {
     switch (isa) {
 #if defined(__x86_64__)
-    case ISA_AVX512:
-        syrk_upper_add_avx512(n, k, a, c, pack);
-        return;
-    case ISA_AVX2:
-        syrk_upper_add_avx2(n, k, a, c, pack);
-        return;
+    case ISA_AVX512: syrk_upper_add_avx512(n, k, a, c, pack); return;
+    case ISA_AVX2: syrk_upper_add_avx2(n, k, a, c, pack); return;
 #elif defined(__aarch64__)
-    case ISA_NEON:
-        syrk_upper_add_neon(n, k, a, c, pack);
-        return;
+    case ISA_NEON: syrk_upper_add_neon(n, k, a, c, pack); return;
 #endif
     default: /* ISA_PORTABLE, the only set built everywhere */
         syrk_upper_add_portable(n, k, a, c, pack);
@@ -26,5 +20,5 @@ void syrk_upper_add(isa_t isa, int n, int k, const double *a, double *c, double 
 
 size_t syrk_pack_size(int n, int k)
 {
-    return (size_t)(n + SYRK_PANEL_MAX - 1) / SYRK_PANEL_MAX * SYRK_PANEL_MAX * (size_t)k;
+    return (size_t) (n + SYRK_PANEL_MAX - 1) / SYRK_PANEL_MAX * SYRK_PANEL_MAX * (size_t) k;
 }

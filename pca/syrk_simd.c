@@ -20,8 +20,8 @@
  *   row panels stream past it; all 1280 columns x 257 rows are 2.6 MB, more than an L2.
  * - Each element's sum runs over kk in order with the set's multiply-add; it differs from
  *   dsyrk's by rounding only (test_syrk: 1e-13 relative). */
-#include "pca/syrk_impl.h"
 #include "common/simd.h"
+#include "pca/syrk_impl.h"
 
 #include <stddef.h>
 
@@ -40,7 +40,7 @@
 #else
 #define ROW_REGS 1
 #endif
-#define FITS(np) (P * (np) * VP + (np) * VP + ROW_REGS <= SIMD_REGS)
+#define FITS(np) (P * (np) *VP + (np) *VP + ROW_REGS <= SIMD_REGS)
 #if FITS(3)
 #define NP_MAX 3
 #elif FITS(2)
@@ -56,9 +56,9 @@ static void pack_panels(int n, int k, const double *a, double *pack)
 {
     for (int p0 = 0; p0 < n; p0 += P) {
         int w = n - p0 < P ? n - p0 : P;
-        double *dst = pack + (size_t)p0 * k;
+        double *dst = pack + (size_t) p0 * k;
         for (int kk = 0; kk < k; kk++, dst += P) {
-            const double *src = a + (size_t)kk * n + p0;
+            const double *src = a + (size_t) kk * n + p0;
             for (int j = 0; j < w; j++)
                 dst[j] = src[j];
             for (int j = w; j < P; j++)
@@ -73,52 +73,52 @@ static void add_clipped(int n, int row0, int col0, const double *t, int ld, doub
 {
     for (int r = 0; r < P && row0 + r < n; r++)
         for (int j = 0; j < ld && col0 + j < n; j++)
-            c[(size_t)(row0 + r) * n + col0 + j] += t[r * ld + j];
+            c[(size_t) (row0 + r) * n + col0 + j] += t[r * ld + j];
 }
 
 /* C[rows of panel rp][columns of panels cp .. cp + NP - 1] += their products over all k. */
 INLINE void tile(int n, int k, const double *pack, int rp, int cp, double *c, int NP)
 {
     vd acc[P][NP_MAX * VP];
-UNROLL
+    UNROLL
     for (int r = 0; r < P; r++)
-UNROLL
-        for (int q = 0; q < NP * VP; q++)
-            acc[r][q] = (vd){0};
-    const double *pr = pack + (size_t)rp * k * P, *pc = pack + (size_t)cp * k * P;
-    const size_t panel = (size_t)k * P;
+        UNROLL
+    for (int q = 0; q < NP * VP; q++)
+        acc[r][q] = (vd){0};
+    const double *pr = pack + (size_t) rp * k * P, *pc = pack + (size_t) cp * k * P;
+    const size_t panel = (size_t) k * P;
     for (int kk = 0; kk < k; kk++, pr += P, pc += P) {
         vd col[NP_MAX * VP];
-UNROLL
+        UNROLL
         for (int j = 0; j < NP; j++)
-UNROLL
-            for (int v = 0; v < VP; v++)
-                col[j * VP + v] = vd_load(pc + j * panel + v * WD);
-UNROLL
+            UNROLL
+        for (int v = 0; v < VP; v++)
+            col[j * VP + v] = vd_load(pc + j * panel + v * WD);
+        UNROLL
         for (int r = 0; r < P; r++) {
             double x = pr[r]; /* broadcast by the multiplication */
-UNROLL
+            UNROLL
             for (int q = 0; q < NP * VP; q++)
                 acc[r][q] += x * col[q];
         }
     }
     int row0 = rp * P, col0 = cp * P;
     if (row0 + P <= n && col0 + NP * P <= n) {
-UNROLL
+        UNROLL
         for (int r = 0; r < P; r++) {
-            double *dst = c + (size_t)(row0 + r) * n + col0;
-UNROLL
+            double *dst = c + (size_t) (row0 + r) * n + col0;
+            UNROLL
             for (int q = 0; q < NP * VP; q++)
                 vd_store(dst + q * WD, vd_load(dst + q * WD) + acc[r][q]);
         }
         return;
     }
     double t[P * NP_MAX * P];
-UNROLL
+    UNROLL
     for (int r = 0; r < P; r++)
-UNROLL
-        for (int q = 0; q < NP * VP; q++)
-            vd_store(t + r * NP * P + q * WD, acc[r][q]);
+        UNROLL
+    for (int q = 0; q < NP * VP; q++)
+        vd_store(t + r * NP * P + q * WD, acc[r][q]);
     add_clipped(n, row0, col0, t, NP * P, c);
 }
 
@@ -143,7 +143,7 @@ void SIMD_FN(syrk_upper_add)(int n, int k, const double *a, double *c, double *p
         return;
     pack_panels(n, k, a, pack);
     int panels = (n + P - 1) / P;
-    int block = (int)(BLOCK_BYTES / ((size_t)k * P * sizeof(double))) / NP_MAX * NP_MAX;
+    int block = (int) (BLOCK_BYTES / ((size_t) k * P * sizeof(double))) / NP_MAX * NP_MAX;
     if (block < NP_MAX)
         block = NP_MAX;
     for (int j0 = 0; j0 < panels; j0 += block) {

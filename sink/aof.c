@@ -50,7 +50,8 @@ int aof_bound(redis_t *redis, int64_t limit)
         current - base <= limit)
         return 0;
     log_info("append-only file grew %lld MB past its last rewrite (%lld MB): asking Redis to "
-             "rewrite it", (current - base) >> 20, base >> 20);
+             "rewrite it",
+             (current - base) >> 20, base >> 20);
     r = redisCommand(redis->ctx, "BGREWRITEAOF");
     if (refused(r, "BGREWRITEAOF"))
         return 0;

@@ -11,7 +11,6 @@
  * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
  * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
  * names; the sink logs which. */
-#include "sink/aof.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curve.h"
@@ -19,16 +18,17 @@
 #include "common/isa.h"
 #include "common/keys.h"
 #include "common/log.h"
-#include "sink/metrics.h"
 #include "common/options.h"
+#include "common/redis.h"
+#include "common/stop.h"
+#include "common/wire.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca.h"
 #include "pca/pca_store.h"
-#include "common/redis.h"
+#include "sink/aof.h"
+#include "sink/metrics.h"
 #include "sink/retain.h"
-#include "common/stop.h"
 #include "sink/store.h"
-#include "common/wire.h"
 
 #include <cblas.h>
 #include <czmq.h>
@@ -63,9 +63,9 @@ typedef struct {
     zframe_t *frames[SINK_MAX_BATCH]; /* kept alive: items point into them */
     wire_msg_t msgs[SINK_MAX_BATCH];
     store_item_t items[SINK_MAX_BATCH];
-    float *projections;               /* batch x k */
+    float *projections; /* batch x k */
     size_t n;
-    bool storing;                     /* the store thread has it */
+    bool storing; /* the store thread has it */
 } batch_t;
 
 /* A model refresh running on its own thread, over a snapshot of the sums. */
@@ -73,38 +73,37 @@ typedef struct {
     pthread_t thread;
     bool running;
     atomic_int done;
-    pca_t *snapshot;  /* sums as of `applied`; becomes the model */
+    pca_t *snapshot; /* sums as of `applied`; becomes the model */
     int64_t applied;
-    int refreshed;    /* pca_refresh's result */
-    void *state;      /* the snapshot's sums, serialized for the checkpoint */
+    int refreshed; /* pca_refresh's result */
+    void *state;   /* the snapshot's sums, serialized for the checkpoint */
     size_t state_size;
 } refresher_t;
 
 typedef struct {
     sink_config_t cfg;
-    redis_t *redis;            /* heartbeats, counters, catch-up, model, checkpoints */
-    redis_t *store_redis;      /* the store thread's own connection */
+    redis_t *redis;       /* heartbeats, counters, catch-up, model, checkpoints */
+    redis_t *store_redis; /* the store thread's own connection */
     pthread_t store_thread;
-    pca_t *pca;                /* running sums of every stored vector, in seq order */
-    pca_t *model;              /* the last refreshed snapshot: projects results, or NULL */
-    uint64_t first_version;    /* the published model's version when we started */
-    int64_t applied;           /* last stored seq included in pca */
+    pca_t *pca;             /* running sums of every stored vector, in seq order */
+    pca_t *model;           /* the last refreshed snapshot: projects results, or NULL */
+    uint64_t first_version; /* the published model's version when we started */
+    int64_t applied;        /* last stored seq included in pca */
     int64_t applied_at_refresh;
     double refreshed_at;
     refresher_t refresher;
-    batch_t batches[2];        /* one being stored while the other enters the PCA */
+    batch_t batches[2]; /* one being stored while the other enters the PCA */
     int current;
-    float *rows;               /* batch x dim scratch: vectors to project or to add */
+    float *rows; /* batch x dim scratch: vectors to project or to add */
     int64_t malformed;
-    int last_batch;            /* frames in the last batch received */
-    metrics_t *metrics;        /* the once-a-second samples in fs:metrics */
-    int64_t checkpointed;      /* last seq the newest checkpoint includes */
-    double trimmed_at;         /* when retain_trim last ran */
+    int last_batch;       /* frames in the last batch received */
+    metrics_t *metrics;   /* the once-a-second samples in fs:metrics */
+    int64_t checkpointed; /* last seq the newest checkpoint includes */
+    double trimmed_at;    /* when retain_trim last ran */
 } sink_t;
 
-static const char about[] =
-    "Collects worker results, stores them in Redis exactly once, keeps an "
-    "online PCA.";
+static const char about[] = "Collects worker results, stores them in Redis exactly once, keeps an "
+                            "online PCA.";
 
 static int take_retain_age(void *target, const char *duration)
 {
@@ -121,19 +120,21 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
 {
     *cfg = (sink_config_t){.results_endpoint = CONFIG_RESULTS_BIND,
                            .redis_url = CONFIG_REDIS_DEFAULT,
-                           .pca = {FEATURE_DIM, 0, 0.95, false, ISA_PORTABLE}, .batch = 1024,
-                           .gather_ms = 25, .refresh_every = 20000, .refresh_seconds = 30.0,
-                           .heartbeat_ttl = 5, .blas_threads = 1,
+                           .pca = {FEATURE_DIM, 0, 0.95, false, ISA_PORTABLE},
+                           .batch = 1024,
+                           .gather_ms = 25,
+                           .refresh_every = 20000,
+                           .refresh_seconds = 30.0,
+                           .heartbeat_ttl = 5,
+                           .blas_threads = 1,
                            .metrics_length = METRICS_DEFAULT_LENGTH,
                            .aof_limit_mb = AOF_DEFAULT_LIMIT >> 20};
     const option_t options[] = {
-        OPTION_STRING("results", &cfg->results_endpoint, "ENDPOINT",
-                      "bind the result socket here"),
+        OPTION_STRING("results", &cfg->results_endpoint, "ENDPOINT", "bind the result socket here"),
         OPTION_REDIS(&cfg->redis_url, CONFIG_REDIS_HELP),
         OPTION_INT("k", &cfg->pca.k, 0, cfg->pca.dim, "K",
                    "fixed number of PCA components (default none)"),
-        OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V",
-                    "else the smallest k explaining V"),
+        OPTION_REAL("variance", &cfg->pca.variance, 0, 1, "V", "else the smallest k explaining V"),
         OPTION_FLAG("standardize", &cfg->pca.standardize,
                     "scale features to unit variance before PCA"),
         OPTION_INT64("refresh-every", &cfg->refresh_every, 1, INT64_MAX, "N",
@@ -148,9 +149,10 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         OPTION_INT("blas-threads", &cfg->blas_threads, 1, 1024, "N",
                    "OpenBLAS threads for the PCA; Redis and the workers need the other "
                    "cores"),
-        OPTION_STRING("keys", &cfg->keys, "DIR",
-                      "CURVE: admit only workers whose key is in DIR/workers (default $"
-                      CONFIG_KEYS_ENV "; make DIR with `fruitstream keys DIR`)"),
+        OPTION_STRING(
+            "keys", &cfg->keys, "DIR",
+            "CURVE: admit only workers whose key is in DIR/workers (default $" CONFIG_KEYS_ENV
+            "; make DIR with `fruitstream keys DIR`)"),
         OPTION_FLAG("insecure", &cfg->insecure, "allow a non-loopback TCP bind without --keys"),
         OPTION_INT64("metrics-length", &cfg->metrics_length, 0, INT64_MAX, "N",
                      "samples kept in " KEY_METRICS ", one a second, 0 for none"),
@@ -178,10 +180,10 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
 
 /* Runs a Redis write until it works, reconnecting in between; gives up only on stop, and
  * does not try at all once a stop left no connection (Redis down while stopping). */
-#define UNTIL_WRITTEN(self, call)                                                          \
-    while ((self)->redis->ctx && (call) != 0) {                                            \
-        if (redis_reconnect((self)->redis, &stop_requested) != 0)                          \
-            break;                                                                         \
+#define UNTIL_WRITTEN(self, call)                                                                  \
+    while ((self)->redis->ctx && (call) != 0) {                                                    \
+        if (redis_reconnect((self)->redis, &stop_requested) != 0)                                  \
+            break;                                                                                 \
     }
 
 static void count_malformed(sink_t *self, const char *why)
@@ -300,8 +302,8 @@ static void project_items(sink_t *self, batch_t *b)
         if (b->items[i].result->ok)
             memcpy(self->rows + good++ * (size_t) dim, b->items[i].result->features,
                    (size_t) dim * sizeof(float));
-    bool projected = k > 0 && good > 0 &&
-                     pca_project_many(self->model, self->rows, good, b->projections) == 0;
+    bool projected =
+        k > 0 && good > 0 && pca_project_many(self->model, self->rows, good, b->projections) == 0;
     good = 0;
     for (size_t i = 0; i < b->n; i++) {
         store_item_t *item = &b->items[i];
@@ -381,8 +383,8 @@ static void apply_to_pca(sink_t *self, batch_t *b)
             pca_add(self->pca, self->rows, rows);
             self->applied += (int64_t) rows;
             rows = 0;
-            UNTIL_WRITTEN(self, pca_store_catch_up(self->redis, self->pca, &self->applied,
-                                                   item->seq - 1));
+            UNTIL_WRITTEN(
+                self, pca_store_catch_up(self->redis, self->pca, &self->applied, item->seq - 1));
         }
         memcpy(self->rows + rows++ * (size_t) dim, item->result->features,
                (size_t) dim * sizeof(float));
@@ -441,8 +443,7 @@ static void finish_refresh(sink_t *self)
         pca_destroy(&r->snapshot);
     }
     if (r->state) {
-        UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size,
-                                                 r->applied));
+        UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size, r->applied));
         self->checkpointed = r->applied;
         if (self->redis->ctx) /* none when a stop came while Redis was away */
             aof_bound(self->redis, self->cfg.aof_limit_mb << 20);
@@ -487,8 +488,8 @@ static int sink_setup(sink_t *self)
         log_error("%s", err);
         return -1;
     }
-    while (!(self->pca = pca_store_load(self->redis, &self->cfg.pca, &self->applied, err,
-                                         sizeof err))) {
+    while (!(self->pca =
+                 pca_store_load(self->redis, &self->cfg.pca, &self->applied, err, sizeof err))) {
         log_error("%s", err);
         if (stop_requested || redis_reconnect(self->redis, &stop_requested) != 0)
             return -1;

@@ -121,8 +121,8 @@ int metrics_tick(metrics_t *self, redis_t *redis, int64_t now_ms)
 {
     if (self->length <= 0 || (self->last_ms && now_ms - self->last_ms < 1000))
         return 0;
-    redisReply *r = redisCommand(redis->ctx, "HMGET %s %s %s %s %s %s", KEY_COUNTERS,
-                                 copied[0], copied[1], copied[2], copied[3], copied[4]);
+    redisReply *r = redisCommand(redis->ctx, "HMGET %s %s %s %s %s %s", KEY_COUNTERS, copied[0],
+                                 copied[1], copied[2], copied[3], copied[4]);
     if (redis_lost(redis, r) || r->type != REDIS_REPLY_ARRAY || r->elements != COPIED) {
         freeReplyObject(r);
         return -1;

@@ -103,9 +103,9 @@ long retain_trim(redis_t *redis, const retain_options_t *o, int64_t newest_seq,
                            atoll(range->element[n - 1]->element[0]->str) + 1);
         for (long i = 0; i <= n; i++) {
             redisReply *r = NULL;
-            if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
-                log_warn("trimming stored images failed: %s",
-                         r ? r->str : redis->ctx->errstr);
+            if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK ||
+                r->type == REDIS_REPLY_ERROR) {
+                log_warn("trimming stored images failed: %s", r ? r->str : redis->ctx->errstr);
                 trimmed = -1;
             }
             freeReplyObject(r);

@@ -35,8 +35,8 @@ static const char *script_text(void)
         snprintf(text, sizeof text,
                  "local BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, BLOB_PREFIX = %d, %d, %d, '%s' "
                  "local NEW, DUPLICATE, FAILED, REJECTED = %d, %d, %d, %d\n%s",
-                 BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, KEY_BLOB_PREFIX, STORE_NEW,
-                 STORE_DUPLICATE, STORE_FAILED, STORE_REJECTED, store_lua);
+                 BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, KEY_BLOB_PREFIX, STORE_NEW, STORE_DUPLICATE,
+                 STORE_FAILED, STORE_REJECTED, store_lua);
     return text;
 }
 
@@ -58,8 +58,8 @@ static arg_t text_arg(const char *s)
 }
 
 /* Fills the ITEM_FIELDS arguments of one item (and their lengths) and its image key. */
-static void item_args(const store_item_t *item, item_text_t *t, const char **argv,
-                      size_t *lens, const char **key, size_t *key_len)
+static void item_args(const store_item_t *item, item_text_t *t, const char **argv, size_t *lens,
+                      const char **key, size_t *key_len)
 {
     const wire_result_t *r = item->result;
     snprintf(t->image_key, sizeof t->image_key, "%s%s", KEY_IMAGE_PREFIX, r->key);
@@ -73,12 +73,21 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
     /* Features and projection are binary floats with given lengths; everything else is
      * text, measured with strlen (which would read past the floats). */
     const arg_t fields[ITEM_FIELDS] = {
-        text_arg(r->entry), text_arg(r->key), text_arg(r->label), text_arg(r->ok ? "1" : "0"),
-        {(const char *) r->features, r->ok ? r->features_len : 0}, text_arg(r->error),
-        text_arg(r->worker), text_arg(t->numbers[0]), text_arg(t->numbers[1]),
-        text_arg(t->numbers[2]), text_arg(t->numbers[3]),
+        text_arg(r->entry),
+        text_arg(r->key),
+        text_arg(r->label),
+        text_arg(r->ok ? "1" : "0"),
+        {(const char *) r->features, r->ok ? r->features_len : 0},
+        text_arg(r->error),
+        text_arg(r->worker),
+        text_arg(t->numbers[0]),
+        text_arg(t->numbers[1]),
+        text_arg(t->numbers[2]),
+        text_arg(t->numbers[3]),
         {(const char *) item->projection, item->projection ? (size_t) item->k * sizeof(float) : 0},
-        text_arg(t->numbers[4]), text_arg(t->numbers[5]), text_arg(t->numbers[6])};
+        text_arg(t->numbers[4]),
+        text_arg(t->numbers[5]),
+        text_arg(t->numbers[6])};
     for (int i = 0; i < ITEM_FIELDS; i++) {
         argv[i] = fields[i].len ? fields[i].data : "";
         lens[i] = fields[i].len;
@@ -129,8 +138,8 @@ static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
             if (items[i].outcome == STORE_REJECTED)
                 log_warn("rejected a result for %.200s from %.128s: entry %.64s is not a "
                          "pending upload of that key, or the image key holds something "
-                         "else", items[i].result->key, items[i].result->worker,
-                         items[i].result->entry);
+                         "else",
+                         items[i].result->key, items[i].result->worker, items[i].result->entry);
         }
         return 0;
     }
@@ -206,8 +215,8 @@ int store_batch(redis_t *redis, store_item_t *items, size_t n)
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         size_t count = call_items(n, at);
         for (size_t i = 0; refused[at / STORE_CALL_ITEMS] && i < count; i++)
-            if ((count == 1 ? reject(redis, items + at)
-                            : store_batch(redis, items + at + i, 1)) != 0)
+            if ((count == 1 ? reject(redis, items + at) : store_batch(redis, items + at + i, 1)) !=
+                0)
                 return -1;
     }
     return 0;

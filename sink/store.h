@@ -20,8 +20,12 @@
 
 /* STORE_REJECTED: no pending upload entry names this result's entry and key (made up,
  * stale, another upload's), or Redis refused it: nothing stored, counted as rejected. */
-typedef enum { STORE_NEW = 1, STORE_DUPLICATE = 0, STORE_FAILED = 2,
-               STORE_REJECTED = 3 } store_outcome_t;
+typedef enum {
+    STORE_NEW = 1,
+    STORE_DUPLICATE = 0,
+    STORE_FAILED = 2,
+    STORE_REJECTED = 3
+} store_outcome_t;
 
 typedef struct {
     const wire_result_t *result;

@@ -19,30 +19,30 @@
 static int test_failed_now;
 static int test_failures;
 
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            printf("FAIL %s: %s:%d: ", test_current, __FILE__, __LINE__);                  \
-            printf(__VA_ARGS__);                                                           \
-            printf("\n");                                                                  \
-            fflush(stdout);                                                                \
-            test_failed_now = 1;                                                           \
-            return;                                                                        \
-        }                                                                                  \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s: %s:%d: ", test_current, __FILE__, __LINE__);                          \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+            fflush(stdout);                                                                        \
+            test_failed_now = 1;                                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 static const char *test_current = "";
 
-#define RUN_NAMED(name, fn)                                                                \
-    do {                                                                                   \
-        test_current = (name);                                                             \
-        test_failed_now = 0;                                                               \
-        fn();                                                                              \
-        if (test_failed_now)                                                               \
-            test_failures++;                                                               \
-        else                                                                               \
-            printf("ok %s\n", test_current);                                               \
-        fflush(stdout);                                                                    \
+#define RUN_NAMED(name, fn)                                                                        \
+    do {                                                                                           \
+        test_current = (name);                                                                     \
+        test_failed_now = 0;                                                                       \
+        fn();                                                                                      \
+        if (test_failed_now)                                                                       \
+            test_failures++;                                                                       \
+        else                                                                                       \
+            printf("ok %s\n", test_current);                                                       \
+        fflush(stdout);                                                                            \
     } while (0)
 
 #define RUN(fn) RUN_NAMED(#fn, fn)
@@ -50,19 +50,19 @@ static const char *test_current = "";
 /* The instruction set a RUN_EACH_ISA test is running on. */
 static isa_t test_isa __attribute__((unused));
 
-#define RUN_EACH_ISA(fn)                                                                   \
-    for (int isa_ = 0; isa_ < ISA_COUNT; isa_++) {                                         \
-        char name_[128];                                                                   \
-        if (!isa_built((isa_t)isa_))                                                       \
-            continue;                                                                      \
-        snprintf(name_, sizeof name_, "%s_%s", #fn, isa_name((isa_t)isa_));                \
-        if (!isa_runs((isa_t)isa_)) {                                                      \
-            printf("skip %s: this CPU (%s) cannot run %s\n", name_, isa_cpu_flags(),       \
-                   isa_name((isa_t)isa_));                                                 \
-            continue;                                                                      \
-        }                                                                                  \
-        test_isa = (isa_t)isa_;                                                            \
-        RUN_NAMED(name_, fn);                                                              \
+#define RUN_EACH_ISA(fn)                                                                           \
+    for (int isa_ = 0; isa_ < ISA_COUNT; isa_++) {                                                 \
+        char name_[128];                                                                           \
+        if (!isa_built((isa_t) isa_))                                                              \
+            continue;                                                                              \
+        snprintf(name_, sizeof name_, "%s_%s", #fn, isa_name((isa_t) isa_));                       \
+        if (!isa_runs((isa_t) isa_)) {                                                             \
+            printf("skip %s: this CPU (%s) cannot run %s\n", name_, isa_cpu_flags(),               \
+                   isa_name((isa_t) isa_));                                                        \
+            continue;                                                                              \
+        }                                                                                          \
+        test_isa = (isa_t) isa_;                                                                   \
+        RUN_NAMED(name_, fn);                                                                      \
     }
 
 #define TEST_DONE() return test_failures ? 1 : 0

@@ -31,8 +31,8 @@
 #include "common/redis.h"
 #include "common/stop.h"
 #include "common/uploads.h"
-#include "ventilator/watch.h"
 #include "common/wire.h"
+#include "ventilator/watch.h"
 
 #include "common/options.h"
 
@@ -71,12 +71,12 @@ typedef struct {
     ventilator_config_t cfg;
     redis_t *redis;
     zsock_t *tasks;
-    curve_t *curve;       /* CURVE server with --keys, else NULL */
-    watch_t *watch;       /* --watch folders, or NULL */
+    curve_t *curve; /* CURVE server with --keys, else NULL */
+    watch_t *watch; /* --watch folders, or NULL */
     msgpack_sbuffer buf;
-    char *image;          /* file or blob bytes of the task being built */
-    int64_t in_flight;    /* pending entries of the group */
-    int64_t backlog;      /* entries not yet delivered */
+    char *image;       /* file or blob bytes of the task being built */
+    int64_t in_flight; /* pending entries of the group */
+    int64_t backlog;   /* entries not yet delivered */
     char claim_cursor[WIRE_ENTRY_MAX];
     int64_t sent, resent;
     char roots[VENTILATOR_MAX_ROOTS][PATH_MAX]; /* the allowed folders, resolved */
@@ -122,9 +122,12 @@ static int take_watch(void *target, const char *dir)
 static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
 {
     *cfg = (ventilator_config_t){.tasks_endpoint = CONFIG_TASKS_BIND,
-                                 .redis_url = CONFIG_REDIS_DEFAULT, .consumer = "ventilator",
-                                 .lease_ms = 30000, .max_in_flight = 64,
-                                 .tasks_per_message = 4, .max_image_bytes = 64L << 20,
+                                 .redis_url = CONFIG_REDIS_DEFAULT,
+                                 .consumer = "ventilator",
+                                 .lease_ms = 30000,
+                                 .max_in_flight = 64,
+                                 .tasks_per_message = 4,
+                                 .max_image_bytes = 64L << 20,
                                  .task_buffer = CONFIG_TASK_BUFFER};
     const option_t options[] = {
         OPTION_STRING("tasks", &cfg->tasks_endpoint, "ENDPOINT", "bind the task socket here"),
@@ -152,9 +155,10 @@ static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
         OPTION_BYTES("task-buffer", &cfg->task_buffer, 0, 1 << 30, "BYTES",
                      "kernel send buffer of each TCP task connection, 0 for the system's"),
         OPTION_STRING("consumer", &cfg->consumer, "NAME", "consumer name in the group"),
-        OPTION_STRING("keys", &cfg->keys, "DIR",
-                      "CURVE: admit only workers whose key is in DIR/workers (default $"
-                      CONFIG_KEYS_ENV "; make DIR with `fruitstream keys DIR`)"),
+        OPTION_STRING(
+            "keys", &cfg->keys, "DIR",
+            "CURVE: admit only workers whose key is in DIR/workers (default $" CONFIG_KEYS_ENV
+            "; make DIR with `fruitstream keys DIR`)"),
         OPTION_FLAG("insecure", &cfg->insecure, "allow a non-loopback TCP bind without --keys"),
         OPTION_END};
     const options_spec_t spec = {"fruitstream-ventilator", .about = about, .options = options};
@@ -233,8 +237,8 @@ static int load_blob(ventilator_t *self, const redisReply *blob, wire_task_t *ta
 {
     if (blob->len <= strlen(KEY_BLOB_PREFIX) || strlen(blob->str) != blob->len ||
         strncmp(blob->str, KEY_BLOB_PREFIX, strlen(KEY_BLOB_PREFIX)) != 0) {
-        snprintf(task->error, sizeof task->error, "blob \"%.64s\" is not a %s* key",
-                 blob->str, KEY_BLOB_PREFIX);
+        snprintf(task->error, sizeof task->error, "blob \"%.64s\" is not a %s* key", blob->str,
+                 KEY_BLOB_PREFIX);
         return 0;
     }
     redisReply *r = redisCommand(self->redis->ctx, "STRLEN %b", blob->str, blob->len);
@@ -246,7 +250,9 @@ static int load_blob(ventilator_t *self, const redisReply *blob, wire_task_t *ta
     freeReplyObject(r);
     if (len <= 0 || len > self->cfg.max_image_bytes) {
         snprintf(task->error, sizeof task->error, "blob %.200s: %s", blob->str,
-                 len < 0 ? "not a string" : len == 0 ? "missing or empty" : "too large");
+                 len < 0    ? "not a string"
+                 : len == 0 ? "missing or empty"
+                            : "too large");
         return 0;
     }
     r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
@@ -477,9 +483,9 @@ static int publish_counts(ventilator_t *self)
 {
     if (refresh_counts(self) != 0)
         return -1;
-    redisReply *r = redisCommand(self->redis->ctx, "HSET %s backlog %lld in_flight %lld",
-                                 KEY_COUNTERS, (long long) self->backlog,
-                                 (long long) self->in_flight);
+    redisReply *r =
+        redisCommand(self->redis->ctx, "HSET %s backlog %lld in_flight %lld", KEY_COUNTERS,
+                     (long long) self->backlog, (long long) self->in_flight);
     int rc = redis_lost(self->redis, r) ? -1 : 0;
     freeReplyObject(r);
     return rc;
@@ -488,10 +494,10 @@ static int publish_counts(ventilator_t *self)
 /* Re-sends entries pending longer than the lease. */
 static int reclaim_expired(ventilator_t *self)
 {
-    redisReply *r = redisCommand(self->redis->ctx, "XAUTOCLAIM %s %s %s %lld %s COUNT %d",
-                                 KEY_UPLOADS, GROUP_VENTILATORS, self->cfg.consumer,
-                                 (long long) self->cfg.lease_ms, self->claim_cursor,
-                                 self->cfg.max_in_flight);
+    redisReply *r =
+        redisCommand(self->redis->ctx, "XAUTOCLAIM %s %s %s %lld %s COUNT %d", KEY_UPLOADS,
+                     GROUP_VENTILATORS, self->cfg.consumer, (long long) self->cfg.lease_ms,
+                     self->claim_cursor, self->cfg.max_in_flight);
     if (redis_lost(self->redis, r) || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_error("XAUTOCLAIM: %s", r->str);
@@ -504,8 +510,8 @@ static int reclaim_expired(ventilator_t *self)
         log_warn("re-sending %zu tasks whose lease of %lld ms ran out", n,
                  (long long) self->cfg.lease_ms);
         self->resent += (int64_t) n;
-        freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s retried %lld", KEY_COUNTERS,
-                                     (long long) n));
+        freeReplyObject(
+            redisCommand(self->redis->ctx, "HINCRBY %s retried %lld", KEY_COUNTERS, (long long) n));
         self->in_flight -= (int64_t) n; /* send_entries counts them again */
         send_entries(self, r->element[1], 2);
     }
@@ -541,10 +547,9 @@ static int dispatch_new(ventilator_t *self)
     int64_t room = room_to_read(self);
     if (room <= 0)
         return (int) room;
-    redisReply *r = redisCommand(self->redis->ctx,
-                                 "XREADGROUP GROUP %s %s COUNT %lld BLOCK 100 STREAMS %s >",
-                                 GROUP_VENTILATORS, self->cfg.consumer, (long long) room,
-                                 KEY_UPLOADS);
+    redisReply *r =
+        redisCommand(self->redis->ctx, "XREADGROUP GROUP %s %s COUNT %lld BLOCK 100 STREAMS %s >",
+                     GROUP_VENTILATORS, self->cfg.consumer, (long long) room, KEY_UPLOADS);
     if (redis_lost(self->redis, r)) {
         freeReplyObject(r);
         return -1;
@@ -589,8 +594,7 @@ static int ventilator_setup(ventilator_t *self)
     self->tasks = zsock_new(ZMQ_PUSH);
     curve_apply(self->curve, self->tasks);
     zsock_set_sndhwm(self->tasks, VENTILATOR_PIPE_MESSAGES);
-    int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint,
-                                             (int) self->cfg.task_buffer);
+    int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, (int) self->cfg.task_buffer);
     if (task_buffer > 0)
         zsock_set_sndbuf(self->tasks, task_buffer);
     if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {

@@ -96,7 +96,7 @@ static void found_file(watch_t *self, const char *path)
         return;
     struct stat st;
     int leased = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fcntl(fd, F_SETLEASE, F_RDLCK)
-                                                             : (errno = EBADF, -1);
+                                                            : (errno = EBADF, -1);
     int why = errno;
     if (leased == 0)
         fcntl(fd, F_SETLEASE, F_UNLCK);

@@ -21,12 +21,12 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curve.h"
-#include "featurizer/featurizer.h"
 #include "common/isa.h"
 #include "common/log.h"
 #include "common/options.h"
 #include "common/stop.h"
 #include "common/wire.h"
+#include "featurizer/featurizer.h"
 
 #include <czmq.h>
 #include <pthread.h>
@@ -82,7 +82,8 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
                              .results_endpoint = CONFIG_RESULTS_CONNECT,
                              .size = FEATURIZER_DEFAULT_SIZE,
                              .max_pixels = FEATURIZER_DEFAULT_MAX_PIXELS,
-                             .task_buffer = CONFIG_TASK_BUFFER, .threads = 1,
+                             .task_buffer = CONFIG_TASK_BUFFER,
+                             .threads = 1,
                              .cert = CURVE_WORKER_NAME};
     const char *id = NULL;
     const option_t options[] = {
@@ -98,8 +99,7 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         OPTION_INT("threads", &cfg->threads, 1, CONFIG_MAX_WORKER_THREADS, "N",
                    "workers to run, on as many threads sharing one copy of the weights; "
                    "their ids are NAME-1 .. NAME-N"),
-        OPTION_STRING("id", &id, "NAME",
-                      "worker id in results and heartbeats (default HOST:PID)"),
+        OPTION_STRING("id", &id, "NAME", "worker id in results and heartbeats (default HOST:PID)"),
         OPTION_STRING("keys", &cfg->keys, "DIR",
                       "CURVE: authenticate with DIR/NAME.cert (+ _secret) and trust only "
                       "DIR/server.cert (default $" CONFIG_KEYS_ENV ")"),
@@ -199,8 +199,8 @@ static void send_results(void *results, zmsg_t **message_p)
 static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
 {
     double now = clock_seconds();
-    wire_heartbeat_t beat = {.pid = getpid(), .size = self->cfg->size, .done = self->done,
-                             .failed = self->failed};
+    wire_heartbeat_t beat = {
+        .pid = getpid(), .size = self->cfg->size, .done = self->done, .failed = self->failed};
     memcpy(beat.worker, self->id, sizeof beat.worker);
     snprintf(beat.isa, sizeof beat.isa, "%s", isa_name(self->cfg->isa));
     gethostname(beat.host, sizeof beat.host - 1);
@@ -271,8 +271,7 @@ static void *worker_run(void *arg)
 }
 
 /* Ids, and featurizers sharing the first one's weights, for workers 1 .. threads - 1. */
-static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *err,
-                           size_t errlen)
+static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < cfg->threads; i++) {
         workers[i].cfg = cfg;
@@ -283,8 +282,8 @@ static int workers_prepare(worker_t *workers, const worker_config_t *cfg, char *
             snprintf(err, errlen, "--id %s is too long for %d threads", cfg->id, cfg->threads);
             return -1;
         }
-        if (i > 0 && !(workers[i].featurizer = featurizer_share(workers[0].featurizer, err,
-                                                                 errlen)))
+        if (i > 0 &&
+            !(workers[i].featurizer = featurizer_share(workers[0].featurizer, err, errlen)))
             return -1;
     }
     return 0;

@@ -1,8 +1,8 @@
 /* fuzz_image.c -- the JPEG loader (featurizer/image.c) on any bytes: decode, and when that
  * works, resize and normalise. The pixel limit is small so that a header declaring a huge
  * image is refused before anything grows, as the worker's --max-pixels does. */
-#include "tests/fuzz/fuzz.h"
 #include "featurizer/image.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_SIZE 32
 #define FUZZ_MAX_PIXELS (1L << 20)

@@ -2,8 +2,8 @@
  * reader maps a file, so the bytes go into an anonymous memory file opened by its
  * /proc/self/fd path; every tensor it accepts is read end to end (ASan sees a read past
  * the mapping). */
-#include "tests/fuzz/fuzz.h"
 #include "featurizer/safetensors.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdio.h>
 #include <sys/mman.h>

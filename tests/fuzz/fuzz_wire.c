@@ -1,8 +1,8 @@
 /* fuzz_wire.c -- the wire decoder (common/wire.c) on any bytes. A frame that decodes must
  * encode again and decode to the same message type: the two directions of one field table
  * agree on everything the decoder lets through. */
-#include "tests/fuzz/fuzz.h"
 #include "common/wire.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdlib.h>
 

@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* True once the server has closed fd (end of file or reset); reads and drops anything. */
 static bool closed_by_server(int fd)
 {
@@ -101,8 +100,8 @@ static int slow(int port, double seconds)
             usleep(100000);
         }
     }
-    printf("opened 1\nbytes_sent %zu\ncut %d\nopen %d\nlast_close_s %.1f\n", sent, closed,
-           !closed, closed ? clock_seconds() - t0 : 0.0);
+    printf("opened 1\nbytes_sent %zu\ncut %d\nopen %d\nlast_close_s %.1f\n", sent, closed, !closed,
+           closed ? clock_seconds() - t0 : 0.0);
     close(fd);
     return 0;
 }

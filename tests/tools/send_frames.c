@@ -16,13 +16,12 @@
 #include "common/config.h"
 #include "common/curve.h"
 #include "common/file.h"
-#include "featurizer/featurizer.h"
 #include "common/wire.h"
+#include "featurizer/featurizer.h"
 
 #include <czmq.h>
 #include <stdio.h>
 #include <string.h>
-
 
 /* Splits "WHAT@ENTRY" into what (in out) and the entry (else "N-1"). */
 static void split_entry(const char *item, int n, char *out, size_t outlen, char *entry,
@@ -55,7 +54,9 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
     } else if (strncmp(item, "result:", 7) == 0) {
         for (int i = 0; i < FEATURE_DIM; i++)
             features[i] = (float) ((i * 7 + n) % 11);
-        wire_result_t result = {.ok = true, .size = 224, .attempt = 1,
+        wire_result_t result = {.ok = true,
+                                .size = 224,
+                                .attempt = 1,
                                 .features = (const uint8_t *) features,
                                 .features_len = sizeof features};
         split_entry(item + 7, n, what, sizeof what, entry, sizeof entry);

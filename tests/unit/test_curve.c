@@ -2,8 +2,8 @@
  * overwrite), errors that name the file, which endpoints count as local, and a CURVE
  * server that lets an authorised client in, keeps a plain and an unauthorised one out, and
  * refuses a key once it is removed from workers/. */
-#include "tests/test.h"
 #include "common/curve.h"
+#include "tests/test.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -94,26 +94,27 @@ static void errors_name_the_file(void)
 {
     char err[512], missing[160];
     snprintf(missing, sizeof missing, "%s/none", root);
-    CHECK(!curve_client_new(missing, "worker", err, sizeof err) &&
-              strstr(err, "none/server.cert"), "missing dir: %s", err);
-    CHECK(!curve_client_new(dir, "nobody", err, sizeof err) &&
-              strstr(err, "nobody.cert_secret"), "missing identity: %s", err);
+    CHECK(!curve_client_new(missing, "worker", err, sizeof err) && strstr(err, "none/server.cert"),
+          "missing dir: %s", err);
+    CHECK(!curve_client_new(dir, "nobody", err, sizeof err) && strstr(err, "nobody.cert_secret"),
+          "missing identity: %s", err);
     CHECK(!curve_server_new(missing, err, sizeof err) && strstr(err, "none/workers"),
           "server without workers/: %s", err);
     FILE *f = fopen(path_of("broken.cert_secret"), "w");
     fputs("curve\n    public-key = \"too short\"\n", f); /* zconfig syntax, no key */
     fclose(f);
     CHECK(!curve_client_new(dir, "broken", err, sizeof err) &&
-              strstr(err, "broken.cert_secret is not a CURVE certificate"), "broken: %s", err);
+              strstr(err, "broken.cert_secret is not a CURVE certificate"),
+          "broken: %s", err);
 }
 
 static void local_endpoints(void)
 {
-    const char *local[] = {"ipc:///tmp/x", "inproc://x", "tcp://127.0.0.1:5557",
+    const char *local[] = {"ipc:///tmp/x",      "inproc://x",           "tcp://127.0.0.1:5557",
                            "tcp://127.1.2.3:1", "tcp://localhost:5557", "tcp://[::1]:5557"};
-    const char *open[] = {"tcp://*:5557", "tcp://0.0.0.0:5557", "tcp://10.0.0.1:5557",
-                          "tcp://eth0:5557", "tcp://[::]:5557", "tcp://128.0.0.1:1",
-                          "tcp://127.0.0.1", "pgm://127.0.0.1:1", "tcp://127.0.0.1x:1"};
+    const char *open[] = {"tcp://*:5557",    "tcp://0.0.0.0:5557", "tcp://10.0.0.1:5557",
+                          "tcp://eth0:5557", "tcp://[::]:5557",    "tcp://128.0.0.1:1",
+                          "tcp://127.0.0.1", "pgm://127.0.0.1:1",  "tcp://127.0.0.1x:1"};
     for (size_t i = 0; i < sizeof local / sizeof *local; i++)
         CHECK(curve_endpoint_is_local(local[i]), "%s should be local", local[i]);
     for (size_t i = 0; i < sizeof open / sizeof *open; i++)
@@ -153,8 +154,8 @@ static void only_authorised_clients_get_in(void)
     int sent = zmq_send(zsock_resolve(out), "hello", 5, 0);
     char *good_got = zstr_recv(good_in), *rogue_got = zstr_recv(rogue_in);
     char *plain_got = zstr_recv(plain_in);
-    bool ok = early < 0 && sent == 5 && good_got && strcmp(good_got, "hello") == 0 &&
-              !rogue_got && !plain_got;
+    bool ok = early < 0 && sent == 5 && good_got && strcmp(good_got, "hello") == 0 && !rogue_got &&
+              !plain_got;
     /* Revoked: w2's key leaves workers/, and a new connection with it is refused. */
     zsock_destroy(&good_in);
     unlink(path_of("workers/w2.cert"));
@@ -174,8 +175,10 @@ static void only_authorised_clients_get_in(void)
     curve_destroy(&server);
     curve_destroy(&good);
     curve_destroy(&rogue);
-    CHECK(ok, "early send %d (want -1), sent %d, after revoking %d; only the authorised "
-          "client should receive", early, sent, revoked_sent);
+    CHECK(ok,
+          "early send %d (want -1), sent %d, after revoking %d; only the authorised "
+          "client should receive",
+          early, sent, revoked_sent);
 }
 
 int main(void)

@@ -5,8 +5,8 @@
  * and a valid image featurized afterwards gives bit-identical features (no state left
  * behind by the failures). A featurizer sharing another's weights, run on its own thread at
  * the same time as the other, gives both the very features one featurizer alone gives. */
-#include "featurizer/featurizer.h"
 #include "common/file.h"
+#include "featurizer/featurizer.h"
 #include "tests/test.h"
 
 #include <pthread.h>
@@ -34,8 +34,8 @@ static const char *expect_new_fails(const char *path, const char *problem)
 {
     static char err[512];
     err[0] = 0;
-    featurizer_t *fz = featurizer_new(path, 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
-                                      sizeof err);
+    featurizer_t *fz =
+        featurizer_new(path, 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err, sizeof err);
     if (fz) {
         featurizer_destroy(&fz);
         return "featurizer_new succeeded";
@@ -72,8 +72,10 @@ static void test_truncated_weights(void)
 
 static void test_changed_shape(void)
 {
-    static const char from[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,1,3,3]";
-    static const char to[] = "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,3,3,1]";
+    static const char from[] =
+        "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,1,3,3]";
+    static const char to[] =
+        "\"features.3.conv.1.0.weight\":{\"dtype\":\"F32\",\"shape\":[144,3,3,1]";
     size_t len;
     char *data = file_read_all(weights_path(), &len), path[128];
     CHECK(data && len > 4096, "%s: cannot read", weights_path());
@@ -94,8 +96,8 @@ static void test_changed_shape(void)
 static void test_bad_size(void)
 {
     char err[256] = "";
-    featurizer_t *fz = featurizer_new(weights_path(), 0, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
-                                      sizeof err);
+    featurizer_t *fz = featurizer_new(weights_path(), 0, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(),
+                                      err, sizeof err);
     CHECK(!fz && err[0], "size 0 accepted");
 }
 
@@ -106,8 +108,8 @@ static void test_bad_jpegs_leave_no_trace(void)
     size_t len;
     char *jpeg = file_read_all(path, &len);
     CHECK(jpeg && len > 100, "%s: cannot read", path);
-    featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
-                                      sizeof err);
+    featurizer_t *fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS,
+                                      isa_best(), err, sizeof err);
     CHECK(fz, "featurizer_new: %s", err);
     CHECK(featurizer_size(fz) == 224, "size %d", featurizer_size(fz));
     float before[FEATURE_DIM], after[FEATURE_DIM];
@@ -161,22 +163,21 @@ static void *featurize_all(void *arg)
     char err[256];
     for (int p = 0; p < SHARED_PASSES; p++)
         for (int i = 0; i < SHARED_IMAGES; i++)
-            job->failures += featurizer_run(job->fz, job->jpeg[i], job->len[i],
-                                            job->features[p][i], NULL, err, sizeof err) != 0;
+            job->failures += featurizer_run(job->fz, job->jpeg[i], job->len[i], job->features[p][i],
+                                            NULL, err, sizeof err) != 0;
     return NULL;
 }
 
 static void test_shared_weights_on_threads(void)
 {
-    static const char *files[SHARED_IMAGES] = {
-        "Banana/100_100.jpg", "Kiwi/33_100.jpg", "Limes/113_100.jpg",
-        "Cocos/0_100.jpg",    "Lemon/321_100.jpg", "Apple Braeburn/321_100.jpg"};
+    static const char *files[SHARED_IMAGES] = {"Banana/100_100.jpg", "Kiwi/33_100.jpg",
+                                               "Limes/113_100.jpg",  "Cocos/0_100.jpg",
+                                               "Lemon/321_100.jpg",  "Apple Braeburn/321_100.jpg"};
     static shared_job_t jobs[2];
     char path[4096], err[512];
     float alone[SHARED_IMAGES][FEATURE_DIM];
-    jobs[0].fz =
-        featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
-                                      sizeof err);
+    jobs[0].fz = featurizer_new(weights_path(), 224, FEATURIZER_DEFAULT_MAX_PIXELS, isa_best(), err,
+                                sizeof err);
     CHECK(jobs[0].fz, "featurizer_new: %s", err);
     jobs[1].fz = featurizer_share(jobs[0].fz, err, sizeof err);
     CHECK(jobs[1].fz, "featurizer_share: %s", err);
@@ -191,8 +192,8 @@ static void test_shared_weights_on_threads(void)
                                                       alone[i], NULL, err, sizeof err) == 0;
     }
     pthread_t thread;
-    int started = readable && alone_ok &&
-                  pthread_create(&thread, NULL, featurize_all, &jobs[1]) == 0;
+    int started =
+        readable && alone_ok && pthread_create(&thread, NULL, featurize_all, &jobs[1]) == 0;
     if (started) {
         featurize_all(&jobs[0]);
         pthread_join(thread, NULL);

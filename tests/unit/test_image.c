@@ -110,15 +110,15 @@ static void resize_matches_plain_rule(void)
 {
     static const int cases[][5] = {
         /* w, h, c -> ow, oh */
-        {37, 23, 3, 17, 29},   {5, 200, 3, 64, 3},    {100, 100, 3, 224, 224},
+        {37, 23, 3, 17, 29},     {5, 200, 3, 64, 3},      {100, 100, 3, 224, 224},
         {333, 251, 3, 224, 224}, {640, 480, 3, 100, 100}, {1, 1, 4, 5, 4},
-        {10, 13, 2, 1, 1},     {3, 7, 1, 11, 2},      {224, 100, 3, 224, 224},
+        {10, 13, 2, 1, 1},       {3, 7, 1, 11, 2},        {224, 100, 3, 224, 224},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *k = cases[i];
         double error = resize_error(k[0], k[1], k[2], k[3], k[4]);
-        CHECK(error < 1e-4, "%dx%dx%d -> %dx%d: relative error %g", k[0], k[1], k[2], k[3],
-              k[4], error);
+        CHECK(error < 1e-4, "%dx%dx%d -> %dx%d: relative error %g", k[0], k[1], k[2], k[3], k[4],
+              error);
     }
 }
 
@@ -246,8 +246,8 @@ static void cmyk_decodes_to_rgb(void)
     CHECK(compressor, "tjInitCompress failed");
     unsigned char *jpeg = NULL;
     unsigned long jpeg_len = 0;
-    int rc = tjCompress2(compressor, cmyk, 32, 0, 32, TJPF_CMYK, &jpeg, &jpeg_len, TJSAMP_444,
-                         100, 0);
+    int rc =
+        tjCompress2(compressor, cmyk, 32, 0, 32, TJPF_CMYK, &jpeg, &jpeg_len, TJSAMP_444, 100, 0);
     tjDestroy(compressor);
     CHECK(rc == 0, "tjCompress2 failed");
 
@@ -273,8 +273,7 @@ static void cmyk_decodes_to_rgb(void)
 }
 
 /* Decoding bytes must fail with a message, leave no image, and not break the loader. */
-static int rejects(image_loader_t *loader, const void *bytes, size_t len, char *err,
-                   size_t errlen)
+static int rejects(image_loader_t *loader, const void *bytes, size_t len, char *err, size_t errlen)
 {
     err[0] = '\0';
     return image_loader_decode(loader, bytes, len, err, errlen) == -1 && err[0] &&

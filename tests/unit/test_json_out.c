@@ -27,9 +27,16 @@ static void text_of_any_bytes(void)
     CHECK(strcmp(s, "\"h\xc3\xa9 \\\"q\\\"\\\\\\n\\u0001\"") == 0, "valid UTF-8: %s", s);
     /* A stray byte, a cut 3-byte sequence, an encoded surrogate, an overlong '/': each bad
      * byte is one U+FFFD, the good ones around them stay. */
-    s = dumped(json_out_text("a\xff" "b\xe2\x82" "c\xed\xa0\x80" "d\xc0\xaf", 12));
-    CHECK(strcmp(s, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
-                    "\xef\xbf\xbd" "d\xef\xbf\xbd\xef\xbf\xbd\"") == 0,
+    s = dumped(json_out_text("a\xff"
+                             "b\xe2\x82"
+                             "c\xed\xa0\x80"
+                             "d\xc0\xaf",
+                             12));
+    CHECK(strcmp(s, "\"a\xef\xbf\xbd"
+                    "b\xef\xbf\xbd\xef\xbf\xbd"
+                    "c\xef\xbf\xbd\xef\xbf\xbd"
+                    "\xef\xbf\xbd"
+                    "d\xef\xbf\xbd\xef\xbf\xbd\"") == 0,
           "invalid UTF-8: %s", s);
     s = dumped(json_out_text("a\0b", 3));
     CHECK(strcmp(s, "\"a\\u0000b\"") == 0, "NUL: %s", s);
@@ -65,14 +72,36 @@ static void out_of_memory_drops_the_reply(void)
 
 static void status_json_fields_and_types(void)
 {
-    status_worker_t workers[2] = {
-        {.id = "w1", .host = "h\xc3\xa9", .isa = "avx2", .pid = 42, .size = 224, .done = 5,
-         .rate = 3, .seen_ms = 1700000000000 - 1500},
-        {.id = "w\x01\xff\"", .host = "", .isa = "neon", .pid = 7, .size = 100, .done = 0,
-         .failed = 2, .rate = 0.126, .seen_ms = 1700000000000}};
-    status_t s = {.now_ms = 1700000000000, .uploaded = 80, .stored = 79, .failed = 1,
-                  .retried = 2, .backlog = 10, .in_flight = 3, .rate = 12.3456, .p50_ms = 7.6,
-                  .p99_ms = 20.2, .eta_s = 0.81, .workers = workers, .worker_count = 2};
+    status_worker_t workers[2] = {{.id = "w1",
+                                   .host = "h\xc3\xa9",
+                                   .isa = "avx2",
+                                   .pid = 42,
+                                   .size = 224,
+                                   .done = 5,
+                                   .rate = 3,
+                                   .seen_ms = 1700000000000 - 1500},
+                                  {.id = "w\x01\xff\"",
+                                   .host = "",
+                                   .isa = "neon",
+                                   .pid = 7,
+                                   .size = 100,
+                                   .done = 0,
+                                   .failed = 2,
+                                   .rate = 0.126,
+                                   .seen_ms = 1700000000000}};
+    status_t s = {.now_ms = 1700000000000,
+                  .uploaded = 80,
+                  .stored = 79,
+                  .failed = 1,
+                  .retried = 2,
+                  .backlog = 10,
+                  .in_flight = 3,
+                  .rate = 12.3456,
+                  .p50_ms = 7.6,
+                  .p99_ms = 20.2,
+                  .eta_s = 0.81,
+                  .workers = workers,
+                  .worker_count = 2};
     const char *want =
         "{\"time_ms\":1700000000000,\"counters\":{\"uploaded\":80,\"stored\":79,\"failed\":1,"
         "\"duplicates\":0,\"retried\":2,\"malformed\":0,\"backlog\":10,\"in_flight\":3,"
@@ -93,8 +122,8 @@ static void status_json_fields_and_types(void)
     CHECK(out, "fmemopen");
     int rc = status_write_json(&s, out);
     fclose(out);
-    CHECK(rc == 0 && strstr(buf, "\"eta_s\":null},\"workers\":[]}\n") && !strchr(buf, ' '),
-          "%s", buf);
+    CHECK(rc == 0 && strstr(buf, "\"eta_s\":null},\"workers\":[]}\n") && !strchr(buf, ' '), "%s",
+          buf);
 }
 
 int main(void)

@@ -15,7 +15,7 @@ static float *random_floats(size_t n)
     float *v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) {
         rng_state = rng_state * 1664525u + 1013904223u;
-        v[i] = (float)(rng_state >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
+        v[i] = (float) (rng_state >> 8) / (float) (1u << 24) * 4.0f - 2.0f;
     }
     return v;
 }
@@ -30,7 +30,7 @@ static double max_err(const float *a, const float *b, size_t n)
 {
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        double e = fabs((double) a[i] - b[i]) / (1.0 + fabs((double) b[i]));
         if (!(e <= worst))
             worst = e;
     }
@@ -38,7 +38,7 @@ static double max_err(const float *a, const float *b, size_t n)
 }
 
 static const int sizes[] = {1, 7, 13, 29};
-#define NSIZES (int)(sizeof sizes / sizeof *sizes)
+#define NSIZES (int) (sizeof sizes / sizeof *sizes)
 
 static void test_conv1x1(void)
 {
@@ -49,13 +49,13 @@ static void test_conv1x1(void)
     const kernels_t *kern = kernels_get(test_isa);
     for (int si = 0; si < NSIZES; si++)
         for (int ki = 0; ki < 4; ki++)
-            for (int ni = 0; ni < (int)(sizeof ns / sizeof *ns); ni++)
+            for (int ni = 0; ni < (int) (sizeof ns / sizeof *ns); ni++)
                 for (int mode = 0; mode < 3; mode++) { /* plain, relu6, residual */
                     int m = sizes[si] * sizes[si], k = ks[ki], n = ns[ni];
-                    float *in = random_floats((size_t)m * k), *w = random_floats((size_t)n * k);
-                    float *bias = random_floats(n), *res = random_floats((size_t)m * n);
-                    float *out = malloc((size_t)m * n * sizeof *out);
-                    float *ref = malloc((size_t)m * n * sizeof *ref);
+                    float *in = random_floats((size_t) m * k), *w = random_floats((size_t) n * k);
+                    float *bias = random_floats(n), *res = random_floats((size_t) m * n);
+                    float *out = malloc((size_t) m * n * sizeof *out);
+                    float *ref = malloc((size_t) m * n * sizeof *ref);
                     for (int i = 0; i < m; i++)
                         for (int o = 0; o < n; o++) {
                             float s = bias[o];
@@ -66,7 +66,7 @@ static void test_conv1x1(void)
                         }
                     kernels_pw_t *pw = kernels_pw_new(kern, k, n, w, bias);
                     kernels_conv1x1(in, m, pw, mode == 1, mode == 2 ? res : NULL, out);
-                    double e = max_err(out, ref, (size_t)m * n);
+                    double e = max_err(out, ref, (size_t) m * n);
                     kernels_pw_destroy(&pw);
                     free(in), free(w), free(bias), free(res), free(out), free(ref);
                     CHECK(pw == NULL, "destroy did not clear the pointer");
@@ -85,12 +85,12 @@ static void test_stem(void)
             /* Even and odd widths: an odd one has a right-edge pixel with padding. */
             int h = sizes[si], w = sizes[si] + shape % 2, cin = 3, cout = couts[shape];
             int ho = (h - 1) / 2 + 1, wo = (w - 1) / 2 + 1;
-            float *in = random_floats((size_t)h * w * cin);
-            float *wt = random_floats((size_t)cout * cin * 9), *bias = random_floats(cout);
-            float *mat = malloc((size_t)cout * cin * 9 * sizeof *mat);
-            float *zero = calloc((size_t)w * cin, sizeof *zero);
-            float *out = malloc((size_t)ho * wo * cout * sizeof *out);
-            float *ref = malloc((size_t)ho * wo * cout * sizeof *ref);
+            float *in = random_floats((size_t) h * w * cin);
+            float *wt = random_floats((size_t) cout * cin * 9), *bias = random_floats(cout);
+            float *mat = malloc((size_t) cout * cin * 9 * sizeof *mat);
+            float *zero = calloc((size_t) w * cin, sizeof *zero);
+            float *out = malloc((size_t) ho * wo * cout * sizeof *out);
+            float *ref = malloc((size_t) ho * wo * cout * sizeof *ref);
             for (int y = 0; y < ho; y++)
                 for (int x = 0; x < wo; x++)
                     for (int o = 0; o < cout; o++) {
@@ -111,11 +111,11 @@ static void test_stem(void)
                 const float *rows[3];
                 for (int r = 0; r < 3; r++) {
                     int iy = 2 * y - 1 + r;
-                    rows[r] = iy >= 0 && iy < h ? in + (size_t)iy * w * cin : zero;
+                    rows[r] = iy >= 0 && iy < h ? in + (size_t) iy * w * cin : zero;
                 }
-                kernels_stem_row(rows, w, pw, out + (size_t)y * wo * cout);
+                kernels_stem_row(rows, w, pw, out + (size_t) y * wo * cout);
             }
-            double e = max_err(out, ref, (size_t)ho * wo * cout);
+            double e = max_err(out, ref, (size_t) ho * wo * cout);
             kernels_pw_destroy(&pw);
             free(in), free(wt), free(bias), free(mat), free(zero), free(out), free(ref);
             CHECK(e < 1e-5, "%dx%d -> %d: error %g", h, w, cout, e);
@@ -130,11 +130,11 @@ static void check_depthwise(int stride)
         for (int ci = 0; ci < 3; ci++) {
             int h = sizes[si], w = sizes[si] + 2, c = channels[ci];
             int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
-            float *in = random_floats((size_t)h * w * c), *wt = random_floats((size_t)c * 9);
-            float *bias = random_floats(c), *zero = calloc((size_t)w * c, sizeof(float));
-            float *packed = malloc((size_t)c * 9 * sizeof *packed);
-            float *out = malloc((size_t)ho * wo * c * sizeof *out);
-            float *ref = malloc((size_t)ho * wo * c * sizeof *ref);
+            float *in = random_floats((size_t) h * w * c), *wt = random_floats((size_t) c * 9);
+            float *bias = random_floats(c), *zero = calloc((size_t) w * c, sizeof(float));
+            float *packed = malloc((size_t) c * 9 * sizeof *packed);
+            float *out = malloc((size_t) ho * wo * c * sizeof *out);
+            float *ref = malloc((size_t) ho * wo * c * sizeof *ref);
             for (int y = 0; y < ho; y++)
                 for (int x = 0; x < wo; x++)
                     for (int ch = 0; ch < c; ch++) {
@@ -155,14 +155,14 @@ static void check_depthwise(int stride)
                 const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
                 float *outs[KERNELS_DW_ROWS];
                 for (int i = 0; i < n; i++)
-                    outs[i] = out + (size_t)(y + i) * wo * c;
+                    outs[i] = out + (size_t) (y + i) * wo * c;
                 for (int r = 0; r < (n - 1) * stride + 3; r++) {
                     int iy = y * stride - 1 + r;
-                    rows[r] = iy >= 0 && iy < h ? in + (size_t)iy * w * c : zero;
+                    rows[r] = iy >= 0 && iy < h ? in + (size_t) iy * w * c : zero;
                 }
                 kernels_dw3x3_rows(kern, rows, n, w, c, stride, packed, bias, outs);
             }
-            double e = max_err(out, ref, (size_t)ho * wo * c);
+            double e = max_err(out, ref, (size_t) ho * wo * c);
             free(in), free(wt), free(bias), free(zero), free(packed), free(out), free(ref);
             CHECK(e < 1e-5, "stride %d %dx%dx%d: error %g", stride, h, w, c, e);
         }
@@ -182,24 +182,23 @@ static void test_avgpool(void)
 {
     for (int si = 0; si < NSIZES; si++) {
         int m = sizes[si] * sizes[si], c = 50; /* 50: a partial vector on every path */
-        float *in = random_floats((size_t)m * c), out[50], ref[50];
+        float *in = random_floats((size_t) m * c), out[50], ref[50];
         for (int ch = 0; ch < c; ch++) {
             double s = 0;
             for (int i = 0; i < m; i++)
                 s += in[i * c + ch];
-            ref[ch] = (float)(s / m);
+            ref[ch] = (float) (s / m);
         }
         kernels_avgpool(kernels_get(test_isa), in, m, c, out);
         free(in);
-        double e = max_err(out, ref, (size_t)c);
+        double e = max_err(out, ref, (size_t) c);
         CHECK(e < 1e-5, "m=%d: error %g", m, e);
     }
 }
 
 int main(void)
 {
-    fprintf(stderr, "test_kernels: CPU %s, best path %s\n", isa_cpu_flags(),
-            isa_name(isa_best()));
+    fprintf(stderr, "test_kernels: CPU %s, best path %s\n", isa_cpu_flags(), isa_name(isa_best()));
     RUN_EACH_ISA(test_conv1x1);
     RUN_EACH_ISA(test_stem);
     RUN_EACH_ISA(test_depthwise_stride1);

@@ -2,11 +2,11 @@
  * the gallery's nearest neighbours equal a plain sort of every distance (several query
  * blocks, ties, n larger than the gallery), the vote, latency percentiles, retention
  * durations, SVG escaping and element counts. */
-#include "tests/test.h"
 #include "cli/gallery.h"
+#include "cli/svg.h"
 #include "sink/metrics.h"
 #include "sink/retain.h"
-#include "cli/svg.h"
+#include "tests/test.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -134,10 +134,12 @@ static void svg_charts_escaped_and_complete(void)
     svg_bars(out, "b", names, values, 2);
     fclose(out);
     CHECK(!strstr(text, "a<b") && strstr(text, "a&lt;b &amp; &quot;c&quot;") &&
-              strstr(text, "Apple &lt;Red&gt;"), "text not escaped");
+              strstr(text, "Apple &lt;Red&gt;"),
+          "text not escaped");
     CHECK(count(text, "<svg ") == 3 && count(text, "</svg>") == 3, "3 charts");
     CHECK(count(text, "class=\"series\"") == 2 && count(text, "class=\"rule\"") == 1 &&
-              count(text, "class=\"mark\"") == 1, "line chart parts");
+              count(text, "class=\"mark\"") == 1,
+          "line chart parts");
     CHECK(count(text, "<circle") == 5, "5 points, got %zu", count(text, "<circle"));
     CHECK(count(text, "<rect x=") == 2, "2 bars");
     CHECK(!strstr(text, "nan") && !strstr(text, "inf"), "non-finite coordinates");

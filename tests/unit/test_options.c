@@ -4,13 +4,13 @@
  * kind land where the table says, a bad or unknown option ends the process with status 2,
  * --help with status 0, and its text names every option with its default, operands
  * are counted, and --redis falls back on $REDIS_URL. */
-#include "tests/test.h"
 #include "common/options.h"
 #include "common/redis.h"
+#include "tests/test.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,8 +18,9 @@ static void integers_whole_or_refused(void)
 {
     int v = 7;
     int64_t w = 7;
-    const char *const bad[] = {"224x", "", " 5", "+5", "5 ", "1e6", "0x10", "abc", "-", "1.5",
-                               "99999999999", "99999999999999999999999"};
+    const char *const bad[] = {"224x", "",    " 5",          "+5",
+                               "5 ",   "1e6", "0x10",        "abc",
+                               "-",    "1.5", "99999999999", "99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK(option_int("--n", bad[i], -1000, 1 << 30, &v) == -1 && v == 7, "\"%s\" read", bad[i]);
     }
@@ -61,16 +62,19 @@ static void redis_urls(void)
     redis_address_t a;
     char err[256], out[512];
     unsetenv("REDIS_PASSWORD");
-    CHECK(redis_address_parse("redis://fsuser:p%40ss@host.example:6380/3", &a, err,
-                              sizeof err) == 0, "%s", err);
+    CHECK(redis_address_parse("redis://fsuser:p%40ss@host.example:6380/3", &a, err, sizeof err) ==
+              0,
+          "%s", err);
     CHECK(!strcmp(a.user, "fsuser") && !strcmp(a.password, "p@ss") &&
-              !strcmp(a.host, "host.example") && a.port == 6380 && a.db == 3, "parsed %s %s %d %d", a.user, a.host, a.port, a.db);
+              !strcmp(a.host, "host.example") && a.port == 6380 && a.db == 3,
+          "parsed %s %s %d %d", a.user, a.host, a.port, a.db);
     redis_address_format(&a, true, out, sizeof out);
     CHECK(!strcmp(out, "redis://fsuser:***@host.example:6380/3"), "redacted: %s", out);
     redis_address_format(&a, false, out, sizeof out);
     CHECK(!strcmp(out, "redis://fsuser@host.example:6380/3"), "for a child: %s", out);
     CHECK(redis_address_parse("redis://:secret@h", &a, err, sizeof err) == 0 && !a.user[0] &&
-              !strcmp(a.password, "secret") && a.port == 6379, "default user: %s", err);
+              !strcmp(a.password, "secret") && a.port == 6379,
+          "default user: %s", err);
     CHECK(redis_address_parse("unix://u:pw@/tmp/r.sock?db=2", &a, err, sizeof err) == 0 &&
               !strcmp(a.socket, "/tmp/r.sock") && a.db == 2 && !strcmp(a.password, "pw"),
           "unix with credentials: %s", err);
@@ -78,11 +82,13 @@ static void redis_urls(void)
           "plain unix: %s", err);
     setenv("REDIS_PASSWORD", "from-env", 1);
     CHECK(redis_address_parse("redis://h:1/0", &a, err, sizeof err) == 0 &&
-              !strcmp(a.password, "from-env"), "REDIS_PASSWORD not used");
+              !strcmp(a.password, "from-env"),
+          "REDIS_PASSWORD not used");
     unsetenv("REDIS_PASSWORD");
-    const char *const bad[] = {"redis://:secret@h:99999", "redis://:secret@h:12x", "redis://h/1x",
-                               "unix:///tmp/s?db=x", "redis://:secret@", "redis://:bad%zz@h",
-                               "unix://u:pw@tmp/s"};
+    const char *const bad[] = {
+        "redis://:secret@h:99999", "redis://:secret@h:12x", "redis://h/1x",
+        "unix:///tmp/s?db=x",      "redis://:secret@",      "redis://:bad%zz@h",
+        "unix://u:pw@tmp/s"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
         CHECK(redis_address_parse(bad[i], &a, err, sizeof err) == -1, "\"%s\" accepted", bad[i]);
@@ -114,20 +120,18 @@ static int append(void *target, const char *arg)
  * defaults; returns options_parse's result. */
 static int parse(sample_t *s, const char *const *words)
 {
-    *s = (sample_t){.name = "default-name", .size = 224, .count = 7, .bytes = 16384,
-                    .ratio = 0.95};
-    const option_t options[] = {
-        OPTION_FLAG("flag", &s->flag, "a flag"),
-        OPTION_STRING("name", &s->name, "NAME", "a name"),
-        OPTION_REDIS(&s->url, "Redis (default $REDIS_URL, else none)"),
-        OPTION_INT("size", &s->size, 32, 4096, "S", "a side"),
-        OPTION_INT64("count", &s->count, 0, INT64_MAX, "N", "a count"),
-        OPTION_BYTES("bytes", &s->bytes, 0, 1 << 30, "BYTES", "a buffer"),
-        OPTION_REAL("ratio", &s->ratio, 0, 1, "V", "a ratio"),
-        OPTION_CALL("item", append, s, "ITEM", "an item (repeatable)"),
-        OPTION_END};
-    const options_spec_t spec = {"test_options", "[FILE...]", 0, 2, "Tests the parser.",
-                                 options, "Environment: none."};
+    *s = (sample_t){.name = "default-name", .size = 224, .count = 7, .bytes = 16384, .ratio = 0.95};
+    const option_t options[] = {OPTION_FLAG("flag", &s->flag, "a flag"),
+                                OPTION_STRING("name", &s->name, "NAME", "a name"),
+                                OPTION_REDIS(&s->url, "Redis (default $REDIS_URL, else none)"),
+                                OPTION_INT("size", &s->size, 32, 4096, "S", "a side"),
+                                OPTION_INT64("count", &s->count, 0, INT64_MAX, "N", "a count"),
+                                OPTION_BYTES("bytes", &s->bytes, 0, 1 << 30, "BYTES", "a buffer"),
+                                OPTION_REAL("ratio", &s->ratio, 0, 1, "V", "a ratio"),
+                                OPTION_CALL("item", append, s, "ITEM", "an item (repeatable)"),
+                                OPTION_END};
+    const options_spec_t spec = {"test_options", "[FILE...]",         0, 2, "Tests the parser.",
+                                 options,        "Environment: none."};
     char *argv[24] = {"test_options"};
     int argc = 1;
     while (argc < 23 && words[argc - 1]) {
@@ -161,13 +165,13 @@ static void table_values_land(void)
 {
     sample_t s;
     unsetenv("REDIS_URL");
-    int first = parse(&s, (const char *const[]){"--flag", "--name", "n", "a.jpg", "--size",
-        "100", "--count=9", "--bytes", "64M", "--ratio", "0.5", "--item", "x", "--item", "y",
-        NULL});
+    int first = parse(&s, (const char *const[]){"--flag", "--name", "n", "a.jpg", "--size", "100",
+                                                "--count=9", "--bytes", "64M", "--ratio", "0.5",
+                                                "--item", "x", "--item", "y", NULL});
     CHECK(first == 15 && !strcmp(s.name, "n"), "first operand at %d", first);
     CHECK(s.flag && s.size == 100 && s.count == 9 && s.bytes == 64 << 20 && s.ratio == 0.5,
-          "values %d %d %lld %lld %g", s.flag, s.size, (long long) s.count,
-          (long long) s.bytes, s.ratio);
+          "values %d %d %lld %lld %g", s.flag, s.size, (long long) s.count, (long long) s.bytes,
+          s.ratio);
     CHECK(s.nitems == 2 && !strcmp(s.items[0], "x") && !strcmp(s.items[1], "y"), "items %d",
           s.nitems);
     CHECK(!s.url, "no --redis, no REDIS_URL: %s", s.url);
@@ -177,16 +181,19 @@ static void table_values_land(void)
 
 static void table_refusals_are_status_2(void)
 {
-    const char *const *bad[] = {
-        (const char *const[]){"--size", "31", NULL},  (const char *const[]){"--size", "2x", NULL},
-        (const char *const[]){"--ratio", "0", NULL},  (const char *const[]){"--bytes", "2G", NULL},
-        (const char *const[]){"--count", "-1", NULL}, (const char *const[]){"--nope", NULL},
-        (const char *const[]){"-x", NULL},            (const char *const[]){"--size", NULL},
-        (const char *const[]){"--flag=1", NULL},
-        (const char *const[]){"--log-level", "loud", NULL},
-        (const char *const[]){"a", "b", "c", NULL},
-        (const char *const[]){"--item", "1", "--item", "2", "--item", "3", "--item", "4",
-                              "--item", "5", NULL}};
+    const char *const *bad[] = {(const char *const[]){"--size", "31", NULL},
+                                (const char *const[]){"--size", "2x", NULL},
+                                (const char *const[]){"--ratio", "0", NULL},
+                                (const char *const[]){"--bytes", "2G", NULL},
+                                (const char *const[]){"--count", "-1", NULL},
+                                (const char *const[]){"--nope", NULL},
+                                (const char *const[]){"-x", NULL},
+                                (const char *const[]){"--size", NULL},
+                                (const char *const[]){"--flag=1", NULL},
+                                (const char *const[]){"--log-level", "loud", NULL},
+                                (const char *const[]){"a", "b", "c", NULL},
+                                (const char *const[]){"--item", "1", "--item", "2", "--item", "3",
+                                                      "--item", "4", "--item", "5", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int status = exit_status(bad[i]);
         CHECK(status == 2, "case %zu (%s): status %d", i, bad[i][0], status);
@@ -207,23 +214,31 @@ static void table_help_names_every_option(void)
         OPTION_REDIS(&s.url, "Redis (default $REDIS_URL, else none)"),
         OPTION_INT("size", &s.size, 32, 4096, "S", "a side"),
         OPTION_BYTES("bytes", &s.bytes, 0, 1 << 30, "BYTES", "a buffer"),
-        OPTION_REAL("ratio", &s.ratio, 0, 1, "V", "a ratio that takes a long explanation, "
+        OPTION_REAL("ratio", &s.ratio, 0, 1, "V",
+                    "a ratio that takes a long explanation, "
                     "long enough to be wrapped over two lines of the usage text at least"),
         OPTION_END};
-    const options_spec_t spec = {"prog", "FILE...", 1, OPTIONS_ANY_NUMBER, "About it.",
+    const options_spec_t spec = {"prog",  "FILE...",           1, OPTIONS_ANY_NUMBER, "About it.",
                                  options, "Environment: none."};
-    s = (sample_t){.name = "n", .size = 224, .bytes = 16384, .ratio = 0.95,
-                   .url = "redis://:secret@h"};
+    s = (sample_t){
+        .name = "n", .size = 224, .bytes = 16384, .ratio = 0.95, .url = "redis://:secret@h"};
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     options_usage(&spec, out);
     fclose(out);
-    const char *const expected[] = {
-        "usage: prog [options] FILE...\nAbout it.\n", "\n  --flag ", "\n  --name NAME ",
-        "a name (default n)\n", "a side (default 224)\n", "a buffer (default 16K)\n",
-        "(default 0.95)\n", "\n  --log-level LEVEL ", "\n  -h, --help ", "\nEnvironment: none.\n",
-        "\n  --redis URL ", "Redis (default $REDIS_URL, else none)\n"};
+    const char *const expected[] = {"usage: prog [options] FILE...\nAbout it.\n",
+                                    "\n  --flag ",
+                                    "\n  --name NAME ",
+                                    "a name (default n)\n",
+                                    "a side (default 224)\n",
+                                    "a buffer (default 16K)\n",
+                                    "(default 0.95)\n",
+                                    "\n  --log-level LEVEL ",
+                                    "\n  -h, --help ",
+                                    "\nEnvironment: none.\n",
+                                    "\n  --redis URL ",
+                                    "Redis (default $REDIS_URL, else none)\n"};
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         CHECK(strstr(text, expected[i]), "\"%s\" not in:\n%s", expected[i], text);
     CHECK(!strstr(text, "secret"), "the URL shown:\n%s", text);

@@ -27,7 +27,10 @@ static uint64_t rng_next(void)
     return z ^ (z >> 31);
 }
 
-static double rng_uniform(void) { return ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0; }
+static double rng_uniform(void)
+{
+    return ((double) (rng_next() >> 11) + 0.5) / 9007199254740992.0;
+}
 
 static double rng_gauss(void)
 {
@@ -36,12 +39,12 @@ static double rng_gauss(void)
 
 static void shuffle_rows(float *x, int n, int d)
 {
-    float *t = malloc((size_t)d * sizeof *t);
+    float *t = malloc((size_t) d * sizeof *t);
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(rng_next() % (uint64_t)(i + 1));
-        memcpy(t, x + (size_t)i * d, (size_t)d * sizeof *t);
-        memcpy(x + (size_t)i * d, x + (size_t)j * d, (size_t)d * sizeof *t);
-        memcpy(x + (size_t)j * d, t, (size_t)d * sizeof *t);
+        int j = (int) (rng_next() % (uint64_t) (i + 1));
+        memcpy(t, x + (size_t) i * d, (size_t) d * sizeof *t);
+        memcpy(x + (size_t) i * d, x + (size_t) j * d, (size_t) d * sizeof *t);
+        memcpy(x + (size_t) j * d, t, (size_t) d * sizeof *t);
     }
     free(t);
 }
@@ -50,24 +53,24 @@ static void shuffle_rows(float *x, int n, int d)
  * Gaussian), z standard normal; `lambda` has d entries. */
 static float *synthetic(int n, int d, const double *lambda, double mean_level)
 {
-    size_t dd = (size_t)d;
+    size_t dd = (size_t) d;
     double *q = malloc(dd * dd * sizeof *q), *tau = malloc(dd * sizeof *tau);
-    double *z = malloc((size_t)n * dd * sizeof *z), *x = malloc((size_t)n * dd * sizeof *x);
+    double *z = malloc((size_t) n * dd * sizeof *z), *x = malloc((size_t) n * dd * sizeof *x);
     double *mu = malloc(dd * sizeof *mu);
-    float *out = malloc((size_t)n * dd * sizeof *out);
+    float *out = malloc((size_t) n * dd * sizeof *out);
     for (size_t i = 0; i < dd * dd; i++)
         q[i] = rng_gauss();
     LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, d, d, q, d, tau);
     LAPACKE_dorgqr(LAPACK_ROW_MAJOR, d, d, d, q, d, tau);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            z[(size_t)i * dd + j] = rng_gauss() * sqrt(lambda[j]);
+            z[(size_t) i * dd + j] = rng_gauss() * sqrt(lambda[j]);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, d, 1.0, z, d, q, d, 0.0, x, d);
     for (int j = 0; j < d; j++)
         mu[j] = mean_level * (1 + rng_uniform());
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            out[(size_t)i * dd + j] = (float)(x[(size_t)i * dd + j] + mu[j]);
+            out[(size_t) i * dd + j] = (float) (x[(size_t) i * dd + j] + mu[j]);
     free(q);
     free(tau);
     free(z);
@@ -80,7 +83,7 @@ static float *synthetic(int n, int d, const double *lambda, double mean_level)
  * eigenvalues 1e-4 apart at a few places. */
 static double *spectrum(int d)
 {
-    double *l = malloc((size_t)d * sizeof *l);
+    double *l = malloc((size_t) d * sizeof *l);
     for (int i = 0; i < d; i++)
         l[i] = 40.0 * exp(-i * 3.7 / (d / 3.0)) + 0.05;
     for (int i = 6; i + 1 < d; i += 23)
@@ -97,7 +100,7 @@ static void feed(pca_t *pca, const float *x, int n, int d)
         int b = sizes[s % 8];
         if (b > n - at)
             b = n - at;
-        pca_add(pca, x + (size_t)at * d, (size_t)b);
+        pca_add(pca, x + (size_t) at * d, (size_t) b);
         at += b;
     }
 }
@@ -131,7 +134,7 @@ static void fix_sign(double *a, int d)
 
 static void batch_pca(const float *x, int n, int d, bool standardize, batch_t *b)
 {
-    size_t dd = (size_t)d;
+    size_t dd = (size_t) d;
     b->d = d;
     b->mean = calloc(dd, sizeof *b->mean);
     b->scale = standardize ? malloc(dd * sizeof *b->scale) : NULL;
@@ -141,12 +144,12 @@ static void batch_pca(const float *x, int n, int d, bool standardize, batch_t *b
     double *w = malloc(dd * sizeof *w);
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < dd; j++)
-            b->mean[j] += x[(size_t)i * dd + j];
+            b->mean[j] += x[(size_t) i * dd + j];
     for (size_t j = 0; j < dd; j++)
         b->mean[j] /= n;
     for (int i = 0; i < n; i++) {
         for (size_t j = 0; j < dd; j++)
-            y[j] = x[(size_t)i * dd + j] - b->mean[j];
+            y[j] = x[(size_t) i * dd + j] - b->mean[j];
         for (size_t r = 0; r < dd; r++)
             for (size_t s = r; s < dd; s++)
                 c[r * dd + s] += y[r] * y[s];
@@ -168,8 +171,8 @@ static void batch_pca(const float *x, int n, int d, bool standardize, batch_t *b
     for (int i = 0; i < d; i++) {
         b->values[i] = w[d - 1 - i];
         for (int j = 0; j < d; j++)
-            b->axes[(size_t)i * dd + j] = c[(size_t)j * dd + (d - 1 - i)];
-        fix_sign(b->axes + (size_t)i * dd, d);
+            b->axes[(size_t) i * dd + j] = c[(size_t) j * dd + (d - 1 - i)];
+        fix_sign(b->axes + (size_t) i * dd, d);
     }
     free(c);
     free(y);
@@ -197,10 +200,10 @@ static int batch_k_for(const batch_t *b, double variance)
  * rows): the 2-norm of a's rows minus their projection on b's row space. */
 static double subspace_sin(const double *a, const double *b, int k, int d)
 {
-    double *m = malloc((size_t)k * k * sizeof *m), *r = malloc((size_t)k * d * sizeof *r);
-    double *s = malloc((size_t)k * sizeof *s), *sup = malloc((size_t)k * sizeof *sup);
+    double *m = malloc((size_t) k * k * sizeof *m), *r = malloc((size_t) k * d * sizeof *r);
+    double *s = malloc((size_t) k * sizeof *s), *sup = malloc((size_t) k * sizeof *sup);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, k, d, 1.0, a, d, b, d, 0.0, m, k);
-    memcpy(r, a, (size_t)k * d * sizeof *r);
+    memcpy(r, a, (size_t) k * d * sizeof *r);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, d, k, -1.0, m, k, b, d, 1.0, r, d);
     LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', k, d, r, d, s, NULL, 1, NULL, 1, sup);
     double out = s[0];
@@ -248,16 +251,18 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
               "%s: eigenvalue %d", label, i);
     }
 
-    CHECK(k == d || separated(b->values, k - 1, d, 1e-3), "%s: test bug, k = %d splits a "
-          "near-degenerate pair", label, k);
+    CHECK(k == d || separated(b->values, k - 1, d, 1e-3),
+          "%s: test bug, k = %d splits a "
+          "near-degenerate pair",
+          label, k);
     double sin_max = subspace_sin(axes, b->axes, k, d);
     CHECK(sin_max < 1e-6, "%s: largest principal angle sin %.3g", label, sin_max);
 
     double axis_err = 0;
     int nsep = 0;
-    bool *sep = malloc((size_t)k * sizeof *sep);
+    bool *sep = malloc((size_t) k * sizeof *sep);
     for (int i = 0; i < k; i++) {
-        const double *a = axes + (size_t)i * d, *t = b->axes + (size_t)i * d;
+        const double *a = axes + (size_t) i * d, *t = b->axes + (size_t) i * d;
         CHECK(fabs(dot(a, a, d) - 1) < 1e-12, "%s: axis %d not unit length", label, i);
         sep[i] = separated(b->values, i, d, 0.01);
         if (!sep[i])
@@ -270,18 +275,18 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
     }
 
     double proj_err = 0, norm_err = 0;
-    float *p = malloc((size_t)k * sizeof *p);
-    double *q = malloc((size_t)k * sizeof *q), *y = malloc((size_t)d * sizeof *y);
+    float *p = malloc((size_t) k * sizeof *p);
+    double *q = malloc((size_t) k * sizeof *q), *y = malloc((size_t) d * sizeof *y);
     for (int r = 0; r < nproj; r++) {
-        const float *row = x + (size_t)r * d;
+        const float *row = x + (size_t) r * d;
         pca_project(pca, row, p);
         for (int j = 0; j < d; j++)
             y[j] = (row[j] - b->mean[j]) * (b->scale ? b->scale[j] : 1);
         double qn = 0, pn = 0;
         for (int i = 0; i < k; i++) {
-            q[i] = dot(b->axes + (size_t)i * d, y, d);
+            q[i] = dot(b->axes + (size_t) i * d, y, d);
             qn += q[i] * q[i];
-            pn += (double)p[i] * p[i];
+            pn += (double) p[i] * p[i];
         }
         qn = sqrt(qn);
         pn = sqrt(pn);
@@ -320,7 +325,7 @@ static void test_synthetic(void)
     pca_t *target = pca_new(&(pca_options_t){.dim = d, .variance = 0.9, .isa = isa_best()});
     feed(fixed, x, n, d);
     feed(target, x, n, d);
-    CHECK(pca_count(fixed) == n, "count %lld", (long long)pca_count(fixed));
+    CHECK(pca_count(fixed) == n, "count %lld", (long long) pca_count(fixed));
     CHECK(pca_refresh(fixed) == 0 && pca_refresh(target) == 0, "refresh failed");
     CHECK(pca_k(fixed) == 200, "k %d", pca_k(fixed));
     compare("synthetic d=400 k=200", fixed, &b, x, 200, 200);
@@ -353,7 +358,7 @@ static float *read_features(const char *name, int *rows)
     if (!f)
         return NULL;
     float *x = malloc(286 * 1280 * sizeof *x);
-    *rows = (int)fread(x, 1280 * sizeof *x, 286, f);
+    *rows = (int) fread(x, 1280 * sizeof *x, 286, f);
     fclose(f);
     return x;
 }
@@ -368,9 +373,9 @@ static void test_real_features(void)
     CHECK(a && c && n224 == 286 && n100 == 286, "cannot read %s/reference/features-*.f32",
           test_shared_dir());
     int n = n224 + n100;
-    float *x = malloc((size_t)n * d * sizeof *x);
-    memcpy(x, a, (size_t)n224 * d * sizeof *x);
-    memcpy(x + (size_t)n224 * d, c, (size_t)n100 * d * sizeof *x);
+    float *x = malloc((size_t) n * d * sizeof *x);
+    memcpy(x, a, (size_t) n224 * d * sizeof *x);
+    memcpy(x + (size_t) n224 * d, c, (size_t) n100 * d * sizeof *x);
     free(a);
     free(c);
     shuffle_rows(x, n, d);
@@ -403,8 +408,8 @@ static void test_standardize(void)
     float *x = synthetic(n, d, l, 10.0);
     for (int i = 0; i < n; i++) { /* features on very different scales, and a constant one */
         for (int j = 0; j < d; j++)
-            x[(size_t)i * d + j] *= (float)pow(10.0, (j % 5) - 2.0);
-        x[(size_t)i * d + 17] = 3.25f;
+            x[(size_t) i * d + j] *= (float) pow(10.0, (j % 5) - 2.0);
+        x[(size_t) i * d + 17] = 3.25f;
     }
     batch_t b;
     batch_pca(x, n, d, true, &b);
@@ -450,16 +455,16 @@ static void test_state_round_trip(void)
     pca_t *whole = pca_new(&o), *first = pca_new(&o), *once = pca_new(&o);
     feed(whole, x, n, d);
     feed(first, x, half, d);
-    pca_add(once, x, (size_t)n);
+    pca_add(once, x, (size_t) n);
 
     size_t len;
     unsigned char *mid = state_of(first, &len);
     char err[200] = "";
     pca_t *second = pca_state_read(mid, len, &o, err, sizeof err);
     CHECK(second, "read failed: %s", err);
-    CHECK(pca_count(second) == half, "restored count %lld", (long long)pca_count(second));
-    feed(second, x + (size_t)half * d, n - half, d);
-    CHECK(pca_count(second) == n, "count %lld", (long long)pca_count(second));
+    CHECK(pca_count(second) == half, "restored count %lld", (long long) pca_count(second));
+    feed(second, x + (size_t) half * d, n - half, d);
+    CHECK(pca_count(second) == n, "count %lld", (long long) pca_count(second));
 
     size_t la, lb, lc;
     unsigned char *sa = state_of(whole, &la), *sb = state_of(second, &lb);
@@ -468,17 +473,18 @@ static void test_state_round_trip(void)
     CHECK(la == lc && memcmp(sa, sc, la) == 0, "batching changed the sums");
     CHECK(pca_refresh(whole) == 0 && pca_refresh(second) == 0, "refresh failed");
     CHECK(pca_k(whole) == pca_k(second) &&
-              memcmp(pca_axes(whole), pca_axes(second), (size_t)pca_k(whole) * d * 8) == 0 &&
+              memcmp(pca_axes(whole), pca_axes(second), (size_t) pca_k(whole) * d * 8) == 0 &&
               memcmp(pca_eigenvalues(whole), pca_eigenvalues(second), 20 * 8) == 0,
           "restored model differs from uninterrupted");
     /* A state written after refresh (nothing pending) also reads back. */
     free(mid);
     mid = state_of(whole, &len);
-    CHECK(len == 48 + 8 * (size_t)d + 8 * (size_t)d * (d + 1) / 2, "state size %zu", len);
+    CHECK(len == 48 + 8 * (size_t) d + 8 * (size_t) d * (d + 1) / 2, "state size %zu", len);
     pca_t *again = pca_state_read(mid, len, &o, err, sizeof err);
     CHECK(again && pca_count(again) == n, "read after refresh: %s", err);
     printf("# state round trip: %zu-byte checkpoint at %d of %d vectors, restored run "
-           "identical bit for bit\n", lb, half, n);
+           "identical bit for bit\n",
+           lb, half, n);
     pca_destroy(&again);
     pca_destroy(&whole);
     pca_destroy(&first);
@@ -510,7 +516,7 @@ static void test_state_rejects_corruption(void)
     float row[32];
     for (int i = 0; i < 300; i++) {
         for (int j = 0; j < d; j++)
-            row[j] = (float)rng_gauss();
+            row[j] = (float) rng_gauss();
         pca_add(pca, row, 1);
     }
     size_t len;
@@ -555,14 +561,14 @@ static void test_signs(void)
           "a model from no vectors");
     pca_add(pca, x, 1);
     CHECK(pca_refresh(pca) == -1 && pca_axes(pca) == NULL, "a model from one vector");
-    pca_add(pca, x + d, (size_t)n / 2 - 1);
+    pca_add(pca, x + d, (size_t) n / 2 - 1);
     CHECK(pca_refresh(pca) == 0 && pca_version(pca) == 1, "first refresh");
-    double *before = malloc((size_t)k * d * sizeof *before);
-    memcpy(before, pca_axes(pca), (size_t)k * d * sizeof *before);
+    double *before = malloc((size_t) k * d * sizeof *before);
+    memcpy(before, pca_axes(pca), (size_t) k * d * sizeof *before);
     CHECK(pca_refresh(pca) == 0 && pca_version(pca) == 2, "second refresh");
-    CHECK(memcmp(before, pca_axes(pca), (size_t)k * d * sizeof *before) == 0,
+    CHECK(memcmp(before, pca_axes(pca), (size_t) k * d * sizeof *before) == 0,
           "refreshing the same sums changed the axes");
-    pca_add(pca, x + (size_t)n / 2 * d, (size_t)n / 2);
+    pca_add(pca, x + (size_t) n / 2 * d, (size_t) n / 2);
     CHECK(pca_refresh(pca) == 0, "third refresh");
     const double *after = pca_axes(pca);
     /* More data moves the axes; an axis keeps its sign as long as its largest loading stays
@@ -570,7 +576,7 @@ static void test_signs(void)
     double min_cos = 1;
     int kept = 0;
     for (int i = 0; i < k; i++) {
-        const double *a = after + (size_t)i * d, *p = before + (size_t)i * d;
+        const double *a = after + (size_t) i * d, *p = before + (size_t) i * d;
         int m = argmax_abs(a, d);
         CHECK(a[m] > 0, "axis %d breaks the sign rule", i);
         if (m == argmax_abs(p, d) && separated(pca_eigenvalues(pca), i, k, 0.01)) {
@@ -579,8 +585,8 @@ static void test_signs(void)
         }
     }
     printf("# signs: %d of %d axes separated and with the same largest loading at %d and "
-           "%d vectors, min cos %.4f\n", kept, k, n / 2, n,
-           min_cos);
+           "%d vectors, min cos %.4f\n",
+           kept, k, n / 2, n, min_cos);
     CHECK(kept > k / 2 && min_cos > 0.5, "an axis flipped between refreshes (cos %.3g)", min_cos);
     free(before);
     pca_destroy(&pca);

@@ -9,8 +9,8 @@
  * `--first N` checks the first N images at S = 100 only, on every path, as
  * reference_100_subset_<isa>: for the ARM64 build, which tests/run.sh runs under qemu-user,
  * where the whole set would take some twenty minutes. Without it the test is the whole set. */
-#include "featurizer/featurizer.h"
 #include "common/file.h"
+#include "featurizer/featurizer.h"
 #include "tests/test.h"
 
 #include <math.h>
@@ -34,8 +34,8 @@ static void check_size(int size)
     const char *shared = test_shared_dir();
     snprintf(path, sizeof path, "%s/reference/features-%d.f32", shared, size);
     size_t len;
-    float *ref = (float *)file_read_all(path, &len);
-    CHECK(ref && len == (size_t)NIMAGES * FEATURE_DIM * sizeof(float), "%s: cannot read", path);
+    float *ref = (float *) file_read_all(path, &len);
+    CHECK(ref && len == (size_t) NIMAGES * FEATURE_DIM * sizeof(float), "%s: cannot read", path);
     snprintf(path, sizeof path, "%s/models/mobilenet_v2/model.safetensors", shared);
     featurizer_t *fz =
         featurizer_new(path, size, FEATURIZER_DEFAULT_MAX_PIXELS, test_isa, err, sizeof err);
@@ -63,13 +63,13 @@ static void check_size(int size)
             n++;
             continue;
         }
-        const float *r = ref + (size_t)n * FEATURE_DIM;
+        const float *r = ref + (size_t) n * FEATURE_DIM;
         double dot = 0, na = 0, nb = 0, diff = 0;
         for (int i = 0; i < FEATURE_DIM; i++) {
-            dot += (double)f[i] * r[i];
-            na += (double)f[i] * f[i];
-            nb += (double)r[i] * r[i];
-            double d = fabs((double)f[i] - r[i]);
+            dot += (double) f[i] * r[i];
+            na += (double) f[i] * f[i];
+            nb += (double) r[i] * r[i];
+            double d = fabs((double) f[i] - r[i]);
             if (!(d <= diff))
                 diff = d;
         }
@@ -87,8 +87,7 @@ static void check_size(int size)
     free(ref);
     fprintf(stderr,
             "S=%d %s: %d images, worst 1 - cosine %.3g (row %d), worst max|diff| %.3g (row %d)\n",
-            size, isa_name(test_isa), n, 1 - worst_cos, worst_cos_row, worst_diff,
-            worst_diff_row);
+            size, isa_name(test_isa), n, 1 - worst_cos, worst_cos_row, worst_diff, worst_diff_row);
     CHECK(n == nimages, "images.txt has %d lines, expected %d", n, nimages);
     CHECK(bad == 0, "S=%d: %d of %d images off, first: %s", size, bad, n, bad_msg);
 }
@@ -119,7 +118,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: %s [--first N (1..%d)]\n", argv[0], NIMAGES);
             return 2;
         }
-        nimages = (int)first;
+        nimages = (int) first;
         RUN_EACH_ISA(reference_100_subset);
         TEST_DONE();
     }

@@ -61,13 +61,13 @@ static int fails_with(const char *path, const char *problem, char *err, size_t e
 
 /* One broken-file case: header (written with its true length) and data_len bytes of data
  * must fail with an error containing problem. */
-#define CHECK_BROKEN(header, data_len, problem)                                            \
-    do {                                                                                   \
-        char path[64], err[512];                                                           \
-        CHECK(write_safetensors(path, header, data_len) == 0, "cannot write temp file");   \
-        int as_expected = fails_with(path, problem, err, sizeof err);                      \
-        unlink(path);                                                                      \
-        CHECK(as_expected, "%s: wanted \"%s\", got \"%s\"", header, problem, err);         \
+#define CHECK_BROKEN(header, data_len, problem)                                                    \
+    do {                                                                                           \
+        char path[64], err[512];                                                                   \
+        CHECK(write_safetensors(path, header, data_len) == 0, "cannot write temp file");           \
+        int as_expected = fails_with(path, problem, err, sizeof err);                              \
+        unlink(path);                                                                              \
+        CHECK(as_expected, "%s: wanted \"%s\", got \"%s\"", header, problem, err);                 \
     } while (0)
 
 static void real_file_opens_with_all_tensors(void)
@@ -89,13 +89,13 @@ static void real_file_opens_with_all_tensors(void)
     int finite = 1;
     for (size_t i = 0; last && i < last->count; i++)
         finite &= isfinite(last->data[i]);
-    int shapes_ok =
-        first && first->ndim == 4 && first->shape[0] == 32 && first->shape[1] == 3 &&
-        first->shape[2] == 3 && first->shape[3] == 3 && first->count == 864 && bias &&
-        bias->ndim == 1 && bias->shape[0] == 32 && last && last->ndim == 4 &&
-        last->shape[0] == 1280 && last->shape[1] == 320 && last->shape[2] == 1 &&
-        last->shape[3] == 1 && depthwise && depthwise->ndim == 4 &&
-        depthwise->shape[0] == 960 && depthwise->shape[1] == 1 && depthwise->shape[2] == 3;
+    int shapes_ok = first && first->ndim == 4 && first->shape[0] == 32 && first->shape[1] == 3 &&
+                    first->shape[2] == 3 && first->shape[3] == 3 && first->count == 864 && bias &&
+                    bias->ndim == 1 && bias->shape[0] == 32 && last && last->ndim == 4 &&
+                    last->shape[0] == 1280 && last->shape[1] == 320 && last->shape[2] == 1 &&
+                    last->shape[3] == 1 && depthwise && depthwise->ndim == 4 &&
+                    depthwise->shape[0] == 960 && depthwise->shape[1] == 1 &&
+                    depthwise->shape[2] == 3;
     safetensors_destroy(&st);
     CHECK(st == NULL, "destroy leaves the pointer set");
     CHECK(count == 104, "%zu tensors, expected 104", count);
@@ -109,11 +109,12 @@ static void real_file_opens_with_all_tensors(void)
 static void small_valid_file_opens(void)
 {
     /* Metadata, escapes in names, keys in any order, a zero-size tensor, padding spaces. */
-    const char *header = "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"a \\\"quoted\\\" word\"},"
-                         "\"b\\u00e9ta\":{\"shape\":[2,3],\"data_offsets\":[16,40],\"dtype\":\"F32\"},"
-                         "\"alpha\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-                         "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[40,40]},"
-                         "\"scalar\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[40,44]}}  ";
+    const char *header =
+        "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"a \\\"quoted\\\" word\"},"
+        "\"b\\u00e9ta\":{\"shape\":[2,3],\"data_offsets\":[16,40],\"dtype\":\"F32\"},"
+        "\"alpha\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+        "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[40,40]},"
+        "\"scalar\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[40,44]}}  ";
     char path[64], err[512] = "";
     CHECK(write_safetensors(path, header, 44) == 0, "cannot write temp file");
     safetensors_t *st = safetensors_open(path, err, sizeof err);
@@ -124,10 +125,9 @@ static void small_valid_file_opens(void)
     const safetensors_tensor_t *empty = safetensors_find(st, "empty");
     const safetensors_tensor_t *scalar = safetensors_find(st, "scalar");
     size_t count = safetensors_count(st);
-    int ok = alpha && alpha->count == 4 && alpha->data[3] == 3.0f && beta &&
-             beta->count == 6 && beta->shape[1] == 3 && beta->data[0] == 4.0f && empty &&
-             empty->count == 0 && scalar && scalar->ndim == 0 && scalar->count == 1 &&
-             scalar->data[0] == 10.0f;
+    int ok = alpha && alpha->count == 4 && alpha->data[3] == 3.0f && beta && beta->count == 6 &&
+             beta->shape[1] == 3 && beta->data[0] == 4.0f && empty && empty->count == 0 && scalar &&
+             scalar->ndim == 0 && scalar->count == 1 && scalar->data[0] == 10.0f;
     safetensors_destroy(&st);
     CHECK(count == 4, "%zu tensors, expected 4", count);
     CHECK(ok, "tensors read back wrong");
@@ -136,8 +136,7 @@ static void small_valid_file_opens(void)
 static void missing_and_tiny_files_fail(void)
 {
     char err[512], path[64];
-    CHECK(fails_with("/nonexistent/model.safetensors", "No such file", err, sizeof err),
-          "%s", err);
+    CHECK(fails_with("/nonexistent/model.safetensors", "No such file", err, sizeof err), "%s", err);
     strcpy(path, "/tmp/fs_test_safetensors_XXXXXX");
     int fd = mkstemp(path);
     CHECK(fd >= 0, "mkstemp");
@@ -191,8 +190,7 @@ static void bad_json_fails(void)
                  "bad JSON");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} x", 4,
                  "bad JSON");
-    CHECK_BROKEN("{\"a:{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-                 "bad JSON");
+    CHECK_BROKEN("{\"a:{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "bad JSON");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4,
                  "bad JSON");
     CHECK_BROKEN("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,

@@ -64,16 +64,16 @@ static void matches_dsyrk_at_pca_shape(void)
 
 static void matches_dsyrk_at_small_shapes(void)
 {
-    static const int shapes[][2] = {{8, 1}, {16, 3}, {24, 5}, {40, 7}, {48, 2}, {200, 31},
-                                    {13, 4}, {1, 1}, {2, 9}, {9, 2}, {37, 11}, {70, 257},
-                                    {300, 300}};
+    static const int shapes[][2] = {{8, 1},    {16, 3},   {24, 5},   {40, 7}, {48, 2},
+                                    {200, 31}, {13, 4},   {1, 1},    {2, 9},  {9, 2},
+                                    {37, 11},  {70, 257}, {300, 300}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         long stray;
         double d = worst_difference(shapes[s][0], shapes[s][1], &stray);
-        CHECK(d < 1e-13, "n=%d k=%d: worst relative difference %.3g", shapes[s][0],
-              shapes[s][1], d);
-        CHECK(stray == 0, "n=%d k=%d: %ld elements below the diagonal blocks changed",
-              shapes[s][0], shapes[s][1], stray);
+        CHECK(d < 1e-13, "n=%d k=%d: worst relative difference %.3g", shapes[s][0], shapes[s][1],
+              d);
+        CHECK(stray == 0, "n=%d k=%d: %ld elements below the diagonal blocks changed", shapes[s][0],
+              shapes[s][1], stray);
     }
 }
 

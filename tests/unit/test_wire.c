@@ -1,7 +1,7 @@
 /* test_wire.c -- every message survives a round trip; every kind of damage is refused with
  * a reason and never crashes the decoder. */
-#include "tests/test.h"
 #include "common/wire.h"
+#include "tests/test.h"
 
 #include <string.h>
 
@@ -12,8 +12,8 @@ static void task_round_trip(void)
     uint8_t jpeg[300];
     for (size_t i = 0; i < sizeof jpeg; i++)
         jpeg[i] = (uint8_t) (i * 7);
-    wire_task_t task = {.uploaded_ms = 1700000000123, .attempt = 2, .image = jpeg,
-                        .image_len = sizeof jpeg};
+    wire_task_t task = {
+        .uploaded_ms = 1700000000123, .attempt = 2, .image = jpeg, .image_len = sizeof jpeg};
     strcpy(task.entry, "1700000000123-7");
     strcpy(task.key, "Test/Apple Braeburn/321_100.jpg");
     strcpy(task.label, "Apple Braeburn");
@@ -23,7 +23,8 @@ static void task_round_trip(void)
     CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) == 0, "decode: %s", err);
     CHECK(msg.type == WIRE_TASK, "type %d", msg.type);
     CHECK(strcmp(msg.task.entry, task.entry) == 0 && strcmp(msg.task.key, task.key) == 0 &&
-              strcmp(msg.task.label, task.label) == 0, "strings differ");
+              strcmp(msg.task.label, task.label) == 0,
+          "strings differ");
     CHECK(msg.task.uploaded_ms == task.uploaded_ms && msg.task.attempt == 2, "integers differ");
     CHECK(msg.task.image_len == sizeof jpeg && memcmp(msg.task.image, jpeg, sizeof jpeg) == 0,
           "image bytes differ");
@@ -35,9 +36,14 @@ static void result_and_heartbeat_round_trip(void)
     float features[1280];
     for (int i = 0; i < 1280; i++)
         features[i] = (float) i * 0.25f - 3.0f;
-    wire_result_t result = {.ok = true, .size = 224, .features = (const uint8_t *) features,
-                            .features_len = sizeof features, .decode_ms = 0.5,
-                            .resize_ms = 0.25, .net_ms = 7.125, .attempt = 1};
+    wire_result_t result = {.ok = true,
+                            .size = 224,
+                            .features = (const uint8_t *) features,
+                            .features_len = sizeof features,
+                            .decode_ms = 0.5,
+                            .resize_ms = 0.25,
+                            .net_ms = 7.125,
+                            .attempt = 1};
     strcpy(result.entry, "1-1");
     strcpy(result.key, "k");
     strcpy(result.worker, "host:42");
@@ -47,7 +53,8 @@ static void result_and_heartbeat_round_trip(void)
     CHECK(wire_decode(buf.data, buf.size, &msg, err, sizeof err) == 0, "decode: %s", err);
     CHECK(msg.type == WIRE_RESULT && msg.result.ok && msg.result.size == 224, "fields differ");
     CHECK(msg.result.features_len == sizeof features &&
-              memcmp(msg.result.features, features, sizeof features) == 0, "features differ");
+              memcmp(msg.result.features, features, sizeof features) == 0,
+          "features differ");
     CHECK(msg.result.net_ms == 7.125 && strcmp(msg.result.worker, "host:42") == 0, "differ");
 
     wire_heartbeat_t beat = {.pid = 42, .done = 10, .failed = 1, .rate = 99.5, .size = 100};
@@ -81,13 +88,12 @@ static void malformed_messages_are_refused(void)
 {
     wire_msg_t msg;
     char err[256];
-    static const char *const wrong_version[] = {"t", "task", "v", "#99", "entry", "1-1",
-                                                "key", "k"};
+    static const char *const wrong_version[] = {"t",     "task", "v",   "#99",
+                                                "entry", "1-1",  "key", "k"};
     static const char *const unknown_type[] = {"t", "bogus", "v", "#1"};
-    static const char *const missing_image[] = {"t", "task", "v", "#1", "entry", "1-1",
-                                                "key", "k"};
-    static const char *const string_as_int[] = {"t", "heartbeat", "v", "#1", "worker", "w",
-                                                "pid", "many"};
+    static const char *const missing_image[] = {"t", "task", "v", "#1", "entry", "1-1", "key", "k"};
+    static const char *const string_as_int[] = {"t",      "heartbeat", "v",   "#1",
+                                                "worker", "w",         "pid", "many"};
     static const struct {
         const char *const *kv;
         int pairs;
@@ -153,7 +159,8 @@ static void declared_sizes_are_not_trusted(void)
     uint8_t frame[512];
     memcpy(frame, buf.data, buf.size);
     frame[0]++;
-    static const uint8_t extra[] = {0xa5, 'e', 'x', 't', 'r', 'a', 0x81, 0xa1, 'a', 0x92, 0x01, 0xd1, 0xff, 0x00};
+    static const uint8_t extra[] = {0xa5, 'e', 'x',  't',  'r',  'a',  0x81,
+                                    0xa1, 'a', 0x92, 0x01, 0xd1, 0xff, 0x00};
     memcpy(frame + buf.size, extra, sizeof extra);
     CHECK(wire_decode(frame, buf.size + sizeof extra, &msg, err, sizeof err) == 0,
           "unknown nested field not skipped: %s", err);
