@@ -11,8 +11,8 @@
  * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
  * instructions where the set has them. Intrinsics appear only where C has no operator:
  * min, max, broadcast (`(vf){0} + s` would cost an addition per broadcast, since
- * adding zero is not an identity for -0.0) and vf_halves, the low half of one vector with
- * the high half of another (one blend). The portable path is plain GCC vectors of 4
+ * adding zero is not an identity for -0.0), vf_halves, the low half of one vector with
+ * the high half of another (one blend), and vf_gather, lanes loaded from scattered indices. The portable path is plain GCC vectors of 4
  * floats, which the compiler lowers to whatever the baseline has (SSE2 on x86-64, NEON on
  * ARM64, scalar elsewhere).
  *
@@ -26,6 +26,7 @@
 
 #include "common/isa.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Kernels keep their accumulator arrays in registers by inlining tiles whose sizes are then
@@ -167,6 +168,22 @@ static inline vf vf_load_part(const float *p, int n)
 static inline void vf_store_part(float *p, vf v, int n)
 {
     memcpy(p, &v, (size_t) n * sizeof(float));
+}
+
+/* base[index[0]], ..., base[index[SIMD_W - 1]]: the x86 sets have a gather instruction;
+ * elsewhere the lanes are loaded one by one. */
+static inline vf vf_gather(const float *base, const int32_t *index)
+{
+#if defined(SIMD_ISA_avx512)
+    return _mm512_i32gather_ps(_mm512_loadu_si512(index), base, 4);
+#elif defined(SIMD_ISA_avx2)
+    return _mm256_i32gather_ps(base, _mm256_loadu_si256((const __m256i *) index), 4);
+#else
+    float lanes[SIMD_W];
+    for (int i = 0; i < SIMD_W; i++)
+        lanes[i] = base[index[i]];
+    return vf_load(lanes);
+#endif
 }
 
 static inline vf vf_relu6(vf v)

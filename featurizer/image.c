@@ -30,8 +30,9 @@
  * already of size S is a plain copy. The horizontal pass reads each RGB8 row converted to
  * floats in a small row buffer; the vertical pass sums whole scratch rows. Those row loops
  * (convert, scale, accumulate, normalise) are vector kernels of the network's instruction
- * set (kernels.h); the horizontal pass itself, a few taps per output pixel gathered across
- * the row, stays scalar with its three channel sums in registers.
+ * set (kernels.h), and so is the horizontal pass: its filter is spread once over the RGB
+ * values of a row (an input index and a weight per tap and output value, filter_spread),
+ * so that a vector of output values gathers its inputs tap by tap (kernels_row_gather).
  *
  * Normalisation, (x / 255 - mean) / std, is done as x * a + b per channel on each output
  * row while it is still in cache; it differs from the two-step form by an ulp or so. */
@@ -47,7 +48,11 @@
 #include <turbojpeg.h>
 
 /* How one axis is resampled: output sample i reads count[i] inputs from first[i] on, with
- * weights weights[i * max_taps ...]. Arrays grow and are reused. */
+ * weights weights[i * max_taps ...]. For the horizontal pass the same is also spread over
+ * the channels of a row (filter_spread): for tap k < taps and output value j (pixel j / c,
+ * channel j % c), gather_index[k * n + j] is the input value it reads and gather_weight
+ * its weight (0 past the pixel's count, reading its last input again), n = out * c.
+ * Arrays grow and are reused. */
 typedef struct {
     int in, out;
     int max_taps;
@@ -55,6 +60,10 @@ typedef struct {
     int *count;
     float *weights;
     size_t first_capacity, count_capacity, weight_capacity;
+    int channels, taps; /* what the gather tables were spread for; 0 when not */
+    int32_t *gather_index;
+    float *gather_weight;
+    size_t gather_index_capacity, gather_weight_capacity;
 } filter_t;
 
 struct image_loader_t {
@@ -149,6 +158,37 @@ static int filter_prepare(filter_t *filter, int in, int out)
     filter->in = in;
     filter->out = out;
     filter->max_taps = max_taps;
+    filter->channels = 0;
+    return 0;
+}
+
+/* Spreads a prepared filter over rows of c channels (see filter_t), unless it is already.
+ * Returns -1 if memory runs out. */
+static int filter_spread(filter_t *filter, int c)
+{
+    if (filter->channels == c)
+        return 0;
+    int taps = 1;
+    for (int x = 0; x < filter->out; x++)
+        taps = filter->count[x] > taps ? filter->count[x] : taps;
+    size_t n = (size_t) filter->out * c, values = (size_t) taps * n;
+    if (grow((void **) &filter->gather_index, &filter->gather_index_capacity,
+             values * sizeof(int32_t)) ||
+        grow((void **) &filter->gather_weight, &filter->gather_weight_capacity,
+             values * sizeof(float)))
+        return -1;
+    for (int k = 0; k < taps; k++)
+        for (int x = 0; x < filter->out; x++) {
+            int last = filter->count[x] - 1, tap = k < last ? k : last;
+            float weight = k <= last ? filter->weights[(size_t) x * filter->max_taps + k] : 0.0f;
+            for (int ch = 0; ch < c; ch++) {
+                size_t j = (size_t) k * n + (size_t) x * c + ch;
+                filter->gather_index[j] = (int32_t) ((filter->first[x] + tap) * c + ch);
+                filter->gather_weight[j] = weight;
+            }
+        }
+    filter->channels = c;
+    filter->taps = taps;
     return 0;
 }
 
@@ -157,36 +197,18 @@ static void filter_release(filter_t *filter)
     free(filter->first);
     free(filter->count);
     free(filter->weights);
+    free(filter->gather_index);
+    free(filter->gather_weight);
     memset(filter, 0, sizeof *filter);
 }
 
 /* One row of the horizontal pass: row holds filter->in pixels of c floats, dest gets
- * filter->out. RGB, the case that matters, keeps its three sums in registers. */
-static void resample_row(const filter_t *filter, const float *restrict row, int c,
-                         float *restrict dest)
+ * filter->out; the filter is spread for c channels. */
+static void resample_row(const kernels_t *kern, const filter_t *filter, const float *row, int c,
+                         float *dest)
 {
-    for (int x = 0; x < filter->out; x++, dest += c) {
-        const float *weights = filter->weights + (size_t) x * filter->max_taps;
-        const float *src = row + (size_t) filter->first[x] * c;
-        int count = filter->count[x];
-        if (c == 3) {
-            float r = 0.0f, g = 0.0f, b = 0.0f;
-            for (int k = 0; k < count; k++, src += 3) {
-                r += weights[k] * src[0];
-                g += weights[k] * src[1];
-                b += weights[k] * src[2];
-            }
-            dest[0] = r;
-            dest[1] = g;
-            dest[2] = b;
-            continue;
-        }
-        for (int ch = 0; ch < c; ch++)
-            dest[ch] = 0.0f;
-        for (int k = 0; k < count; k++, src += c)
-            for (int ch = 0; ch < c; ch++)
-                dest[ch] += weights[k] * src[ch];
-    }
+    kernels_row_gather(kern, dest, row, filter->gather_index, filter->gather_weight,
+                       filter->taps, (size_t) filter->out * c);
 }
 
 /* Output row y of the vertical pass: a weighted sum of whole rows of in (each row_len
@@ -205,15 +227,16 @@ void image_resize(const float *in, int w, int h, int c, float *out, int ow, int 
                   isa_t isa)
 {
     filter_t horizontal = {0}, vertical = {0};
-    if (filter_prepare(&horizontal, w, ow) || filter_prepare(&vertical, h, oh)) {
+    if (filter_prepare(&horizontal, w, ow) || filter_spread(&horizontal, c) ||
+        filter_prepare(&vertical, h, oh)) {
         /* No way to report it through this test-and-benchmark entry point. */
         fprintf(stderr, "image_resize: out of memory for %dx%d -> %dx%d filters\n", w, h, ow, oh);
         abort();
     }
-    for (int y = 0; y < h; y++)
-        resample_row(&horizontal, in + (size_t) y * w * c, c, scratch + (size_t) y * ow * c);
-    size_t row_len = (size_t) ow * c;
     const kernels_t *kern = kernels_get(isa);
+    for (int y = 0; y < h; y++)
+        resample_row(kern, &horizontal, in + (size_t) y * w * c, c, scratch + (size_t) y * ow * c);
+    size_t row_len = (size_t) ow * c;
     for (int y = 0; y < oh; y++)
         resample_column_row(kern, &vertical, y, scratch, row_len, out + (size_t) y * row_len);
     filter_release(&horizontal);
@@ -308,6 +331,7 @@ static int prepare_resize(image_loader_t *self, int width, int height)
     if (width == self->size && height == self->size)
         return 0;
     if (filter_prepare(&self->horizontal, width, self->size) ||
+        filter_spread(&self->horizontal, 3) ||
         filter_prepare(&self->vertical, height, self->size) ||
         grow((void **) &self->row, &self->row_capacity, (size_t) width * 3 * sizeof(float)))
         return -1;
@@ -398,7 +422,8 @@ void image_loader_to_input(image_loader_t *self, float *input)
     for (int y = 0; y < self->height; y++) {
         kernels_row_to_float(self->kern, self->row, self->rgb + (size_t) y * in_row_len,
                              in_row_len);
-        resample_row(&self->horizontal, self->row, 3, self->scratch + (size_t) y * row_len);
+        resample_row(self->kern, &self->horizontal, self->row, 3,
+                     self->scratch + (size_t) y * row_len);
     }
     for (int y = 0; y < size; y++) {
         float *dest = input + (size_t) y * row_len;

@@ -117,6 +117,12 @@ void kernels_row_affine(const kernels_t *kern, float *row, const float *scale, c
     kern->row_affine(row, scale, offset, n);
 }
 
+void kernels_row_gather(const kernels_t *kern, float *dest, const float *src,
+                        const int32_t *index, const float *weight, int taps, size_t n)
+{
+    kern->row_gather(dest, src, index, weight, taps, n);
+}
+
 void kernels_stem_row(const float *const rows[3], int w, const kernels_pw_t *weights, float *out)
 {
     weights->kern->stem_row(rows, w, weights, out);

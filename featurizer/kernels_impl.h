@@ -24,6 +24,8 @@ struct kernels_t {
     void (*row_scale)(float *dest, const float *src, float w, size_t n);
     void (*row_add_scaled)(float *dest, const float *src, float w, size_t n);
     void (*row_affine)(float *row, const float *scale, const float *offset, size_t n);
+    void (*row_gather)(float *dest, const float *src, const int32_t *index, const float *weight,
+                       int taps, size_t n);
 };
 
 struct kernels_pw_t {

@@ -436,6 +436,25 @@ static void row_affine(float *restrict row, const float *restrict scale,
         row[i] = row[i] * scale[i] + offset[i];
 }
 
+static void row_gather(float *restrict dest, const float *restrict src,
+                       const int32_t *restrict index, const float *restrict weight, int taps,
+                       size_t n)
+{
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        vf sum = vf_load(weight + i) * vf_gather(src, index + i);
+        for (int k = 1; k < taps; k++)
+            sum += vf_load(weight + k * n + i) * vf_gather(src, index + k * n + i);
+        vf_store(dest + i, sum);
+    }
+    for (; i < n; i++) {
+        float sum = weight[i] * src[index[i]];
+        for (int k = 1; k < taps; k++)
+            sum += weight[k * n + i] * src[index[k * n + i]];
+        dest[i] = sum;
+    }
+}
+
 const kernels_t SIMD_FN(kernels) = {
     .isa = SIMD_ISA,
     .panel = NV_MAX * W,
@@ -448,4 +467,5 @@ const kernels_t SIMD_FN(kernels) = {
     .row_scale = row_scale,
     .row_add_scaled = row_add_scaled,
     .row_affine = row_affine,
+    .row_gather = row_gather,
 };
