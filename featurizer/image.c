@@ -207,8 +207,8 @@ static void filter_release(filter_t *filter)
 static void resample_row(const kernels_t *kern, const filter_t *filter, const float *row, int c,
                          float *dest)
 {
-    kernels_row_gather(kern, dest, row, filter->gather_index, filter->gather_weight,
-                       filter->taps, (size_t) filter->out * c);
+    kernels_row_gather(kern, dest, row, filter->gather_index, filter->gather_weight, filter->taps,
+                       (size_t) filter->out * c);
 }
 
 /* Output row y of the vertical pass: a weighted sum of whole rows of in (each row_len

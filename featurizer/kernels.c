@@ -117,8 +117,8 @@ void kernels_row_affine(const kernels_t *kern, float *row, const float *scale, c
     kern->row_affine(row, scale, offset, n);
 }
 
-void kernels_row_gather(const kernels_t *kern, float *dest, const float *src,
-                        const int32_t *index, const float *weight, int taps, size_t n)
+void kernels_row_gather(const kernels_t *kern, float *dest, const float *src, const int32_t *index,
+                        const float *weight, int taps, size_t n)
 {
     kern->row_gather(dest, src, index, weight, taps, n);
 }

@@ -79,7 +79,7 @@ void kernels_row_affine(const kernels_t *kern, float *row, const float *scale, c
 /* The resize's horizontal pass over one row: dest[j] = sum over k < taps of
  * weight[k * n + j] * src[index[k * n + j]], j < n, the taps summed in order. Each output
  * value has its own index and weight per tap (zero weights pad the shorter sums). */
-void kernels_row_gather(const kernels_t *kern, float *dest, const float *src,
-                        const int32_t *index, const float *weight, int taps, size_t n);
+void kernels_row_gather(const kernels_t *kern, float *dest, const float *src, const int32_t *index,
+                        const float *weight, int taps, size_t n);
 
 #endif
