@@ -72,36 +72,16 @@ static void out_of_memory_drops_the_reply(void)
 
 static void status_json_fields_and_types(void)
 {
-    status_worker_t workers[2] = {{.id = "w1",
-                                   .host = "h\xc3\xa9",
-                                   .isa = "avx2",
-                                   .pid = 42,
-                                   .size = 224,
-                                   .done = 5,
-                                   .rate = 3,
-                                   .seen_ms = 1700000000000 - 1500},
-                                  {.id = "w\x01\xff\"",
-                                   .host = "",
-                                   .isa = "neon",
-                                   .pid = 7,
-                                   .size = 100,
-                                   .done = 0,
-                                   .failed = 2,
-                                   .rate = 0.126,
-                                   .seen_ms = 1700000000000}};
-    status_t s = {.now_ms = 1700000000000,
-                  .uploaded = 80,
-                  .stored = 79,
-                  .failed = 1,
-                  .retried = 2,
-                  .backlog = 10,
-                  .in_flight = 3,
-                  .rate = 12.3456,
-                  .p50_ms = 7.6,
-                  .p99_ms = 20.2,
-                  .eta_s = 0.81,
-                  .workers = workers,
-                  .worker_count = 2};
+    /* clang-format off */
+    status_worker_t workers[2] = {
+        {.id = "w1", .host = "h\xc3\xa9", .isa = "avx2", .pid = 42, .size = 224, .done = 5,
+         .rate = 3, .seen_ms = 1700000000000 - 1500},
+        {.id = "w\x01\xff\"", .host = "", .isa = "neon", .pid = 7, .size = 100, .done = 0,
+         .failed = 2, .rate = 0.126, .seen_ms = 1700000000000}};
+    status_t s = {.now_ms = 1700000000000, .uploaded = 80, .stored = 79, .failed = 1,
+                  .retried = 2, .backlog = 10, .in_flight = 3, .rate = 12.3456, .p50_ms = 7.6,
+                  .p99_ms = 20.2, .eta_s = 0.81, .workers = workers, .worker_count = 2};
+    /* clang-format on */
     const char *want =
         "{\"time_ms\":1700000000000,\"counters\":{\"uploaded\":80,\"stored\":79,\"failed\":1,"
         "\"duplicates\":0,\"retried\":2,\"malformed\":0,\"backlog\":10,\"in_flight\":3,"
