@@ -82,8 +82,7 @@ static int read_uints(const json_t *array, uint64_t *values, int max, int *count
         return -1;
     size_t i;
     const json_t *item;
-    json_array_foreach(array, i, item)
-    {
+    json_array_foreach(array, i, item) {
         if (!json_is_integer(item) || json_integer_value(item) < 0)
             return -1;
         values[i] = (uint64_t) json_integer_value(item);
@@ -102,12 +101,12 @@ static int read_entry(const char *path, const char *name, json_t *value, tensor_
     }
     const char *key;
     json_t *field;
-    json_object_foreach(value, key, field) if (strcmp(key, "dtype") && strcmp(key, "shape") &&
-                                               strcmp(key, "data_offsets"))
-    {
-        set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": unexpected field \"%s\"", name,
-                  key);
-        return -1;
+    json_object_foreach(value, key, field) {
+        if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets")) {
+            set_error(err, errlen, path, BAD_HEADER "tensor \"%s\": unexpected field \"%s\"", name,
+                      key);
+            return -1;
+        }
     }
     const json_t *dtype = json_object_get(value, "dtype");
     const json_t *shape = json_object_get(value, "shape");
@@ -158,10 +157,11 @@ static int check_metadata(const char *path, json_t *metadata, char *err, size_t 
         set_error(err, errlen, path, BAD_HEADER "__metadata__ is not an object");
         return -1;
     }
-    json_object_foreach(metadata, key, value) if (!json_is_string(value))
-    {
-        set_error(err, errlen, path, BAD_HEADER "__metadata__ \"%s\" is not a string", key);
-        return -1;
+    json_object_foreach(metadata, key, value) {
+        if (!json_is_string(value)) {
+            set_error(err, errlen, path, BAD_HEADER "__metadata__ \"%s\" is not a string", key);
+            return -1;
+        }
     }
     return 0;
 }
@@ -195,8 +195,7 @@ static int parse_header(safetensors_t *self, const char *text, size_t len,
     }
     const char *name;
     json_t *value;
-    json_object_foreach(self->header, name, value)
-    {
+    json_object_foreach(self->header, name, value) {
         if (strcmp(name, "__metadata__") == 0) {
             if (check_metadata(self->path, value, err, errlen) != 0)
                 goto fail;
