@@ -296,18 +296,14 @@ static void default_text(const option_t *o, char *buf, size_t len)
     case OPTION_KIND_INT: snprintf(buf, len, "%d", *(int *) o->value); break;
     case OPTION_KIND_INT64: snprintf(buf, len, "%" PRId64, *(int64_t *) o->value); break;
     case OPTION_KIND_REAL: snprintf(buf, len, "%g", *(double *) o->value); break;
-    case OPTION_KIND_BYTES: {
+    case OPTION_KIND_BYTES: { /* in the largest unit that divides it: 16384 as 16K */
         int64_t v = *(int64_t *) o->value;
-        int shift = v == 0               ? 0
-                    : v % (1 << 30) == 0 ? 30
-                    : v % (1 << 20) == 0 ? 20
-                    : v % (1 << 10) == 0 ? 10
-                                         : 0;
-        snprintf(buf, len, "%" PRId64 "%s", v >> shift,
-                 shift == 30   ? "G"
-                 : shift == 20 ? "M"
-                 : shift == 10 ? "K"
-                               : "");
+        char unit[2] = "";
+        for (const char *u = "KMG"; *u && v != 0 && v % 1024 == 0; u++) {
+            v /= 1024;
+            unit[0] = *u;
+        }
+        snprintf(buf, len, "%" PRId64 "%s", v, unit);
         break;
     }
     default: break; /* flags, calls, and a Redis URL, which may hold a password */

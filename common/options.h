@@ -74,47 +74,34 @@ typedef struct {
     option_call_t call;
 } option_t;
 
-/* One row of a table per kind; each checks that ptr points to the right type. */
+/* One row of a table per kind. OPTION_ROW_ makes the compiler check that ptr points to the
+ * kind's type T (the conditional's two sides must have compatible types). */
+#define OPTION_ROW_(kind_, T, ptr, ...)                                                            \
+    {                                                                                              \
+        .kind = kind_, .value = (1 ? (ptr) : (T *) 0), __VA_ARGS__                                 \
+    }
 #define OPTION_FLAG(name_, ptr, help_)                                                             \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_FLAG, .value = (1 ? (ptr) : (bool *) 0), .help = help_  \
-    }
+    OPTION_ROW_(OPTION_KIND_FLAG, bool, ptr, .name = name_, .help = help_)
 #define OPTION_STRING(name_, ptr, arg_, help_)                                                     \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_STRING, .value = (1 ? (ptr) : (const char **) 0),       \
-        .arg = arg_, .help = help_                                                                 \
-    }
+    OPTION_ROW_(OPTION_KIND_STRING, const char *, ptr, .name = name_, .arg = arg_, .help = help_)
 #define OPTION_REDIS(ptr, help_)                                                                   \
-    {                                                                                              \
-        .name = "redis", .kind = OPTION_KIND_REDIS, .value = (1 ? (ptr) : (const char **) 0),      \
-        .arg = "URL", .help = help_                                                                \
-    }
+    OPTION_ROW_(OPTION_KIND_REDIS, const char *, ptr, .name = "redis", .arg = "URL", .help = help_)
 #define OPTION_INT(name_, ptr, min_, max_, arg_, help_)                                            \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_INT, .value = (1 ? (ptr) : (int *) 0), .min = min_,     \
-        .max = max_, .arg = arg_, .help = help_                                                    \
-    }
+    OPTION_ROW_(OPTION_KIND_INT, int, ptr, .name = name_, .min = min_, .max = max_, .arg = arg_,   \
+                .help = help_)
 #define OPTION_INT64(name_, ptr, min_, max_, arg_, help_)                                          \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_INT64, .value = (1 ? (ptr) : (int64_t *) 0),            \
-        .min = min_, .max = max_, .arg = arg_, .help = help_                                       \
-    }
+    OPTION_ROW_(OPTION_KIND_INT64, int64_t, ptr, .name = name_, .min = min_, .max = max_,          \
+                .arg = arg_, .help = help_)
 #define OPTION_BYTES(name_, ptr, min_, max_, arg_, help_)                                          \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_BYTES, .value = (1 ? (ptr) : (int64_t *) 0),            \
-        .min = min_, .max = max_, .arg = arg_, .help = help_                                       \
-    }
+    OPTION_ROW_(OPTION_KIND_BYTES, int64_t, ptr, .name = name_, .min = min_, .max = max_,          \
+                .arg = arg_, .help = help_)
 /* A real above `above` (whole numbers, as every real option's bounds are) up to max. */
 #define OPTION_REAL(name_, ptr, above, max_, arg_, help_)                                          \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_REAL, .value = (1 ? (ptr) : (double *) 0),              \
-        .min = above, .max = max_, .arg = arg_, .help = help_                                      \
-    }
+    OPTION_ROW_(OPTION_KIND_REAL, double, ptr, .name = name_, .min = above, .max = max_,           \
+                .arg = arg_, .help = help_)
 #define OPTION_CALL(name_, fn, target, arg_, help_)                                                \
-    {                                                                                              \
-        .name = name_, .kind = OPTION_KIND_CALL, .value = target, .arg = arg_, .help = help_,      \
-        .call = fn                                                                                 \
-    }
+    OPTION_ROW_(OPTION_KIND_CALL, void, target, .name = name_, .arg = arg_, .help = help_,         \
+                .call = fn)
 #define OPTION_END                                                                                 \
     {                                                                                              \
         .kind = OPTION_KIND_END                                                                    \
