@@ -21,7 +21,8 @@ struct classifier_t {
 
 /* Loads the current model and gallery into self, replacing what it held, and a featurizer
  * for them unless the one it has fits (same input size): weights are the costly part and
- * do not change while the pipeline runs. 0, or -1 with the reason (self keeps nothing then). */
+ * do not change while the pipeline runs. 0, or -1 with the reason (self answers nothing
+ * until a load succeeds). */
 static int load(classifier_t *self, redis_t *redis, char *err, size_t errlen)
 {
     pca_model_destroy(&self->model);
@@ -43,12 +44,12 @@ static int load(classifier_t *self, redis_t *redis, char *err, size_t errlen)
     }
     if (self->featurizer && featurizer_size(self->featurizer) != size)
         featurizer_destroy(&self->featurizer);
-    if ((!self->featurizer &&
-         !(self->featurizer = featurizer_new(self->weights_path, size,
-                                             FEATURIZER_DEFAULT_MAX_PIXELS, isa, err, errlen))) ||
-        !(self->projection = malloc((size_t) pca_model_k(self->model) * sizeof(float)))) {
-        if (self->featurizer && !self->projection)
-            snprintf(err, errlen, "out of memory");
+    if (!self->featurizer &&
+        !(self->featurizer = featurizer_new(self->weights_path, size, FEATURIZER_DEFAULT_MAX_PIXELS,
+                                            isa, err, errlen)))
+        return -1;
+    if (!(self->projection = malloc((size_t) pca_model_k(self->model) * sizeof(float)))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
