@@ -160,7 +160,8 @@ static size_t call_items(size_t n, size_t at)
  * whether call c failed on its items' account. 0, or -1 as store_batch. */
 static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refused)
 {
-    store_script.text = script_text();
+    if (!store_script.text)
+        store_script.text = script_text();
     if (script_load(&store_script, redis) != 0)
         return -1;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
