@@ -189,14 +189,22 @@ void status_destroy(status_t **self_p)
     *self_p = NULL;
 }
 
+/* The json_pack calls below keep one key and its value a line, as the reply reads. */
+/* clang-format off */
 static json_t *worker_json(const status_t *self, const status_worker_t *w)
 {
-    return json_pack(
-        "{s:o, s:o, s:o, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "id", json_out_string(w->id), "host",
-        json_out_string(w->host), "isa", json_out_string(w->isa), "pid", (json_int_t) w->pid,
-        "size", (json_int_t) w->size, "rate", json_out_fixed(w->rate, 2), "done",
-        (json_int_t) w->done, "failed", (json_int_t) w->failed, "seen_ms", (json_int_t) w->seen_ms,
-        "last_seen_s", json_out_fixed((double) (self->now_ms - w->seen_ms) / 1000.0, 1));
+    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:o, s:I, s:I, s:I, s:o}",
+                     "id", json_out_string(w->id),
+                     "host", json_out_string(w->host),
+                     "isa", json_out_string(w->isa),
+                     "pid", (json_int_t) w->pid,
+                     "size", (json_int_t) w->size,
+                     "rate", json_out_fixed(w->rate, 2),
+                     "done", (json_int_t) w->done,
+                     "failed", (json_int_t) w->failed,
+                     "seen_ms", (json_int_t) w->seen_ms,
+                     "last_seen_s",
+                         json_out_fixed((double) (self->now_ms - w->seen_ms) / 1000.0, 1));
 }
 
 json_t *status_json(const status_t *self)
@@ -205,17 +213,24 @@ json_t *status_json(const status_t *self)
     for (size_t i = 0; workers && i < self->worker_count; i++)
         json_out_append(&workers, worker_json(self, &self->workers[i]));
     /* p50_ms and p99_ms are whole milliseconds (integers); eta_s is null without a rate. */
-    return json_pack(
-        "{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}, "
-        "s:o}",
-        "time_ms", (json_int_t) self->now_ms, "counters", "uploaded", (json_int_t) self->uploaded,
-        "stored", (json_int_t) self->stored, "failed", (json_int_t) self->failed, "duplicates",
-        (json_int_t) self->duplicates, "retried", (json_int_t) self->retried, "malformed",
-        (json_int_t) self->malformed, "backlog", (json_int_t) self->backlog, "in_flight",
-        (json_int_t) self->in_flight, "rate", json_out_fixed(self->rate, 2), "p50_ms",
-        json_out_fixed(self->p50_ms, 0), "p99_ms", json_out_fixed(self->p99_ms, 0), "eta_s",
-        self->eta_s >= 0 ? json_out_fixed(self->eta_s, 1) : json_null(), "workers", workers);
+    return json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}, s:o}",
+                     "time_ms", (json_int_t) self->now_ms,
+                     "counters",
+                         "uploaded", (json_int_t) self->uploaded,
+                         "stored", (json_int_t) self->stored,
+                         "failed", (json_int_t) self->failed,
+                         "duplicates", (json_int_t) self->duplicates,
+                         "retried", (json_int_t) self->retried,
+                         "malformed", (json_int_t) self->malformed,
+                         "backlog", (json_int_t) self->backlog,
+                         "in_flight", (json_int_t) self->in_flight,
+                         "rate", json_out_fixed(self->rate, 2),
+                         "p50_ms", json_out_fixed(self->p50_ms, 0),
+                         "p99_ms", json_out_fixed(self->p99_ms, 0),
+                         "eta_s", self->eta_s >= 0 ? json_out_fixed(self->eta_s, 1) : json_null(),
+                     "workers", workers);
 }
+/* clang-format on */
 
 int status_write_json(const status_t *self, FILE *out)
 {
