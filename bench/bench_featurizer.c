@@ -1,9 +1,10 @@
-/* bench_featurizer.c -- single-thread featurizer speed, against the sgemm peak of the
- * same run.
+/* bench_featurizer.c -- single-thread featurizer speed, against the sgemm peak and the
+ * multiply-add peak of each kernel path, measured in the same run.
  *
  *   build/bench/bench_featurizer [--images N] [--size S [--threads T]] [--weights PATH]
  *                                [DATA_DIR]
  *   build/bench/bench_featurizer --paths
+ *   build/bench/bench_featurizer --peak
  *
  * Reads N Fruits-360 Test JPEGs (spread over the classes of DATA_DIR, default
  * $SHARED/data/fruits-360/Test) into memory, then for S = 224 and S = 100 featurizes them
@@ -11,9 +12,13 @@
  * of the time, and the share of the sgemm peak the network reaches (network flops / network
  * time / peak). The peak is OpenBLAS sgemm on one thread, best of several, at 1024^3 and
  * at a typical 1x1-conv shape. The worker's peak resident memory is taken right after the
- * featurizer passes, before the sgemm buffers exist. With --size, only the images/s line
- * for that S is printed; --threads T then runs T featurizers at once on one copy of the
- * weights, as a worker's threads do, and prints their images/s together. The kernel path is
+ * featurizer passes, before the sgemm buffers exist. The full run (and --peak, alone) also
+ * prints, for every kernel path this CPU runs, the GFlop/s of a loop of nothing but
+ * independent multiply-adds on registers in that path's instruction set (featurizer/peak.h):
+ * the ceiling of any kernel on that path, against which a row of the bench that ran on it
+ * is to be read (`peak isa=avx2 gflops=...`). With --size, only the images/s line for that
+ * S is printed; --threads T then runs T featurizers at once on one copy of the weights, as
+ * a worker's threads do, and prints their images/s together. The kernel path is
  * FRUITSTREAM_ISA's, or the best one; --paths prints those this CPU runs, best first, so
  * that a bench can time each. Results are `key=value` lines for
  * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
@@ -22,6 +27,7 @@
 #include "featurizer/featurizer.h"
 #include "featurizer/kernels.h"
 #include "featurizer/mobilenet.h"
+#include "featurizer/peak.h"
 
 #include <cblas.h>
 #include <glob.h>
@@ -33,6 +39,7 @@
 #include <time.h>
 
 #define BENCH_MAX_THREADS 64
+#define BENCH_PEAK_SECONDS 0.5 /* per kernel path */
 
 typedef struct {
     char **data;
@@ -177,15 +184,39 @@ static double sgemm_gflops(int m, int n, int k)
     return 2.0 * m * n * k / best / 1e9;
 }
 
-/* `paths avx512 avx2 portable`: the kernel paths this CPU runs, the best (the default) first. */
+/* The kernel paths this CPU runs into path[], the best (the default) first; their count. */
+static int runnable_paths(isa_t path[ISA_COUNT])
+{
+    int n = 0;
+    path[n++] = isa_best();
+    for (int i = ISA_COUNT - 1; i >= 0; i--) /* within one architecture, later is faster */
+        if ((isa_t) i != path[0] && isa_runs((isa_t) i))
+            path[n++] = (isa_t) i;
+    return n;
+}
+
+/* `paths avx512 avx2 portable`. */
 static int print_paths(void)
 {
-    isa_t best = isa_best();
-    printf("paths %s", isa_name(best));
-    for (int i = ISA_COUNT - 1; i >= 0; i--) /* within one architecture, later is faster */
-        if ((isa_t) i != best && isa_runs((isa_t) i))
-            printf(" %s", isa_name((isa_t) i));
+    isa_t path[ISA_COUNT];
+    int n = runnable_paths(path);
+    printf("paths");
+    for (int i = 0; i < n; i++)
+        printf(" %s", isa_name(path[i]));
     printf("\n");
+    return 0;
+}
+
+/* `peak isa=avx512 gflops=249.7`, a line per path, in the order of --paths. */
+static int print_peaks(void)
+{
+    isa_t path[ISA_COUNT];
+    int n = runnable_paths(path);
+    for (int i = 0; i < n; i++) {
+        printf("peak isa=%s gflops=%.1f\n", isa_name(path[i]),
+               peak_gflops(path[i], BENCH_PEAK_SECONDS));
+        fflush(stdout);
+    }
     return 0;
 }
 
@@ -197,17 +228,20 @@ int main(int argc, char **argv)
     char weights[4096], data[4096];
     const char *weights_flag = NULL;
     int want = 300, only_size = 0, threads = 1;
-    bool paths = false;
+    bool paths = false, peaks = false;
     const option_t options[] = {
         OPTION_INT("images", &want, 1, 1000000, "N", "JPEGs to read, spread over the classes"),
         OPTION_INT("size", &only_size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
-                   "time this S alone (default: 224 and 100, and the sgemm peak)"),
+                   "time this S alone (default: 224 and 100, then the sgemm and FMA peaks)"),
         OPTION_INT("threads", &threads, 1, BENCH_MAX_THREADS, "T",
                    "featurizers at once on one copy of the weights, with --size"),
         OPTION_STRING("weights", &weights_flag, "PATH",
                       "MobileNetV2 safetensors (default "
                       "$SHARED/models/mobilenet_v2/model.safetensors)"),
         OPTION_FLAG("paths", &paths, "print the kernel paths this CPU runs, best first"),
+        OPTION_FLAG("peak", &peaks,
+                    "print each path's multiply-add peak (GFlop/s of a register-only FMA "
+                    "loop, one thread), as the full run does"),
         OPTION_END};
     const options_spec_t spec = {"bench_featurizer", "[DATA_DIR]", 0, 1, about, options, NULL};
     int first = options_parse(&spec, argc, argv);
@@ -227,6 +261,8 @@ int main(int argc, char **argv)
     }
     if (paths)
         return print_paths();
+    if (peaks)
+        return print_peaks();
     isa_t isa;
     char why[256];
     if (isa_from_env(&isa, why, sizeof why) != 0) {
@@ -251,6 +287,7 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
     double peak = sgemm_gflops(1024, 1024, 1024);
     printf("sgemm peak_gflops=%.1f conv_gflops=%.1f\n", peak, sgemm_gflops(12544, 96, 16));
+    print_peaks();
     for (int s = 0; s < 2; s++) {
         char err[512];
         mobilenet_t *net = mobilenet_new(weights, sizes[s], isa, err, sizeof err);

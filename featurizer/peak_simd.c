@@ -1,0 +1,41 @@
+/* peak_simd.c -- the multiply-add loop peak_gflops times, written once and compiled per
+ * instruction set (common/simd.h).
+ *
+ * Each accumulator is a chain of dependent multiply-adds, so one chain runs at one FMA per
+ * latency; the core reaches its peak only with latency x FMA units chains in flight (4 x 2
+ * on current x86 cores). PEAK_ACC is 12 on the 16-register sets (leaving registers for the
+ * two operands) and 16, what UNROLL unrolls fully with gcc, on AVX-512 and NEON: the
+ * constant-count loops are unrolled fully, so the accumulators stay in registers and a
+ * round's body is PEAK_ACC FMA instructions on registers and a loop counter. On the
+ * portable path of x86-64 (SSE2, no FMA) a multiply-add is a multiply and an add: that
+ * loop's figure is the portable path's own ceiling.
+ *
+ * With mul = 0.5 and add = 1 every lane converges to 2: no overflow, no denormals, and the
+ * operands come from the caller so the compiler cannot fold the rounds away. */
+#include "common/simd.h"
+#include "featurizer/peak.h"
+
+#define PEAK_ACC (SIMD_REGS == 16 ? 12 : 16)
+
+static float peak_run(long rounds, float mul, float add)
+{
+    vf m = vf_set1(mul), a = vf_set1(add), acc[PEAK_ACC];
+    UNROLL
+    for (int i = 0; i < PEAK_ACC; i++)
+        acc[i] = vf_set1((float) i);
+    for (long r = 0; r < rounds; r++) {
+        UNROLL
+        for (int i = 0; i < PEAK_ACC; i++)
+            acc[i] = acc[i] * m + a;
+    }
+    UNROLL
+    for (int i = 1; i < PEAK_ACC; i++)
+        acc[0] += acc[i];
+    float lanes[SIMD_W], sum = 0;
+    vf_store(lanes, acc[0]);
+    for (int i = 0; i < SIMD_W; i++)
+        sum += lanes[i];
+    return sum;
+}
+
+const peak_loop_t SIMD_FN(peak_loop) = {SIMD_ISA, 2 * PEAK_ACC *SIMD_W, peak_run};
