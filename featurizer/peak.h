@@ -18,12 +18,12 @@
 double peak_gflops(isa_t isa, double seconds);
 
 /* One per instruction set built (peak_simd.c), for peak.c alone: run does `rounds` rounds
- * of the loop, `flops` each, on accumulators multiplied by mul and added add each round,
- * and returns the sum of their lanes so that nothing can be optimised away. */
+ * of the loop, `flops` each, each round acc = acc * mul + acc on every accumulator, and
+ * returns the sum of their lanes so that nothing can be optimised away. */
 typedef struct {
     isa_t isa;
     int flops;
-    float (*run)(long rounds, float mul, float add);
+    float (*run)(long rounds, float mul);
 } peak_loop_t;
 
 #endif
