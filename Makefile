@@ -71,14 +71,15 @@ FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 # ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer alone,
-# which needs no library but libjpeg-turbo and jansson (ARM64_LIBS), with the two tests that
-# check its kernels, and
+# which needs no library but libjpeg-turbo and jansson (ARM64_LIBS), with the tests that
+# check its kernels and their multiply-add peak loop, and
 # running them under qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
 FEATURIZER_SRC := common/isa.c common/file.c \
                   $(filter-out %_simd.c,$(wildcard featurizer/*.c))
-ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference
+ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference \
+               $(ARM64_BUILD)/tests/test_peak
 # Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
 ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev
 ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
