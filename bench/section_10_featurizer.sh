@@ -22,7 +22,13 @@
 # path but portable), ORT, torch, ORT, ours again in reverse order of paths; the table gives
 # the mean of each pair and its spread, (max - min) / mean. The portable path runs once, on a quarter of the images
 # (it is several times slower and has no target). Then one full bench_featurizer run gives
-# the sgemm peak, the network's share of it and the worker's max RSS.
+# the sgemm peak, the network's share of it, the worker's max RSS and the multiply-add peak
+# of each kernel path (a loop of nothing but independent FMAs on registers, in that path's
+# instruction set: featurizer/peak.h). Each row's network GFlop/s (net images/s x the
+# network's flops per image) is then given as a share of the peak of the instruction set
+# the row ran on: ours on its path; ORT on AVX-512 where the CPU has it (else AVX2, or NEON);
+# ORT avx2 on AVX2. And for each 1.2x target, the GFlop/s it needs and its share of that
+# peak, so that a reader sees whether the target can be reached on this machine at all.
 #
 # Targets: ours, network only, >= 1.2x ORT at S = 224 and 100 on the AVX2 and AVX-512
 # paths (issue 11); the default path, decode + resize + network, >= 1.8x torch's (issue 2);
@@ -259,3 +265,78 @@ echo "sgemm peak (OpenBLAS, 1 thread, 1024^3): $(field sgemm "" peak_gflops) GFl
 rss=$(field worker "" max_rss_mb)
 echo "worker max RSS after $N images at S=224 and S=100: $rss MB (target < 100 MB)"
 awk -v r="$rss" 'BEGIN { exit !(r < 100) }' || echo "  above the 100 MB target"
+
+# peak ISA: the FMA peak GFlop/s of ISA's loop in the full run, "-" if it has none.
+peak() {
+    printf '%s\n' "$full" | awk -v isa="$1" '$1 == "peak" && $2 == "isa=" isa {
+        v = substr($3, 8) } END { print v == "" ? "-" : v }'
+}
+# gflops NET SIZE: NET images/s (or "-") as network GFlop/s at S = SIZE.
+gflops() {
+    awk -v n="$1" -v f="$(field network "$2" gflop_per_image)" 'BEGIN {
+        if (n == "-" || f == "") print "-"; else printf "%.1f\n", n * f }'
+}
+# share GFLOPS ISA: GFLOPS as a percentage of ISA's FMA peak, or "-".
+share() {
+    awk -v g="$1" -v p="$(peak "$2")" 'BEGIN {
+        if (g == "-" || p == "-" || p + 0 == 0) print "-"; else printf "%.0f%%\n", g / p * 100 }'
+}
+# The instruction set ORT runs on by its own choice (CPUID): its AVX-512 kernels where the
+# CPU has AVX-512F, else AVX2 (NEON on ARM64).
+case " $paths " in
+*" avx512 "*) ort_isa=avx512 ;;
+*" avx2 "*) ort_isa=avx2 ;;
+*" neon "*) ort_isa=neon ;;
+*) ort_isa=portable ;;
+esac
+echo "FMA peak per path (independent multiply-adds on registers, 1 thread, same run), GFlop/s:" \
+    "$(for isa in $paths; do printf '%s %s\n' "$isa" "$(peak "$isa")"; done | paste -sd , |
+        sed 's/,/, /g')"
+case " $paths " in
+*" portable "*) [ "$(uname -m)" != x86_64 ] || echo "  (portable on x86-64 is SSE2, no FMA:" \
+    "a multiply and an add, its own ceiling, not comparable with the FMA sets)" ;;
+esac
+echo "network flops per image: $(field network 224 gflop_per_image) GFlop at S=224," \
+    "$(field network 100 gflop_per_image) at S=100; GFlop/s = net images/s x that;" \
+    "share = of the FMA peak of the row's instruction set"
+fma_row() { # fma_row SIZE LABEL GFLOPS ISA SHARE
+    printf '%-5s %-22s %8s  %-8s %6s\n' "$@" | sed 's/ *$//'
+}
+fma_row size row GFlop/s peak_of share
+for s in 224 100; do
+    for isa in $paths; do
+        g=$(gflops "$(stat "$isa" "$s" net_images_per_s mean)" "$s")
+        fma_row "$s" "ours $isa" "$g" "$isa" "$(share "$g" "$isa")"
+    done
+    g=$(gflops "$(stat ort "$s" images_per_s mean)" "$s")
+    fma_row "$s" "ORT" "$g" "$ort_isa" "$(share "$g" "$ort_isa")"
+    g=$(gflops "$(stat ort_avx2 "$s" images_per_s mean)" "$s")
+    [ "$g" = - ] || fma_row "$s" "ORT avx2" "$g" avx2 "$(share "$g" avx2)"
+done
+# What each 1.2x target asks of the machine: 1.2 x the ORT row it is checked against.
+for s in 224 100; do
+    for isa in avx2 avx512; do
+        case " $paths " in *" $isa "*) ;; *) continue ;; esac
+        base=ort base_label=ORT
+        if [ "$isa" = avx2 ] && [ "$(stat ort_avx2 "$s" images_per_s mean)" != - ]; then
+            base=ort_avx2 base_label="ORT avx2"
+        elif [ "$isa" != "$ort_isa" ]; then
+            echo "S=$s $isa: no ORT figure on $isa to set the 1.2x target against" \
+                "${ort_avx2_skip:+(ORT avx2: $ort_avx2_skip)}"
+            continue
+        fi
+        need=$(gflops "$(stat "$base" "$s" images_per_s mean)" "$s")
+        if [ "$need" = - ]; then
+            echo "S=$s $isa: no $base_label figure: what 1.2x $base_label needs is not known"
+            continue
+        fi
+        need=$(awk -v g="$need" 'BEGIN { printf "%.1f\n", 1.2 * g }')
+        pct=$(share "$need" "$isa")
+        ours_pct=$(share "$(gflops "$(stat "$isa" "$s" net_images_per_s mean)" "$s")" "$isa")
+        case "$isa" in avx2) set_name=AVX2 ;; *) set_name=AVX-512 ;; esac
+        echo "S=$s $isa: 1.2x $base_label needs $need GFlop/s = $pct of the $set_name FMA peak" \
+            "(ours: $ours_pct)"
+        awk -v p="${pct%\%}" 'BEGIN { exit !(p + 0 >= 100) }' &&
+            echo "  above the FMA peak: out of reach on this core"
+    done
+done
