@@ -321,8 +321,8 @@ for s in 224 100; do
         if [ "$isa" = avx2 ] && [ "$(stat ort_avx2 "$s" images_per_s mean)" != - ]; then
             base=ort_avx2 base_label="ORT avx2"
         elif [ "$isa" != "$ort_isa" ]; then
-            echo "S=$s $isa: no ORT figure on $isa to set the 1.2x target against" \
-                "${ort_avx2_skip:+(ORT avx2: $ort_avx2_skip)}"
+            why=${ort_avx2_skip:+ (ORT avx2: $ort_avx2_skip)}
+            echo "S=$s $isa: no ORT figure on $isa to set the 1.2x target against$why"
             continue
         fi
         need=$(gflops "$(stat "$base" "$s" images_per_s mean)" "$s")
@@ -336,7 +336,8 @@ for s in 224 100; do
         case "$isa" in avx2) set_name=AVX2 ;; *) set_name=AVX-512 ;; esac
         echo "S=$s $isa: 1.2x $base_label needs $need GFlop/s = $pct of the $set_name FMA peak" \
             "(ours: $ours_pct)"
-        awk -v p="${pct%\%}" 'BEGIN { exit !(p + 0 >= 100) }' &&
+        if awk -v p="${pct%\%}" 'BEGIN { exit !(p + 0 >= 100) }'; then
             echo "  above the FMA peak: out of reach on this core"
+        fi
     done
 done
