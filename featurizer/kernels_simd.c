@@ -12,6 +12,10 @@
  *   store, so every output is written once. The register budget sets the tile: with 32
  *   vector registers (AVX-512, NEON) panels are 4 vectors wide and MR * NV + NV + 1 <= 32;
  *   with 16 (AVX2, portable) panels are 2 vectors wide, 6 x 2 accumulators.
+ * - Weights are read once per image, too many for the caches to keep between images (the
+ *   last blocks' panels, a few grid rows tall, are used by only a few tiles each). So the
+ *   first tiles of a panel prefetch the next panel, a cache line of each of its rows per
+ *   step of K, one line per tile: its first tile then finds it in L1.
  * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
  * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row
@@ -35,6 +39,7 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
 #define MR_MAX 12
 static const int mr_for[NV_MAX + 1] = {0, 12, 6};
 #endif
+#define LINE_FLOATS 16 /* a 64-byte cache line */
 /* Interior outputs per depthwise block: four, or two where four would not stay in
  * registers: at stride 2 (a block reads (B - 1) * 2 + 3 input columns per row), and for
  * four rows' accumulators. */
@@ -47,10 +52,11 @@ static const int mr_for[NV_MAX + 1] = {0, 12, 6};
  * weights: kernels_pw_pairs): pixel G * i + g of A is NSEG runs of `run` inputs, run s
  * starting at a[s] + (G * i + g) * lda: one run of k for a 1x1 convolution; three runs of 9
  * for the stem, the rows of each pixel's 3x3 RGB window, read in place (no im2col copy).
- * The last vector of the tile holds `last` (1..W) real outputs. */
+ * The last vector of the tile holds `last` (1..W) real outputs. pf, when not NULL, is
+ * prefetched at each step of K, then advanced by a panel row. */
 INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int G,
                       const float *panel, int pw, const float *bias, int relu6, const float *res,
-                      float *c, int ldc, int last, int NV, int MR)
+                      float *c, int ldc, int last, int NV, int MR, const float *pf)
 {
     vf acc[MR_MAX][NV_MAX];
     UNROLL
@@ -62,6 +68,10 @@ INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int 
     for (int s = 0; s < NSEG; s++) {
         const float *as = a[s];
         for (int p = 0; p < run; p++, panel += pw) {
+            if (pf) {
+                __builtin_prefetch(pf);
+                pf += pw;
+            }
             vf b[NV_MAX];
             UNROLL
             for (int j = 0; j < NV; j++)
@@ -106,7 +116,7 @@ INLINE void gemm_tile(const float *const *a, int NSEG, int run, size_t lda, int 
  * accumulator chains to hide the FMA latency. */
 INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, int G, int m,
                        const float *panel, int pw, const float *bias, int relu6, const float *res,
-                       float *out, int ldc, int last, int NV, int MR)
+                       float *out, int ldc, int last, int NV, int MR, const float *next)
 {
     int tiles = (m + MR - 1) / MR;
     for (int t = 0, i = 0; t < tiles; t++) {
@@ -117,8 +127,10 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
         const float *r = res ? res + (size_t) i * ldc : NULL;
         float *c = out + (size_t) i * ldc;
         i += h;
+        /* Tile t prefetches line t of each row of the next panel (see the top of the file). */
+        const float *pf = next && t * LINE_FLOATS < NV * W ? next + t * LINE_FLOATS : NULL;
         if (h == MR) {
-            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV, MR);
+            gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV, MR, pf);
             continue;
         }
         /* A case for every height below MR_MAX; those not below this MR fold away. */
@@ -126,7 +138,7 @@ INLINE void gemm_panel(const float *const *in, int NSEG, int run, size_t lda, in
     case R:                                                                                        \
         if (R < MR)                                                                                \
             gemm_tile(a, NSEG, run, lda, G, panel, pw, bias, relu6, r, c, ldc, last, NV,           \
-                      R < MR ? R : 1);                                                             \
+                      R < MR ? R : 1, pf);                                                         \
         break;
         switch (h) {
             /* a table of cases, not statements: */
@@ -152,24 +164,25 @@ INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, i
         int last = cols - (nv - 1) * W;
         const float *panel = w->panels + (size_t) n0 * w->k, *bias = w->bias + n0;
         const float *r = res ? res + n0 : NULL;
+        const float *next = n0 + kern->panel < n ? panel + (size_t) kern->panel * w->k : NULL;
         switch (nv) {
         case 1:
             gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,
-                       mr_for[1]);
+                       mr_for[1], next);
             break;
 #if NV_MAX > 2
         case 2:
             gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 2,
-                       mr_for[2]);
+                       mr_for[2], next);
             break;
         case 3:
             gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 3,
-                       mr_for[3]);
+                       mr_for[3], next);
             break;
 #endif
         default:
             gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last,
-                       NV_MAX, mr_for[NV_MAX]);
+                       NV_MAX, mr_for[NV_MAX], next);
             break;
         }
     }
