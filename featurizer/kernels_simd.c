@@ -22,7 +22,9 @@
  *   pointers (a zero row stands for padding), channels as the vector dimension. Interior
  *   outputs go in blocks of DW_BLOCK(S, NOUT): each input vector is loaded once for every
  *   output that uses it and the block's accumulator chains are independent, so FMA
- *   latency overlaps.
+ *   latency overlaps. The outputs at the row's ends are blocks of one that skip the padding
+ *   column, for all the pass's rows at once like the others: on the last blocks' rows, 7
+ *   or 4 outputs wide at S = 100, they are two of them.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
@@ -271,32 +273,15 @@ static void stem_row(const float *const rows[3], int w, const kernels_pw_t *weig
         stem_edge_pixel(rows, w, x, weights, out);
 }
 
-/* Output vector x of a depthwise row, skipping the taps outside the row: for the edges and
- * leftovers. */
-INLINE void dw_pixel(const float *const *rows, int x, int w, size_t c, int S, const vf k[9], vf acc,
-                     float *out)
+/* B output vectors from x on of NOUT output rows at once: rows[0 ..] are the
+ * (NOUT - 1) * S + 3 input rows they read, each input vector loaded once for every output
+ * that uses it. LEFT and RIGHT mark a block at an edge of the row, whose first or last
+ * input column is padding: its taps are skipped. */
+INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, int B, int LEFT,
+                     int RIGHT, const vf k[9], vf b, float *const *out)
 {
-    int ix = x * S - 1; /* the left tap's column */
-    UNROLL
-    for (int ky = 0; ky < 3; ky++) {
-        const float *p = rows[ky] + (size_t) (ix + 1) * c; /* the centre tap */
-        if (ix >= 0)
-            acc += vf_load(p - c) * k[3 * ky];
-        acc += vf_load(p) * k[3 * ky + 1];
-        if (ix + 2 < w)
-            acc += vf_load(p + c) * k[3 * ky + 2];
-    }
-    vf_store(out + (size_t) x * c, vf_relu6(acc));
-}
-
-/* DW_BLOCK(S, NOUT) interior output vectors from x on (every tap inside the row) of NOUT
- * output rows at once: rows[0 ..] are the (NOUT - 1) * S + 3 input rows they read, each
- * loaded once for every output row that uses it. */
-INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT, const vf k[9],
-                     vf b, float *const *out)
-{
-    const int B = DW_BLOCK(S, NOUT);
-    vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX + 2];
+    const int cols = (B - 1) * S + 3; /* input columns the block reads */
+    vf acc[DW_NOUT_MAX][DW_BLOCK_MAX], v[DW_BLOCK_MAX * 2 + 1];
     UNROLL
     for (int o = 0; o < NOUT; o++)
         UNROLL
@@ -304,10 +289,11 @@ INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT,
         acc[o][i] = b;
     UNROLL
     for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
-        const float *p = rows[r] + (size_t) (x * S - 1) * c;
+        const float *p = rows[r] + ((ptrdiff_t) x * S - 1) * (ptrdiff_t) c;
         UNROLL
-        for (int j = 0; j < (B - 1) * S + 3; j++)
-            v[j] = vf_load(p + j * c);
+        for (int j = 0; j < cols; j++)
+            if (!(LEFT && j == 0) && !(RIGHT && j == cols - 1))
+                v[j] = vf_load(p + j * c);
         UNROLL
         for (int o = 0; o < NOUT; o++) {
             int ky = r - o * S; /* this input row's tap row for output row o */
@@ -316,8 +302,11 @@ INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT,
             UNROLL
             for (int kx = 0; kx < 3; kx++)
                 UNROLL
-            for (int i = 0; i < B; i++) /* innermost: independent chains interleave */
-                acc[o][i] += v[i * S + kx] * k[3 * ky + kx];
+            for (int i = 0; i < B; i++) { /* innermost: independent chains interleave */
+                int j = i * S + kx;
+                if (!(LEFT && j == 0) && !(RIGHT && j == cols - 1))
+                    acc[o][i] += v[j] * k[3 * ky + kx];
+            }
         }
     }
     UNROLL
@@ -330,11 +319,12 @@ INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT,
 INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, const float *weight,
                     const float *bias, float *const *out)
 {
+    const int B = DW_BLOCK(S, NOUT);
     int wo = (w - 1) / S + 1;
-    /* Interior outputs [1, hi) have all three taps inside the row. */
-    int hi = w >= 2 ? (w - 2) / S + 1 : 0;
-    if (hi > wo)
-        hi = wo;
+    /* Output x reads input columns x * S - 1 .. x * S + 1: the first output's left one is
+     * padding, and the last output's right one when it is column w. Outputs [1, hi) have
+     * all three inside the row. */
+    int right = (wo - 1) * S + 1 >= w, hi = right ? wo - 1 : wo;
     for (int c0 = 0; c0 < c; c0 += W) {
         const float *r[DW_ROWS_MAX];
         float *o[DW_NOUT_MAX];
@@ -346,14 +336,21 @@ INLINE void dw_rows(const float *const *rows, int w, int c, int S, int NOUT, con
         for (int t = 0; t < 9; t++)
             k[t] = vf_load(weight + t * c + c0);
         vf b = vf_load(bias + c0);
-        int x = 1;
-        for (; x + DW_BLOCK(S, NOUT) <= hi; x += DW_BLOCK(S, NOUT))
-            dw_block(r, x, (size_t) c, S, NOUT, k, b, o);
-        for (int i = 0; i < NOUT; i++) {
-            dw_pixel(r + i * S, 0, w, (size_t) c, S, k, b, o[i]);
-            for (int xe = x; xe < wo; xe++)
-                dw_pixel(r + i * S, xe, w, (size_t) c, S, k, b, o[i]);
+        if (wo == 1) { /* one output, both sides padding */
+            if (right)
+                dw_block(r, 0, (size_t) c, S, NOUT, 1, 1, 1, k, b, o);
+            else
+                dw_block(r, 0, (size_t) c, S, NOUT, 1, 1, 0, k, b, o);
+            continue;
         }
+        dw_block(r, 0, (size_t) c, S, NOUT, 1, 1, 0, k, b, o);
+        int x = 1;
+        for (; x + B <= hi; x += B)
+            dw_block(r, x, (size_t) c, S, NOUT, B, 0, 0, k, b, o);
+        for (; x < hi; x++)
+            dw_block(r, x, (size_t) c, S, NOUT, 1, 0, 0, k, b, o);
+        if (right)
+            dw_block(r, wo - 1, (size_t) c, S, NOUT, 1, 0, 1, k, b, o);
     }
 }
 
