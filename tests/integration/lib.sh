@@ -57,14 +57,6 @@ wait_for() {
     return 1
 }
 
-# A TCP port nobody listens on (checked with ss), from the ephemeral-free range.
-free_port() {
-    while :; do
-        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
-        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
-    done
-}
-
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
 
 # results_by WORKER: how many stored results that worker made (SCAN, as everywhere: KEYS
@@ -77,10 +69,14 @@ results_by() {
     echo "$n"
 }
 
-# free_port: a TCP port nobody listens on (checked with ss), from the ephemeral-free range.
+# free_port: a TCP port nobody listens on (checked with ss), below the kernel's range of
+# ephemeral ports (ip_local_port_range, 32768 by default), so that no outgoing connection
+# of this or another test can be holding it by the time a program binds it.
 free_port() {
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] 2>/dev/null || low=32768
     while :; do
-        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+        p=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % (low - 10000)))
         ss -ltn | grep -q ":$p " || { echo "$p"; return; }
     done
 }
@@ -127,14 +123,6 @@ start_worker() { # ID [options]
     id=$1; shift
     bg "worker-$id" "$B/fruitstream-worker" --tasks "ipc://$T/tasks" --results "ipc://$T/results" \
         --weights "$WEIGHTS" --id "$id" "$@"
-}
-
-# A TCP port nobody listens on (checked with ss), from the ephemeral-free range.
-free_port() {
-    while :; do
-        p=$((30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
-        ss -ltn | grep -q ":$p " || { echo "$p"; return; }
-    done
 }
 
 # deliver_uploads: what the ventilator does on reading the stream, without sending
