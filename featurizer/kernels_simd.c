@@ -289,11 +289,13 @@ INLINE void dw_block(const float *const *rows, int x, size_t c, int S, int NOUT,
         acc[o][i] = b;
     UNROLL
     for (int r = 0; r < (NOUT - 1) * S + 3; r++) {
-        const float *p = rows[r] + ((ptrdiff_t) x * S - 1) * (ptrdiff_t) c;
+        /* Column x * S, the first output's centre: at x = 0 its left neighbour is padding,
+         * and no pointer to it is made. */
+        const float *p = rows[r] + (size_t) x * S * c;
         UNROLL
         for (int j = 0; j < cols; j++)
             if (!(LEFT && j == 0) && !(RIGHT && j == cols - 1))
-                v[j] = vf_load(p + j * c);
+                v[j] = vf_load(p + (ptrdiff_t) (j - 1) * (ptrdiff_t) c);
         UNROLL
         for (int o = 0; o < NOUT; o++) {
             int ky = r - o * S; /* this input row's tap row for output row o */
