@@ -21,7 +21,6 @@ double peak_gflops(isa_t isa, double seconds);
  * of the loop, `flops` each, each round acc = acc * mul + acc on every accumulator, and
  * returns the sum of their lanes so that nothing can be optimised away. */
 typedef struct {
-    isa_t isa;
     int flops;
     float (*run)(long rounds, float mul);
 } peak_loop_t;

@@ -56,4 +56,4 @@ static float peak_run(long rounds, float mul)
     return sum;
 }
 
-const peak_loop_t SIMD_FN(peak_loop) = {SIMD_ISA, PEAK_FLOPS, peak_run};
+const peak_loop_t SIMD_FN(peak_loop) = {PEAK_FLOPS, peak_run};
