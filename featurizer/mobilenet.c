@@ -31,6 +31,10 @@
 #define STEM_OUT 32
 #define HEAD_IN 320
 #define BAND_BYTES_UNKNOWN_L2 (512 * 1024) /* half the 1 MiB L2 of most server cores */
+/* Bounds on the band, well outside the sizes measured (256 to 768 KiB): an L2 reported as
+ * tiny or huge is not followed that far. */
+#define BAND_BYTES_MIN (64 * 1024)
+#define BAND_BYTES_MAX (2048 * 1024)
 
 /* features.1 .. features.17: output channels, stride, expansion factor. */
 static const struct {
@@ -212,7 +216,7 @@ static size_t band_bytes(void)
     if (l2 <= 0)
         return BAND_BYTES_UNKNOWN_L2;
     size_t half = (size_t) l2 / 2;
-    return half < 64 * 1024 ? 64 * 1024 : half > 2048 * 1024 ? 2048 * 1024 : half;
+    return half < BAND_BYTES_MIN ? BAND_BYTES_MIN : half > BAND_BYTES_MAX ? BAND_BYTES_MAX : half;
 }
 
 /* Grids, band heights, flops and buffer sizes for input side S. */
