@@ -1,7 +1,7 @@
 /* feed_results -- a synthetic stream of worker results, as fast as the sink takes them.
  *
  *   feed_results --pending REDIS_URL COUNT [FIRST]
- *   feed_results ENDPOINT COUNT [FIRST]
+ *   feed_results [--wait REDIS_URL] ENDPOINT COUNT [FIRST]
  *
  * The sink stores only results of pending upload entries, so the first form comes first:
  * it adds the COUNT entries the results will answer (IDs N+1-1 and keys bench/N.jpg, N from
@@ -10,7 +10,10 @@
  * for those keys, with 1280-float features drawn from a low-rank model plus noise (so the
  * PCA has a realistic spectrum to chase) to the sink's
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
- * costs little next to the sink it measures. */
+ * costs little next to the sink it measures. With --wait it then watches fs:counters'
+ * `stored` on one connection until the sink has stored all COUNT, and prints on stdout
+ * the seconds from the first send to the last store: a benchmark needs no polling
+ * processes of its own on the cores the sink is measured on. */
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/options.h"
@@ -66,19 +69,62 @@ static int add_pending(const char *url, int64_t first, int64_t count)
     return rc;
 }
 
+/* fs:counters' `stored`, or -1 when Redis does not answer. */
+static int64_t stored_count(redis_t *redis)
+{
+    redisReply *r = redisCommand(redis->ctx, "HGET %s stored", KEY_COUNTERS);
+    int64_t n = !r ? -1 : r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+/* Polls `stored` every WAIT_POLL_MS until it reaches target; the time it did, or a
+ * negative number once it has not moved for WAIT_STALL_S (the sink died) or Redis is gone. */
+#define WAIT_POLL_MS 5
+#define WAIT_STALL_S 30
+static double wait_stored(redis_t *redis, int64_t target)
+{
+    int64_t last = -1;
+    double moved = clock_seconds();
+    for (;;) {
+        int64_t n = stored_count(redis);
+        if (n < 0)
+            return -1;
+        if (n >= target)
+            return clock_seconds();
+        if (n != last)
+            last = n, moved = clock_seconds();
+        else if (clock_seconds() - moved > WAIT_STALL_S)
+            return -1;
+        zclock_sleep(WAIT_POLL_MS);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int64_t count, first = 0;
     bool pending = argc > 1 && strcmp(argv[1], "--pending") == 0;
-    int at = pending ? 2 : 1; /* REDIS_URL or ENDPOINT */
-    if (argc < at + 2 || argc > at + 3 ||
-        option_int64("COUNT", argv[at + 1], 1, INT64_MAX / 2, &count) ||
-        (argc == at + 3 && option_int64("FIRST", argv[at + 2], 0, INT64_MAX / 2, &first))) {
-        fprintf(stderr, "usage: feed_results [--pending REDIS_URL | ENDPOINT] COUNT [FIRST]\n");
+    bool wait = argc > 2 && strcmp(argv[1], "--wait") == 0;
+    int i = pending || wait ? 3 : 1; /* past the flag and its REDIS_URL */
+    const char *endpoint = !pending && i < argc ? argv[i++] : NULL;
+    if (argc < i + 1 || argc > i + 2 || option_int64("COUNT", argv[i], 1, INT64_MAX / 2, &count) ||
+        (argc == i + 2 && option_int64("FIRST", argv[i + 1], 0, INT64_MAX / 2, &first))) {
+        fprintf(stderr, "usage: feed_results --pending REDIS_URL COUNT [FIRST]\n"
+                        "       feed_results [--wait REDIS_URL] ENDPOINT COUNT [FIRST]\n");
         return 2;
     }
     if (pending)
         return add_pending(argv[2], first, count);
+    char err[512];
+    redis_t *redis = NULL;
+    int64_t target = 0;
+    if (wait &&
+        (!(redis = redis_new(argv[2], err, sizeof err)) || (target = stored_count(redis)) < 0)) {
+        fprintf(stderr, "feed_results: %s\n", redis ? "Redis does not answer" : err);
+        redis_destroy(&redis);
+        return 1;
+    }
+    target += count;
     static float basis[RANK][FEATURE_DIM], vectors[DISTINCT][FEATURE_DIM];
     srand(1);
     for (int r = 0; r < RANK; r++)
@@ -91,9 +137,10 @@ int main(int argc, char **argv)
                 x += basis[r][j] * (float) ((v * 31 + r * 17) % 13 - 6) / 6.0f;
             vectors[v][j] = fabsf(x);
         }
-    zsock_t *results = zsock_new_push(argv[1]);
+    zsock_t *results = zsock_new_push(endpoint);
     if (!results) {
-        fprintf(stderr, "feed_results: cannot connect to %s\n", argv[1]);
+        fprintf(stderr, "feed_results: cannot connect to %s\n", endpoint);
+        redis_destroy(&redis);
         return 1;
     }
     msgpack_sbuffer buf;
@@ -116,7 +163,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "feed_results: %lld results sent in %.2f s\n", (long long) count,
             clock_seconds() - t0);
     msgpack_sbuffer_destroy(&buf);
+    int rc = 0;
+    if (wait) {
+        double done = wait_stored(redis, target);
+        if (done < 0) {
+            fprintf(stderr, "feed_results: the sink stopped storing before all %lld\n",
+                    (long long) count);
+            rc = 1;
+        } else {
+            printf("%.3f\n", done - t0);
+        }
+    }
+    redis_destroy(&redis);
     zsock_set_linger(results, 60000);
     zsock_destroy(&results);
-    return 0;
+    return rc;
 }

@@ -4,7 +4,9 @@
 # bench/feed_results.c, with Redis as `fruitstream run` starts it (append-only file, fsync
 # everysec, AOF rewritten only past 1 GB, no RDB compression; FS_BENCH_FSYNC=always to
 # compare). Target: >= 20,000 vectors/s. Note that feeder, sink and Redis share this
-# machine's cores, so the figure is a lower bound for a sink on its own machine. One run
+# machine's cores, so the figure is a lower bound for a sink on its own machine (the
+# feeder itself times the run, from its first send until Redis counts every result stored,
+# watching on one connection: no polling processes share the cores). One run
 # takes about 2.5 s, short enough for a passing slow phase of a shared machine to move it
 # by a fifth, so the section makes FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and
 # sink, and judges their median. It does so for each vector instruction set this CPU runs
@@ -34,21 +36,16 @@ measure() {
     SINK=$!
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
     sleep 0.5
-    start=$(date +%s.%N)
-    "$B/bench/feed_results" "ipc://$T/run/results" "$N" 2>/dev/null &
-    until [ "$(redis-cli -s "$T/run/redis.sock" hget fs:counters stored)" = "$N" ]; do
-        kill -0 $SINK 2>/dev/null || { cat "$T/run/sink.log" >&2; exit 1; }
-        sleep 0.05
-    done
-    end=$(date +%s.%N)
+    seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
+        "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
     wait $REDIS 2>/dev/null
     SINK="" REDIS=""
-    awk -v n="$N" -v s="$start" -v e="$end" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
+    awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
-        'BEGIN { printf "%.0f %.2f %d %s\n", n / (e - s), e - s, r, m }'
+        'BEGIN { printf "%.0f %.2f %d %s\n", n / s, s, r, m }'
 }
 
 for ISA in $ISAS; do
