@@ -1,7 +1,20 @@
 /* store.c -- see store.h. The batch is stored by one Lua script, sink/store.lua, which
  * holds the rules of what is stored, rejected or counted; this file formats its arguments,
  * pipelines its calls and reads their outcomes. When Redis has forgotten the script (after
- * a restart) it is loaded again and the batch repeated, which the script makes harmless. */
+ * a restart) it is loaded again and the batch repeated, which the script makes harmless.
+ *
+ * Each script call runs in a MULTI/EXEC transaction of its own:
+ *
+ *   MULTI
+ *   DEL <staging keys>                            (only when some item is ok)
+ *   HSET fs:staging:<i> features F pca P          (for each ok item i of the call)
+ *   EVALSHA <store.lua> ...
+ *   DEL <staging keys>
+ *   EXEC
+ *
+ * so that the feature blobs reach Redis as arguments of plain commands, never through Lua
+ * (store.lua says why), and no other client ever sees a staging hash: the transaction
+ * makes them from nothing and leaves nothing, whatever the script did. */
 #include "sink/store.h"
 
 #include "common/clock.h"
@@ -19,10 +32,11 @@
  * runs the first while the rest are still arriving, as with one call per item. */
 #define STORE_CALL_ITEMS 64
 /* The script's layout (sink/store.lua explains each): keys and arguments ahead of the
- * items', and arguments per item. */
+ * items', and keys and arguments per item. */
 #define BATCH_KEYS 5
 #define BATCH_ARGS 2
-#define ITEM_FIELDS 15
+#define ITEM_KEYS 2
+#define ITEM_FIELDS 13
 
 static script_t store_script;
 
@@ -33,20 +47,21 @@ static const char *script_text(void)
     static char text[sizeof store_lua + 256];
     if (!text[0])
         snprintf(text, sizeof text,
-                 "local BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, BLOB_PREFIX = %d, %d, %d, '%s' "
-                 "local NEW, DUPLICATE, FAILED, REJECTED = %d, %d, %d, %d\n%s",
-                 BATCH_KEYS, BATCH_ARGS, ITEM_FIELDS, KEY_BLOB_PREFIX, STORE_NEW, STORE_DUPLICATE,
-                 STORE_FAILED, STORE_REJECTED, store_lua);
+                 "local BATCH_KEYS, BATCH_ARGS, ITEM_KEYS, ITEM_FIELDS, BLOB_PREFIX = %d, %d, %d, "
+                 "%d, '%s' local NEW, DUPLICATE, FAILED, REJECTED = %d, %d, %d, %d\n%s",
+                 BATCH_KEYS, BATCH_ARGS, ITEM_KEYS, ITEM_FIELDS, KEY_BLOB_PREFIX, STORE_NEW,
+                 STORE_DUPLICATE, STORE_FAILED, STORE_REJECTED, store_lua);
     return text;
 }
 
-/* The formatted numbers and image key of one item; argv points into them. */
+/* The formatted numbers, image key and staging key of one item; argv points into them. */
 typedef struct {
     char image_key[sizeof KEY_IMAGE_PREFIX + WIRE_KEY_MAX];
+    char staging_key[sizeof KEY_STAGING_PREFIX + 16];
     char numbers[7][32];
 } item_text_t;
 
-/* One script argument: bytes and their length. */
+/* One command argument: bytes and their length. */
 typedef struct {
     const char *data;
     size_t len;
@@ -57,12 +72,14 @@ static arg_t text_arg(const char *s)
     return (arg_t){s, strlen(s)};
 }
 
-/* Fills the ITEM_FIELDS arguments of one item (and their lengths) and its image key. */
-static void item_args(const store_item_t *item, item_text_t *t, const char **argv, size_t *lens,
-                      const char **key, size_t *key_len)
+/* Fills the ITEM_FIELDS script arguments of item i of its call (and their lengths) and
+ * its ITEM_KEYS keys. */
+static void item_args(const store_item_t *item, size_t i, item_text_t *t, const char **argv,
+                      size_t *lens, const char **keys, size_t *key_lens)
 {
     const wire_result_t *r = item->result;
     snprintf(t->image_key, sizeof t->image_key, "%s%s", KEY_IMAGE_PREFIX, r->key);
+    snprintf(t->staging_key, sizeof t->staging_key, "%s%zu", KEY_STAGING_PREFIX, i);
     snprintf(t->numbers[0], 32, "%.3f", r->decode_ms);
     snprintf(t->numbers[1], 32, "%.3f", r->resize_ms);
     snprintf(t->numbers[2], 32, "%.3f", r->net_ms);
@@ -70,36 +87,62 @@ static void item_args(const store_item_t *item, item_text_t *t, const char **arg
     snprintf(t->numbers[4], 32, "%llu", (unsigned long long) item->pca_version);
     snprintf(t->numbers[5], 32, "%lld", (long long) r->size);
     snprintf(t->numbers[6], 32, "%lld", (long long) r->attempt);
-    /* Features and projection are binary floats with given lengths; everything else is
-     * text, measured with strlen (which would read past the floats). */
     const arg_t fields[ITEM_FIELDS] = {
-        text_arg(r->entry),
-        text_arg(r->key),
-        text_arg(r->label),
-        text_arg(r->ok ? "1" : "0"),
-        {(const char *) r->features, r->ok ? r->features_len : 0},
-        text_arg(r->error),
-        text_arg(r->worker),
-        text_arg(t->numbers[0]),
-        text_arg(t->numbers[1]),
-        text_arg(t->numbers[2]),
-        text_arg(t->numbers[3]),
-        {(const char *) item->projection, item->projection ? (size_t) item->k * sizeof(float) : 0},
-        text_arg(t->numbers[4]),
-        text_arg(t->numbers[5]),
+        text_arg(r->entry),          text_arg(r->key),        text_arg(r->label),
+        text_arg(r->ok ? "1" : "0"), text_arg(r->error),      text_arg(r->worker),
+        text_arg(t->numbers[0]),     text_arg(t->numbers[1]), text_arg(t->numbers[2]),
+        text_arg(t->numbers[3]),     text_arg(t->numbers[4]), text_arg(t->numbers[5]),
         text_arg(t->numbers[6])};
-    for (int i = 0; i < ITEM_FIELDS; i++) {
-        argv[i] = fields[i].len ? fields[i].data : "";
-        lens[i] = fields[i].len;
+    for (int f = 0; f < ITEM_FIELDS; f++) {
+        argv[f] = fields[f].data;
+        lens[f] = fields[f].len;
     }
-    *key = t->image_key;
-    *key_len = strlen(t->image_key);
+    keys[0] = t->image_key, key_lens[0] = strlen(t->image_key);
+    keys[1] = t->staging_key, key_lens[1] = strlen(t->staging_key);
 }
 
-/* Appends one script call for the n items; 0, or -1 when out of memory. */
-static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
+/* Appends HSET <staging key> features F pca P: the blobs of an ok item (pca empty before
+ * the first model), binary, with their lengths. */
+static int append_staging(redis_t *redis, const store_item_t *item, const item_text_t *t)
 {
-    size_t nkeys = BATCH_KEYS + n, argc = nkeys + BATCH_ARGS + ITEM_FIELDS * n;
+    const wire_result_t *r = item->result;
+    const char *argv[6] = {"HSET",     t->staging_key,
+                           "features", (const char *) r->features,
+                           "pca",      item->projection ? (const char *) item->projection : ""};
+    const size_t lens[6] = {4, strlen(t->staging_key),
+                            8, r->features_len,
+                            3, item->projection ? (size_t) item->k * sizeof(float) : 0};
+    return redisAppendCommandArgv(redis->ctx, 6, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+/* Appends DEL of the staging keys of the call's ok items. */
+static int append_unstage(redis_t *redis, const store_item_t *items, size_t n,
+                          const item_text_t *text, size_t staged)
+{
+    const char *argv[1 + STORE_CALL_ITEMS];
+    size_t lens[1 + STORE_CALL_ITEMS], at = 1;
+    argv[0] = "DEL", lens[0] = 3;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].result->ok)
+            argv[at] = text[i].staging_key, lens[at++] = strlen(text[i].staging_key);
+    return redisAppendCommandArgv(redis->ctx, (int) (1 + staged), argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+/* The ok items of a call: those with blobs to stage. */
+static size_t staged_items(const store_item_t *items, size_t n)
+{
+    size_t staged = 0;
+    for (size_t i = 0; i < n; i++)
+        staged += items[i].result->ok;
+    return staged;
+}
+
+/* Appends the transaction of one script call for n items (at most STORE_CALL_ITEMS);
+ * 0, or -1 when out of memory. */
+static int append_call(redis_t *redis, const store_item_t *items, size_t n)
+{
+    size_t nkeys = BATCH_KEYS + ITEM_KEYS * n, argc = nkeys + BATCH_ARGS + ITEM_FIELDS * n;
+    size_t staged = staged_items(items, n);
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
     item_text_t *text = malloc((n ? n : 1) * sizeof *text);
@@ -114,11 +157,21 @@ static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
         argv[nkeys] = GROUP_VENTILATORS, lens[nkeys] = strlen(GROUP_VENTILATORS);
         argv[nkeys + 1] = stored_ms, lens[nkeys + 1] = strlen(stored_ms);
         for (size_t i = 0; i < n; i++) {
-            size_t at = nkeys + BATCH_ARGS + ITEM_FIELDS * i;
-            item_args(&items[i], &text[i], argv + at, lens + at, &argv[BATCH_KEYS + i],
-                      &lens[BATCH_KEYS + i]);
+            size_t at = nkeys + BATCH_ARGS + ITEM_FIELDS * i, key = BATCH_KEYS + ITEM_KEYS * i;
+            item_args(&items[i], i, &text[i], argv + at, lens + at, argv + key, lens + key);
         }
-        rc = script_append(&store_script, redis, (int) nkeys, (int) argc, argv, lens);
+        rc = redisAppendCommand(redis->ctx, "MULTI") == REDIS_OK ? 0 : -1;
+        if (rc == 0 && staged)
+            rc = append_unstage(redis, items, n, text, staged);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (items[i].result->ok)
+                rc = append_staging(redis, &items[i], &text[i]);
+        if (rc == 0)
+            rc = script_append(&store_script, redis, (int) nkeys, (int) argc, argv, lens);
+        if (rc == 0 && staged)
+            rc = append_unstage(redis, items, n, text, staged);
+        if (rc == 0)
+            rc = redisAppendCommand(redis->ctx, "EXEC") == REDIS_OK ? 0 : -1;
     }
     free(argv);
     free(lens);
@@ -129,7 +182,7 @@ static int append_batch(redis_t *redis, const store_item_t *items, size_t n)
 /* Reads one script call's reply into its items: 0; 1 when Redis does not know the script;
  * 2 when the call failed on its items' account (an error raised inside the script); -1
  * when Redis cannot store now (a passing state: out of memory, loading...). */
-static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
+static int read_outcomes(const redisReply *r, store_item_t *items, size_t n)
 {
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 * n) {
         for (size_t i = 0; i < n; i++) {
@@ -150,6 +203,37 @@ static int read_outcomes(redisReply *r, store_item_t *items, size_t n)
     return redis_error_kind(r) == REDIS_ERROR_COMMAND ? 2 : -1;
 }
 
+/* Reads the replies of one call's transaction (MULTI's, one per command queued, EXEC's)
+ * into its items: as read_outcomes, or -2 when the connection was lost. A command Redis
+ * refused to queue (out of memory, say) aborts the transaction; its reply says why. */
+static int read_call(redis_t *redis, store_item_t *items, size_t n)
+{
+    size_t staged = staged_items(items, n), queued = staged ? staged + 3 : 1;
+    size_t script = staged ? staged + 1 : 0; /* the script's reply within EXEC's */
+    redisReply *refusal = NULL;
+    int rc = -2;
+    for (size_t i = 0; i < queued + 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK || redis_lost(redis, r)) {
+            freeReplyObject(r);
+            rc = -2;
+            break;
+        }
+        if (i == queued + 1) /* EXEC */
+            rc = read_outcomes(r->type == REDIS_REPLY_ARRAY && r->elements == queued
+                                   ? r->element[script]
+                               : refusal ? refusal
+                                         : r,
+                               items, n);
+        if (r->type == REDIS_REPLY_ERROR && !refusal)
+            refusal = r;
+        else
+            freeReplyObject(r);
+    }
+    freeReplyObject(refusal);
+    return rc;
+}
+
 /* Items in the script call that starts at item `at` of n. */
 static size_t call_items(size_t n, size_t at)
 {
@@ -165,7 +249,7 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
     if (script_load(&store_script, redis) != 0)
         return -1;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        if (append_batch(redis, items + at, call_items(n, at)) != 0) {
+        if (append_call(redis, items + at, call_items(n, at)) != 0) {
             log_error("out of memory storing a batch of %zu results", n);
             return -1;
         }
@@ -173,17 +257,13 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
     int rc = 0;
     bool unknown_script = false;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        redisReply *r = NULL;
-        if (redisGetReply(redis->ctx, (void **) &r) != REDIS_OK || redis_lost(redis, r)) {
-            freeReplyObject(r);
+        int got = read_call(redis, items + at, call_items(n, at));
+        if (got == -2)
             return -1; /* connection lost: the caller reconnects and repeats the batch */
-        }
-        int got = read_outcomes(r, items + at, call_items(n, at));
         unknown_script |= got == 1;
         refused[at / STORE_CALL_ITEMS] = got == 2;
         if (got < 0)
             rc = -1;
-        freeReplyObject(r);
     }
     if (unknown_script)
         return store_calls(redis, items, n, refused);

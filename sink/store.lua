@@ -11,17 +11,25 @@
 -- whole call. Only blobs under BLOB_PREFIX are deleted with their entry: a blob field
 -- naming any other key is not ours.
 --
+-- The feature and projection blobs never enter Lua (Redis 7.0's Lua hashes every byte of
+-- every string it is given: for a 5 KB blob, more than all the rest of an item). The sink
+-- writes them into the item's staging hash in the transaction that runs this script;
+-- a stored result's metadata joins them there, and RENAME moves the whole hash into
+-- place: the image hash appears complete, in one command. Staging hashes that are not
+-- moved are deleted by the same transaction, after the script.
+--
 -- Per item the script runs only the commands that differ from item to item; counters,
 -- labels, XACK and XDEL are written once per batch, since the per-command cost is what
 -- limits Redis here. The sequence counter alone moves item by item, before the item's
 -- XADD: should the script fail midway, the counter is never behind a number already used,
 -- and the repeat goes on.
 --
--- KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set, then the
---       image hash of each item (BATCH_KEYS = 5 come first)
+-- KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set (BATCH_KEYS
+--       = 5 come first), then ITEM_KEYS = 2 per item: its image hash and its staging hash
+--       (which holds `features` and `pca` when ok is '1')
 -- ARGV: 1 group, 2 stored_ms (BATCH_ARGS = 2 come first), then ITEM_FIELDS per item:
---       entry, key, label, ok, features, error, worker, decode_ms, resize_ms, net_ms,
---       uploaded_ms, pca, pca_version, size, attempt
+--       entry, key, label, ok, error, worker, decode_ms, resize_ms, net_ms, uploaded_ms,
+--       pca_version, size, attempt
 -- Returns {outcome, seq} per item, flattened (outcome: NEW, DUPLICATE, FAILED, REJECTED).
 --
 -- The upper-case names are defined once, in sink/store.c, which puts them in a line of
@@ -35,9 +43,9 @@ local per_label, entries, out = {}, {}, {}
 
 -- the fields a failed and a stored result share, as multiple values (no table per item)
 local function common(a)
-  return 'key', ARGV[a + 2], 'label', ARGV[a + 3], 'worker', ARGV[a + 7],
-    'uploaded_ms', ARGV[a + 11], 'stored_ms', stored_ms, 'size', ARGV[a + 14],
-    'attempt', ARGV[a + 15]
+  return 'key', ARGV[a + 2], 'label', ARGV[a + 3], 'worker', ARGV[a + 6],
+    'uploaded_ms', ARGV[a + 10], 'stored_ms', stored_ms, 'size', ARGV[a + 12],
+    'attempt', ARGV[a + 13]
 end
 
 -- the blob of the pending upload entry naming key ('' if none), or nil
@@ -54,8 +62,9 @@ local function upload_of(entry, key)
   return blob
 end
 
-for i = 1, #KEYS - BATCH_KEYS do
-  local image = KEYS[BATCH_KEYS + i]
+for i = 1, (#KEYS - BATCH_KEYS) / ITEM_KEYS do
+  local k = BATCH_KEYS + (i - 1) * ITEM_KEYS
+  local image, staging = KEYS[k + 1], KEYS[k + 2]
   local a = BATCH_ARGS + (i - 1) * ITEM_FIELDS
   local entry, key, label = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local blob = upload_of(entry, key)
@@ -69,7 +78,7 @@ for i = 1, #KEYS - BATCH_KEYS do
     rejected = rejected + 1
     out[2 * i - 1], out[2 * i] = REJECTED, 0
   elseif ARGV[a + 4] ~= '1' then
-    redis.call('HSET', image, 'status', 'failed', 'error', ARGV[a + 6], common(a))
+    redis.call('HSET', image, 'status', 'failed', 'error', ARGV[a + 5], common(a))
     redis.call('SADD', failed_set, key)
     failed = failed + 1
     out[2 * i - 1], out[2 * i] = FAILED, 0
@@ -78,9 +87,9 @@ for i = 1, #KEYS - BATCH_KEYS do
     stored_count = stored_count + 1
     -- XADD first: should it fail, no image hash is left to pass later for a duplicate
     redis.call('XADD', stored, seq .. '-1', 'key', key)
-    redis.call('HSET', image, 'status', 'ok', 'seq', seq, 'features', ARGV[a + 5],
-      'decode_ms', ARGV[a + 8], 'resize_ms', ARGV[a + 9], 'net_ms', ARGV[a + 10],
-      'pca', ARGV[a + 12], 'pca_version', ARGV[a + 13], common(a))
+    redis.call('HSET', staging, 'status', 'ok', 'seq', seq, 'decode_ms', ARGV[a + 7],
+      'resize_ms', ARGV[a + 8], 'net_ms', ARGV[a + 9], 'pca_version', ARGV[a + 11], common(a))
+    redis.call('RENAME', staging, image)
     if label ~= '' then per_label[label] = (per_label[label] or 0) + 1 end
     out[2 * i - 1], out[2 * i] = NEW, seq
   end
