@@ -11,7 +11,9 @@
 # by a fifth, so the section makes FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and
 # sink, and judges their median. It does so for each vector instruction set this CPU runs
 # (the sink's FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the
-# AVX2 figure too; FS_BENCH_SINK_ISAS overrides the list.
+# AVX2 figure too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time
+# the sink (all its threads) and Redis spent per vector: on a shared machine the rate moves
+# with the load, and their sum says what the two would need on cores of their own.
 set -u
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
@@ -22,7 +24,13 @@ T=$(mktemp -d /tmp/fs-bench.XXXXXX)
 SINK="" REDIS=""
 trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
-# One run: prints "vectors/s seconds refreshes final-model-line".
+# CPU seconds (all threads, user + system) process $1 has used so far.
+cpu_seconds() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }'
+}
+
+# One run: prints "vectors/s seconds refreshes sink-us redis-us final-model-line", the us
+# being CPU time per vector over the timed part.
 measure() {
     rm -rf "$T/run" && mkdir "$T/run"
     redis-server --port 0 --unixsocket "$T/run/redis.sock" --dir "$T/run" --save "" \
@@ -36,8 +44,11 @@ measure() {
     SINK=$!
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
     sleep 0.5
+    sink0=$(cpu_seconds $SINK) redis0=$(cpu_seconds $REDIS)
     seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
         "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
+    sink_us=$(awk -v a="$sink0" -v b="$(cpu_seconds $SINK)" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }')
+    redis_us=$(awk -v a="$redis0" -v b="$(cpu_seconds $REDIS)" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }')
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
@@ -45,7 +56,8 @@ measure() {
     SINK="" REDIS=""
     awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
-        'BEGIN { printf "%.0f %.2f %d %s\n", n / s, s, r, m }'
+        -v su="$sink_us" -v ru="$redis_us" \
+        'BEGIN { printf "%.0f %.2f %d %.0f %.0f %s\n", n / s, s, r, su, ru, m }'
 }
 
 for ISA in $ISAS; do
@@ -56,11 +68,15 @@ for ISA in $ISAS; do
         i=$((i + 1))
     done
     awk -v n="$N" -v isa="$ISA" '{
-        printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes\n",
-            isa, NR, n, $2, $1, $3 }' "$T/runs"
+        printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
+            "CPU per vector: sink %d us, Redis %d us\n", isa, NR, n, $2, $1, $3, $4, $5 }' "$T/runs"
     sort -n "$T/runs" | awk -v isa="$ISA" '{ rate[NR] = $1 } END {
         median = NR % 2 ? rate[(NR + 1) / 2] : (rate[NR / 2] + rate[NR / 2 + 1]) / 2
         printf "sink %s: median of %d runs %.0f vectors/s (target >= 20000: %s)\n", isa, NR,
             median, (median >= 20000 ? "met" : "MISSED") }'
-    tail -n 1 "$T/runs" | cut -d' ' -f4- | sed 's/^/  final model of the last run: /'
+    awk '{ print $4 + $5 }' "$T/runs" | sort -n | awk '{ us[NR] = $1 } END {
+        m = NR % 2 ? us[(NR + 1) / 2] : (us[NR / 2] + us[NR / 2 + 1]) / 2
+        printf "  sink + Redis: median %.0f us of CPU per vector, so at most %.0f vectors/s " \
+            "on 2 cores of their own\n", m, 2e6 / m }'
+    tail -n 1 "$T/runs" | cut -d' ' -f6- | sed 's/^/  final model of the last run: /'
 done
