@@ -314,16 +314,36 @@ static void project_items(sink_t *self, batch_t *b)
     }
 }
 
-/* Stores a batch on the store thread's connection, again after each reconnect (the store
- * script makes a repeat harmless), until it works or the sink is stopped. A result Redis
- * refuses is rejected inside store_batch, so this loop waits only on Redis itself. */
+/* How often a store that keeps failing is said again. */
+#define SINK_STALL_REPORT_S 60.0
+
+/* Stores a batch on the store thread's connection until it works or the sink is stopped,
+ * trying again every 200 ms (the store script makes a repeat harmless) and reconnecting
+ * when the connection is gone. A result Redis refuses is rejected inside store_batch, so
+ * this loop waits only on Redis itself: while Redis is away or full it says so once, then
+ * once a minute, and once more when the batch is stored. */
 static void store_until_stored(redis_t *redis, batch_t *b)
 {
-    while (store_batch(redis, b->items, b->n) != 0) {
-        zclock_sleep(200); /* Redis is down or cannot store for now: no busy loop */
-        if (redis_reconnect(redis, &stop_requested) != 0)
-            break;
+    char err[512];
+    int failures = 0;
+    double since = 0, said = 0;
+    while (store_batch(redis, b->items, b->n, err, sizeof err) != 0) {
+        double now = clock_seconds();
+        if (failures++ == 0) {
+            since = said = now;
+            log_warn("cannot store %zu results (%s); trying again every 200 ms", b->n, err);
+        } else if (now - said >= SINK_STALL_REPORT_S) {
+            said = now;
+            log_warn("still cannot store %zu results after %.0f s (%s)", b->n, now - since, err);
+        }
+        zclock_sleep(200);
+        if (stop_requested ||
+            ((!redis->ctx || redis->ctx->err) && redis_reconnect(redis, &stop_requested) != 0))
+            return; /* unstored: their upload entries stay pending, to be sent again */
     }
+    if (failures > 0)
+        log_info("stored %zu results after %d attempts in %.1f s", b->n, failures + 1,
+                 clock_seconds() - since);
 }
 
 static void *store_in_background(void *arg)

@@ -181,8 +181,10 @@ static int append_call(redis_t *redis, const store_item_t *items, size_t n)
 
 /* Reads one script call's reply into its items: 0; 1 when Redis does not know the script;
  * 2 when the call failed on its items' account (an error raised inside the script); -1
- * when Redis cannot store now (a passing state: out of memory, loading...). */
-static int read_outcomes(const redisReply *r, store_item_t *items, size_t n)
+ * when Redis cannot store now (a passing state: out of memory, loading...), Redis's reply
+ * in err. */
+static int read_outcomes(const redisReply *r, store_item_t *items, size_t n, char *err,
+                         size_t errlen)
 {
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 * n) {
         for (size_t i = 0; i < n; i++) {
@@ -198,15 +200,19 @@ static int read_outcomes(const redisReply *r, store_item_t *items, size_t n)
     }
     if (script_unknown(&store_script, r))
         return 1;
-    log_error("storing %zu results failed: %s", n,
-              r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    return redis_error_kind(r) == REDIS_ERROR_COMMAND ? 2 : -1;
+    const char *why = r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+    if (redis_error_kind(r) != REDIS_ERROR_COMMAND) { /* the caller says it, once */
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    log_error("storing %zu results failed: %s", n, why);
+    return 2;
 }
 
 /* Reads the replies of one call's transaction (MULTI's, one per command queued, EXEC's)
  * into its items: as read_outcomes, or -2 when the connection was lost. A command Redis
  * refused to queue (out of memory, say) aborts the transaction; its reply says why. */
-static int read_call(redis_t *redis, store_item_t *items, size_t n)
+static int read_call(redis_t *redis, store_item_t *items, size_t n, char *err, size_t errlen)
 {
     size_t staged = staged_items(items, n), queued = staged ? staged + 3 : 1;
     size_t script = staged ? staged + 1 : 0; /* the script's reply within EXEC's */
@@ -224,7 +230,7 @@ static int read_call(redis_t *redis, store_item_t *items, size_t n)
                                    ? r->element[script]
                                : refusal ? refusal
                                          : r,
-                               items, n);
+                               items, n, err, errlen);
         if (r->type == REDIS_REPLY_ERROR && !refusal)
             refusal = r;
         else
@@ -240,64 +246,79 @@ static size_t call_items(size_t n, size_t at)
     return n - at < STORE_CALL_ITEMS ? n - at : STORE_CALL_ITEMS;
 }
 
+/* err gets why the connection is gone. */
+static int lost(const redis_t *redis, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s",
+             redis->ctx && redis->ctx->err ? redis->ctx->errstr : "the connection was lost");
+    return -1;
+}
+
 /* Sends the items as pipelined script calls and reads their outcomes; refused[c] tells
  * whether call c failed on its items' account. 0, or -1 as store_batch. */
-static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refused)
+static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refused, char *err,
+                       size_t errlen)
 {
     if (!store_script.text)
         store_script.text = script_text();
-    if (script_load(&store_script, redis) != 0)
+    if (script_load(&store_script, redis) != 0) {
+        snprintf(err, errlen, "cannot load the store script");
         return -1;
+    }
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         if (append_call(redis, items + at, call_items(n, at)) != 0) {
-            log_error("out of memory storing a batch of %zu results", n);
+            snprintf(err, errlen, "out of memory");
             return -1;
         }
     }
     int rc = 0;
     bool unknown_script = false;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        int got = read_call(redis, items + at, call_items(n, at));
-        if (got == -2)
-            return -1; /* connection lost: the caller reconnects and repeats the batch */
+        int got = read_call(redis, items + at, call_items(n, at), err, errlen);
+        if (got == -2) /* the caller reconnects and repeats the batch */
+            return lost(redis, err, errlen);
         unknown_script |= got == 1;
         refused[at / STORE_CALL_ITEMS] = got == 2;
         if (got < 0)
             rc = -1;
     }
     if (unknown_script)
-        return store_calls(redis, items, n, refused);
+        return store_calls(redis, items, n, refused, err, errlen);
     return rc;
 }
 
 /* A result the script failed on, alone: rejected and counted, so that it never blocks the
  * others nor comes back. */
-static int reject(redis_t *redis, store_item_t *item)
+static int reject(redis_t *redis, store_item_t *item, char *err, size_t errlen)
 {
     log_error("rejected the result for %.200s (entry %.64s): Redis refused to store it",
               item->result->key, item->result->entry);
     item->outcome = STORE_REJECTED;
     item->seq = 0;
     redisReply *r = redisCommand(redis->ctx, "HINCRBY %s rejected 1", KEY_COUNTERS);
-    bool lost = redis_lost(redis, r);
+    bool gone = redis_lost(redis, r);
     freeReplyObject(r);
-    return lost ? -1 : 0;
+    return gone ? lost(redis, err, errlen) : 0;
 }
 
-int store_batch(redis_t *redis, store_item_t *items, size_t n)
+int store_batch(redis_t *redis, store_item_t *items, size_t n, char *err, size_t errlen)
 {
     bool refused[(SINK_STORE_MAX + STORE_CALL_ITEMS - 1) / STORE_CALL_ITEMS];
     if (n == 0)
         return 0;
-    if (n > SINK_STORE_MAX || store_calls(redis, items, n, refused) != 0)
+    if (n > SINK_STORE_MAX) {
+        snprintf(err, errlen, "%zu results, more than the %d of a batch", n, SINK_STORE_MAX);
+        return -1;
+    }
+    if (store_calls(redis, items, n, refused, err, errlen) != 0)
         return -1;
     /* A call the script failed on: each of its items again on its own, so that the one it
      * cannot take is rejected and the others stored (repeating a store is harmless). */
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         size_t count = call_items(n, at);
         for (size_t i = 0; refused[at / STORE_CALL_ITEMS] && i < count; i++)
-            if ((count == 1 ? reject(redis, items + at) : store_batch(redis, items + at + i, 1)) !=
-                0)
+            if ((count == 1 ? reject(redis, items + at, err, errlen)
+                            : store_batch(redis, items + at + i, 1, err, errlen)) != 0)
                 return -1;
     }
     return 0;

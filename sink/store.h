@@ -37,9 +37,10 @@ typedef struct {
     int64_t seq; /* STORE_NEW: its sequence number; STORE_DUPLICATE: the stored one's */
 } store_item_t;
 
-/* Stores the items (at most SINK_STORE_MAX) and reads the outcomes. Returns 0, or -1 when
- * the connection was lost or Redis cannot store for now (reconnect and call again: the
- * script makes a repeat harmless). */
-int store_batch(redis_t *redis, store_item_t *items, size_t n);
+/* Stores the items (at most SINK_STORE_MAX) and reads the outcomes. Returns 0, or -1 with
+ * the reason in err when the connection was lost or Redis cannot store for now (out of
+ * memory, loading...: call again, after reconnecting if redis->ctx->err is set; the script
+ * makes a repeat harmless). Those passing failures are left for the caller to report. */
+int store_batch(redis_t *redis, store_item_t *items, size_t n, char *err, size_t errlen);
 
 #endif
