@@ -24,6 +24,7 @@ struct metrics_t {
     zhashx_t *workers; /* id -> int64_t * last heartbeat ms */
     int64_t last_ms;   /* time of the last sample, 0 before the first */
     long long last_stored;
+    int64_t tried_ms; /* time of the last failed try; 0 when the last try worked */
 };
 
 static void free_seen(void **item)
@@ -119,7 +120,8 @@ double metrics_percentile(double *values, size_t n, double p)
 
 int metrics_tick(metrics_t *self, redis_t *redis, int64_t now_ms)
 {
-    if (self->length <= 0 || (self->last_ms && now_ms - self->last_ms < 1000))
+    if (self->length <= 0 || (self->last_ms && now_ms - self->last_ms < 1000) ||
+        (self->tried_ms && now_ms - self->tried_ms < 1000))
         return 0;
     redisReply *r = redisCommand(redis->ctx, "HMGET %s %s %s %s %s %s", KEY_COUNTERS, copied[0],
                                  copied[1], copied[2], copied[3], copied[4]);
@@ -146,11 +148,16 @@ int metrics_tick(metrics_t *self, redis_t *redis, int64_t now_ms)
                      values[4], rate, (long long) live_workers(self, now_ms), p50, p99,
                      (long long) self->count);
     int ok = !redis_lost(redis, r) && r->type == REDIS_REPLY_STRING;
-    if (!ok && r && r->type == REDIS_REPLY_ERROR)
-        log_warn("XADD %s: %s", KEY_METRICS, r->str);
+    if (!ok && !self->tried_ms && r && r->type == REDIS_REPLY_ERROR) /* a failing streak starts */
+        log_warn("XADD %s: %s; no samples until Redis takes them again", KEY_METRICS, r->str);
     freeReplyObject(r);
-    if (!ok)
+    if (!ok) {
+        self->tried_ms = now_ms;
         return -1;
+    }
+    if (self->tried_ms)
+        log_info("%s samples again", KEY_METRICS);
+    self->tried_ms = 0;
     self->last_ms = now_ms;
     self->last_stored = stored;
     self->count = 0;

@@ -30,7 +30,8 @@ void metrics_heartbeat(metrics_t *self, const char *worker, int64_t now_ms);
 
 /* Once a second or more has passed since the last sample, reads fs:counters and appends
  * a sample covering the interval; otherwise does nothing. Returns 0, or -1 when Redis
- * failed (the interval then goes on into the next sample). */
+ * failed (the interval then goes on into the next sample, tried a second later; the first
+ * failure of a streak is logged, and the first success after it). */
 int metrics_tick(metrics_t *self, redis_t *redis, int64_t now_ms);
 
 /* The p-th percentile (0..100) of n values, sorting them in place; 0 when n is 0. */

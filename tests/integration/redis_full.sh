@@ -1,17 +1,29 @@
-# redis_full.sh -- Redis full (maxmemory reached, noeviction): the sink keeps its batch and
-# tries again every 200 ms on the same connection, says so in one line (not one per try,
-# nor a reconnect per try), stores everything once Redis has room again, and leaves no
-# staging hash. The feeder's results and the sink's stop are the real ones.
+# redis_full.sh -- Redis full (maxmemory reached, noeviction). An idle sink whose
+# once-a-second sample Redis refuses says so once, not at every turn of its loop. A sink
+# with results keeps its batch and tries again every 200 ms on the same connection, says
+# so in one line (not one per try, nor a reconnect per try), stores everything once Redis
+# has room again, and leaves no staging hash. The feeder's results and the sink's stop are
+# the real ones.
 . tests/integration/lib.sh
 N=3000
 start_redis || { fail redis_full_redis "redis-server did not start"; exit 1; }
 start_sink
 wait_for 10 "grep -q 'results on' $T/sink.log" || { fail redis_full_sink "no sink: $(tail -n 3 "$T/sink.log")"; exit 1; }
+rcli config set maxmemory-policy noeviction >/dev/null
+rcli config set maxmemory 1 >/dev/null # below what Redis uses: every write refused
+sleep 3
+said=$(grep -c "XADD fs:metrics: OOM" "$T/sink.log")
+rcli config set maxmemory 0 >/dev/null
+if [ "$said" -eq 1 ] && wait_for 5 "grep -q 'fs:metrics samples again' $T/sink.log"; then
+    pass redis_full_idle_sink_says_once
+else
+    fail redis_full_idle_sink_says_once "the refused sample said $said times in 3 s: $(tail -n 2 "$T/sink.log")"
+fi
+
 # Room for the uploads and a few hundred stored vectors, not for all of them.
 "$B/bench/feed_results" --pending "$REDIS_URL" $N || { fail redis_full_pending "feed_results failed"; exit 1; }
 used=$(rcli info memory | tr -d '\r' | sed -n 's/^used_memory://p')
 rcli config set maxmemory $((used + 2 * 1024 * 1024)) >/dev/null
-rcli config set maxmemory-policy noeviction >/dev/null
 bg feeder "$B/bench/feed_results" "ipc://$T/results" $N
 wait_for 20 "grep -q 'cannot store' $T/sink.log" ||
     { fail redis_full_said "the sink never said it cannot store: $(tail -n 3 "$T/sink.log")"; exit 1; }
