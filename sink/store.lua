@@ -20,9 +20,10 @@
 --
 -- Per item the script runs only the commands that differ from item to item; counters,
 -- labels, XACK and XDEL are written once per batch, since the per-command cost is what
--- limits Redis here. The sequence counter alone moves item by item, before the item's
--- XADD: should the script fail midway, the counter is never behind a number already used,
--- and the repeat goes on.
+-- limits Redis here. The sequence counter too: it first moves by the number of ok results
+-- (the most that can be new), which hands out their numbers, and at the end moves back by
+-- those not used. Should the script fail midway, the counter is ahead of every number used,
+-- never behind; the repeat goes on, leaving a gap the PCA's catch-up passes over.
 --
 -- KEYS: 1 stored stream, 2 counters, 3 labels, 4 uploads stream, 5 failed set (BATCH_KEYS
 --       = 5 come first), then ITEM_KEYS = 2 per item: its image hash and its staging hash
@@ -62,7 +63,15 @@ local function upload_of(entry, key)
   return blob
 end
 
-for i = 1, (#KEYS - BATCH_KEYS) / ITEM_KEYS do
+local items = (#KEYS - BATCH_KEYS) / ITEM_KEYS
+local reserved = 0
+for i = 1, items do
+  if ARGV[BATCH_ARGS + (i - 1) * ITEM_FIELDS + 4] == '1' then reserved = reserved + 1 end
+end
+local last_seq = 0 -- the number before the next one handed out
+if reserved > 0 then last_seq = redis.call('HINCRBY', counters, 'seq', reserved) - reserved end
+
+for i = 1, items do
   local k = BATCH_KEYS + (i - 1) * ITEM_KEYS
   local image, staging = KEYS[k + 1], KEYS[k + 2]
   local a = BATCH_ARGS + (i - 1) * ITEM_FIELDS
@@ -83,7 +92,8 @@ for i = 1, (#KEYS - BATCH_KEYS) / ITEM_KEYS do
     failed = failed + 1
     out[2 * i - 1], out[2 * i] = FAILED, 0
   else
-    local seq = redis.call('HINCRBY', counters, 'seq', 1)
+    last_seq = last_seq + 1
+    local seq = last_seq
     stored_count = stored_count + 1
     -- XADD first: should it fail, no image hash is left to pass later for a duplicate
     redis.call('XADD', stored, seq .. '-1', 'key', key)
@@ -95,6 +105,7 @@ for i = 1, (#KEYS - BATCH_KEYS) / ITEM_KEYS do
   end
 end
 
+if stored_count < reserved then redis.call('HINCRBY', counters, 'seq', stored_count - reserved) end
 if stored_count > 0 then redis.call('HINCRBY', counters, 'stored', stored_count) end
 if failed > 0 then redis.call('HINCRBY', counters, 'failed', failed) end
 if duplicates > 0 then redis.call('HINCRBY', counters, 'duplicates', duplicates) end
