@@ -1,12 +1,14 @@
 /* store.h -- writes results into Redis, each exactly once.
  *
- * One Lua script (in store.c) stores up to 64 results atomically per call. For each: it
- * checks the result against its upload entry (pending in the group, naming the same key);
- * if its image key is already stored, it only acknowledges the entry again (a duplicate);
- * if the entry does not vouch for it, it is rejected and nothing is touched; otherwise it
- * gets the next sequence number, its fs:image hash is written and it is appended to
- * fs:stored. Then it bumps the counters, and acknowledges and deletes the upload entries
- * and their blobs. A batch costs one round trip: one script call per 64 results, pipelined. */
+ * One Lua script (sink/store.lua, run by store.c) stores up to 64 results atomically per
+ * call. For each: it checks the result against its upload entry (pending in the group,
+ * naming the same key); if its image key is already stored, it only acknowledges the entry
+ * again (a duplicate); if the entry does not vouch for it, it is rejected and nothing is
+ * touched; otherwise it gets the next sequence number, its fs:image hash is written and it
+ * is appended to fs:stored. Then it bumps the counters, and acknowledges and deletes the
+ * upload entries and their blobs. A batch costs one round trip: one script call per 64
+ * results, pipelined, each in a MULTI/EXEC that also hands Redis the results' feature
+ * blobs (store.c). */
 #ifndef FS_STORE_H
 #define FS_STORE_H
 
