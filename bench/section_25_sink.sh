@@ -29,6 +29,12 @@ cpu_seconds() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }'
 }
 
+# us_per_vector SECONDS0 PID: the CPU process PID has used since it had used SECONDS0, per
+# vector of the run.
+us_per_vector() {
+    awk -v a="$1" -v b="$(cpu_seconds "$2")" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }'
+}
+
 # One run: prints "vectors/s seconds refreshes sink-us redis-us final-model-line", the us
 # being CPU time per vector over the timed part.
 measure() {
@@ -47,8 +53,7 @@ measure() {
     sink0=$(cpu_seconds $SINK) redis0=$(cpu_seconds $REDIS)
     seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
         "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
-    sink_us=$(awk -v a="$sink0" -v b="$(cpu_seconds $SINK)" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }')
-    redis_us=$(awk -v a="$redis0" -v b="$(cpu_seconds $REDIS)" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }')
+    sink_us=$(us_per_vector "$sink0" $SINK) redis_us=$(us_per_vector "$redis0" $REDIS)
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
