@@ -29,7 +29,9 @@
  *   output that uses it and the block's accumulator chains are independent, so FMA
  *   latency overlaps. The outputs at the row's ends are blocks of one that skip the padding
  *   column, for all the pass's rows at once like the others: on the last blocks' rows, 7
- *   or 4 outputs wide at S = 100, they are two of them.
+ *   or 4 outputs wide at S = 100, they are two of them. A row goes in spans (dw_rows): the
+ *   whole row per channel vector with 32 registers, DW_SPAN outputs for all channels with
+ *   16.
  * - The average pool sums rows of channels a vector at a time; the image resize's row
  *   loops (convert, scale, accumulate, normalise) run a vector at a time, then a scalar
  *   tail. */
