@@ -37,7 +37,10 @@ static double max_err(const float *a, const float *b, size_t n)
     return worst;
 }
 
-static const int sizes[] = {1, 7, 13, 29};
+/* 33: rows 35 wide, so that the depthwise test crosses the 16-output spans of the
+ * 16-register paths at stride 1 (spans end at 17, 33, 35) and at stride 2 (a last span of
+ * only the right-edge output). */
+static const int sizes[] = {1, 7, 13, 29, 33};
 #define NSIZES (int) (sizeof sizes / sizeof *sizes)
 
 static void test_conv1x1(void)
