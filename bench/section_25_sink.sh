@@ -35,6 +35,12 @@ us_per_vector() {
     awk -v a="$1" -v b="$(cpu_seconds "$2")" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }'
 }
 
+# The median of the numbers on standard input, one per line.
+median() {
+    sort -n | awk '{ v[NR] = $1 }
+        END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # One run: prints "vectors/s seconds refreshes sink-us redis-us final-model-line", the us
 # being CPU time per vector over the timed part.
 measure() {
@@ -75,12 +81,10 @@ for ISA in $ISAS; do
     awk -v n="$N" -v isa="$ISA" '{
         printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
             "CPU per vector: sink %d us, Redis %d us\n", isa, NR, n, $2, $1, $3, $4, $5 }' "$T/runs"
-    sort -n "$T/runs" | awk -v isa="$ISA" '{ rate[NR] = $1 } END {
-        median = NR % 2 ? rate[(NR + 1) / 2] : (rate[NR / 2] + rate[NR / 2 + 1]) / 2
-        printf "sink %s: median of %d runs %.0f vectors/s (target >= 20000: %s)\n", isa, NR,
-            median, (median >= 20000 ? "met" : "MISSED") }'
-    awk '{ print $4 + $5 }' "$T/runs" | sort -n | awk '{ us[NR] = $1 } END {
-        m = NR % 2 ? us[(NR + 1) / 2] : (us[NR / 2] + us[NR / 2 + 1]) / 2
+    awk -v isa="$ISA" -v runs="$RUNS" -v m="$(cut -d' ' -f1 "$T/runs" | median)" 'BEGIN {
+        printf "sink %s: median of %d runs %.0f vectors/s (target >= 20000: %s)\n", isa, runs,
+            m, (m >= 20000 ? "met" : "MISSED") }'
+    awk -v m="$(awk '{ print $4 + $5 }' "$T/runs" | median)" 'BEGIN {
         printf "  sink + Redis: median %.0f us of CPU per vector, so at most %.0f vectors/s " \
             "on 2 cores of their own\n", m, 2e6 / m }'
     tail -n 1 "$T/runs" | cut -d' ' -f6- | sed 's/^/  final model of the last run: /'

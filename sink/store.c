@@ -115,9 +115,9 @@ static int append_staging(redis_t *redis, const store_item_t *item, const item_t
     return redisAppendCommandArgv(redis->ctx, 6, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
-/* Appends DEL of the staging keys of the call's ok items. */
+/* Appends DEL of the staging keys of the call's ok items (there is at least one). */
 static int append_unstage(redis_t *redis, const store_item_t *items, size_t n,
-                          const item_text_t *text, size_t staged)
+                          const item_text_t *text)
 {
     const char *argv[1 + STORE_CALL_ITEMS];
     size_t lens[1 + STORE_CALL_ITEMS], at = 1;
@@ -125,7 +125,7 @@ static int append_unstage(redis_t *redis, const store_item_t *items, size_t n,
     for (size_t i = 0; i < n; i++)
         if (items[i].result->ok)
             argv[at] = text[i].staging_key, lens[at++] = strlen(text[i].staging_key);
-    return redisAppendCommandArgv(redis->ctx, (int) (1 + staged), argv, lens) == REDIS_OK ? 0 : -1;
+    return redisAppendCommandArgv(redis->ctx, (int) at, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 /* The ok items of a call: those with blobs to stage. */
@@ -162,14 +162,14 @@ static int append_call(redis_t *redis, const store_item_t *items, size_t n)
         }
         rc = redisAppendCommand(redis->ctx, "MULTI") == REDIS_OK ? 0 : -1;
         if (rc == 0 && staged)
-            rc = append_unstage(redis, items, n, text, staged);
+            rc = append_unstage(redis, items, n, text);
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (items[i].result->ok)
                 rc = append_staging(redis, &items[i], &text[i]);
         if (rc == 0)
             rc = script_append(&store_script, redis, (int) nkeys, (int) argc, argv, lens);
         if (rc == 0 && staged)
-            rc = append_unstage(redis, items, n, text, staged);
+            rc = append_unstage(redis, items, n, text);
         if (rc == 0)
             rc = redisAppendCommand(redis->ctx, "EXEC") == REDIS_OK ? 0 : -1;
     }
