@@ -12,7 +12,8 @@
 # `ok NAME` or `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it (a CPU
 # without AVX-512, a missing tool): skips are listed and counted, never passed. A binary or
 # script that exits non-zero without printing a FAIL line is counted as one failure of its
-# own, so a crash is never silent.
+# own, so a crash is never silent. The FAIL lines are printed again just above the summary,
+# so the tail of a long log (all CI may show) names what failed.
 BUILD=${1:-build}
 ASAN=${2:-}
 ARM64=${3:-}
@@ -29,12 +30,13 @@ run_one() { # label command...
     out="$LOG/out"
     "$@" >"$out" 2>"$LOG/err"
     rc=$?
-    sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|FAIL|skip) '
+    sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|FAIL|skip) ' | tee -a "$LOG/lines"
     p=$(grep -c '^ok ' "$out")
     f=$(grep -c '^FAIL ' "$out")
     s=$(grep -c '^skip ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "[$label] FAIL $label: exited with status $rc; stderr tail:"
+        echo "[$label] FAIL $label: exited with status $rc" | tee -a "$LOG/lines"
+        echo "    stderr tail:"
         tail -n 20 "$LOG/err" | sed 's/^/    /'
         f=1
     elif [ "$f" -ne 0 ]; then
@@ -79,5 +81,9 @@ fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "$(basename "$t" .sh)" sh "$t"
 done
+if [ "$failed" -ne 0 ]; then
+    echo "failed:"
+    grep -E '^\[[^]]*\] FAIL ' "$LOG/lines"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
