@@ -13,7 +13,9 @@
 # (the sink's FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the
 # AVX2 figure too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time
 # the sink (all its threads) and Redis spent per vector: on a shared machine the rate moves
-# with the load, and their sum says what the two would need on cores of their own.
+# with the load, and their sum says what the two would need on cores of their own. The AVX2
+# runs on a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes'
+# LAPACK runs OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 set -u
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
@@ -51,7 +53,8 @@ measure() {
         --logfile "$T/run/redis.log" &
     REDIS=$!
     until redis-cli -s "$T/run/redis.sock" ping >/dev/null 2>&1; do sleep 0.1; done
-    FRUITSTREAM_ISA=$ISA "$B/fruitstream-sink" --redis "unix://$T/run/redis.sock" \
+    env FRUITSTREAM_ISA=$ISA ${BLAS_CORE:+OPENBLAS_CORETYPE=$BLAS_CORE} \
+        "$B/fruitstream-sink" --redis "unix://$T/run/redis.sock" \
         --results "ipc://$T/run/results" ${FS_BENCH_SINK_OPTS:-} 2>"$T/run/sink.log" &
     SINK=$!
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
@@ -71,7 +74,13 @@ measure() {
         'BEGIN { printf "%.0f %.2f %d %.0f %.0f %s\n", n / s, s, r, su, ru, m }'
 }
 
+has_avx512=$(grep -qw avx512f /proc/cpuinfo && echo 1 || true)
 for ISA in $ISAS; do
+    BLAS_CORE=""
+    if [ "$ISA" = avx2 ] && [ -n "$has_avx512" ]; then
+        BLAS_CORE=Haswell
+        echo "sink avx2: OPENBLAS_CORETYPE=Haswell (OpenBLAS's AVX2 kernels for the refreshes)"
+    fi
     rm -f "$T/runs"
     i=1
     while [ "$i" -le "$RUNS" ]; do
