@@ -20,7 +20,8 @@ set -u
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
 RUNS=${FS_BENCH_SINK_RUNS:-3}
-ISAS=${FS_BENCH_SINK_ISAS:-$("$B/bench/bench_pca" --paths | sed 's/ *portable//')}
+PATHS=$("$B/bench/bench_pca" --paths) # the paths this CPU runs, as the sink decides it
+ISAS=${FS_BENCH_SINK_ISAS:-$(echo "$PATHS" | sed 's/ *portable//')}
 ISAS=${ISAS:-portable}
 T=$(mktemp -d /tmp/fs-bench.XXXXXX)
 SINK="" REDIS=""
@@ -74,10 +75,9 @@ measure() {
         'BEGIN { printf "%.0f %.2f %d %.0f %.0f %s\n", n / s, s, r, su, ru, m }'
 }
 
-has_avx512=$(grep -qw avx512f /proc/cpuinfo && echo 1 || true)
 for ISA in $ISAS; do
     BLAS_CORE=""
-    if [ "$ISA" = avx2 ] && [ -n "$has_avx512" ]; then
+    if [ "$ISA" = avx2 ] && case " $PATHS " in *" avx512 "*) true ;; *) false ;; esac; then
         BLAS_CORE=Haswell
         echo "sink avx2: OPENBLAS_CORETYPE=Haswell (OpenBLAS's AVX2 kernels for the refreshes)"
     fi
