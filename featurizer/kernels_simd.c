@@ -9,13 +9,17 @@
  *   NV are constants after inlining, and the loops have no data-dependent control flow,
  *   which the compilers need to keep the array out of memory), fed per k by NV panel loads
  *   and MR broadcasts. Bias, ReLU6 and the residual are applied before the tile's only
- *   store, so every output is written once. The register budget sets the tile: with 32
- *   vector registers MR * NV + NV + 1 <= 32, with 16 (AVX2, portable) panels are 2 vectors
- *   wide, 6 x 2 accumulators. With 32, AVX-512 panels are 3 vectors wide (8 x 3) and NEON's
- *   4 (6 x 4). On an Intel Xeon with AMX (Sapphire Rapids class) 8 x 3 ran the network 6%
- *   faster than 6 x 4 at S = 100 and 1.5% at 224: the 4 x 4 grid of the last blocks is two
- *   tiles of 8 pixels, not three of 6, 5 and 5, so each panel (read from L3) is swept twice,
- *   not three times; in a loop on hot caches 8 x 3 ran at 87% of the FMA peak, 6 x 4 at 81%.
+ *   store, so every output is written once. The register budget sets the tile: MR * NV
+ *   accumulators + NV panel vectors + 1 broadcast fill at most the registers. With 16,
+ *   AVX2's panels are 3 vectors wide, 4 x 3 (all 16: no spill, per gcc's output), which ran
+ *   the network 3% faster than 6 x 2 on a Zen 5 at both sizes: fewer broadcasts per FMA and
+ *   fewer panels, so each pixel's inputs are swept fewer times; portable keeps 6 x 2, as
+ *   SSE2 has no FMA and its products need a register of their own (4 x 3 ran no faster).
+ *   With 32, AVX-512 panels are 3 vectors wide (8 x 3) and NEON's 4 (6 x 4). On an Intel
+ *   Xeon (Sapphire Rapids class) 8 x 3 ran the network 6% faster than 6 x 4 at S = 100 and
+ *   1.5% at 224, on a Zen 5 4.6% and 3.4%: the 4 x 4 grid of the last blocks is two tiles
+ *   of 8 pixels, not three of 6, 5 and 5, so each panel (read from L3) is swept twice, not
+ *   three times; in a loop on hot caches 8 x 3 ran at 87% of the FMA peak, 6 x 4 at 81%.
  *   NEON keeps 6 x 4 until it is measured on ARM64 hardware.
  * - Weights are read once per image, too many for the caches to keep between images (the
  *   last blocks' panels, a few grid rows tall, are used by only a few tiles each). So the
@@ -47,6 +51,10 @@ static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8};
 #define NV_MAX 4
 #define MR_MAX 14
 static const int mr_for[NV_MAX + 1] = {0, 14, 12, 8, 6};
+#elif defined(SIMD_ISA_avx2)
+#define NV_MAX 3
+#define MR_MAX 12
+static const int mr_for[NV_MAX + 1] = {0, 12, 6, 4};
 #else
 #define NV_MAX 2
 #define MR_MAX 12
