@@ -35,6 +35,10 @@ else
     fail status_watch_shows_worker "$(screen | head -n 12)"
 fi
 start_worker w2 --size $S; W2=$LAST_PID
+# Upload once w2's first heartbeat is in Redis (it follows its connect): a w2 still loading
+# its weights would leave all 40 to w1, and status_json checks that both did some.
+wait_for 20 "[ \$(redis-cli -s $T/redis.sock exists fs:worker:w2) -eq 1 ]" ||
+    fail status_worker_w2_heartbeat "no fs:worker:w2 after 20 s"
 tr '\n' '\0' <"$T/second" | xargs -0 "$FS" upload 2>/dev/null
 if wait_for 20 "tmux -S $TMUX_SOCK capture-pane -p | grep -q 'workers: 2 live'" &&
     screen | grep -Eq '^ +w2 '; then
@@ -81,7 +85,7 @@ assert sum(w["done"] for w in s["workers"]) == 80
 ' "$T/status.json" 2>"$T/json.err"; then
     pass status_json
 else
-    fail status_json "$(tail -n 2 "$T/json.err") $(head -c 400 "$T/status.json")"
+    fail status_json "$(tail -n 1 "$T/json.err") $(head -c 400 "$T/status.json")"
 fi
 
 # A worker leaves: its row goes once its heartbeat expires.
