@@ -84,8 +84,7 @@ else
     fail compose_pipeline_stores_every_upload \
         "stored $($STORED) of $N: $(tail -n 2 "$T"/worker-1.log)"
 fi
-w1=$(rcli eval "local n = 0 for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
-    if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end end return n" 0 worker-1)
+w1=$(results_by worker-1)
 [ "$w1" -gt 0 ] && [ "$w1" -lt "$N" ] && pass compose_scaled_workers_both_work ||
     fail compose_scaled_workers_both_work "worker-1 stored $w1 of $N"
 

@@ -59,15 +59,15 @@ wait_for() {
 
 counter() { v=$(rcli hget fs:counters "$1"); echo "${v:-0}"; }
 
-# results_by WORKER: how many stored results that worker made (SCAN, as everywhere: KEYS
-# would block Redis on a large database)
-results_by() {
-    n=0
-    for k in $(rcli --scan --pattern 'fs:image:*'); do
-        [ "$(rcli hget "$k" worker)" = "$1" ] && n=$((n + 1))
-    done
-    echo "$n"
-}
+# results_by WORKER: how many stored results that worker made, in one EVAL (exported for
+# `wait_for` commands). A redis-cli per key took minutes on a busy machine, long enough for
+# a timed test to miss what it waited for; test databases are small, so KEYS is fine here.
+export RESULTS_BY_LUA="local n = 0
+for _, k in ipairs(redis.call('KEYS', 'fs:image:*')) do
+  if redis.call('HGET', k, 'worker') == ARGV[1] then n = n + 1 end
+end
+return n"
+results_by() { rcli eval "$RESULTS_BY_LUA" 0 "$1"; }
 
 # free_port: a TCP port nobody listens on (checked with ss), below the kernel's range of
 # ephemeral ports (ip_local_port_range, 32768 by default), so that no outgoing connection
