@@ -58,7 +58,7 @@ PY=/usr/bin/python3
 BENCH="$BUILD/bench/bench_featurizer"
 
 log=$(mktemp) err=$(mktemp)
-trap 'rm -f "$log" "$err" "$err.out"' EXIT
+trap 'rm -f "$log" "$err" "$err.out" "$err.best"' EXIT
 
 pin="taskset -c 0"
 $pin true 2>/dev/null || { pin=""; echo "taskset -c 0 failed: runs are not pinned"; }
@@ -128,16 +128,23 @@ ours() { # ours ISA SIZE IMAGES
     printf '%s\n' "$out" | grep '^ours ' | record "$1"
 }
 # ORT runs twice and the faster counts, as ours and torch keep the faster of two passes.
-ort_run() { # ort_run ROW NODE_MODULES SIZE; prints why it failed, if it did
+# ort_best NODE_MODULES SIZE: bench.js twice, the faster run's line into $err.best (empty if
+# none); prints why it failed, if it did.
+ort_best() {
+    : >"$err.out"
     for _ in 1 2; do
-        NODE_PATH="$2" $pin node "$ANCHOR/bench.js" --size "$3" --batch 1 \
+        NODE_PATH="$1" $pin node "$ANCHOR/bench.js" --size "$2" --batch 1 \
             --threads 1 --seconds "$ORT_SECONDS" 2>"$err" >>"$err.out" ||
             { echo "bench.js failed: $(grep -m 1 Error "$err" || tail -n 1 "$err")"; break; }
     done
-    grep -q images_per_s= "$err.out" 2>/dev/null && awk '{ for (i = 1; i <= NF; i++)
+    awk '{ for (i = 1; i <= NF; i++)
         if ($i ~ /^images_per_s=/) { v = substr($i, 14) + 0; if (v > best) { best = v; line = $0 } } }
-        END { print line }' "$err.out" | record "$1"
+        END { if (line != "") print line }' "$err.out" >"$err.best"
     rm -f "$err.out"
+}
+ort_run() { # ort_run ROW NODE_MODULES SIZE; prints why it failed, if it did
+    ort_best "$2" "$3"
+    record "$1" <"$err.best"
 }
 ort() { # ort SIZE
     [ -n "$ort_skip" ] || ort_skip=$(ort_run ort "$ORT_MODULES" "$1")
@@ -172,10 +179,8 @@ done
 pair_ours() { FRUITSTREAM_ISA=$1 $pin "$BENCH" --images "$N" --size "$2" |
     sed -n 's/.* net_images_per_s=\([0-9.]*\).*/\1/p'; }
 pair_ort() {
-    for _ in 1 2; do
-        NODE_PATH="$2" $pin node "$ANCHOR/bench.js" --size "$1" --batch 1 --threads 1 \
-            --seconds "$ORT_SECONDS" 2>/dev/null
-    done | sed -n 's/.* images_per_s=\([0-9.]*\).*/\1/p' | sort -n | tail -n 1
+    ort_best "$2" "$1" >/dev/null
+    sed -n 's/.* images_per_s=\([0-9.]*\).*/\1/p' "$err.best"
 }
 # paired ISA SIZE MODULES: $PAIRS back-to-back pairs, each giving a line "pair ISA SIZE
 # ours/ORT" in $log; a pair where either run printed no figure gives none.
@@ -237,6 +242,7 @@ ort_row() {
         echo ort
     fi
 }
+ort_label() { case "$1" in ort) echo ORT ;; *) echo "ORT avx2" ;; esac; } # ort_label ROW
 ratio() { # ratio A B: A / B as "1.23x", or "-" when either is missing
     awk -v a="$1" -v b="$2" 'BEGIN {
         if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2fx\n", a / b }'
@@ -310,7 +316,7 @@ if [ "$PAIRS" -gt 0 ]; then
         for isa in avx512 avx2; do
             case " $paths " in *" $isa "*) ;; *) continue ;; esac
             base=$(ort_row "$isa" "$s")
-            case "$base" in ort) base_label=ORT ;; *) base_label="ORT avx2" ;; esac
+            base_label=$(ort_label "$base")
             r=$(awk -v isa="$isa" -v size="$s" '$1 == "pair" && $2 == isa && $3 == size {
                 print $4 }' "$log" | sort -n | awk '{ v[NR] = $1 } END {
                 if (!NR) { print "-"; exit }
@@ -391,7 +397,7 @@ for s in 224 100; do
     for isa in avx2 avx512; do
         case " $paths " in *" $isa "*) ;; *) continue ;; esac
         base=$(ort_row "$isa" "$s")
-        case "$base" in ort) base_label=ORT ;; *) base_label="ORT avx2" ;; esac
+        base_label=$(ort_label "$base")
         need=$(gflops "$(stat "$base" "$s" images_per_s mean)" "$s")
         if [ "$need" = - ]; then
             echo "S=$s $isa: no $base_label figure: what 1.2x $base_label needs is not known"
