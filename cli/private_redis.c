@@ -1,6 +1,16 @@
 /* private_redis.c -- see private_redis.h. The server's append-only file is rewritten only
  * past 1 GB and without compression: our data is mostly stored once and never changed, and
- * the float features do not compress, so early rewrites would burn a core for nothing. */
+ * the float features do not compress, so early rewrites would burn a core for nothing.
+ *
+ * One server per directory. Two servers over one append-only file would both append to
+ * it, and one that starts while the other is halfway through a write finds a short last
+ * command and truncates the file there (Redis's aof-load-truncated), under the other's
+ * feet: the next start then fails on a broken command. So whoever starts the server first
+ * takes an flock on DIR/fruitstream.lock and writes the server's URL into it, and the
+ * server inherits that descriptor: the lock lasts while either lives (a server orphaned by
+ * a killed parent still holds it) and goes with the last of them, whatever the way it
+ * ends. A pipeline (private_redis_new) refuses a directory in use; the commands that only
+ * read (private_redis_resolve) use the server already there. */
 #include "cli/private_redis.h"
 
 #include "common/config.h"
@@ -9,17 +19,23 @@
 #include "common/redis.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#define LOCK_FILE "fruitstream.lock"
+#define START_TRIES 300 /* of 100 ms: 30 s, as a big append-only file takes a while */
+
 struct private_redis_t {
-    pid_t pid;
+    pid_t pid;   /* our server, or 0 for one already running over the directory */
+    int lock_fd; /* DIR/fruitstream.lock, locked, when the server is ours; else -1 */
     char socket_path[108];
     char url[128];
 };
@@ -37,22 +53,67 @@ static bool answers(const char *url)
     return ready;
 }
 
-private_redis_t *private_redis_new(const char *data_dir)
+static void pause_100ms(void)
 {
-    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
-        log_error("cannot create data directory %s: %s", data_dir, strerror(errno));
-        return NULL;
+    nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+}
+
+/* Takes data_dir's lock. Returns its descriptor (close-on-exec), or -1 with errno
+ * EWOULDBLOCK when another process holds it, or another errno (logged) when it cannot be
+ * tried. */
+static int lock_dir(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" LOCK_FILE, data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        log_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
     }
-    private_redis_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    unsetenv("REDIS_PASSWORD"); /* our own server wants none, nor do the roles we start */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e != EWOULDBLOCK)
+            log_error("cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The URL of the server running over data_dir, as its starter wrote it into the lock
+ * file, into url; false while there is none (not yet written, or not one of ours). */
+static bool holder_url(const char *data_dir, char *url, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" LOCK_FILE, data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgets(url, (int) len, f) && strncmp(url, "unix:///", 8) == 0 &&
+              url[strlen(url) - 1] == '\n';
+    fclose(f);
+    if (ok)
+        url[strlen(url) - 1] = '\0';
+    return ok;
+}
+
+/* Starts our server over data_dir, whose lock self->lock_fd holds. */
+static bool start_server(private_redis_t *self, const char *data_dir)
+{
     snprintf(self->socket_path, sizeof self->socket_path, "/tmp/fruitstream-%d.redis.sock",
              (int) getpid());
     snprintf(self->url, sizeof self->url, "unix://%s", self->socket_path);
+    char line[sizeof self->url + 1];
+    int n = snprintf(line, sizeof line, "%s\n", self->url);
+    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, line, (size_t) n, 0) != n) {
+        log_error("cannot write %s/" LOCK_FILE ": %s", data_dir, strerror(errno));
+        return false;
+    }
     self->pid = fork();
     if (self->pid == 0) {
-        signal(SIGINT, SIG_IGN); /* Ctrl-C is for our parent, which stops us in order */
+        signal(SIGINT, SIG_IGN);          /* Ctrl-C is for our parent, which stops us in order */
+        fcntl(self->lock_fd, F_SETFD, 0); /* the server holds the lock too (see the top) */
         defer_to_workers();
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,
                "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
@@ -61,22 +122,68 @@ private_redis_t *private_redis_new(const char *data_dir)
         fprintf(stderr, "fruitstream: cannot start redis-server: %s\n", strerror(errno));
         _exit(127);
     }
-    for (int i = 0; self->pid > 0 && i < 300; i++) { /* 30 s: a big AOF takes a while */
+    for (int i = 0; self->pid > 0 && i < START_TRIES; i++) {
         if (answers(self->url)) {
             log_info("private Redis on %s, data in %s", self->socket_path, data_dir);
-            return self;
+            return true;
         }
         if (waitpid(self->pid, NULL, WNOHANG) == self->pid) {
             log_error("redis-server exited at start; see %s/redis.log", data_dir);
             self->pid = 0;
-            break;
+            return false;
         }
-        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        pause_100ms();
     }
     if (self->pid > 0)
         log_error("redis-server did not answer on %s", self->socket_path);
-    private_redis_destroy(&self);
+    return false;
+}
+
+/* data_dir's server: a new one of ours, or with `join` the one already running over it
+ * (waiting while it starts). NULL with the reason logged. */
+static private_redis_t *open_dir(const char *data_dir, bool join)
+{
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        log_error("cannot create data directory %s: %s", data_dir, strerror(errno));
+        return NULL;
+    }
+    private_redis_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->lock_fd = -1;
+    unsetenv("REDIS_PASSWORD"); /* our own server wants none, nor do the roles we start */
+    bool in_use = false;
+    for (int i = 0; i < START_TRIES; i++) {
+        if ((self->lock_fd = lock_dir(data_dir)) >= 0) {
+            if (!start_server(self, data_dir))
+                private_redis_destroy(&self);
+            return self;
+        }
+        if (!(in_use = errno == EWOULDBLOCK))
+            break;
+        bool named = holder_url(data_dir, self->url, sizeof self->url);
+        if (!join) {
+            log_error("data directory %s is in use by another fruitstream (its Redis: %s); "
+                      "name that Redis with --redis, or choose another --data-dir",
+                      data_dir, named ? self->url : "starting");
+            break;
+        }
+        if (named && answers(self->url)) {
+            log_info("data directory %s is in use: reading from its Redis at %s", data_dir,
+                     self->url);
+            return self;
+        }
+        pause_100ms();
+    }
+    if (join && in_use)
+        log_error("data directory %s is in use, and its Redis did not answer", data_dir);
+    free(self);
     return NULL;
+}
+
+private_redis_t *private_redis_new(const char *data_dir)
+{
+    return open_dir(data_dir, false);
 }
 
 void private_redis_destroy(private_redis_t **self_p)
@@ -88,6 +195,8 @@ void private_redis_destroy(private_redis_t **self_p)
         kill(self->pid, SIGTERM);
         waitpid(self->pid, NULL, 0);
     }
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     free(self);
     *self_p = NULL;
 }
@@ -114,7 +223,7 @@ const char *private_redis_resolve(const char *url, const char *data_dir, private
         data_dir = PRIVATE_REDIS_DEFAULT_DIR;
     if (!data_dir)
         return CONFIG_REDIS_DEFAULT;
-    *started = private_redis_new(data_dir);
+    *started = open_dir(data_dir, true);
     return *started ? private_redis_url(*started) : NULL;
 }
 

@@ -1,0 +1,66 @@
+# data_dir.sh -- one Redis per data directory. Two servers over one append-only file both
+# append to it, and one starting while the other is mid-write truncates it at the last whole
+# command. So while `fruitstream serve` runs over DIR: a second pipeline over DIR is refused
+# and names the running Redis; `status` and `export` over DIR read that Redis instead of
+# starting their own; a server orphaned by a killed parent still keeps DIR; once it is gone,
+# DIR is free again and holds every stored result.
+. tests/integration/lib.sh
+
+D=$T/data
+mkdir -p "$T/more/Kiwi"
+cp $(ls "$DATA/Kiwi"/*.jpg | head -n 2) "$T/more/Kiwi/"
+set -- $(ls "$DATA/Limes"/*.jpg | head -n 3)
+unset REDIS_URL
+
+bg serve "$B/fruitstream" serve --data-dir "$D" --size 100 --workers 1 --weights "$WEIGHTS"
+SERVE_PID=$LAST_PID
+wait_for 30 "grep -q 'worker local' $T/serve.log"
+URL=$(cat "$D/fruitstream.lock" 2>/dev/null)
+SOCK=${URL#unix://}
+"$B/fruitstream" upload --redis "$URL" --label Limes "$@" 2>/dev/null
+stored() { v=$(redis-cli -s "$SOCK" hget fs:counters stored 2>/dev/null); echo "${v:-0}"; }
+wait_for 30 "[ \"\$(redis-cli -s $SOCK hget fs:counters stored)\" = 3 ]"
+
+"$B/fruitstream" run --data-dir "$D" --size 100 --workers 1 --weights "$WEIGHTS" "$T/more" \
+    >"$T/run2.log" 2>&1
+rc=$?
+if [ "$rc" = 1 ] && grep -q "data directory $D is in use.*$URL" "$T/run2.log" &&
+    ! grep -q "private Redis on" "$T/run2.log" && [ "$(stored)" = 3 ]; then
+    pass data_dir_second_pipeline_refused
+else
+    fail data_dir_second_pipeline_refused "rc $rc, stored $(stored): $(tail -n 2 "$T/run2.log")"
+fi
+
+"$B/fruitstream" status --data-dir "$D" --json >"$T/status.json" 2>"$T/status.err"
+src=$?
+"$B/fruitstream" export --data-dir "$D" --out "$T/live.csv" 2>"$T/export.err"
+erc=$?
+if [ "$src" = 0 ] && grep -q '"stored":3' "$T/status.json" && [ "$erc" = 0 ] &&
+    [ "$(grep -c Limes "$T/live.csv")" = 3 ] &&
+    grep -q "reading from its Redis at $URL" "$T/status.err" &&
+    grep -q "reading from its Redis at $URL" "$T/export.err" &&
+    ! grep -q "private Redis on" "$T/status.err" "$T/export.err"; then
+    pass data_dir_readers_use_the_running_redis
+else
+    fail data_dir_readers_use_the_running_redis "status rc $src $(head -c 200 "$T/status.json") $(cat "$T/status.err"); export rc $erc $(cat "$T/export.err")"
+fi
+
+# A killed parent leaves its Redis running over DIR: DIR stays in use until that is gone.
+kill -KILL "$SERVE_PID"
+wait "$SERVE_PID" 2>/dev/null
+"$B/fruitstream" run --data-dir "$D" --size 100 --workers 1 --weights "$WEIGHTS" "$T/more" \
+    >"$T/run3.log" 2>&1
+rc3=$?
+pkill -KILL -f "fruitstream-$SERVE_PID\." # the orphans: Redis, sink, ventilator, worker
+wait_for 10 "! pgrep -f 'fruitstream-$SERVE_PID\.'"
+"$B/fruitstream" run --data-dir "$D" --size 100 --workers 1 --weights "$WEIGHTS" "$T/more" \
+    >"$T/run4.log" 2>&1
+rc4=$?
+"$B/fruitstream" export --data-dir "$D" --out "$T/all.csv" 2>"$T/export2.err"
+if [ "$rc3" = 1 ] && grep -q "is in use" "$T/run3.log" && [ "$rc4" = 0 ] &&
+    grep -q "failed: 0" "$T/run4.log" && [ "$(grep -c Limes "$T/all.csv")" = 3 ] &&
+    [ "$(grep -c Kiwi "$T/all.csv")" = 2 ] && grep -q "private Redis on" "$T/export2.err"; then
+    pass data_dir_free_once_its_redis_is_gone
+else
+    fail data_dir_free_once_its_redis_is_gone "orphan run rc $rc3, later run rc $rc4: $(tail -n 2 "$T/run4.log"); rows: $(grep -c , "$T/all.csv")"
+fi
