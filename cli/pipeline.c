@@ -81,9 +81,10 @@ static pid_t spawn(const pipeline_t *self, const char *program, char *const argv
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", self->bin_dir, program);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
         signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; we stop children in order */
+        stop_with_parent(parent);
         execv(path, argv);
         fprintf(stderr, "fruitstream: cannot start %s: %s\n", path, strerror(errno));
         _exit(127);

@@ -7,9 +7,9 @@
  * command and truncates the file there (Redis's aof-load-truncated), under the other's
  * feet: the next start then fails on a broken command. So whoever starts the server first
  * takes an flock on DIR/fruitstream.lock and writes the server's URL into it, and the
- * server inherits that descriptor: the lock lasts while either lives (a server orphaned by
- * a killed parent still holds it) and goes with the last of them, whatever the way it
- * ends. A pipeline (private_redis_new) refuses a directory in use; the commands that only
+ * server inherits that descriptor: the lock lasts while either lives (a server whose
+ * parent was killed is sent SIGTERM, and holds it until it has flushed its file and
+ * exited) and goes with the last of them, whatever the way it ends. A pipeline (private_redis_new) refuses a directory in use; the commands that only
  * read (private_redis_resolve) use the server already there. */
 #include "cli/private_redis.h"
 
@@ -17,6 +17,7 @@
 #include "common/defer.h"
 #include "common/log.h"
 #include "common/redis.h"
+#include "common/stop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,9 +111,11 @@ static bool start_server(private_redis_t *self, const char *data_dir)
         log_error("cannot write %s/" LOCK_FILE ": %s", data_dir, strerror(errno));
         return false;
     }
+    pid_t parent = getpid();
     self->pid = fork();
     if (self->pid == 0) {
         signal(SIGINT, SIG_IGN);          /* Ctrl-C is for our parent, which stops us in order */
+        stop_with_parent(parent);         /* SIGTERM: Redis flushes its file and exits */
         fcntl(self->lock_fd, F_SETFD, 0); /* the server holds the lock too (see the top) */
         defer_to_workers();
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,

@@ -3,6 +3,8 @@
 
 #include <czmq.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 volatile int stop_requested;
 
@@ -23,4 +25,10 @@ void stop_catch_signals(void)
     /* A write to a Redis that just died must fail with EPIPE (and the role reconnect), not
      * kill the process: hiredis writes with plain write(2). */
     signal(SIGPIPE, SIG_IGN);
+}
+
+void stop_with_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+        _exit(1); /* the parent died before the signal was armed */
 }
