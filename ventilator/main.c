@@ -9,8 +9,10 @@
  * workers, since socket buffers hold more than ZeroMQ's pipes (README, "Flow control").
  * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
  * message was lost) and writes backlog and in-flight counts to fs:counters. A result that
- * then arrives twice is stored once by the sink. Nothing is lost if the ventilator dies:
- * what it had read stays pending in Redis and is re-sent when its lease ends.
+ * then arrives twice is stored once by the sink. A new entry whose image is stored already
+ * gets no task: it is settled as a duplicate at once (settle_stored.lua). Nothing is lost
+ * if the ventilator dies: what it had read stays pending in Redis and is re-sent when its
+ * lease ends.
  *
  * An upload entry is input from anyone who can write the stream, so what it names is
  * checked before anything is read (README, "What the ventilator reads"): a `path` only
@@ -29,9 +31,11 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/redis.h"
+#include "common/script.h"
 #include "common/stop.h"
 #include "common/uploads.h"
 #include "common/wire.h"
+#include "ventilator/settle_stored.lua.h" /* settle_stored_lua, embedded by the build */
 #include "ventilator/watch.h"
 
 #include "common/options.h"
@@ -78,7 +82,7 @@ typedef struct {
     int64_t in_flight; /* pending entries of the group */
     int64_t backlog;   /* entries not yet delivered */
     char claim_cursor[WIRE_ENTRY_MAX];
-    int64_t sent, resent;
+    int64_t sent, resent, already_stored;
     char roots[VENTILATOR_MAX_ROOTS][PATH_MAX]; /* the allowed folders, resolved */
     int nroots;
 } ventilator_t;
@@ -398,6 +402,77 @@ static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
     }
 }
 
+/* ventilator/settle_stored.lua: new entries whose image is already stored. */
+static script_t settle_stored = {settle_stored_lua, ""};
+
+/* Appends one settle_stored call for the sendable entries among `entries` (its layout:
+ * ventilator/settle_stored.lua). 0, or -1 when out of memory. */
+static int append_settle_call(ventilator_t *self, const redisReply *entries)
+{
+    size_t m = 0; /* sendable entries */
+    for (size_t i = 0; i < entries->elements; i++)
+        m += sendable(entries->element[i]);
+    size_t argc = 4 + 2 * m;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char(*images)[sizeof KEY_IMAGE_PREFIX + KEY_IMAGE_MAX_LEN] = malloc((m + 1) * sizeof *images);
+    int rc = -1;
+    if (argv && lens && images) {
+        const char **keys = argv, **args = argv + 2 + m;
+        keys[0] = KEY_UPLOADS;
+        keys[1] = KEY_COUNTERS;
+        args[0] = GROUP_VENTILATORS;
+        args[1] = KEY_BLOB_PREFIX;
+        for (size_t i = 0, j = 0; i < entries->elements; i++) {
+            const redisReply *entry = entries->element[i];
+            if (!sendable(entry))
+                continue;
+            const redisReply *key = entry_field(entry->element[1], "key");
+            snprintf(images[j], sizeof images[j], KEY_IMAGE_PREFIX "%s",
+                     key ? key->str : entry->element[0]->str);
+            keys[2 + j] = images[j];
+            args[2 + j] = entry->element[0]->str;
+            j++;
+        }
+        for (size_t i = 0; i < argc; i++)
+            lens[i] = strlen(argv[i]);
+        rc = script_append(&settle_stored, self->redis, (int) (2 + m), (int) argc, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    free(images);
+    return rc;
+}
+
+/* Settles the new entries whose image is already stored, without a task (their results
+ * would only be counted as duplicates), and marks them in settled[]. -1 when Redis is
+ * lost; on any other failure nothing is settled, and every entry gets its task as before. */
+static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *settled)
+{
+    for (int tries = 0; tries < 2; tries++) { /* a second time after Redis forgot the script */
+        if (script_load(&settle_stored, self->redis) != 0 || append_settle_call(self, entries) != 0)
+            return 0;
+        redisReply *r = NULL;
+        if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK) {
+            freeReplyObject(r);
+            return -1;
+        }
+        bool unknown = script_unknown(&settle_stored, r);
+        if (r->type == REDIS_REPLY_ERROR && !unknown)
+            log_error("settling already stored uploads: %s", r->str);
+        else if (r->type == REDIS_REPLY_ARRAY)
+            for (size_t i = 0, j = 0; i < entries->elements && j < r->elements; i++)
+                if (sendable(entries->element[i]) && r->element[j++]->integer == 1) {
+                    settled[i] = true;
+                    self->already_stored++;
+                }
+        freeReplyObject(r);
+        if (!unknown)
+            return 0;
+    }
+    return 0;
+}
+
 /* Sends one frame, waiting (and staying responsive to signals) until a worker can take it.
  * flags: ZMQ_SNDMORE when more tasks follow in the same message. While every worker's pipe
  * is full it retries every VENTILATOR_SEND_RETRY_MS rather than polling for room, which
@@ -429,12 +504,18 @@ static int send_when_ready(ventilator_t *self, int flags)
 static void send_entries(ventilator_t *self, const redisReply *entries, int64_t attempt)
 {
     refuse_bad_keys(self, entries);
+    bool *settled = calloc(entries->elements + 1, sizeof *settled);
+    /* Only new entries: a re-sent one may have a result on its way, which the sink counts. */
+    if (!settled || (attempt == 1 && settle_already_stored(self, entries, settled) != 0)) {
+        free(settled);
+        return; /* out of memory, or Redis lost: the entries stay pending and are re-sent */
+    }
     size_t last = entries->elements;
-    while (last > 0 && !sendable(entries->element[last - 1]))
+    while (last > 0 && (!sendable(entries->element[last - 1]) || settled[last - 1]))
         last--;
     for (size_t i = 0, in_message = 0; i < last && !stop_requested; i++) {
         const redisReply *entry = entries->element[i];
-        if (!sendable(entry))
+        if (!sendable(entry) || settled[i])
             continue;
         const redisReply *fields = entry->element[1];
         wire_task_t task = {.attempt = attempt};
@@ -444,17 +525,18 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         snprintf(task.key, sizeof task.key, "%s", key ? key->str : task.entry);
         snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
         if (load_image(self, fields, &task) != 0)
-            return; /* Redis lost: the main loop reconnects; a message left open here is
-                     * closed by the next send, and its tasks stay pending until then */
+            break; /* Redis lost: the main loop reconnects; a message left open here is
+                    * closed by the next send, and its tasks stay pending until then */
         if (task.error[0])
             log_warn("%s: %s", task.key, task.error);
         wire_encode_task(&self->buf, &task);
         in_message = (in_message + 1) % (size_t) self->cfg.tasks_per_message;
         if (send_when_ready(self, in_message != 0 && i + 1 < last ? ZMQ_SNDMORE : 0) != 0)
-            return;
+            break;
         self->sent++;
         self->in_flight++;
     }
+    free(settled);
 }
 
 /* Reads the group's pending count and the stream's length: processed entries are deleted
@@ -640,8 +722,8 @@ int main(int argc, char **argv)
     }
     if (self->redis->ctx)
         publish_counts(self); /* leave no stale figures behind */
-    log_info("ventilator stopping: %lld tasks sent, %lld re-sent", (long long) self->sent,
-             (long long) self->resent);
+    log_info("ventilator stopping: %lld tasks sent, %lld re-sent, %lld uploads already stored",
+             (long long) self->sent, (long long) self->resent, (long long) self->already_stored);
     zsock_destroy(&self->tasks);
     watch_destroy(&self->watch);
     curve_destroy(&self->curve);

@@ -1,5 +1,6 @@
 # run_export.sh -- `fruitstream run` end to end on two real classes with its private Redis,
-# then what users take away: `pca` and `export` read the kept data directory back. Also
+# then what users take away: `pca` and `export` read the kept data directory back; the same
+# run again featurizes nothing (every image is stored already). Also
 # Ctrl-C: a run interrupted midway stops every process it started and exits 130; while it
 # ran, its plumbing was under SCHED_BATCH and its workers not.
 . tests/integration/lib.sh
@@ -57,6 +58,22 @@ esac
 cols=$(head -n 1 "$T/both.csv" | awk -F, '{ print NF }')
 [ "$cols" -eq $((2 + 8 + 1280)) ] && pass export_with_features ||
     fail export_with_features "$cols columns"
+
+# The same run again: every image is stored already, so the ventilator settles each upload
+# as a duplicate without a task (ventilator/settle_stored.lua) and nothing is featurized
+# again; the kept data is unchanged.
+"$B/fruitstream" run --size 100 --workers 2 --k 8 --weights "$WEIGHTS" --data-dir "$T/d" \
+    --allow-path "$DATA" "$T/data" >"$T/summary_again" 2>"$T/run_again.log"
+status=$?
+"$B/fruitstream" status --data-dir "$T/d" >"$T/status_again" 2>/dev/null
+if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary_again" &&
+    grep -q "ventilator stopping: 0 tasks sent, 0 re-sent, $N uploads already stored" "$T/run_again.log" &&
+    grep -q "stored $N  failed 0  duplicates $N " "$T/status_again" &&
+    grep -q "^pca: n=$N k=8 " "$T/summary_again"; then
+    pass run_again_featurizes_nothing_stored
+else
+    fail run_again_featurizes_nothing_stored "status $status: $(grep 'ventilator stopping' "$T/run_again.log"); $(sed -n 2p "$T/status_again")"
+fi
 
 # Ctrl-C in the middle of a run at S = 224 over more classes.
 for c in Banana Cocos Lemon; do ln -s "$(cd "$DATA" && pwd)/$c" "$T/data/$c"; done
