@@ -124,15 +124,18 @@ static double redis_cpu_seconds(redis_t *redis)
 }
 
 /* The summary; the cpu line says where the machine's time went, which is how the cost of
- * the plumbing (sink, ventilator, Redis) is measured against the workers'. */
+ * the plumbing (sink, ventilator, Redis) is measured against the workers'. images counts
+ * every upload settled, duplicates (images stored before, not featurized again) included;
+ * the workers' CPU per image is over the others. */
 static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *cfg, redis_t *redis,
-                          long long images, long long failed, double seconds)
+                          long long images, long long failed, long long duplicates, double seconds)
 {
     redisReply *labels = redisCommand(redis->ctx, "HLEN %s", KEY_LABELS);
     redisReply *model = redisCommand(redis->ctx, "HMGET %s n k explained", KEY_PCA_MODEL);
-    printf("images: %lld\nclasses: %lld\nfailed: %lld\nseconds: %.1f\nimages/s: %.1f\n", images,
-           labels && labels->type == REDIS_REPLY_INTEGER ? labels->integer : 0, failed, seconds,
-           seconds > 0 ? (double) images / seconds : 0.0);
+    printf("images: %lld\nclasses: %lld\nfailed: %lld\nduplicates: %lld\nseconds: %.1f\n"
+           "images/s: %.1f\n",
+           images, labels && labels->type == REDIS_REPLY_INTEGER ? labels->integer : 0, failed,
+           duplicates, seconds, seconds > 0 ? (double) images / seconds : 0.0);
     printf("kernels: %s (cpu: %s)\n", isa_name(cfg->isa), isa_cpu_flags());
     if (model && model->type == REDIS_REPLY_ARRAY && model->element[0]->str)
         printf("pca: n=%s k=%s explained=%s\n", model->element[0]->str, model->element[1]->str,
@@ -140,8 +143,9 @@ static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *c
     freeReplyObject(labels);
     freeReplyObject(model);
     double workers_cpu = pipeline_cpu(pipeline, PIPELINE_WORKERS);
+    long long featurized = images - duplicates;
     printf("cpu seconds: workers %.2f (%.3f ms/image), sink %.2f, ventilator %.2f", workers_cpu,
-           images > 0 ? workers_cpu * 1e3 / (double) images : 0.0,
+           featurized > 0 ? workers_cpu * 1e3 / (double) featurized : 0.0,
            pipeline_cpu(pipeline, PIPELINE_SINK), pipeline_cpu(pipeline, PIPELINE_VENTILATOR));
     double redis_cpu = pipeline_owns_redis(pipeline) ? redis_cpu_seconds(redis) : -1;
     if (redis_cpu >= 0)
@@ -187,7 +191,7 @@ int cmd_run(int argc, char **argv)
         print_summary(pipeline, &cfg.pipeline, redis,
                       (now.stored - start.stored) + (now.failed - start.failed) +
                           (now.duplicates - start.duplicates),
-                      now.failed - start.failed, seconds);
+                      now.failed - start.failed, now.duplicates - start.duplicates, seconds);
     if (stop_requested)
         fprintf(stderr, "fruitstream run: interrupted; what was stored stays in Redis\n");
     redis_destroy(&redis);

@@ -15,6 +15,7 @@ unset REDIS_URL
     --allow-path "$DATA" "$T/data" >"$T/summary" 2>"$T/run.log"
 status=$?
 if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary" && grep -qx "classes: 2" "$T/summary" &&
+    grep -qx "duplicates: 0" "$T/summary" &&
     grep -qx "failed: 0" "$T/summary" && grep -q "^pca: n=$N k=8 " "$T/summary"; then
     pass run_summary
 else
@@ -67,6 +68,7 @@ cols=$(head -n 1 "$T/both.csv" | awk -F, '{ print NF }')
 status=$?
 "$B/fruitstream" status --data-dir "$T/d" >"$T/status_again" 2>/dev/null
 if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary_again" &&
+    grep -qx "duplicates: $N" "$T/summary_again" &&
     grep -q "ventilator stopping: 0 tasks sent, 0 re-sent, $N uploads already stored" "$T/run_again.log" &&
     grep -q "stored $N  failed 0  duplicates $N " "$T/status_again" &&
     grep -q "^pca: n=$N k=8 " "$T/summary_again"; then
