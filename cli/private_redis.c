@@ -2,15 +2,18 @@
  * past 1 GB and without compression: our data is mostly stored once and never changed, and
  * the float features do not compress, so early rewrites would burn a core for nothing.
  *
- * One server per directory. Two servers over one append-only file would both append to
- * it, and one that starts while the other is halfway through a write finds a short last
+ * One server per directory. Two servers over one append-only file would both append to it,
+ * and one that starts while the other is halfway through a write finds a short last
  * command and truncates the file there (Redis's aof-load-truncated), under the other's
  * feet: the next start then fails on a broken command. So whoever starts the server first
  * takes an flock on DIR/fruitstream.lock and writes the server's URL into it, and the
  * server inherits that descriptor: the lock lasts while either lives (a server whose
  * parent was killed is sent SIGTERM, and holds it until it has flushed its file and
- * exited) and goes with the last of them, whatever the way it ends. A pipeline (private_redis_new) refuses a directory in use; the commands that only
- * read (private_redis_resolve) use the server already there. */
+ * exited) and goes with the last of them, whatever the way it ends. A pipeline
+ * (private_redis_new) refuses a directory in use; the commands that only read
+ * (private_redis_resolve) use the server already there. The lock file is opened without
+ * following a link or blocking, and must be a regular file, so that nothing planted in the
+ * directory makes a command hang. */
 #include "cli/private_redis.h"
 
 #include "common/config.h"
@@ -21,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,22 +63,41 @@ static void pause_100ms(void)
     nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
 }
 
+/* Opens data_dir's lock file with `flags` (created if missing): never through a link, never
+ * blocking, and only a regular file. The descriptor, or -1 with the reason logged. */
+static int open_lock_file(const char *data_dir, int flags)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/" LOCK_FILE, data_dir) >= (int) sizeof path) {
+        log_error("data directory path too long: %s", data_dir);
+        return -1;
+    }
+    int fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    if (fd < 0)
+        log_error("cannot open %s as a regular file: %s", path, strerror(errno));
+    return fd;
+}
+
 /* Takes data_dir's lock. Returns its descriptor (close-on-exec), or -1 with errno
  * EWOULDBLOCK when another process holds it, or another errno (logged) when it cannot be
  * tried. */
 static int lock_dir(const char *data_dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/" LOCK_FILE, data_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open_lock_file(data_dir, O_RDWR);
     if (fd < 0) {
-        log_error("cannot open %s: %s", path, strerror(errno));
+        errno = EINVAL;
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         if (e != EWOULDBLOCK)
-            log_error("cannot lock %s: %s", path, strerror(e));
+            log_error("cannot lock %s/" LOCK_FILE ": %s", data_dir, strerror(e));
         close(fd);
         errno = e;
         return -1;
@@ -86,17 +109,19 @@ static int lock_dir(const char *data_dir)
  * file, into url; false while there is none (not yet written, or not one of ours). */
 static bool holder_url(const char *data_dir, char *url, size_t len)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/" LOCK_FILE, data_dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open_lock_file(data_dir, O_RDONLY);
+    if (fd < 0)
         return false;
-    bool ok = fgets(url, (int) len, f) && strncmp(url, "unix:///", 8) == 0 &&
-              url[strlen(url) - 1] == '\n';
-    fclose(f);
-    if (ok)
-        url[strlen(url) - 1] = '\0';
-    return ok;
+    ssize_t n = read(fd, url, len - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    url[n] = '\0';
+    char *end = strchr(url, '\n');
+    if (!end || strncmp(url, "unix:///", 8) != 0)
+        return false;
+    *end = '\0';
+    return true;
 }
 
 /* Starts our server over data_dir, whose lock self->lock_fd holds. */

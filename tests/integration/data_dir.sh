@@ -3,7 +3,8 @@
 # command. So while `fruitstream serve` runs over DIR: a second pipeline over DIR is refused
 # and names the running Redis; `status` and `export` over DIR read that Redis instead of
 # starting their own; kill -9 of the service stops its children too, and once its Redis is
-# gone, DIR is free again and holds every stored result.
+# gone, DIR is free again and holds every stored result. A lock file planted as a FIFO or a
+# link is refused at once.
 . tests/integration/lib.sh
 
 D=$T/data
@@ -65,4 +66,24 @@ if [ "$rc3" = 0 ] && grep -q "failed: 0" "$T/run3.log" && [ "$(grep -c Limes "$T
     pass data_dir_free_once_its_redis_is_gone
 else
     fail data_dir_free_once_its_redis_is_gone "run rc $rc3: $(tail -n 2 "$T/run3.log"); rows: $(grep -c , "$T/all.csv")"
+fi
+
+# A lock file planted as a FIFO or a link: refused at once with its name, never waited on
+# (a FIFO opened for reading blocks until a writer comes) nor followed.
+mkdir -p "$T/fifo" "$T/link"
+mkfifo "$T/fifo/fruitstream.lock"
+ln -s "$T/elsewhere" "$T/link/fruitstream.lock"
+timeout 20 "$B/fruitstream" run --data-dir "$T/fifo" --size 100 --workers 1 --weights "$WEIGHTS" \
+    "$T/more" >"$T/fifo.log" 2>&1
+frc=$?
+timeout 20 "$B/fruitstream" status --data-dir "$T/fifo" >/dev/null 2>>"$T/fifo.log"
+src=$?
+timeout 20 "$B/fruitstream" status --data-dir "$T/link" >/dev/null 2>"$T/link.log"
+lrc=$?
+if [ "$frc" = 1 ] && [ "$src" = 1 ] && [ "$lrc" = 1 ] && [ ! -e "$T/elsewhere" ] &&
+    [ "$(grep -c "cannot open $T/fifo/fruitstream.lock as a regular file" "$T/fifo.log")" = 2 ] &&
+    grep -q "cannot open $T/link/fruitstream.lock as a regular file" "$T/link.log"; then
+    pass data_dir_planted_lock_file_refused
+else
+    fail data_dir_planted_lock_file_refused "run rc $frc, status rc $src / $lrc: $(cat "$T/fifo.log" "$T/link.log" | tail -n 3)"
 fi
