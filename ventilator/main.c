@@ -405,13 +405,20 @@ static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
 /* ventilator/settle_stored.lua: new entries whose image is already stored. */
 static script_t settle_stored = {settle_stored_lua, ""};
 
-/* Appends one settle_stored call for the sendable entries among `entries` (its layout:
- * ventilator/settle_stored.lua). 0, or -1 when out of memory. */
-static int append_settle_call(ventilator_t *self, const redisReply *entries)
+/* The image key an entry names: its `key` field, or its ID when it has none. */
+static const char *entry_key(const redisReply *entry)
 {
-    size_t m = 0; /* sendable entries */
+    const redisReply *key = entry_field(entry->element[1], "key");
+    return key ? key->str : entry->element[0]->str;
+}
+
+/* Appends one settle_stored call for the entries not marked in skip[] (its layout:
+ * ventilator/settle_stored.lua). 0, or -1 when out of memory. */
+static int append_settle_call(ventilator_t *self, const redisReply *entries, const bool *skip)
+{
+    size_t m = 0; /* entries to check */
     for (size_t i = 0; i < entries->elements; i++)
-        m += sendable(entries->element[i]);
+        m += !skip[i];
     size_t argc = 4 + 2 * m;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
@@ -424,14 +431,12 @@ static int append_settle_call(ventilator_t *self, const redisReply *entries)
         args[0] = GROUP_VENTILATORS;
         args[1] = KEY_BLOB_PREFIX;
         for (size_t i = 0, j = 0; i < entries->elements; i++) {
-            const redisReply *entry = entries->element[i];
-            if (!sendable(entry))
+            if (skip[i])
                 continue;
-            const redisReply *key = entry_field(entry->element[1], "key");
             snprintf(images[j], sizeof images[j], KEY_IMAGE_PREFIX "%s",
-                     key ? key->str : entry->element[0]->str);
+                     entry_key(entries->element[i]));
             keys[2 + j] = images[j];
-            args[2 + j] = entry->element[0]->str;
+            args[2 + j] = entries->element[i]->element[0]->str;
             j++;
         }
         for (size_t i = 0; i < argc; i++)
@@ -444,13 +449,14 @@ static int append_settle_call(ventilator_t *self, const redisReply *entries)
     return rc;
 }
 
-/* Settles the new entries whose image is already stored, without a task (their results
- * would only be counted as duplicates), and marks them in settled[]. -1 when Redis is
+/* Settles the entries not marked in skip[] whose image is already stored, without a task
+ * (their results would only be counted as duplicates), and marks them too. -1 when Redis is
  * lost; on any other failure nothing is settled, and every entry gets its task as before. */
-static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *settled)
+static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *skip)
 {
     for (int tries = 0; tries < 2; tries++) { /* a second time after Redis forgot the script */
-        if (script_load(&settle_stored, self->redis) != 0 || append_settle_call(self, entries) != 0)
+        if (script_load(&settle_stored, self->redis) != 0 ||
+            append_settle_call(self, entries, skip) != 0)
             return 0;
         redisReply *r = NULL;
         if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK) {
@@ -462,8 +468,8 @@ static int settle_already_stored(ventilator_t *self, const redisReply *entries, 
             log_error("settling already stored uploads: %s", r->str);
         else if (r->type == REDIS_REPLY_ARRAY)
             for (size_t i = 0, j = 0; i < entries->elements && j < r->elements; i++)
-                if (sendable(entries->element[i]) && r->element[j++]->integer == 1) {
-                    settled[i] = true;
+                if (!skip[i] && r->element[j++]->integer == 1) {
+                    skip[i] = true;
                     self->already_stored++;
                 }
         freeReplyObject(r);
@@ -504,25 +510,29 @@ static int send_when_ready(ventilator_t *self, int flags)
 static void send_entries(ventilator_t *self, const redisReply *entries, int64_t attempt)
 {
     refuse_bad_keys(self, entries);
-    bool *settled = calloc(entries->elements + 1, sizeof *settled);
+    bool *skip = calloc(entries->elements + 1, sizeof *skip); /* no task for these */
+    if (!skip)
+        return; /* out of memory: the entries stay pending and are re-sent */
+    for (size_t i = 0; i < entries->elements; i++)
+        skip[i] = !sendable(entries->element[i]);
     /* Only new entries: a re-sent one may have a result on its way, which the sink counts. */
-    if (!settled || (attempt == 1 && settle_already_stored(self, entries, settled) != 0)) {
-        free(settled);
-        return; /* out of memory, or Redis lost: the entries stay pending and are re-sent */
+    if (attempt == 1 && settle_already_stored(self, entries, skip) != 0) {
+        free(skip);
+        return; /* Redis lost: the entries stay pending and are re-sent */
     }
     size_t last = entries->elements;
-    while (last > 0 && (!sendable(entries->element[last - 1]) || settled[last - 1]))
+    while (last > 0 && skip[last - 1])
         last--;
     for (size_t i = 0, in_message = 0; i < last && !stop_requested; i++) {
         const redisReply *entry = entries->element[i];
-        if (!sendable(entry) || settled[i])
+        if (skip[i])
             continue;
         const redisReply *fields = entry->element[1];
         wire_task_t task = {.attempt = attempt};
         snprintf(task.entry, sizeof task.entry, "%s", entry->element[0]->str);
         task.uploaded_ms = atoll(task.entry);
-        const redisReply *key = entry_field(fields, "key"), *label = entry_field(fields, "label");
-        snprintf(task.key, sizeof task.key, "%s", key ? key->str : task.entry);
+        const redisReply *label = entry_field(fields, "label");
+        snprintf(task.key, sizeof task.key, "%s", entry_key(entry));
         snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
         if (load_image(self, fields, &task) != 0)
             break; /* Redis lost: the main loop reconnects; a message left open here is
@@ -536,7 +546,7 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         self->sent++;
         self->in_flight++;
     }
-    free(settled);
+    free(skip);
 }
 
 /* Reads the group's pending count and the stream's length: processed entries are deleted

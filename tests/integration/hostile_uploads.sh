@@ -6,6 +6,7 @@
 #   a blob larger than --max-image-bytes.
 # Each is recorded as failed with its reason, nothing of them reaches a worker, no key is
 # deleted, the ventilator's memory stays small, and good uploads among them are stored.
+# Uploaded again under stored keys, with such blobs, they are settled as duplicates.
 . tests/integration/lib.sh
 
 TASKS=tcp://127.0.0.1:$(free_port)
@@ -85,3 +86,20 @@ fi
 hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$VENT_PID/status")
 [ "${hwm:-999999}" -lt 30000 ] && kill -0 "$VENT_PID" && pass hostile_uploads_big_blob_not_read ||
     fail hostile_uploads_big_blob_not_read "ventilator peak RSS ${hwm} kB"
+
+# Uploads again under keys already stored (ok or failed), with blobs naming other keys: the
+# ventilator settles each as a duplicate without a task (settle_stored.lua), deletes only
+# the blob under fs:blob:, and no key the others name.
+rcli set fs:blob:again-ok "x" >/dev/null
+up good1 blob precious
+up fifo blob fs:labels
+up blob-good blob fs:blob:again-ok
+if wait_for 30 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters duplicates)\" = 3 ]" &&
+    [ "$(rcli xlen fs:uploads)" = 0 ] && [ "$(rcli exists fs:blob:again-ok)" = 0 ] &&
+    [ "$(rcli get precious | base64 -d | cmp - "$4" && echo same)" = same ] &&
+    [ "$(rcli hget fs:labels Banana)" = 8 ] && [ "$(counter stored)" = 3 ] &&
+    [ "$(counter failed)" = 10 ] && [ "$(rcli hget fs:image:good1 status)" = ok ]; then
+    pass hostile_uploads_stored_keys_again_settled
+else
+    fail hostile_uploads_stored_keys_again_settled "duplicates $(counter duplicates), uploads left $(rcli xlen fs:uploads), blob $(rcli exists fs:blob:again-ok), labels Banana=$(rcli hget fs:labels Banana)"
+fi
