@@ -70,16 +70,17 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-# ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer alone,
-# which needs no library but libjpeg-turbo and jansson (ARM64_LIBS), with the tests that
-# check its kernels and their multiply-add peak loop, and
+# ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer and the
+# PCA's rank-k update alone, which need no library but libjpeg-turbo and jansson
+# (ARM64_LIBS), with the tests that check their kernels and the multiply-add peak loop, and
 # running them under qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
-FEATURIZER_SRC := common/isa.c common/file.c \
-                  $(filter-out %_simd.c,$(wildcard featurizer/*.c))
+ARM64_SRC   := common/isa.c common/file.c pca/syrk.c \
+               $(filter-out %_simd.c,$(wildcard featurizer/*.c))
+ARM64_SIMD_SRC := $(wildcard featurizer/*_simd.c) pca/syrk_simd.c
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference \
-               $(ARM64_BUILD)/tests/test_peak
+               $(ARM64_BUILD)/tests/test_peak $(ARM64_BUILD)/tests/test_syrk
 # Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
 ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev
 ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
@@ -189,7 +190,7 @@ arm64:
 	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
 	else \
 	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
-	        LIB_SRC="$(FEATURIZER_SRC)" SIMD_SRC="$(wildcard featurizer/*_simd.c)" \
+	        LIB_SRC="$(ARM64_SRC)" SIMD_SRC="$(ARM64_SIMD_SRC)" \
 	        LDLIBS="$(ARM64_LDLIBS)" $(ARM64_TESTS); \
 	fi
 

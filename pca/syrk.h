@@ -5,7 +5,7 @@
  * instruction set (syrk_simd.c; common/simd.h explains the scheme), and the caller says which
  * set to run, as for the featurizer's kernels. Whatever the set, every element of C on or
  * above the diagonal becomes C + sum_k A[k][i] A[k][j], summed over k in order, as OpenBLAS's
- * dsyrk computes it (to rounding: test_syrk holds every set to it). */
+ * dsyrk computes it (to rounding: test_syrk holds every set to that plain sum). */
 #ifndef FS_SYRK_H
 #define FS_SYRK_H
 

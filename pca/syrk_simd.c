@@ -19,7 +19,7 @@
  *   against one block before the next, so that the block can stay in a 512 KB L2 while the
  *   row panels stream past it; all 1280 columns x 257 rows are 2.6 MB, more than an L2.
  * - Each element's sum runs over kk in order with the set's multiply-add; it differs from
- *   dsyrk's by rounding only (test_syrk: 1e-13 relative). */
+ *   the plain sum's (and dsyrk's) by rounding only (test_syrk: 1e-13 relative). */
 #include "common/simd.h"
 #include "pca/syrk_impl.h"
 
