@@ -32,6 +32,20 @@ cpu_seconds() {
     sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }'
 }
 
+# Minor page faults process $1 has taken so far (all threads): memory it touched for the first
+# time, or again after handing it back. What one costs is measured below (page_fault_cost):
+# well under a microsecond on bare metal, tens of times more under some hypervisors, so the
+# faults per vector say how much of the CPU time per vector is the host's.
+minor_faults() {
+    sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f8
+}
+
+# faults_per_vector FAULTS0 PID: the minor faults process PID has taken since FAULTS0, per
+# vector of the run.
+faults_per_vector() {
+    awk -v a="$1" -v b="$(minor_faults "$2")" -v n="$N" 'BEGIN { print (b - a) / n }'
+}
+
 # us_per_vector SECONDS0 PID: the CPU process PID has used since it had used SECONDS0, per
 # vector of the run.
 us_per_vector() {
@@ -44,8 +58,9 @@ median() {
         END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# One run: prints "vectors/s seconds refreshes sink-us redis-us final-model-line", the us
-# being CPU time per vector over the timed part.
+# One run: prints "vectors/s seconds refreshes sink-us redis-us sink-faults redis-faults
+# final-model-line", the us being CPU time and the faults minor page faults per vector over
+# the timed part.
 measure() {
     rm -rf "$T/run" && mkdir "$T/run"
     redis-server --port 0 --unixsocket "$T/run/redis.sock" --dir "$T/run" --save "" \
@@ -61,9 +76,12 @@ measure() {
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
     sleep 0.5
     sink0=$(cpu_seconds $SINK) redis0=$(cpu_seconds $REDIS)
+    sink_faults0=$(minor_faults $SINK) redis_faults0=$(minor_faults $REDIS)
     seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
         "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
     sink_us=$(us_per_vector "$sink0" $SINK) redis_us=$(us_per_vector "$redis0" $REDIS)
+    sink_faults=$(faults_per_vector "$sink_faults0" $SINK)
+    redis_faults=$(faults_per_vector "$redis_faults0" $REDIS)
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
@@ -71,9 +89,12 @@ measure() {
     SINK="" REDIS=""
     awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
-        -v su="$sink_us" -v ru="$redis_us" \
-        'BEGIN { printf "%.0f %.2f %d %.0f %.0f %s\n", n / s, s, r, su, ru, m }'
+        -v su="$sink_us" -v ru="$redis_us" -v sf="$sink_faults" -v rf="$redis_faults" \
+        'BEGIN { printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %s\n", n / s, s, r, su, ru, sf, rf, m }'
 }
+
+FAULT_US=$("$B/bench/page_fault_cost")
+echo "this machine: $FAULT_US us per minor page fault (bench/page_fault_cost)"
 
 for ISA in $ISAS; do
     BLAS_CORE=""
@@ -89,12 +110,17 @@ for ISA in $ISAS; do
     done
     awk -v n="$N" -v isa="$ISA" '{
         printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
-            "CPU per vector: sink %d us, Redis %d us\n", isa, NR, n, $2, $1, $3, $4, $5 }' "$T/runs"
+            "CPU per vector: sink %d us, Redis %d us; page faults per vector: sink %s, Redis %s\n",
+            isa, NR, n, $2, $1, $3, $4, $5, $6, $7 }' "$T/runs"
     awk -v isa="$ISA" -v runs="$RUNS" -v m="$(cut -d' ' -f1 "$T/runs" | median)" 'BEGIN {
         printf "sink %s: median of %d runs %.0f vectors/s (target >= 20000: %s)\n", isa, runs,
             m, (m >= 20000 ? "met" : "MISSED") }'
     awk -v m="$(awk '{ print $4 + $5 }' "$T/runs" | median)" 'BEGIN {
         printf "  sink + Redis: median %.0f us of CPU per vector, so at most %.0f vectors/s " \
             "on 2 cores of their own\n", m, 2e6 / m }'
-    tail -n 1 "$T/runs" | cut -d' ' -f6- | sed 's/^/  final model of the last run: /'
+    awk -v f="$FAULT_US" -v s="$(cut -d' ' -f6 "$T/runs" | median)" \
+        -v r="$(cut -d' ' -f7 "$T/runs" | median)" 'BEGIN {
+        printf "  page faults: median %.2f (sink) and %.2f (Redis) per vector, so %.0f us of the " \
+            "CPU per vector at %s us each\n", s, r, (s + r) * f, f }'
+    tail -n 1 "$T/runs" | cut -d' ' -f8- | sed 's/^/  final model of the last run: /'
 done
