@@ -1,21 +1,23 @@
 #!/bin/sh
-# Bench section: how many vectors per second the whole sink absorbs -- decode, projection,
-# the store script with pipelined Redis writes, PCA update and refreshes amortised -- fed by
+# Bench section: how many vectors per second the whole sink absorbs -- decode, projection, the
+# store script with pipelined Redis writes, PCA update and refreshes amortised -- fed by
 # bench/feed_results.c, with Redis as `fruitstream run` starts it (append-only file, fsync
-# everysec, AOF rewritten only past 1 GB, no RDB compression; FS_BENCH_FSYNC=always to
-# compare). Target: >= 20,000 vectors/s. Note that feeder, sink and Redis share this
-# machine's cores, so the figure is a lower bound for a sink on its own machine (the
-# feeder itself times the run, from its first send until Redis counts every result stored,
-# watching on one connection: no polling processes share the cores). One run
-# takes about 2.5 s, short enough for a passing slow phase of a shared machine to move it
-# by a fifth, so the section makes FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and
-# sink, and judges their median. It does so for each vector instruction set this CPU runs
-# (the sink's FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the
-# AVX2 figure too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time
-# the sink (all its threads) and Redis spent per vector: on a shared machine the rate moves
-# with the load, and their sum says what the two would need on cores of their own. The AVX2
-# runs on a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes'
-# LAPACK runs OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
+# everysec, AOF rewritten only past 1 GB, no RDB compression, hash values of up to 8 KB kept in
+# listpacks; FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder,
+# sink and Redis share this machine's cores, so the figure is a lower bound for a sink on its
+# own machine (the feeder itself times the run, from its first send until Redis counts every
+# result stored, watching on one connection: no polling processes share the cores). One run
+# takes about 2.5 s, short enough for a passing slow phase of a shared machine to move it by a
+# fifth, so the section makes FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and sink, and
+# judges their median. It does so for each vector instruction set this CPU runs (the sink's
+# FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the AVX2 figure
+# too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time the sink (all
+# its threads) and Redis spent per vector: on a shared machine the rate moves with the load,
+# and their sum says what the two would need on cores of their own. It also counts their minor
+# page faults per vector, and times one on this machine (bench/page_fault_cost): where a
+# hypervisor makes them dear, that says how much of their time is the host's. The AVX2 runs on
+# a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes' LAPACK runs
+# OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 set -u
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
@@ -65,8 +67,8 @@ measure() {
     rm -rf "$T/run" && mkdir "$T/run"
     redis-server --port 0 --unixsocket "$T/run/redis.sock" --dir "$T/run" --save "" \
         --appendonly yes --appendfsync ${FS_BENCH_FSYNC:-everysec} \
-        --auto-aof-rewrite-min-size 1gb --rdbcompression no --loglevel warning \
-        --logfile "$T/run/redis.log" &
+        --auto-aof-rewrite-min-size 1gb --rdbcompression no --hash-max-listpack-value 8192 \
+        --loglevel warning --logfile "$T/run/redis.log" &
     REDIS=$!
     until redis-cli -s "$T/run/redis.sock" ping >/dev/null 2>&1; do sleep 0.1; done
     env FRUITSTREAM_ISA=$ISA ${BLAS_CORE:+OPENBLAS_CORETYPE=$BLAS_CORE} \

@@ -50,7 +50,7 @@ start_pipeline() {
     rm -rf "$T/data"; mkdir -p "$T/data"
     redis-server --port 0 --unixsocket "$SOCK" --dir "$T/data" --save "" --appendonly yes \
         --appendfsync "${FS_BENCH_FSYNC:-everysec}" --auto-aof-rewrite-min-size 1gb \
-        --rdbcompression no --loglevel warning \
+        --rdbcompression no --hash-max-listpack-value 8192 --loglevel warning \
         --logfile "$T/redis.log" &
     REDIS=$!
     until_true 10 "redis-cli -s $SOCK ping" || { echo "redis-server did not start" >&2; exit 1; }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Bench section: `fruitstream serve`'s HTTP API (issue 16), kept short. One serve process
 # (2 workers, S=100) on a Redis started as `fruitstream run` starts it (append-only file,
-# fsync every second); uploads from bench/http_feed, one request at a time on one
-# keep-alive connection, as an app's back-end would send them.
+# fsync every second, image hashes in listpacks); uploads from bench/http_feed, one request
+# at a time on one keep-alive connection, as an app's back-end would send them.
 #
 #  1. sustained rate: FS_BENCH_SERVE_N uploads (default 1000) as fast as the API takes
 #     them, images/s between the first and the last store;
@@ -31,7 +31,8 @@ find "$DATA" -name '*.jpg' | sort | awk 'NR % 11 == 0' | head -n 2000 >"$T/image
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 mkdir -p "$T/data"
 redis-server --port 0 --unixsocket "$SOCK" --dir "$T/data" --save "" --appendonly yes \
-    --appendfsync everysec --loglevel warning --logfile "$T/redis.log" &
+    --appendfsync everysec --hash-max-listpack-value 8192 --loglevel warning \
+    --logfile "$T/redis.log" &
 REDIS=$!
 until_true 10 "redis-cli -s $SOCK ping" || { echo "redis-server did not start" >&2; exit 1; }
 "$B/fruitstream" serve --redis "unix://$SOCK" --size 100 --workers 2 --weights "$WEIGHTS" \
