@@ -1,15 +1,20 @@
 /* bench_query -- how fast `fruitstream query` searches, and how right it is.
  *
  *   bench_query synthetic ROWS [K]   search latency over ROWS synthetic stored projections
- *   bench_query loo REDIS_URL [N]    leave-one-out accuracy of the N-nearest vote (default 5)
- *                                    over every stored image, each against all the others
+ *   bench_query loo DATA_DIR [N]     leave-one-out accuracy of the N-nearest vote (default 5)
+ *                                    over every image a `fruitstream run` stored in DATA_DIR,
+ *                                    each against all the others
  *
  * synthetic: a gallery of ROWS rows of K floats (212: k at 95% variance on the Test split)
  * drawn around 131 class centres; prints the median time of one query (what `query` pays
  * per file, featurization aside) and the time per query in blocks of 64, and the gallery's
- * memory. loo: loads the gallery as `query` does (model and stored projections from Redis,
- * older versions projected again) and asks each row for its N + 1 nearest, dropping itself. */
+ * memory. loo: loads the gallery as `query --data-dir` does (model and stored projections from
+ * the directory's Redis, older versions projected again) and asks each row for its N + 1
+ * nearest, dropping itself. The Redis is found as `query` finds it (cli/private_redis.h):
+ * the one a `serve` or `run` keeps over the directory, else one started and stopped here,
+ * never a second server over its files. */
 #include "cli/gallery.h"
+#include "cli/private_redis.h"
 #include "common/clock.h"
 #include "pca/pca_model.h"
 
@@ -80,16 +85,21 @@ static int synthetic(size_t rows, int k)
     return 0;
 }
 
-static int leave_one_out(const char *url, size_t n)
+static int leave_one_out(const char *data_dir, size_t n)
 {
-    char err[512];
-    redis_t *redis = redis_new(url, err, sizeof err);
+    char err[512] = "no Redis over the data directory (see above)";
+    unsetenv("REDIS_URL"); /* the directory's Redis, whatever the environment names */
+    private_redis_t *started;
+    redis_t *redis = private_redis_connect(NULL, data_dir, &started);
     pca_model_t *model = redis ? pca_model_new(redis, err, sizeof err) : NULL;
     gallery_load_info_t info;
     double t0 = clock_seconds();
     gallery_t *g = model ? gallery_load(redis, model, 1, &info, err, sizeof err) : NULL;
     if (!g) {
         fprintf(stderr, "bench_query: %s\n", err);
+        pca_model_destroy(&model);
+        redis_destroy(&redis);
+        private_redis_destroy(&started);
         return 1;
     }
     double load = clock_seconds() - t0;
@@ -118,6 +128,7 @@ static int leave_one_out(const char *url, size_t n)
     gallery_destroy(&g);
     pca_model_destroy(&model);
     redis_destroy(&redis);
+    private_redis_destroy(&started);
     return 0;
 }
 
@@ -128,6 +139,6 @@ int main(int argc, char **argv)
         return synthetic(strtoul(argv[2], NULL, 10), argc > 3 ? atoi(argv[3]) : 212);
     if (argc >= 3 && strcmp(argv[1], "loo") == 0)
         return leave_one_out(argv[2], argc > 3 ? strtoul(argv[3], NULL, 10) : NEIGHBOURS);
-    fprintf(stderr, "usage: bench_query synthetic ROWS [K] | loo REDIS_URL [N]\n");
+    fprintf(stderr, "usage: bench_query synthetic ROWS [K] | loo DATA_DIR [N]\n");
     return 2;
 }
