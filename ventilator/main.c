@@ -412,13 +412,11 @@ static const char *entry_key(const redisReply *entry)
     return key ? key->str : entry->element[0]->str;
 }
 
-/* Appends one settle_stored call for the entries not marked in skip[] (its layout:
+/* Appends one settle_stored call for the m entries not marked in skip[] (its layout:
  * ventilator/settle_stored.lua). 0, or -1 when out of memory. */
-static int append_settle_call(ventilator_t *self, const redisReply *entries, const bool *skip)
+static int append_settle_call(ventilator_t *self, const redisReply *entries, const bool *skip,
+                              size_t m)
 {
-    size_t m = 0; /* entries to check */
-    for (size_t i = 0; i < entries->elements; i++)
-        m += !skip[i];
     size_t argc = 4 + 2 * m;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
@@ -449,14 +447,16 @@ static int append_settle_call(ventilator_t *self, const redisReply *entries, con
     return rc;
 }
 
-/* Settles the entries not marked in skip[] whose image is already stored, without a task
- * (their results would only be counted as duplicates), and marks them too. -1 when Redis is
- * lost; on any other failure nothing is settled, and every entry gets its task as before. */
-static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *skip)
+/* Settles those of the m entries not marked in skip[] whose image is already stored, without
+ * a task (their results would only be counted as duplicates), and marks them too. -1 when
+ * Redis is lost; on any other failure nothing is settled, and every entry gets its task as
+ * before. */
+static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *skip,
+                                 size_t m)
 {
     for (int tries = 0; tries < 2; tries++) { /* a second time after Redis forgot the script */
         if (script_load(&settle_stored, self->redis) != 0 ||
-            append_settle_call(self, entries, skip) != 0)
+            append_settle_call(self, entries, skip, m) != 0)
             return 0;
         redisReply *r = NULL;
         if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK) {
@@ -513,10 +513,14 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
     bool *skip = calloc(entries->elements + 1, sizeof *skip); /* no task for these */
     if (!skip)
         return; /* out of memory: the entries stay pending and are re-sent */
-    for (size_t i = 0; i < entries->elements; i++)
+    size_t sendable_count = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
         skip[i] = !sendable(entries->element[i]);
+        sendable_count += !skip[i];
+    }
     /* Only new entries: a re-sent one may have a result on its way, which the sink counts. */
-    if (attempt == 1 && settle_already_stored(self, entries, skip) != 0) {
+    if (attempt == 1 && sendable_count > 0 &&
+        settle_already_stored(self, entries, skip, sendable_count) != 0) {
         free(skip);
         return; /* Redis lost: the entries stay pending and are re-sent */
     }
