@@ -29,29 +29,21 @@ T=$(mktemp -d /tmp/fs-bench.XXXXXX)
 SINK="" REDIS=""
 trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
-# CPU seconds (all threads, user + system) process $1 has used so far.
-cpu_seconds() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ print ($12 + $13) / hz }'
+# What process $1 (all its threads) has used so far: "CPU-microseconds minor-faults", the CPU
+# being user + system time. A minor fault is memory touched for the first time, or again
+# after handing it back. What one costs is measured below (page_fault_cost): well under a
+# microsecond on bare metal, tens of times more under some hypervisors, so the faults per
+# vector say how much of the CPU time per vector is the host's.
+usage() {
+    sed 's/^.*) //' "/proc/$1/stat" |
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f %d\n", ($12 + $13) * 1e6 / hz, $8 }'
 }
 
-# Minor page faults process $1 has taken so far (all threads): memory it touched for the first
-# time, or again after handing it back. What one costs is measured below (page_fault_cost):
-# well under a microsecond on bare metal, tens of times more under some hypervisors, so the
-# faults per vector say how much of the CPU time per vector is the host's.
-minor_faults() {
-    sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f8
-}
-
-# faults_per_vector FAULTS0 PID: the minor faults process PID has taken since FAULTS0, per
-# vector of the run.
-faults_per_vector() {
-    awk -v a="$1" -v b="$(minor_faults "$2")" -v n="$N" 'BEGIN { print (b - a) / n }'
-}
-
-# us_per_vector SECONDS0 PID: the CPU process PID has used since it had used SECONDS0, per
-# vector of the run.
-us_per_vector() {
-    awk -v a="$1" -v b="$(cpu_seconds "$2")" -v n="$N" 'BEGIN { print (b - a) * 1e6 / n }'
+# per_vector BEFORE AFTER: what a process used between two `usage` readings, per vector of
+# the run ("CPU-microseconds minor-faults").
+per_vector() {
+    awk -v a="$1" -v b="$2" -v n="$N" \
+        'BEGIN { split(a, x, " "); split(b, y, " "); print (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
 }
 
 # The median of the numbers on standard input, one per line.
@@ -77,13 +69,10 @@ measure() {
     SINK=$!
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" "$N"
     sleep 0.5
-    sink0=$(cpu_seconds $SINK) redis0=$(cpu_seconds $REDIS)
-    sink_faults0=$(minor_faults $SINK) redis_faults0=$(minor_faults $REDIS)
+    sink0=$(usage $SINK) redis0=$(usage $REDIS)
     seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
         "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
-    sink_us=$(us_per_vector "$sink0" $SINK) redis_us=$(us_per_vector "$redis0" $REDIS)
-    sink_faults=$(faults_per_vector "$sink_faults0" $SINK)
-    redis_faults=$(faults_per_vector "$redis_faults0" $REDIS)
+    sink=$(per_vector "$sink0" "$(usage $SINK)") redis=$(per_vector "$redis0" "$(usage $REDIS)")
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
@@ -91,8 +80,8 @@ measure() {
     SINK="" REDIS=""
     awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
-        -v su="$sink_us" -v ru="$redis_us" -v sf="$sink_faults" -v rf="$redis_faults" \
-        'BEGIN { printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %s\n", n / s, s, r, su, ru, sf, rf, m }'
+        -v sink="$sink" -v redis="$redis" 'BEGIN { split(sink, su, " "); split(redis, ru, " ")
+            printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %s\n", n / s, s, r, su[1], ru[1], su[2], ru[2], m }'
 }
 
 FAULT_US=$("$B/bench/page_fault_cost")
