@@ -81,7 +81,8 @@ measure() {
     awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
         -v sink="$sink" -v redis="$redis" 'BEGIN { split(sink, su, " "); split(redis, ru, " ")
-            printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %s\n", n / s, s, r, su[1], ru[1], su[2], ru[2], m }'
+            printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %s\n", n / s, s, r, su[1], ru[1], su[2],
+                ru[2], m }'
 }
 
 FAULT_US=$("$B/bench/page_fault_cost")
