@@ -144,6 +144,12 @@ int uploads_add_blob(uploads_t *self, const char *key, const char *label, const 
     return after_append(self, 2);
 }
 
+const char *uploads_entry_key(const redisReply *entry)
+{
+    const redisReply *key = redis_field(entry->element[1], "key");
+    return key ? key->str : entry->element[0]->str;
+}
+
 bool uploads_is_jpeg_name(const char *name)
 {
     const char *dot = strrchr(name, '.');

@@ -43,6 +43,10 @@ int uploads_flush(uploads_t *self);
 long uploads_finish(uploads_t *self);
 long uploads_refused(const uploads_t *self);
 
+/* The image key a live upload entry (ID and fields, as XREADGROUP gives it) names: its `key`
+ * field, or its ID when it has none. */
+const char *uploads_entry_key(const redisReply *entry);
+
 /* True for a *.jpg or *.jpeg name, in any case: what a folder's images are. */
 bool uploads_is_jpeg_name(const char *name);
 /* The parent folder's name of path ("a/Banana/1.jpg" -> "Banana"), in out. */

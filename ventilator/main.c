@@ -10,17 +10,15 @@
  * Every second it re-sends the entries whose lease ran out (XAUTOCLAIM: a worker died, or a
  * message was lost) and writes backlog and in-flight counts to fs:counters. A result that
  * then arrives twice is stored once by the sink. A new entry whose image is stored already
- * gets no task: it is settled as a duplicate at once (settle_stored.lua). Nothing is lost
- * if the ventilator dies: what it had read stays pending in Redis and is re-sent when its
- * lease ends.
+ * gets no task: it is settled as a duplicate at once (settle.c). Nothing is lost if the
+ * ventilator dies: what it had read stays pending in Redis and is re-sent when its lease
+ * ends.
  *
- * An upload entry is input from anyone who can write the stream, so what it names is
- * checked before anything is read (README, "What the ventilator reads"): a `path` only
- * inside the --allow-path folders, only a regular file, opened without blocking and
- * measured with fstat before reading; a `blob` only from fs:blob:*, measured with STRLEN
- * before GET. Anything else becomes a task carrying the reason, which the sink records as
- * failed, and the stream goes on. An entry whose key is too long or holds a NUL is
- * refused: deleted and counted as rejected, never cut to another key.
+ * An upload entry is input from anyone who can write the stream: what it names is read only
+ * inside the --allow-path folders or from fs:blob:* (image_reader.c), and anything else
+ * becomes a task carrying the reason, which the sink records as failed, and the stream goes
+ * on. An entry whose key is too long or holds a NUL is refused: deleted and counted as
+ * rejected, never cut to another key.
  *
  * With --watch it also adds every JPEG that appears under the folders named (watch.c),
  * checking for them at every turn of its loop; a watched folder is an allowed one. */
@@ -31,23 +29,19 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/redis.h"
-#include "common/script.h"
 #include "common/stop.h"
 #include "common/uploads.h"
 #include "common/wire.h"
-#include "ventilator/settle_stored.lua.h" /* settle_stored_lua, embedded by the build */
+#include "ventilator/image_reader.h"
+#include "ventilator/settle.h"
 #include "ventilator/watch.h"
 
 #include "common/options.h"
 
 #include <czmq.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Folders --allow-path may name, at most. */
 #define VENTILATOR_MAX_ROOTS 64
@@ -75,16 +69,14 @@ typedef struct {
     ventilator_config_t cfg;
     redis_t *redis;
     zsock_t *tasks;
-    curve_t *curve; /* CURVE server with --keys, else NULL */
-    watch_t *watch; /* --watch folders, or NULL */
+    curve_t *curve;         /* CURVE server with --keys, else NULL */
+    watch_t *watch;         /* --watch folders, or NULL */
+    image_reader_t *images; /* reads what an entry names, where it may */
     msgpack_sbuffer buf;
-    char *image;       /* file or blob bytes of the task being built */
     int64_t in_flight; /* pending entries of the group */
     int64_t backlog;   /* entries not yet delivered */
     char claim_cursor[WIRE_ENTRY_MAX];
     int64_t sent, resent, already_stored;
-    char roots[VENTILATOR_MAX_ROOTS][PATH_MAX]; /* the allowed folders, resolved */
-    int nroots;
 } ventilator_t;
 
 static const char about[] =
@@ -170,35 +162,6 @@ static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
     cfg->keys = config_keys_dir(cfg->keys);
 }
 
-/* Resolves the allowed folders once: a path upload is compared with them resolved. */
-static int resolve_roots(ventilator_t *self)
-{
-    for (int i = 0; i < self->cfg.allowed; i++) {
-        struct stat st;
-        errno = 0;
-        if (!realpath(self->cfg.allow[i], self->roots[i]) || stat(self->roots[i], &st) != 0 ||
-            !S_ISDIR(st.st_mode)) {
-            log_error("--allow-path %s: %s", self->cfg.allow[i],
-                      errno ? strerror(errno) : "not a folder");
-            return -1;
-        }
-        self->nroots++;
-    }
-    return 0;
-}
-
-/* True when the resolved path lies inside one of the allowed folders. */
-static bool allowed(const ventilator_t *self, const char *resolved)
-{
-    for (int i = 0; i < self->nroots; i++) {
-        size_t len = strlen(self->roots[i]);
-        if (strncmp(resolved, self->roots[i], len) == 0 &&
-            (resolved[len] == '/' || (len == 1 && resolved[0] == '/')))
-            return true;
-    }
-    return false;
-}
-
 /* Adds --dir/--list/--stdin to the upload stream. */
 static int enqueue_inputs(ventilator_t *self)
 {
@@ -227,132 +190,6 @@ static int enqueue_inputs(ventilator_t *self)
     return 0;
 }
 
-/* Finds a field's value in a stream entry's flat field list, or NULL. */
-static const redisReply *entry_field(const redisReply *fields, const char *name)
-{
-    for (size_t i = 0; fields && i + 1 < fields->elements; i += 2)
-        if (strcmp(fields->element[i]->str, name) == 0)
-            return fields->element[i + 1];
-    return NULL;
-}
-
-/* Reads the blob an entry names, if it is one of ours and not too large. */
-static int load_blob(ventilator_t *self, const redisReply *blob, wire_task_t *task)
-{
-    if (blob->len <= strlen(KEY_BLOB_PREFIX) || strlen(blob->str) != blob->len ||
-        strncmp(blob->str, KEY_BLOB_PREFIX, strlen(KEY_BLOB_PREFIX)) != 0) {
-        snprintf(task->error, sizeof task->error, "blob \"%.64s\" is not a %s* key", blob->str,
-                 KEY_BLOB_PREFIX);
-        return 0;
-    }
-    redisReply *r = redisCommand(self->redis->ctx, "STRLEN %b", blob->str, blob->len);
-    if (redis_lost(self->redis, r)) {
-        freeReplyObject(r);
-        return -1;
-    }
-    long long len = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    if (len <= 0 || len > self->cfg.max_image_bytes) {
-        snprintf(task->error, sizeof task->error, "blob %.200s: %s", blob->str,
-                 len < 0    ? "not a string"
-                 : len == 0 ? "missing or empty"
-                            : "too large");
-        return 0;
-    }
-    r = redisCommand(self->redis->ctx, "GET %b", blob->str, blob->len);
-    if (redis_lost(self->redis, r)) {
-        freeReplyObject(r);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_STRING && r->len > 0 &&
-        (int64_t) r->len <= self->cfg.max_image_bytes) {
-        memcpy(self->image, r->str, r->len);
-        task->image = (const uint8_t *) self->image;
-        task->image_len = r->len;
-    } else {
-        snprintf(task->error, sizeof task->error, "blob %.200s: changed while read", blob->str);
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* Why the file at path may not be read, or NULL; resolved is its real path. A FIFO, a
- * device or a folder is refused before it is opened: opening some of them blocks or
- * does something. */
-static const char *refuse_path(const ventilator_t *self, const char *path, char *resolved)
-{
-    struct stat st;
-    if (!realpath(path, resolved))
-        return strerror(errno);
-    if (!allowed(self, resolved))
-        return "not inside a folder the ventilator may read (--allow-path)";
-    if (stat(resolved, &st) != 0)
-        return strerror(errno);
-    return S_ISREG(st.st_mode) ? NULL : "not a regular file";
-}
-
-/* Reads a regular file inside the allowed folders: opened without blocking and without
- * following a link put in its place since, checked again once open (type, size, where the
- * descriptor really points), then read to the size fstat gave. */
-static void load_file(ventilator_t *self, const char *path, wire_task_t *task)
-{
-    char resolved[PATH_MAX], opened[PATH_MAX + 1], fd_path[64];
-    const char *why = refuse_path(self, path, resolved);
-    int fd = why ? -1 : open(resolved, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-    struct stat st;
-    if (!why && fd < 0)
-        why = strerror(errno);
-    if (!why && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)))
-        why = "not a regular file";
-    if (!why) {
-        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(fd_path, opened, sizeof opened - 1);
-        opened[n > 0 ? n : 0] = '\0';
-        if (n <= 0) /* no /proc: what was opened cannot be checked, so it is not read */
-            why = "cannot tell which file was opened (/proc/self/fd)";
-        else if (!allowed(self, opened))
-            why = "not inside a folder the ventilator may read (--allow-path)";
-    }
-    if (!why && st.st_size > self->cfg.max_image_bytes)
-        why = "larger than --max-image-bytes";
-    size_t got = 0;
-    while (!why && got <= (size_t) st.st_size) { /* one byte more: did it grow? */
-        ssize_t n = read(fd, self->image + got, (size_t) st.st_size + 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            why = strerror(errno);
-        else if (n == 0)
-            break;
-        got += (size_t) n;
-    }
-    if (!why && got != (size_t) st.st_size)
-        why = "changed while read";
-    if (fd >= 0)
-        close(fd);
-    if (why)
-        snprintf(task->error, sizeof task->error, "%.200s: %s", path, why);
-    task->image = (const uint8_t *) self->image;
-    task->image_len = why ? 0 : got;
-}
-
-/* Loads the image bytes an entry points to; on failure task->error says why. Returns -1,
- * with no task to send, when Redis is unreachable: that is no reason to fail the image, and
- * the entry stays pending until its lease runs out and it is re-sent. */
-static int load_image(ventilator_t *self, const redisReply *fields, wire_task_t *task)
-{
-    const redisReply *path = entry_field(fields, "path"), *blob = entry_field(fields, "blob");
-    if (blob)
-        return load_blob(self, blob, task);
-    if (!path)
-        snprintf(task->error, sizeof task->error, "upload entry has neither path nor blob");
-    else if (strlen(path->str) != path->len)
-        snprintf(task->error, sizeof task->error, "path holds a NUL byte");
-    else
-        load_file(self, path->str, task);
-    return 0;
-}
-
 /* False for an entry deleted while pending: nothing left to do for it. */
 static bool entry_is_live(const redisReply *entry)
 {
@@ -363,7 +200,7 @@ static bool entry_is_live(const redisReply *entry)
 /* What is wrong with a live entry's key, or NULL (no key field: the entry ID serves). */
 static const char *key_problem(const redisReply *entry)
 {
-    const redisReply *key = entry_field(entry->element[1], "key");
+    const redisReply *key = redis_field(entry->element[1], "key");
     if (!key)
         return NULL;
     if (key->type != REDIS_REPLY_STRING || key->len == 0)
@@ -400,83 +237,6 @@ static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
             freeReplyObject(r);
         }
     }
-}
-
-/* ventilator/settle_stored.lua: new entries whose image is already stored. */
-static script_t settle_stored = {settle_stored_lua, ""};
-
-/* The image key an entry names: its `key` field, or its ID when it has none. */
-static const char *entry_key(const redisReply *entry)
-{
-    const redisReply *key = entry_field(entry->element[1], "key");
-    return key ? key->str : entry->element[0]->str;
-}
-
-/* Appends one settle_stored call for the m entries not marked in skip[] (its layout:
- * ventilator/settle_stored.lua). 0, or -1 when out of memory. */
-static int append_settle_call(ventilator_t *self, const redisReply *entries, const bool *skip,
-                              size_t m)
-{
-    size_t argc = 4 + 2 * m;
-    const char **argv = malloc(argc * sizeof *argv);
-    size_t *lens = malloc(argc * sizeof *lens);
-    char(*images)[sizeof KEY_IMAGE_PREFIX + KEY_IMAGE_MAX_LEN] = malloc((m + 1) * sizeof *images);
-    int rc = -1;
-    if (argv && lens && images) {
-        const char **keys = argv, **args = argv + 2 + m;
-        keys[0] = KEY_UPLOADS;
-        keys[1] = KEY_COUNTERS;
-        args[0] = GROUP_VENTILATORS;
-        args[1] = KEY_BLOB_PREFIX;
-        for (size_t i = 0, j = 0; i < entries->elements; i++) {
-            if (skip[i])
-                continue;
-            snprintf(images[j], sizeof images[j], KEY_IMAGE_PREFIX "%s",
-                     entry_key(entries->element[i]));
-            keys[2 + j] = images[j];
-            args[2 + j] = entries->element[i]->element[0]->str;
-            j++;
-        }
-        for (size_t i = 0; i < argc; i++)
-            lens[i] = strlen(argv[i]);
-        rc = script_append(&settle_stored, self->redis, (int) (2 + m), (int) argc, argv, lens);
-    }
-    free(argv);
-    free(lens);
-    free(images);
-    return rc;
-}
-
-/* Settles those of the m entries not marked in skip[] whose image is already stored, without
- * a task (their results would only be counted as duplicates), and marks them too. -1 when
- * Redis is lost; on any other failure nothing is settled, and every entry gets its task as
- * before. */
-static int settle_already_stored(ventilator_t *self, const redisReply *entries, bool *skip,
-                                 size_t m)
-{
-    for (int tries = 0; tries < 2; tries++) { /* a second time after Redis forgot the script */
-        if (script_load(&settle_stored, self->redis) != 0 ||
-            append_settle_call(self, entries, skip, m) != 0)
-            return 0;
-        redisReply *r = NULL;
-        if (redisGetReply(self->redis->ctx, (void **) &r) != REDIS_OK) {
-            freeReplyObject(r);
-            return -1;
-        }
-        bool unknown = script_unknown(&settle_stored, r);
-        if (r->type == REDIS_REPLY_ERROR && !unknown)
-            log_error("settling already stored uploads: %s", r->str);
-        else if (r->type == REDIS_REPLY_ARRAY)
-            for (size_t i = 0, j = 0; i < entries->elements && j < r->elements; i++)
-                if (!skip[i] && r->element[j++]->integer == 1) {
-                    skip[i] = true;
-                    self->already_stored++;
-                }
-        freeReplyObject(r);
-        if (!unknown)
-            return 0;
-    }
-    return 0;
 }
 
 /* Sends one frame, waiting (and staying responsive to signals) until a worker can take it.
@@ -520,7 +280,8 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
     }
     /* Only new entries: a re-sent one may have a result on its way, which the sink counts. */
     if (attempt == 1 && sendable_count > 0 &&
-        settle_already_stored(self, entries, skip, sendable_count) != 0) {
+        settle_already_stored(self->redis, entries, skip, sendable_count, &self->already_stored) !=
+            0) {
         free(skip);
         return; /* Redis lost: the entries stay pending and are re-sent */
     }
@@ -535,10 +296,10 @@ static void send_entries(ventilator_t *self, const redisReply *entries, int64_t 
         wire_task_t task = {.attempt = attempt};
         snprintf(task.entry, sizeof task.entry, "%s", entry->element[0]->str);
         task.uploaded_ms = atoll(task.entry);
-        const redisReply *label = entry_field(fields, "label");
-        snprintf(task.key, sizeof task.key, "%s", entry_key(entry));
+        const redisReply *label = redis_field(fields, "label");
+        snprintf(task.key, sizeof task.key, "%s", uploads_entry_key(entry));
         snprintf(task.label, sizeof task.label, "%s", label ? label->str : "");
-        if (load_image(self, fields, &task) != 0)
+        if (image_reader_load(self->images, self->redis, fields, &task) != 0)
             break; /* Redis lost: the main loop reconnects; a message left open here is
                     * closed by the next send, and its tasks stay pending until then */
         if (task.error[0])
@@ -670,21 +431,22 @@ static int ventilator_setup(ventilator_t *self)
     if (curve_server_setup(self->cfg.keys, self->cfg.tasks_endpoint, self->cfg.insecure,
                            "take the tasks, image bytes included", &self->curve) != 0)
         return -1;
+    self->images = image_reader_new(self->cfg.allow, self->cfg.allowed, self->cfg.max_image_bytes);
+    if (!self->images)
+        return -1;
     char err[512];
     self->redis = redis_new_waiting(self->cfg.redis_url, &stop_requested, err, sizeof err);
     if (!self->redis) {
         log_error("%s", err);
         return -1;
     }
-    if (resolve_roots(self) != 0 || uploads_ensure_group(self->redis) != 0 ||
-        enqueue_inputs(self) != 0)
+    if (uploads_ensure_group(self->redis) != 0 || enqueue_inputs(self) != 0)
         return -1;
     if (self->cfg.watches > 0 && !(self->watch = watch_new(self->redis)))
         return -1;
     for (int i = 0; i < self->cfg.watches; i++)
         if (watch_add(self->watch, self->cfg.watch[i]) != 0)
             return -1;
-    self->image = malloc((size_t) self->cfg.max_image_bytes + 1);
     snprintf(self->claim_cursor, sizeof self->claim_cursor, "0-0");
     msgpack_sbuffer_init(&self->buf);
     self->tasks = zsock_new(ZMQ_PUSH);
@@ -693,7 +455,7 @@ static int ventilator_setup(ventilator_t *self)
     int task_buffer = config_task_buffer_for(self->cfg.tasks_endpoint, (int) self->cfg.task_buffer);
     if (task_buffer > 0)
         zsock_set_sndbuf(self->tasks, task_buffer);
-    if (!self->image || zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
+    if (zsock_bind(self->tasks, "%s", self->cfg.tasks_endpoint) < 0) {
         log_error("cannot bind task socket %s: %s", self->cfg.tasks_endpoint,
                   zmq_strerror(zmq_errno()));
         return -1;
@@ -742,7 +504,7 @@ int main(int argc, char **argv)
     watch_destroy(&self->watch);
     curve_destroy(&self->curve);
     msgpack_sbuffer_destroy(&self->buf);
-    free(self->image);
+    image_reader_destroy(&self->images);
     redis_destroy(&self->redis);
     return 0;
 }

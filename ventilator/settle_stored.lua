@@ -1,5 +1,5 @@
 -- settle_stored.lua -- new upload entries whose image is already stored are settled here,
--- without a task (ventilator/main.c). An image key is stored once, so such an entry's result
+-- without a task (ventilator/settle.c). An image key is stored once, so such an entry's result
 -- would only be counted as a duplicate: featurizing it again is work thrown away (a second
 -- `fruitstream run` over the same folder would featurize every image again). Each is
 -- settled as the sink's store script settles a duplicate result: acknowledged, deleted
