@@ -1,9 +1,6 @@
-/* settle.h -- new upload entries whose image is already stored get no task.
- *
- * An image key is stored once, so such an entry's result would only be counted as a
- * duplicate: featurizing it again is work thrown away (a second `fruitstream run` over the
- * same folder would featurize every image again). settle_stored.lua settles each as the
- * sink's store script settles a duplicate result. */
+/* settle.h -- new upload entries whose image is already stored get no task: their results
+ * would only be counted as duplicates. settle_stored.lua, which this runs, says how each is
+ * settled and why. */
 #ifndef FS_SETTLE_H
 #define FS_SETTLE_H
 
