@@ -269,13 +269,26 @@ check() {
 row() { # row SIZE LABEL WHOLE NET SPREAD NET/ORT NET/TORCH WHOLE/TORCH
     printf '%-5s %-22s %8s %8s %7s %8s %10s %12s\n' "$@" | sed 's/ *$//'
 }
+# busy SPREAD...: a warning line when the largest of the size's spreads ("12%" or "-") is
+# over SPREAD_LIMIT percent: the host's speed moved between a row's two runs by more than
+# the margins the ratios are judged by, so the table's ratios at that size say little.
+SPREAD_LIMIT=10
+busy() {
+    printf '%s\n' "$@" | tr -d '%' | awk -v s="$s" -v limit="$SPREAD_LIMIT" -v pairs="$PAIRS" '
+        $1 != "-" && $1 + 0 > max { max = $1 + 0 }
+        END {
+            if (max <= limit) exit
+            printf "  S=%s: a spread of %d%%, the machine was busy: these ratios are not to be" \
+                " trusted%s\n", s, max, (pairs > 0 ? "; the pairs below are the measure" : "")
+        }'
+}
 row size row whole net spread net/ORT net/torch whole/torch
 for s in 224 100; do
     ort_net=$(stat ort "$s" images_per_s mean)
     ort_avx2_net=$(stat ort_avx2 "$s" images_per_s mean)
     torch_net=$(stat torch "$s" net_images_per_s mean)
     torch_whole=$(stat torch "$s" images_per_s mean)
-    misses=""
+    misses="" spreads=""
     for isa in $paths; do
         whole=$(stat "$isa" "$s" images_per_s mean)
         net=$(stat "$isa" "$s" net_images_per_s mean)
@@ -283,8 +296,10 @@ for s in 224 100; do
         [ "$isa" = "$best" ] || label="ours $isa (forced)"
         vs_ort=$(ratio "$net" "$(stat "$(ort_row "$isa" "$s")" "$s" images_per_s mean)")
         vs_torch=$(ratio "$whole" "$torch_whole")
-        row "$s" "$label" "$whole" "$net" "$(stat "$isa" "$s" net_images_per_s spread)" \
-            "$vs_ort" "$(ratio "$net" "$torch_net")" "$vs_torch"
+        spread=$(stat "$isa" "$s" net_images_per_s spread)
+        spreads="$spreads $spread"
+        row "$s" "$label" "$whole" "$net" "$spread" "$vs_ort" "$(ratio "$net" "$torch_net")" \
+            "$vs_torch"
         case "$isa" in avx2 | avx512) check "$vs_ort" 1.2 "ours $isa: net / ORT" ;; esac
         [ "$isa" != "$best" ] || check "$vs_torch" 1.8 "ours $isa: whole / torch whole"
     done
@@ -305,6 +320,8 @@ for s in 224 100; do
             "$torch_whole" "$torch_net"
     fi
     printf '%s' "$misses"
+    busy $spreads "$(stat ort "$s" images_per_s spread)" \
+        "$(stat ort_avx2 "$s" images_per_s spread)"
 done
 
 # The same targets in back-to-back pairs: the median of the pairs' ratios, and their range.
