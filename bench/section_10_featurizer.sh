@@ -20,15 +20,17 @@
 #          torch; the pyenv python3 on PATH does not), best of batch 1 and 16.
 # Machines drift (other load, clocks), so for each S the runs are interleaved: ours (every
 # path but portable), ORT, torch, ORT, ours again in reverse order of paths; the table gives
-# the mean of each pair and its spread, (max - min) / mean. The portable path runs once, on a quarter of the images
-# (it is several times slower and has no target). Then one full bench_featurizer run gives
-# the sgemm peak, the network's share of it, the worker's max RSS and the multiply-add peak
-# of each kernel path (a loop of nothing but independent FMAs on registers, in that path's
-# instruction set: featurizer/peak.h). Each row's network GFlop/s (net images/s x the
-# network's flops per image) is then given as a share of the peak of the instruction set
-# the row ran on: ours on its path; ORT on AVX-512 where the CPU has it (else AVX2, or NEON);
-# ORT avx2 on AVX2. And for each 1.2x target, the GFlop/s it needs and its share of that
-# peak, so that a reader sees whether the target can be reached on this machine at all.
+# the mean of each pair and its spread, (max - min) / mean, and a line under a size's rows
+# when a spread there passes SPREAD_LIMIT (10%). The portable path runs once, on a quarter
+# of the images (it is several times slower and has no target). Then one full
+# bench_featurizer run gives the sgemm peak, the network's share of it, the worker's max RSS
+# and the multiply-add peak of each kernel path (a loop of nothing but independent FMAs on
+# registers, in that path's instruction set: featurizer/peak.h). Each row's network GFlop/s
+# (net images/s x the network's flops per image) is then given as a share of the peak of the
+# instruction set the row ran on: ours on its path; ORT on AVX-512 where the CPU has it
+# (else AVX2, or NEON); ORT avx2 on AVX2. And for each 1.2x target, the GFlop/s it needs and
+# its share of that peak, so that a reader sees whether the target can be reached on this
+# machine at all.
 #
 # The host's speed also drifts within seconds (10-20% on these virtual machines), more than
 # the table's pairs, a minute apart, cancel. So each 1.2x target is measured again in
