@@ -7,14 +7,17 @@
  * scripts and prints `N passed, N failed, N skipped`. RUN_EACH_ISA(fn) runs a test once per
  * kernel instruction set built for this architecture, as fn_<isa> with test_isa set, and
  * skips, visibly, the sets this CPU lacks. TEST_DONE() ends main with a non-zero status if
- * anything failed. */
+ * anything failed. test_tmpdir_make and test_tmpdir_remove give a binary a directory of its
+ * own under /tmp. */
 #ifndef FS_TEST_H
 #define FS_TEST_H
 
 #include "common/isa.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int test_failed_now;
 static int test_failures;
@@ -72,6 +75,30 @@ static inline const char *test_shared_dir(void)
 {
     const char *dir = getenv("SHARED");
     return dir && *dir ? dir : "../shared";
+}
+
+/* Makes a fresh directory /tmp/fs-test-NAME.XXXXXX for a test binary's files, its path in
+ * dir (len bytes, at least 64); 0, or -1 after a FAIL line saying why. */
+static inline int test_tmpdir_make(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "/tmp/fs-test-%s.XXXXXX", name);
+    if (!mkdtemp(dir)) {
+        printf("FAIL %s: cannot make a directory %s: %s\n", name, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes a test_tmpdir_make directory and all it holds; 0, or -1 after a FAIL line. */
+static inline int test_tmpdir_remove(const char *dir)
+{
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    if (system(command) != 0) {
+        printf("FAIL cleanup: cannot remove %s\n", dir);
+        return -1;
+    }
+    return 0;
 }
 
 #endif

@@ -183,8 +183,7 @@ static void only_authorised_clients_get_in(void)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "/tmp/fs-test-curve.XXXXXX");
-    if (!mkdtemp(root))
+    if (test_tmpdir_make(root, sizeof root, "curve") != 0)
         return 1;
     snprintf(dir, sizeof dir, "%s/keys", root);
     RUN(keys_make_writes_the_files);
@@ -192,9 +191,7 @@ int main(void)
     RUN(errors_name_the_file);
     RUN(local_endpoints);
     RUN(only_authorised_clients_get_in);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    if (system(cmd) != 0)
+    if (test_tmpdir_remove(root) != 0)
         return 1;
     TEST_DONE();
 }

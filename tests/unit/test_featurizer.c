@@ -216,17 +216,15 @@ static void test_shared_weights_on_threads(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/fs-test-featurizer-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make(tmpdir, sizeof tmpdir, "featurizer") != 0)
         return 1;
-    }
     RUN(test_missing_weights);
     RUN(test_truncated_weights);
     RUN(test_changed_shape);
     RUN(test_bad_size);
     RUN(test_bad_jpegs_leave_no_trace);
     RUN(test_shared_weights_on_threads);
-    rmdir(tmpdir);
+    if (test_tmpdir_remove(tmpdir) != 0)
+        return 1;
     TEST_DONE();
 }

@@ -114,8 +114,7 @@ static void test_new_refuses_a_file_as_folder(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/fs-test-reader.XXXXXX");
-    if (!mkdtemp(dir))
+    if (test_tmpdir_make(dir, sizeof dir, "reader") != 0)
         return 1;
     char path[256], target[256];
     snprintf(allowed, sizeof allowed, "%s/allowed", dir);
@@ -159,9 +158,7 @@ int main(void)
     RUN(test_new_refuses_a_file_as_folder);
     image_reader_destroy(&reader);
 
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (test_tmpdir_remove(dir) != 0)
         return 1;
     TEST_DONE();
 }
