@@ -72,15 +72,16 @@ FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 # ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer and the
 # PCA's rank-k update alone, which need no library but libjpeg-turbo and jansson
-# (ARM64_LIBS), with the tests that check their kernels and the multiply-add peak loop, and
-# running them under qemu-user (tests/run.sh). The other programs are not cross-built.
+# (ARM64_LIBS), with the tests that check their kernels, the multiply-add peak loop and the
+# L2 size read from sysfs (Debian's ARM64 C library reports none), and running them under qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
-ARM64_SRC   := common/isa.c common/file.c pca/syrk.c \
+ARM64_SRC   := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c \
                $(filter-out %_simd.c,$(wildcard featurizer/*.c))
 ARM64_SIMD_SRC := $(wildcard featurizer/*_simd.c) pca/syrk_simd.c
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference \
-               $(ARM64_BUILD)/tests/test_peak $(ARM64_BUILD)/tests/test_syrk
+               $(ARM64_BUILD)/tests/test_peak $(ARM64_BUILD)/tests/test_syrk \
+               $(ARM64_BUILD)/tests/test_cpu_cache
 # Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
 ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev
 ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm

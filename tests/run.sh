@@ -5,8 +5,9 @@
 #
 # Unit test binaries in BUILD/tests run as they are and, when ASAN_BUILD is given, once more
 # from ASAN_BUILD/tests under AddressSanitizer + UBSan. When ARM64_BUILD is given (`make
-# arm64`), its test_kernels, test_peak, test_syrk and test_reference (the first 20 images at
-# S = 100: emulation is about a hundred times slower) run under qemu-user, labelled arm64:;
+# arm64`), its test_kernels, test_peak, test_syrk, test_cpu_cache and test_reference (the
+# first 20 images at S = 100: emulation is about a hundred times slower) run under
+# qemu-user, labelled arm64:;
 # without the cross build (ARM64_BUILD/skip says why) or qemu they are one skip. Integration
 # tests are the scripts in tests/integration, run against the programs in BUILD. Each test prints
 # `ok NAME` or `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it (a CPU
@@ -71,6 +72,7 @@ if [ -n "$ARM64" ]; then
         run_one arm64:test_kernels "$qemu" "$ARM64/tests/test_kernels"
         run_one arm64:test_peak "$qemu" "$ARM64/tests/test_peak"
         run_one arm64:test_syrk "$qemu" "$ARM64/tests/test_syrk"
+        run_one arm64:test_cpu_cache "$qemu" "$ARM64/tests/test_cpu_cache"
         run_one arm64:test_reference "$qemu" "$ARM64/tests/test_reference" --first 20
         unset QEMU_LD_PREFIX
     fi
