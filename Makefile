@@ -73,7 +73,8 @@ FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer and the
 # PCA's rank-k update alone, which need no library but libjpeg-turbo and jansson
 # (ARM64_LIBS), with the tests that check their kernels, the multiply-add peak loop and the
-# L2 size read from sysfs (Debian's ARM64 C library reports none), and running them under qemu-user (tests/run.sh). The other programs are not cross-built.
+# L2 size read from sysfs (Debian's ARM64 C library reports none), and running them under
+# qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
 ARM64_SRC   := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c \

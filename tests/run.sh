@@ -7,9 +7,9 @@
 # from ASAN_BUILD/tests under AddressSanitizer + UBSan. When ARM64_BUILD is given (`make
 # arm64`), its test_kernels, test_peak, test_syrk, test_cpu_cache and test_reference (the
 # first 20 images at S = 100: emulation is about a hundred times slower) run under
-# qemu-user, labelled arm64:;
-# without the cross build (ARM64_BUILD/skip says why) or qemu they are one skip. Integration
-# tests are the scripts in tests/integration, run against the programs in BUILD. Each test prints
+# qemu-user, labelled arm64:; without the cross build (ARM64_BUILD/skip says why) or qemu
+# they are one skip. Integration tests are the scripts in tests/integration, run against
+# the programs in BUILD. Each test prints
 # `ok NAME` or `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it (a CPU
 # without AVX-512, a missing tool): skips are listed and counted, never passed. A binary or
 # script that exits non-zero without printing a FAIL line is counted as one failure of its
