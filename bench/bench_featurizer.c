@@ -3,6 +3,7 @@
  *
  *   build/bench/bench_featurizer [--images N] [--size S [--threads T]] [--weights PATH]
  *                                [DATA_DIR]
+ *   build/bench/bench_featurizer --stages --size S [--runs R] [--weights PATH]
  *   build/bench/bench_featurizer --paths
  *   build/bench/bench_featurizer --peak
  *
@@ -20,8 +21,12 @@
  * S is printed; --threads T then runs T featurizers at once on one copy of the weights, as
  * a worker's threads do, and prints their images/s together. The kernel path is
  * FRUITSTREAM_ISA's, or the best one; --paths prints those this CPU runs, best first, so
- * that a bench can time each. Results are `key=value` lines for
- * bench/section_10_featurizer.sh and bench/section_40_pipeline.sh. */
+ * that a bench can time each. --stages times the network alone at S, stage by stage
+ * (mobilenet_time_stages: the stem, each block's expand, depthwise and project, the head),
+ * and prints each stage's time, GFlop/s and share of the path's FMA peak, then the same
+ * summed over each kind of stage (stem, expand, depthwise, project, head): where a machine
+ * loses its time. Results are `key=value` lines for bench/section_10_featurizer.sh
+ * and bench/section_40_pipeline.sh. */
 #include "common/file.h"
 #include "common/options.h"
 #include "featurizer/featurizer.h"
@@ -162,6 +167,58 @@ static int bench_size(const char *weights, int size, isa_t isa, int threads, con
     return 0;
 }
 
+/* The kinds of stage bench_stages sums over: a stage's name after its block number. */
+static const char *const stage_kinds[] = {"stem", "expand", "depthwise", "project", "head"};
+#define STAGE_KINDS 5
+
+/* Prints a stage line and adds its time and flops to its kind's sums. */
+static void print_stage(const mobilenet_stage_t *st, int runs, double peak,
+                        double sums[STAGE_KINDS][2])
+{
+    double us = st->seconds / runs * 1e6, gflops = st->flops / (us * 1e3);
+    printf("stage name=%s us=%.1f gflops=%.1f peak_share=%.2f\n", st->name, us, gflops,
+           gflops / peak);
+    const char *dot = strchr(st->name, '.'), *kind = dot ? dot + 1 : st->name;
+    for (int k = 0; k < STAGE_KINDS; k++)
+        if (!strcmp(kind, stage_kinds[k]))
+            sums[k][0] += us, sums[k][1] += st->flops;
+}
+
+/* The network alone at S = size on `isa`, each stage timed over `runs` runs after an untimed
+ * one. The input is a fixed pattern in the normalised range: no kernel's work depends on
+ * the values. */
+static int bench_stages(const char *weights, int size, isa_t isa, int runs)
+{
+    char err[512];
+    mobilenet_t *net = mobilenet_new(weights, size, isa, err, sizeof err);
+    if (!net) {
+        fprintf(stderr, "bench_featurizer: %s\n", err);
+        return -1;
+    }
+    float *input = mobilenet_input(net), features[MOBILENET_FEATURES];
+    for (size_t i = 0; i < (size_t) size * size * 3; i++)
+        input[i] = (float) (i % 251) / 62.75f - 2.0f;
+    mobilenet_run(net, features);
+    mobilenet_time_stages(net);
+    for (int r = 0; r < runs; r++)
+        mobilenet_run(net, features);
+    double peak = peak_gflops(isa, BENCH_PEAK_SECONDS), sums[STAGE_KINDS][2] = {{0}}, total = 0;
+    int n;
+    const mobilenet_stage_t *stage = mobilenet_stages(net, &n);
+    printf("stages size=%d isa=%s runs=%d peak_gflops=%.1f\n", size, isa_name(isa), runs, peak);
+    for (int i = 0; i < n; i++)
+        print_stage(&stage[i], runs, peak, sums);
+    for (int k = 0; k < STAGE_KINDS; k++)
+        total += sums[k][0];
+    for (int k = 0; k < STAGE_KINDS; k++) {
+        double gflops = sums[k][1] / (sums[k][0] * 1e3);
+        printf("stages kind=%s us=%.1f time_share=%.2f gflops=%.1f peak_share=%.2f\n",
+               stage_kinds[k], sums[k][0], sums[k][0] / total, gflops, gflops / peak);
+    }
+    mobilenet_destroy(&net);
+    return 0;
+}
+
 /* Best-of-5 single-thread sgemm GFlop/s for C (m x n) = A (m x k) B (k x n). */
 static double sgemm_gflops(int m, int n, int k)
 {
@@ -227,8 +284,8 @@ int main(int argc, char **argv)
     const char *shared = getenv("SHARED") && *getenv("SHARED") ? getenv("SHARED") : "../shared";
     char weights[4096], data[4096];
     const char *weights_flag = NULL;
-    int want = 300, only_size = 0, threads = 1;
-    bool paths = false, peaks = false;
+    int want = 300, only_size = 0, threads = 1, runs = 50;
+    bool paths = false, peaks = false, stages = false;
     const option_t options[] = {
         OPTION_INT("images", &want, 1, 1000000, "N", "JPEGs to read, spread over the classes"),
         OPTION_INT("size", &only_size, FEATURIZER_MIN_SIZE, FEATURIZER_MAX_SIZE, "S",
@@ -238,6 +295,9 @@ int main(int argc, char **argv)
         OPTION_STRING("weights", &weights_flag, "PATH",
                       "MobileNetV2 safetensors (default "
                       "$SHARED/models/mobilenet_v2/model.safetensors)"),
+        OPTION_FLAG("stages", &stages,
+                    "with --size: time the network alone, stage by stage (no images read)"),
+        OPTION_INT("runs", &runs, 1, 100000, "R", "network runs timed with --stages"),
         OPTION_FLAG("paths", &paths, "print the kernel paths this CPU runs, best first"),
         OPTION_FLAG("peak", &peaks,
                     "print each path's multiply-add peak (GFlop/s of a register-only FMA "
@@ -259,6 +319,10 @@ int main(int argc, char **argv)
                 BENCH_MAX_THREADS);
         return 2;
     }
+    if (stages && !only_size) {
+        fprintf(stderr, "bench_featurizer: --stages needs --size\n");
+        return 2;
+    }
     if (paths)
         return print_paths();
     if (peaks)
@@ -269,6 +333,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_featurizer: %s\n", why);
         return 2;
     }
+    if (stages)
+        return bench_stages(weights, only_size, isa, runs) ? 1 : 0;
     if (want < 1 || load_images(data, want, &im))
         return 1;
     printf("kernels isa=%s cpu=%s\n", isa_name(isa), isa_cpu_flags());

@@ -30,7 +30,10 @@
 # instruction set the row ran on: ours on its path; ORT on AVX-512 where the CPU has it
 # (else AVX2, or NEON); ORT avx2 on AVX2. And for each 1.2x target, the GFlop/s it needs and
 # its share of that peak, so that a reader sees whether the target can be reached on this
-# machine at all.
+# machine at all. Last, where the network's time goes on each path but portable:
+# bench_featurizer --stages times every stage of FS_BENCH_STAGE_RUNS runs and sums them by
+# kind (the stem, the blocks' expand, depthwise and project convolutions, the head), each
+# kind's share of the time, GFlop/s and share of the path's FMA peak.
 #
 # The host's speed also drifts within seconds (10-20% on these virtual machines), more than
 # the table's pairs, a minute apart, cancel. So each 1.2x target is measured again in
@@ -46,7 +49,8 @@
 # elsewhere, where that is its AVX2 path).
 #
 # Knobs: FS_BENCH_IMAGES (100) images per ours run, FS_BENCH_TORCH_IMAGES (32),
-# FS_BENCH_ORT_SECONDS (1.5) per ORT run, FS_BENCH_ORT_DIR, FS_BENCH_PAIRS (5; 0: none).
+# FS_BENCH_ORT_SECONDS (1.5) per ORT run, FS_BENCH_ORT_DIR, FS_BENCH_PAIRS (5; 0: none),
+# FS_BENCH_STAGE_RUNS (30).
 set -eu
 BUILD="${FS_BUILD:-build}"
 SHARED="${SHARED:-../shared}"
@@ -55,6 +59,7 @@ TORCH_N="${FS_BENCH_TORCH_IMAGES:-32}"
 ORT_SECONDS="${FS_BENCH_ORT_SECONDS:-1.5}"
 ORT_DIR="${FS_BENCH_ORT_DIR:-/tmp/onnxruntime-anchor}"
 PAIRS="${FS_BENCH_PAIRS:-5}"
+STAGE_RUNS="${FS_BENCH_STAGE_RUNS:-30}"
 ANCHOR="$SHARED/anchors/onnxruntime"
 PY=/usr/bin/python3
 BENCH="$BUILD/bench/bench_featurizer"
@@ -431,5 +436,22 @@ for s in 224 100; do
         if awk -v p="${pct%\%}" 'BEGIN { exit !(p + 0 >= 100) }'; then
             echo "  above the FMA peak: out of reach on this core"
         fi
+    done
+done
+echo "where the network's time goes, by kind of stage (bench_featurizer --stages, $STAGE_RUNS runs):"
+stage_row() { # stage_row SIZE PATH KIND TIME GFLOPS SHARE
+    printf '%-5s %-9s %-10s %6s %8s %6s\n' "$@" | sed 's/ *$//'
+}
+stage_row size path stage time GFlop/s peak
+for s in 224 100; do
+    for isa in $simd; do
+        FRUITSTREAM_ISA=$isa $pin "$BENCH" --stages --size "$s" --runs "$STAGE_RUNS" 2>"$err" |
+            awk -v s="$s" -v isa="$isa" '
+            $1 == "stages" && $2 ~ /^kind=/ {
+                for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                printf "%s %s %s %.0f%% %s %.0f%%\n", s, isa, v["kind"], v["time_share"] * 100,
+                    v["gflops"], v["peak_share"] * 100
+            }' | while read -r a b c d e f; do stage_row "$a" "$b" "$c" "$d" "$e" "$f"; done
+        [ ! -s "$err" ] || echo "  $isa S=$s: $(tail -n 1 "$err")"
     done
 done

@@ -14,14 +14,20 @@
  * half of this CPU's L2 (band_bytes): the 6x-expanded tensor, the largest data of the
  * network, never goes to memory, and the other half holds weights and block rows.
  * Weights are only read once loaded, so networks made by mobilenet_share run on other
- * threads with buffers of their own and the same weights. */
+ * threads with buffers of their own and the same weights.
+ *
+ * plan() also lists the stages (one per kernel call site, with its flops) that
+ * mobilenet_time_stages times, so the flops a benchmark divides by are the ones counted
+ * here, once. */
 #include "featurizer/mobilenet.h"
 
+#include "common/clock.h"
 #include "common/cpu_cache.h"
 #include "featurizer/kernels.h"
 #include "featurizer/safetensors.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +36,8 @@
 #define NBLOCKS 17
 #define STEM_OUT 32
 #define HEAD_IN 320
+/* The stem, block 1's depthwise and project, three stages per later block, the head. */
+_Static_assert(MOBILENET_MAX_STAGES == 1 + 2 + 3 * (NBLOCKS - 1) + 1, "one entry per stage");
 #define BAND_BYTES_UNKNOWN_L2 (512 * 1024) /* half the 1 MiB L2 of most server cores */
 /* Bounds on the band, well outside the sizes measured (256 to 768 KiB): an L2 reported as
  * tiny or huge is not followed that far. */
@@ -50,6 +58,7 @@ typedef struct {
     int h, w, ho, wo;     /* input and output grids at the planned size */
     int band;             /* output rows per band */
     int ring_rows;        /* expanded rows the ring holds */
+    int stage;            /* its first stage: expand (when it has one), depthwise, project */
     kernels_pw_t *expand; /* NULL when the block has no expansion */
     float *dw_weight;     /* 9 x hidden */
     float *dw_bias;
@@ -66,6 +75,9 @@ struct mobilenet_t {
     kernels_pw_t *head;
     int head_h, head_w;
     double flops;
+    mobilenet_stage_t stage[MOBILENET_MAX_STAGES];
+    int nstages;
+    bool timing;                                           /* mobilenet_time_stages was called */
     size_t act_floats, ring_floats, dw_floats, row_floats; /* buffer sizes, from plan() */
     float *input, *act[2], *ring, *dw_out, *zero_row, *head_out;
 };
@@ -219,13 +231,29 @@ static size_t band_bytes(void)
     return half < BAND_BYTES_MIN ? BAND_BYTES_MIN : half > BAND_BYTES_MAX ? BAND_BYTES_MAX : half;
 }
 
-/* Grids, band heights, flops and buffer sizes for input side S. */
+/* Appends a stage of `flops` to the table and to the network's total. */
+static int add_stage(mobilenet_t *self, int block, const char *what, double flops)
+{
+    mobilenet_stage_t *st = &self->stage[self->nstages];
+    if (block)
+        snprintf(st->name, sizeof st->name, "%d.%s", block, what);
+    else
+        snprintf(st->name, sizeof st->name, "%s", what);
+    st->flops = flops;
+    st->seconds = 0;
+    self->flops += flops;
+    return self->nstages++;
+}
+
+/* Grids, band heights, stages with their flops, and buffer sizes for input side S. */
 static void plan(mobilenet_t *self)
 {
     int s = self->size;
     self->stem_h = out_side(s, 2);
     self->stem_w = out_side(s, 2);
-    self->flops = 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT;
+    self->flops = 0;
+    self->nstages = 0;
+    add_stage(self, 0, "stem", 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT);
     self->act_floats = (size_t) self->stem_h * self->stem_w * STEM_OUT;
     self->ring_floats = self->dw_floats = 0;
     self->row_floats = (size_t) s * 3; /* the zero row stands for the stem's padding too */
@@ -258,12 +286,15 @@ static void plan(mobilenet_t *self)
             self->row_floats = in_row;
         if ((size_t) b->ho * b->wo * b->cout > self->act_floats)
             self->act_floats = (size_t) b->ho * b->wo * b->cout;
-        self->flops += 2.0 * b->ho * b->wo * b->hidden * (9 + b->cout) +
-                       (has_ring ? 2.0 * h * w * b->cin * b->hidden : 0);
+        b->stage = self->nstages;
+        if (has_ring)
+            add_stage(self, i + 1, "expand", 2.0 * h * w * b->cin * b->hidden);
+        add_stage(self, i + 1, "depthwise", 2.0 * b->ho * b->wo * b->hidden * 9);
+        add_stage(self, i + 1, "project", 2.0 * b->ho * b->wo * b->hidden * b->cout);
         h = b->ho, w = b->wo, c = b->cout;
     }
     self->head_h = h, self->head_w = w;
-    self->flops += 2.0 * h * w * HEAD_IN * MOBILENET_FEATURES;
+    add_stage(self, 0, "head", 2.0 * h * w * HEAD_IN * MOBILENET_FEATURES);
 }
 
 /* 64-byte aligned, zeroed. */
@@ -334,6 +365,9 @@ mobilenet_t *mobilenet_share(const mobilenet_t *model, char *err, size_t errlen)
     }
     *self = *model; /* plan and weight pointers; the buffers are replaced below */
     self->shares_weights = 1;
+    self->timing = false;
+    for (int i = 0; i < self->nstages; i++)
+        self->stage[i].seconds = 0;
     return alloc_buffers(self, err, errlen);
 }
 
@@ -383,6 +417,31 @@ double mobilenet_flops(const mobilenet_t *self)
     return self->flops;
 }
 
+void mobilenet_time_stages(mobilenet_t *self)
+{
+    self->timing = true;
+    for (int i = 0; i < self->nstages; i++)
+        self->stage[i].seconds = 0;
+}
+
+const mobilenet_stage_t *mobilenet_stages(const mobilenet_t *self, int *n)
+{
+    *n = self->nstages;
+    return self->stage;
+}
+
+/* A stage's start time, when stages are timed (else 0, and no clock is read). */
+static double stage_start(const mobilenet_t *self)
+{
+    return self->timing ? clock_seconds() : 0;
+}
+
+static void stage_stop(mobilenet_t *self, int stage, double start)
+{
+    if (self->timing)
+        self->stage[stage].seconds += clock_seconds() - start;
+}
+
 static void run_stem(mobilenet_t *self, float *out)
 {
     size_t in_row = (size_t) self->size * 3, out_row = (size_t) self->stem_w * STEM_OUT;
@@ -423,15 +482,19 @@ static const float *dw_input_row(const mobilenet_t *self, const block_t *b, cons
 static void run_block(mobilenet_t *self, const block_t *b, const float *in, float *out)
 {
     int residual = b->stride == 1 && b->cin == b->cout;
+    int dw_stage = b->stage + (b->expand != NULL);
     int expanded = 0; /* expanded rows [0, expanded) have been computed */
     size_t dw_row = (size_t) b->wo * b->hidden, out_row = (size_t) b->wo * b->cout;
     for (int o0 = 0; o0 < b->ho; o0 += b->band) {
         int o1 = imin(o0 + b->band, b->ho);
         if (b->expand) {
             int need = imin((o1 - 1) * b->stride + 2, b->h);
+            double start = stage_start(self);
             expand_rows(self, b, in, expanded, need);
+            stage_stop(self, b->stage, start);
             expanded = need;
         }
+        double start = stage_start(self);
         for (int y = o0; y < o1; y += KERNELS_DW_ROWS) { /* the last call maybe fewer */
             int n = imin(KERNELS_DW_ROWS, o1 - y);
             const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
@@ -443,18 +506,25 @@ static void run_block(mobilenet_t *self, const block_t *b, const float *in, floa
             kernels_dw3x3_rows(self->kern, rows, n, b->w, b->hidden, b->stride, b->dw_weight,
                                b->dw_bias, outs);
         }
+        stage_stop(self, dw_stage, start);
+        start = stage_start(self);
         kernels_conv1x1(self->dw_out, (o1 - o0) * b->wo, b->project, 0,
                         residual ? in + o0 * out_row : NULL, out + o0 * out_row);
+        stage_stop(self, dw_stage + 1, start);
     }
 }
 
 void mobilenet_run(mobilenet_t *self, float *features)
 {
+    double start = stage_start(self);
     run_stem(self, self->act[0]);
+    stage_stop(self, 0, start);
     int cur = 0;
     for (int i = 0; i < NBLOCKS; i++, cur ^= 1)
         run_block(self, &self->block[i], self->act[cur], self->act[cur ^ 1]);
     int m = self->head_h * self->head_w;
+    start = stage_start(self);
     kernels_conv1x1(self->act[cur], m, self->head, 1, NULL, self->head_out);
     kernels_avgpool(self->kern, self->head_out, m, MOBILENET_FEATURES, features);
+    stage_stop(self, self->nstages - 1, start);
 }

@@ -37,4 +37,22 @@ isa_t mobilenet_isa(const mobilenet_t *self);
 /* Floating-point operations of one run (2 per multiply-add, convolutions only). */
 double mobilenet_flops(const mobilenet_t *self);
 
+/* Stage timing, for benchmarks that ask where a run's time goes. A stage is one kernel call
+ * site: the stem, each block's expand (blocks 2 to 17), depthwise and project
+ * convolutions, and the head with the average pool; their flops add up to
+ * mobilenet_flops. */
+#define MOBILENET_MAX_STAGES 52
+typedef struct {
+    char name[16];  /* "stem", "2.expand", "2.depthwise", "2.project", ..., "head" */
+    double flops;   /* of one run */
+    double seconds; /* summed over the runs since mobilenet_time_stages */
+} mobilenet_stage_t;
+
+/* From now on, every mobilenet_run adds each stage's time to its entry, which starts at 0:
+ * a clock read around each kernel call (a few dozen per run). Until this is called, and in
+ * a network made by mobilenet_share, runs read no clock. */
+void mobilenet_time_stages(mobilenet_t *self);
+/* The stage table, in the order the stages run; *n gets its length. Owned by self. */
+const mobilenet_stage_t *mobilenet_stages(const mobilenet_t *self, int *n);
+
 #endif

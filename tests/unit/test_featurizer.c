@@ -4,11 +4,16 @@
  * problem; bad JPEGs (empty, garbage, truncated) make featurizer_run fail with a reason,
  * and a valid image featurized afterwards gives bit-identical features (no state left
  * behind by the failures). A featurizer sharing another's weights, run on its own thread at
- * the same time as the other, gives both the very features one featurizer alone gives. */
+ * the same time as the other, gives both the very features one featurizer alone gives.
+ * The network's stage timing (for bench_featurizer --stages) names every stage, counts the
+ * network's flops once, times every stage once started, and changes no feature. */
 #include "common/file.h"
 #include "featurizer/featurizer.h"
 #include "tests/test.h"
 
+#include "common/clock.h"
+
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -214,6 +219,67 @@ static void test_shared_weights_on_threads(void)
     CHECK(same, "features on two threads sharing weights differ from one featurizer's");
 }
 
+static void test_stage_timing(void)
+{
+    char err[512];
+    mobilenet_t *net = mobilenet_new(weights_path(), 100, isa_best(), err, sizeof err);
+    CHECK(net, "mobilenet_new: %s", err);
+    if (!net)
+        return;
+    int n;
+    const mobilenet_stage_t *st = mobilenet_stages(net, &n);
+    CHECK(n == MOBILENET_MAX_STAGES, "%d stages", n);
+    CHECK(!strcmp(st[0].name, "stem") && !strcmp(st[1].name, "1.depthwise") &&
+              !strcmp(st[2].name, "1.project") && !strcmp(st[3].name, "2.expand") &&
+              !strcmp(st[n - 2].name, "17.project") && !strcmp(st[n - 1].name, "head"),
+          "stage names %s %s %s %s .. %s %s", st[0].name, st[1].name, st[2].name, st[3].name,
+          st[n - 2].name, st[n - 1].name);
+    double flops = 0;
+    int positive = 1;
+    for (int i = 0; i < n; i++)
+        flops += st[i].flops, positive &= st[i].flops > 0;
+    CHECK(positive && fabs(flops - mobilenet_flops(net)) <= 1e-9 * flops,
+          "stage flops sum to %.0f, the network's are %.0f", flops, mobilenet_flops(net));
+
+    float *input = mobilenet_input(net), untimed[MOBILENET_FEATURES], timed[MOBILENET_FEATURES];
+    for (int i = 0; i < 100 * 100 * 3; i++)
+        input[i] = (float) (i % 97) / 24.25f - 2.0f;
+    mobilenet_run(net, untimed);
+    int zero = 1;
+    for (int i = 0; i < n; i++)
+        zero &= st[i].seconds == 0;
+    CHECK(zero, "stages timed before mobilenet_time_stages");
+
+    mobilenet_time_stages(net);
+    double start = clock_seconds();
+    mobilenet_run(net, timed);
+    mobilenet_run(net, timed);
+    double wall = clock_seconds() - start, sum = 0;
+    int timed_all = 1;
+    for (int i = 0; i < n; i++) {
+        sum += st[i].seconds;
+        if (st[i].seconds <= 0)
+            timed_all = 0, fprintf(stderr, "stage %s: %g s\n", st[i].name, st[i].seconds);
+    }
+    CHECK(timed_all, "a stage was not timed");
+    CHECK(sum <= wall && sum >= 0.5 * wall, "stages sum to %g s of the runs' %g s", sum, wall);
+    CHECK(!memcmp(untimed, timed, sizeof timed), "timing changed the features");
+
+    mobilenet_t *shared = mobilenet_share(net, err, sizeof err);
+    CHECK(shared, "mobilenet_share: %s", err);
+    if (shared) {
+        const mobilenet_stage_t *sst = mobilenet_stages(shared, &n);
+        memcpy(mobilenet_input(shared), input, 100 * 100 * 3 * sizeof(float));
+        mobilenet_run(shared, timed);
+        zero = 1;
+        for (int i = 0; i < n; i++)
+            zero &= sst[i].seconds == 0;
+        CHECK(zero, "a shared network times its stages without being asked");
+        mobilenet_destroy(&shared);
+    }
+    mobilenet_destroy(&net);
+}
+
 int main(void)
 {
     if (test_tmpdir_make(tmpdir, sizeof tmpdir, "featurizer") != 0)
@@ -224,6 +290,7 @@ int main(void)
     RUN(test_bad_size);
     RUN(test_bad_jpegs_leave_no_trace);
     RUN(test_shared_weights_on_threads);
+    RUN(test_stage_timing);
     if (test_tmpdir_remove(tmpdir) != 0)
         return 1;
     TEST_DONE();
