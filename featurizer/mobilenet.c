@@ -232,7 +232,7 @@ static size_t band_bytes(void)
 }
 
 /* Appends a stage of `flops` to the table and to the network's total. */
-static int add_stage(mobilenet_t *self, int block, const char *what, double flops)
+static void add_stage(mobilenet_t *self, int block, const char *what, double flops)
 {
     mobilenet_stage_t *st = &self->stage[self->nstages];
     if (block)
@@ -242,7 +242,7 @@ static int add_stage(mobilenet_t *self, int block, const char *what, double flop
     st->flops = flops;
     st->seconds = 0;
     self->flops += flops;
-    return self->nstages++;
+    self->nstages++;
 }
 
 /* Grids, band heights, stages with their flops, and buffer sizes for input side S. */
