@@ -82,6 +82,7 @@ struct pca_t {
     double *model_mean;  /* dim */
     double *model_scale; /* dim, or NULL without standardisation */
     double *axes;        /* k x dim */
+    float *axes_f;       /* the same in float, what projections multiply (sgemm) */
     double *eigenvalues; /* k */
     double *ratios;      /* k */
     double total_variance;
@@ -116,6 +117,7 @@ static void free_model(pca_t *self)
     free(self->model_mean);
     free(self->model_scale);
     free(self->axes);
+    free(self->axes_f);
     free(self->eigenvalues);
     free(self->ratios);
 }
@@ -254,6 +256,7 @@ int pca_refresh(pca_t *self)
     double *mean = malloc(d * sizeof *mean);
     double *scale = self->options.standardize ? malloc(d * sizeof *scale) : NULL;
     double *axes = NULL, *values = NULL, *ratios = NULL, *z = NULL;
+    float *axes_f = NULL;
     lapack_int *isuppz = NULL;
     if (!c || !work || !mean || (self->options.standardize && !scale))
         goto done;
@@ -290,11 +293,12 @@ int pca_refresh(pca_t *self)
     k = choose_k(&self->options, all, dim, total);
 
     axes = malloc((size_t) k * d * sizeof *axes);
+    axes_f = malloc((size_t) k * d * sizeof *axes_f);
     z = malloc((size_t) k * d * sizeof *z);
     values = malloc((size_t) k * sizeof *values);
     ratios = malloc((size_t) k * sizeof *ratios);
     isuppz = malloc(2 * (size_t) k * sizeof *isuppz);
-    if (!axes || !z || !values || !ratios || !isuppz)
+    if (!axes || !axes_f || !z || !values || !ratios || !isuppz)
         goto done;
     memcpy(diag2, diag, d * sizeof *diag2);
     memcpy(off2, off, d * sizeof *off2);
@@ -312,17 +316,21 @@ int pca_refresh(pca_t *self)
         ratios[i] = total > 0 ? all[i] / total : 0;
     }
     fix_signs(axes, k, dim);
+    for (size_t i = 0; i < (size_t) k * d; i++)
+        axes_f[i] = (float) axes[i];
 
     free_model(self);
     self->model_mean = mean;
     self->model_scale = scale;
     self->axes = axes;
+    self->axes_f = axes_f;
     self->eigenvalues = values;
     self->ratios = ratios;
     self->total_variance = total;
     self->k = k;
     self->version++;
     mean = scale = axes = values = ratios = NULL;
+    axes_f = NULL;
     ok = 1;
 done:
     free(c);
@@ -330,6 +338,7 @@ done:
     free(mean);
     free(scale);
     free(axes);
+    free(axes_f);
     free(values);
     free(ratios);
     free(z);
@@ -378,15 +387,19 @@ double pca_total_variance(const pca_t *self)
     return self->total_variance;
 }
 
-/* rows (n x dim floats) -> centred, scaled doubles in y. */
-static void centre_rows(const pca_t *self, const float *rows, size_t n, double *y)
+/* rows (n x dim floats) -> y, centred (and scaled) in double, where a large mean cannot
+ * cancel the digits that matter, then rounded to the float the sgemm multiplies. */
+static void centre_rows(const pca_t *self, const float *rows, size_t n, float *y)
 {
     size_t d = (size_t) self->dim;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) {
-            double v = rows[i * d + j] - self->model_mean[j];
-            y[i * d + j] = self->model_scale ? v * self->model_scale[j] : v;
-        }
+    const double *mean = self->model_mean, *scale = self->model_scale;
+    for (size_t i = 0; i < n; i++, rows += d, y += d)
+        if (scale)
+            for (size_t j = 0; j < d; j++)
+                y[j] = (float) ((rows[j] - mean[j]) * scale[j]);
+        else
+            for (size_t j = 0; j < d; j++)
+                y[j] = (float) (rows[j] - mean[j]);
 }
 
 int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
@@ -395,24 +408,21 @@ int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
         return -1;
     size_t d = (size_t) self->dim, k = (size_t) self->k;
     size_t chunk = n < PCA_BLOCK ? n : PCA_BLOCK;
-    double *y = malloc(chunk * d * sizeof *y);
-    double *p = malloc(chunk * k * sizeof *p);
-    int rc = y && p ? 0 : -1;
-    for (size_t at = 0; rc == 0 && at < n; at += chunk) {
+    float *y = malloc(chunk * d * sizeof *y);
+    if (!y)
+        return -1;
+    for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
         centre_rows(self, rows + at * d, m, y);
         if (m == 1)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0, self->axes, self->dim,
-                        y, 1, 0.0, p, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0f, self->axes_f,
+                        self->dim, y, 1, 0.0f, out + at * k, 1);
         else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, self->k, self->dim, 1.0,
-                        y, self->dim, self->axes, self->dim, 0.0, p, self->k);
-        for (size_t i = 0; i < m * k; i++)
-            out[at * k + i] = (float) p[i];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, self->k, self->dim, 1.0f,
+                        y, self->dim, self->axes_f, self->dim, 0.0f, out + at * k, self->k);
     }
     free(y);
-    free(p);
-    return rc;
+    return 0;
 }
 
 void pca_project(const pca_t *self, const float *x, float *out)

@@ -292,11 +292,12 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
         pn = sqrt(pn);
         /* Rotation-invariant: the length of the projection, over all k axes. */
         norm_err = fmax(norm_err, fabs(pn - qn) / qn);
-        /* Per axis on separated axes: float output, so 1e-6 of the value, with a floor of
-         * 1e-9 of the projection's length for values near zero. */
+        /* Per axis on separated axes, relative to the projection's length: the projection
+         * is computed in float (sgemm), whose rounding is relative to the whole vector, so
+         * a coordinate near zero is off by about 1e-8 of the length, not of itself. */
         for (int i = 0; i < k; i++)
             if (sep[i])
-                proj_err = fmax(proj_err, fabs(p[i] - q[i]) / (fabs(q[i]) + 1e-3 * qn));
+                proj_err = fmax(proj_err, fabs(p[i] - q[i]) / qn);
     }
     free(sep);
     free(p);
@@ -306,8 +307,10 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
            "max 1-cos of %d separated axes %.2g, projections: rel err %.2g, length %.2g\n",
            label, k, k < nratios ? k : nratios, ratio_err, sin_max, nsep, axis_err, proj_err,
            norm_err);
-    CHECK(proj_err <= 1e-6, "%s: projection rel err %.3g", label, proj_err);
-    CHECK(norm_err <= 1e-6, "%s: projection length rel err %.3g", label, norm_err);
+    /* Centred in double then multiplied in float: about 1e-7 here; centring in float loses
+     * digits to cancellation on the synthetic data's large mean (3e-7). */
+    CHECK(proj_err <= 2.5e-7, "%s: projection rel err %.3g", label, proj_err);
+    CHECK(norm_err <= 2.5e-7, "%s: projection length rel err %.3g", label, norm_err);
 }
 
 /* ---- tests ---- */
