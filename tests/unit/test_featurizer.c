@@ -219,6 +219,15 @@ static void test_shared_weights_on_threads(void)
     CHECK(same, "features on two threads sharing weights differ from one featurizer's");
 }
 
+/* Whether none of the n stages has any time on its clock. */
+static bool no_stage_timed(const mobilenet_stage_t *st, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (st[i].seconds != 0)
+            return false;
+    return true;
+}
+
 static void test_stage_timing(void)
 {
     char err[512];
@@ -245,10 +254,7 @@ static void test_stage_timing(void)
     for (int i = 0; i < 100 * 100 * 3; i++)
         input[i] = (float) (i % 97) / 24.25f - 2.0f;
     mobilenet_run(net, untimed);
-    int zero = 1;
-    for (int i = 0; i < n; i++)
-        zero &= st[i].seconds == 0;
-    CHECK(zero, "stages timed before mobilenet_time_stages");
+    CHECK(no_stage_timed(st, n), "stages timed before mobilenet_time_stages");
 
     mobilenet_time_stages(net);
     double start = clock_seconds();
@@ -271,10 +277,7 @@ static void test_stage_timing(void)
         const mobilenet_stage_t *sst = mobilenet_stages(shared, &n);
         memcpy(mobilenet_input(shared), input, 100 * 100 * 3 * sizeof(float));
         mobilenet_run(shared, timed);
-        zero = 1;
-        for (int i = 0; i < n; i++)
-            zero &= sst[i].seconds == 0;
-        CHECK(zero, "a shared network times its stages without being asked");
+        CHECK(no_stage_timed(sst, n), "a shared network times its stages without being asked");
         mobilenet_destroy(&shared);
     }
     mobilenet_destroy(&net);
