@@ -16,6 +16,7 @@
 #include "common/isa.h"
 #include "common/options.h"
 #include "featurizer/featurizer.h"
+#include "featurizer/peak.h"
 #include "pca/pca.h"
 
 #include <cblas.h>
@@ -127,12 +128,15 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
     return n / best;
 }
 
-static void print_add_rate(isa_t isa, int batch, double rate, double cpu_rate)
+/* peak: the set's multiply-add peak in doubles, measured in this run (half its float peak:
+ * the same instructions on half as many lanes), so that a reader can tell a slow kernel
+ * from a slow moment of a shared host. */
+static void print_add_rate(isa_t isa, int batch, double rate, double cpu_rate, double peak)
 {
+    double gflops = cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) * (257.0 / 256) / 1e9;
     printf("pca_add %-8s batches of %4d: %6.0f vectors/s, %6.0f per CPU second (rank-k "
-           "update %.1f GFlop per CPU second)\n",
-           isa_name(isa), batch, rate, cpu_rate,
-           cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) * (257.0 / 256) / 1e9);
+           "update %.1f GFlop per CPU second, %.0f%% of the double FMA peak %.1f)\n",
+           isa_name(isa), batch, rate, cpu_rate, gflops, 100 * gflops / peak, peak);
 }
 
 static double refresh_seconds(pca_t *p, int repeat)
@@ -297,11 +301,12 @@ int main(int argc, char **argv)
     double rates[ISA_COUNT], cpu_rates[ISA_COUNT], cpu_rate;
     static const int batches[] = {1, 64, 1024};
     for (int i = 0; i < nisas; i++) {
+        double peak = peak_gflops(isas[i], 0.5) / 2;
         rates[i] = add_rate(isas[i], x, n, 256, &cpu_rates[i]);
-        print_add_rate(isas[i], 256, rates[i], cpu_rates[i]);
+        print_add_rate(isas[i], 256, rates[i], cpu_rates[i], peak);
         for (int b = 0; i == 0 && b < 3; b++) {
             double rate = add_rate(isas[i], x, n, batches[b], &cpu_rate);
-            print_add_rate(isas[i], batches[b], rate, cpu_rate);
+            print_add_rate(isas[i], batches[b], rate, cpu_rate, peak);
         }
     }
     double project_cpu,
