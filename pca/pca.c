@@ -73,8 +73,9 @@ struct pca_t {
     double *m2;     /* dim x dim, upper triangle valid */
     float *pending; /* PCA_BLOCK x dim rows not merged yet */
     int npending;
-    double *centred; /* (PCA_BLOCK + 1) x dim scratch for the merge */
-    double *packed;  /* centred, repacked by syrk_upper_add */
+    double *block_mean; /* dim, the merge's scratch: the block's mean */
+    double *correction; /* dim, and sqrt(n b / n') delta */
+    double *packed;     /* the block centred, as syrk_centred_add packs it */
 
     /* The model of the last successful refresh. */
     uint64_t version;
@@ -105,9 +106,11 @@ pca_t *pca_new(const pca_options_t *options)
     self->mean = calloc(dim, sizeof *self->mean);
     self->m2 = calloc(dim * dim, sizeof *self->m2);
     self->pending = malloc(PCA_BLOCK * dim * sizeof *self->pending);
-    self->centred = malloc((PCA_BLOCK + 1) * dim * sizeof *self->centred);
+    self->block_mean = malloc(dim * sizeof *self->block_mean);
+    self->correction = malloc(dim * sizeof *self->correction);
     self->packed = malloc(syrk_pack_size(options->dim, PCA_BLOCK + 1) * sizeof *self->packed);
-    if (!self->mean || !self->m2 || !self->pending || !self->centred || !self->packed)
+    if (!self->mean || !self->m2 || !self->pending || !self->block_mean || !self->correction ||
+        !self->packed)
         pca_destroy(&self);
     return self;
 }
@@ -130,7 +133,8 @@ void pca_destroy(pca_t **self_p)
     free(self->mean);
     free(self->m2);
     free(self->pending);
-    free(self->centred);
+    free(self->block_mean);
+    free(self->correction);
     free(self->packed);
     free_model(self);
     free(self);
@@ -156,28 +160,24 @@ pca_t *pca_snapshot(const pca_t *self, uint64_t version)
 static void merge_block(pca_t *self, const float *rows, int b)
 {
     size_t dim = (size_t) self->dim;
-    double *xc = self->centred;
-    double *delta = xc + (size_t) b * dim; /* the extra (b + 1)-th row */
+    double *mb = self->block_mean, *corr = self->correction;
     for (size_t j = 0; j < dim; j++)
-        delta[j] = 0;
+        mb[j] = 0;
     for (int i = 0; i < b; i++)
         for (size_t j = 0; j < dim; j++)
-            delta[j] += rows[(size_t) i * dim + j];
+            mb[j] += rows[(size_t) i * dim + j];
     for (size_t j = 0; j < dim; j++)
-        delta[j] /= b; /* the block mean, for now */
-    for (int i = 0; i < b; i++)
-        for (size_t j = 0; j < dim; j++)
-            xc[(size_t) i * dim + j] = rows[(size_t) i * dim + j] - delta[j];
+        mb[j] /= b;
 
     double n_a = (double) self->n, n_new = n_a + b;
     double w = sqrt(n_a * b / n_new);
     for (size_t j = 0; j < dim; j++) {
-        double d = delta[j] - self->mean[j];
+        double d = mb[j] - self->mean[j];
         self->mean[j] += d * (b / n_new);
-        delta[j] = w * d;
+        corr[j] = w * d;
     }
-    int nrows = self->n > 0 ? b + 1 : b;
-    syrk_upper_add(self->options.isa, self->dim, nrows, xc, self->m2, self->packed);
+    syrk_centred_add(self->options.isa, self->dim, b, rows, mb, self->n > 0 ? corr : NULL, self->m2,
+                     self->packed);
     self->n += b;
 }
 

@@ -3,17 +3,18 @@
 #include "pca/syrk.h"
 #include "pca/syrk_impl.h"
 
-void syrk_upper_add(isa_t isa, int n, int k, const double *a, double *c, double *pack)
+void syrk_centred_add(isa_t isa, int n, int b, const float *rows, const double *centre,
+                      const double *extra, double *c, double *pack)
 {
     switch (isa) {
 #if defined(__x86_64__)
-    case ISA_AVX512: syrk_upper_add_avx512(n, k, a, c, pack); return;
-    case ISA_AVX2: syrk_upper_add_avx2(n, k, a, c, pack); return;
+    case ISA_AVX512: syrk_centred_add_avx512(n, b, rows, centre, extra, c, pack); return;
+    case ISA_AVX2: syrk_centred_add_avx2(n, b, rows, centre, extra, c, pack); return;
 #elif defined(__aarch64__)
-    case ISA_NEON: syrk_upper_add_neon(n, k, a, c, pack); return;
+    case ISA_NEON: syrk_centred_add_neon(n, b, rows, centre, extra, c, pack); return;
 #endif
     default: /* ISA_PORTABLE, the only set built everywhere */
-        syrk_upper_add_portable(n, k, a, c, pack);
+        syrk_centred_add_portable(n, b, rows, centre, extra, c, pack);
         return;
     }
 }

@@ -1,7 +1,7 @@
 /* syrk_impl.h -- what syrk.c and the per-instruction-set objects of syrk_simd.c share (not
  * for callers of syrk.h).
  *
- * syrk_simd.c, compiled once per instruction set, defines one syrk_upper_add_<isa> each;
+ * syrk_simd.c, compiled once per instruction set, defines one syrk_centred_add_<isa> each;
  * syrk.c hands the caller's choice to the right one. */
 #ifndef FS_SYRK_IMPL_H
 #define FS_SYRK_IMPL_H
@@ -10,12 +10,16 @@
  * allows for the widest. */
 #define SYRK_PANEL_MAX 8
 
-void syrk_upper_add_portable(int n, int k, const double *a, double *c, double *pack);
+void syrk_centred_add_portable(int n, int b, const float *rows, const double *centre,
+                               const double *extra, double *c, double *pack);
 #if defined(__x86_64__)
-void syrk_upper_add_avx2(int n, int k, const double *a, double *c, double *pack);
-void syrk_upper_add_avx512(int n, int k, const double *a, double *c, double *pack);
+void syrk_centred_add_avx2(int n, int b, const float *rows, const double *centre,
+                           const double *extra, double *c, double *pack);
+void syrk_centred_add_avx512(int n, int b, const float *rows, const double *centre,
+                             const double *extra, double *c, double *pack);
 #elif defined(__aarch64__)
-void syrk_upper_add_neon(int n, int k, const double *a, double *c, double *pack);
+void syrk_centred_add_neon(int n, int b, const float *rows, const double *centre,
+                           const double *extra, double *c, double *pack);
 #endif
 
 #endif

@@ -1,10 +1,12 @@
 /* syrk_simd.c -- the rank-k update C += A^T A on the upper triangle, written once, compiled
  * once per instruction set (the Makefile builds it with -DSIMD_ISA_<name>; see
- * common/simd.h). Each object defines syrk_upper_add_<isa>, which syrk.c hands out.
+ * common/simd.h). Each object defines syrk_centred_add_<isa>, which syrk.c hands out.
  *
  * Design:
- * - A (k x n, row-major) is packed into panels of P columns: panel p holds A[kk][pP..pP+P-1]
- *   for every kk, contiguous, the last one zero-padded. Every input of a tile then streams
+ * - A (k x n: the b rows centred, and the extra row) is packed into panels of P columns:
+ *   panel p holds A[kk][pP..pP+P-1] for every kk, contiguous, the last one zero-padded. The
+ *   rows are centred as they are packed, so that A is never written out whole (2.6 MB at
+ *   the PCA's shape) only to be read again. Every input of a tile then streams
  *   from a few contiguous blocks whatever n is, and a partial panel needs no special loads.
  * - A tile is the P rows of C of one row panel by NP column panels (NP * P columns). Its
  *   P * NP * P/WD accumulators stay in registers over the whole k, fed per kk by NP * P/WD
@@ -52,18 +54,24 @@
 
 _Static_assert(P <= SYRK_PANEL_MAX, "syrk_pack_size must allow for this panel width");
 
-static void pack_panels(int n, int k, const double *a, double *pack)
+/* The rows centred (in double: (double) x - centre, exactly as the caller would) and the
+ * extra row, packed as the k = b (+ 1) rows of A. */
+static void pack_panels(int n, int b, const float *rows, const double *centre, const double *extra,
+                        double *pack)
 {
+    int k = b + (extra != NULL);
     for (int p0 = 0; p0 < n; p0 += P) {
         int w = n - p0 < P ? n - p0 : P;
         double *dst = pack + (size_t) p0 * k;
-        for (int kk = 0; kk < k; kk++, dst += P) {
-            const double *src = a + (size_t) kk * n + p0;
+        for (int kk = 0; kk < b; kk++, dst += P) {
+            const float *src = rows + (size_t) kk * n + p0;
             for (int j = 0; j < w; j++)
-                dst[j] = src[j];
+                dst[j] = src[j] - centre[p0 + j];
             for (int j = w; j < P; j++)
                 dst[j] = 0;
         }
+        for (int j = 0; extra && j < P; j++)
+            dst[j] = j < w ? extra[p0 + j] : 0;
     }
 }
 
@@ -137,11 +145,13 @@ static void row_tiles(int n, int k, const double *pack, int rp, int cp, int end,
 #endif
 }
 
-void SIMD_FN(syrk_upper_add)(int n, int k, const double *a, double *c, double *pack)
+void SIMD_FN(syrk_centred_add)(int n, int b, const float *rows, const double *centre,
+                               const double *extra, double *c, double *pack)
 {
+    int k = b + (extra != NULL);
     if (n <= 0 || k <= 0)
         return;
-    pack_panels(n, k, a, pack);
+    pack_panels(n, b, rows, centre, extra, pack);
     int panels = (n + P - 1) / P;
     int block = (int) (BLOCK_BYTES / ((size_t) k * P * sizeof(double))) / NP_MAX * NP_MAX;
     if (block < NP_MAX)

@@ -1,13 +1,15 @@
-/* test_syrk.c -- each instruction set's rank-k update equals the plain sum that defines it
- * on the upper triangle and leaves the rest of C alone, at the PCA's shape and at small and
- * odd ones (partial panels, narrow tiles, several column blocks). It runs once per set built
- * for this architecture; the sets this CPU lacks are skipped, and say so. The reference is a
- * loop here rather than OpenBLAS's dsyrk so that the test needs no BLAS: the ARM64 cross
- * build, which has none, runs it for NEON under qemu-user too. */
+/* test_syrk.c -- each instruction set's rank-k update (rows centred as they are packed, and
+ * an optional extra row) equals the plain sum that defines it on the upper triangle and
+ * leaves the rest of C alone, at the PCA's shape and at small and odd ones (partial panels,
+ * narrow tiles, several column blocks). It runs once per set built for this architecture;
+ * the sets this CPU lacks are skipped, and say so. The reference is a loop here rather than
+ * OpenBLAS's dsyrk so that the test needs no BLAS: the ARM64 cross build, which has none,
+ * runs it for NEON under qemu-user too. */
 #include "pca/syrk.h"
 #include "tests/test.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 static double rand_unit(void)
@@ -27,21 +29,31 @@ static void reference_syrk(int n, int k, const double *a, double *c)
     }
 }
 
-/* Runs test_isa's kernel and the reference on the same random input (C starts non-zero) and
- * returns the worst difference on the upper triangle, relative to the element or, where
- * the sum cancels, to the sum of its terms' magnitudes. *stray counts elements below the
- * diagonal blocks (8 x 8 at most) that the kernel changed. */
-static double worst_difference(int n, int k, long *stray)
+/* Runs test_isa's kernel and the reference on the same random input (C starts non-zero):
+ * k - 1 float rows centred on a random centre and one extra row, or k rows and none when
+ * `extra` is false. Returns the worst difference on the upper triangle, relative to the
+ * element or, where the sum cancels, to the sum of its terms' magnitudes. *stray counts
+ * elements below the diagonal blocks (8 x 8 at most) that the kernel changed. */
+static double worst_difference(int n, int k, bool extra, long *stray)
 {
-    double *a = malloc(sizeof(double) * (size_t) n * k);
+    int b = extra ? k - 1 : k;
+    float *rows = malloc(sizeof(float) * (size_t) n * k);
+    double *centre = malloc(sizeof(double) * (size_t) n);
+    double *a = malloc(sizeof(double) * (size_t) n * k); /* the rows of A, as syrk.h says */
     double *c1 = malloc(sizeof(double) * (size_t) n * n);
     double *c2 = malloc(sizeof(double) * (size_t) n * n);
     double *pack = malloc(sizeof(double) * syrk_pack_size(n, k));
-    for (size_t i = 0; i < (size_t) n * k; i++)
+    for (int j = 0; j < n; j++)
+        centre[j] = rand_unit() * 10;
+    for (size_t i = 0; i < (size_t) n * b; i++) {
+        rows[i] = (float) (rand_unit() * 100);
+        a[i] = rows[i] - centre[i % (size_t) n];
+    }
+    for (size_t i = (size_t) n * b; i < (size_t) n * k; i++)
         a[i] = rand_unit() * 100;
     for (size_t i = 0; i < (size_t) n * n; i++)
         c1[i] = c2[i] = rand_unit();
-    syrk_upper_add(test_isa, n, k, a, c1, pack);
+    syrk_centred_add(test_isa, n, b, rows, centre, extra ? a + (size_t) n * b : NULL, c1, pack);
     reference_syrk(n, k, a, c2);
     double worst = 0;
     *stray = 0;
@@ -59,6 +71,8 @@ static double worst_difference(int n, int k, long *stray)
                 worst = d;
         }
     }
+    free(rows);
+    free(centre);
     free(a);
     free(c1);
     free(c2);
@@ -69,7 +83,7 @@ static double worst_difference(int n, int k, long *stray)
 static void matches_reference_at_pca_shape(void)
 {
     long stray;
-    double d = worst_difference(1280, 257, &stray);
+    double d = worst_difference(1280, 257, true, &stray);
     fprintf(stderr, "%s n=1280 k=257: worst relative difference %.3g\n", isa_name(test_isa), d);
     CHECK(d < 1e-13, "worst relative difference %.3g", d);
     CHECK(stray == 0, "%ld elements below the diagonal blocks changed", stray);
@@ -82,9 +96,10 @@ static void matches_reference_at_small_shapes(void)
                                     {37, 11},  {70, 257}, {300, 300}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         long stray;
-        double d = worst_difference(shapes[s][0], shapes[s][1], &stray);
-        CHECK(d < 1e-13, "n=%d k=%d: worst relative difference %.3g", shapes[s][0], shapes[s][1],
-              d);
+        bool extra = s % 2 == 0 && shapes[s][1] > 1; /* with and without the extra row */
+        double d = worst_difference(shapes[s][0], shapes[s][1], extra, &stray);
+        CHECK(d < 1e-13, "n=%d k=%d%s: worst relative difference %.3g", shapes[s][0], shapes[s][1],
+              extra ? " (extra row)" : "", d);
         CHECK(stray == 0, "n=%d k=%d: %ld elements below the diagonal blocks changed", shapes[s][0],
               shapes[s][1], stray);
     }
