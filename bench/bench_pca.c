@@ -5,8 +5,9 @@
  *
  * First, for each instruction set this CPU runs (only the one FRUITSTREAM_ISA names, when it
  * is set): pca_add throughput in batches of 256 (and of 1, 64, 1024 on the first set) with
- * the GFlop/s of its rank-k update. Then, for OpenBLAS with 1 and then 2 threads (or only T):
- * pca_refresh time for k = 128 and for 95% of the variance, projection cost, checkpoint
+ * the GFlop/s of its rank-k update, and their share of the set's double-precision FMA peak
+ * (featurizer/peak.h, halved), measured first. Then, for OpenBLAS with 1 and then 2 threads
+ * (or only T): pca_refresh time for k = 128 and for 95% of the variance, projection cost, checkpoint
  * write/read time, and the overall rate of "add everything, refresh every R vectors" on the
  * first set. Last, per set, the sink's own PCA work per vector -- merge plus batched
  * projection on the 95% model, one thread as the sink runs it -- against the target of
