@@ -7,11 +7,11 @@
  * is set): pca_add throughput in batches of 256 (and of 1, 64, 1024 on the first set) with
  * the GFlop/s of its rank-k update, and their share of the set's double-precision FMA peak
  * (featurizer/peak.h, halved), measured first. Then, for OpenBLAS with 1 and then 2 threads
- * (or only T): pca_refresh time for k = 128 and for 95% of the variance, projection cost, checkpoint
- * write/read time, and the overall rate of "add everything, refresh every R vectors" on the
- * first set. Last, per set, the sink's own PCA work per vector -- merge plus batched
- * projection on the 95% model, one thread as the sink runs it -- against the target of
- * 20,000 vectors/s. The data has the spectrum of the real features
+ * (or only T): pca_refresh time for k = 128 and for 95% of the variance, projection cost,
+ * checkpoint write/read time, and the overall rate of "add everything, refresh every R
+ * vectors" on the first set. Last, per set, the sink's own PCA work per vector -- merge
+ * plus batched projection on the 95% model, one thread as the sink runs it -- against the
+ * target of 20,000 vectors/s. The data has the spectrum of the real features
  * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
  * on the coordinate axes: speed does not depend on the axes' orientation. */
 #include "common/isa.h"
