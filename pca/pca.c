@@ -50,9 +50,9 @@
  * Pending rows are stored as they came, so restoring and continuing reproduces the
  * uninterrupted computation bit for bit. */
 #include "pca/pca.h"
-#include "pca/project.h"
 #include "pca/syrk.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdarg.h>
@@ -387,12 +387,42 @@ double pca_total_variance(const pca_t *self)
     return self->total_variance;
 }
 
+/* rows (n x dim floats) -> y, centred (and scaled) in double, where a large mean cannot
+ * cancel the digits that matter, then rounded to the float the sgemm multiplies. */
+static void centre_rows(const pca_t *self, const float *rows, size_t n, float *y)
+{
+    size_t d = (size_t) self->dim;
+    const double *mean = self->model_mean, *scale = self->model_scale;
+    for (size_t i = 0; i < n; i++, rows += d, y += d)
+        if (scale)
+            for (size_t j = 0; j < d; j++)
+                y[j] = (float) ((rows[j] - mean[j]) * scale[j]);
+        else
+            for (size_t j = 0; j < d; j++)
+                y[j] = (float) (rows[j] - mean[j]);
+}
+
 int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
 {
     if (self->k == 0)
         return -1;
-    return project_rows(self->dim, self->k, self->model_mean, self->model_scale, self->axes_f, rows,
-                        n, out);
+    size_t d = (size_t) self->dim, k = (size_t) self->k;
+    size_t chunk = n < PCA_BLOCK ? n : PCA_BLOCK;
+    float *y = malloc(chunk * d * sizeof *y);
+    if (!y)
+        return -1;
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t m = n - at < chunk ? n - at : chunk;
+        centre_rows(self, rows + at * d, m, y);
+        if (m == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0f, self->axes_f,
+                        self->dim, y, 1, 0.0f, out + at * k, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, self->k, self->dim, 1.0f,
+                        y, self->dim, self->axes_f, self->dim, 0.0f, out + at * k, self->k);
+    }
+    free(y);
+    return 0;
 }
 
 void pca_project(const pca_t *self, const float *x, float *out)

@@ -52,9 +52,10 @@ const double *pca_eigenvalues(const pca_t *self); /* k, descending, denominator 
 const double *pca_variance_ratios(const pca_t *self); /* k: eigenvalue / total variance */
 double pca_total_variance(const pca_t *self);
 
-/* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale),
- * as project.h computes it (centred in double, multiplied in float by a float copy of the
- * axes made at refresh: within about 1e-7 of the projection's length). */
+/* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale).
+ * Centred in double, then multiplied in float (sgemm, twice the rate of dgemm, on a float copy
+ * of the axes made at refresh): every coordinate is within about 1e-7 of the projection's
+ * length of the exact value, the precision of the float it is stored as. */
 void pca_project(const pca_t *self, const float *x, float *out);
 /* The same for n row-major vectors at once (one BLAS-3 call per 256 rows, much cheaper per
  * vector than pca_project): out is n x k. Returns 0, or -1 (out untouched) when there is no

@@ -1,9 +1,8 @@
 /* pca_model.h -- the sink's published PCA model (fs:pca:model), read back to project with.
  *
  * The sink's pca_t holds running sums; readers of Redis need only what pca_store_publish
- * wrote: the mean, the optional scale, the k axes and the version. This holds the axes in
- * float, as the projections are stored, and projects rows exactly as the sink does
- * (project.h). */
+ * wrote: the mean, the optional scale, the k axes and the version. This holds them in
+ * float, as the projections are stored, and projects rows with one sgemm. */
 #ifndef FS_PCA_MODEL_H
 #define FS_PCA_MODEL_H
 
