@@ -307,8 +307,9 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
            "max 1-cos of %d separated axes %.2g, projections: rel err %.2g, length %.2g\n",
            label, k, k < nratios ? k : nratios, ratio_err, sin_max, nsep, axis_err, proj_err,
            norm_err);
-    /* Centred in double then multiplied in float: about 1e-7 here; centring in float loses
-     * digits to cancellation on the synthetic data's large mean (3e-7). */
+    /* Centred in double then multiplied in float (pca_project: sgemv): about 1e-7 here;
+     * centring in float loses digits to cancellation on the synthetic data's large mean
+     * (3e-7). */
     CHECK(proj_err <= 2.5e-7, "%s: projection rel err %.3g", label, proj_err);
     CHECK(norm_err <= 2.5e-7, "%s: projection length rel err %.3g", label, norm_err);
 }
