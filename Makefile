@@ -77,14 +77,15 @@ FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # qemu-user (tests/run.sh). The other programs are not cross-built.
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
-ARM64_SRC   := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c \
+ARM64_SRC   := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c pca/pca.c \
                $(filter-out %_simd.c,$(wildcard featurizer/*.c))
 ARM64_SIMD_SRC := $(wildcard featurizer/*_simd.c) pca/syrk_simd.c
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference \
                $(ARM64_BUILD)/tests/test_peak $(ARM64_BUILD)/tests/test_syrk \
-               $(ARM64_BUILD)/tests/test_cpu_cache
+               $(ARM64_BUILD)/tests/test_cpu_cache $(ARM64_BUILD)/tests/test_pca
 # Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
-ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev
+ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev openblas:libopenblas-dev \
+               lapacke:liblapacke-dev
 ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
 
 .PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 bench fuzz fuzzers clean

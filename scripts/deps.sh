@@ -4,8 +4,9 @@
 #   scripts/deps.sh          build + run + test dependencies
 #   scripts/deps.sh bench    the same plus what `make bench` compares against: PyTorch, and
 #                            ONNX Runtime (Node.js binding) through the anchor's installer
-#   scripts/deps.sh arm64    the ARM64 cross compiler, qemu-user and ARM64 libjpeg-turbo and
-#                            jansson (Debian multiarch), for the ARM64 part of `make test`
+#   scripts/deps.sh arm64    the ARM64 cross compiler, qemu-user and ARM64 libjpeg-turbo,
+#                            jansson, OpenBLAS and LAPACKE (Debian multiarch), for the ARM64
+#                            part of `make test`
 #   scripts/deps.sh build    only what `make` needs to build the programs (docker/Dockerfile)
 #   scripts/deps.sh render   Chromium (large), with which the report test renders
 #                            `fruitstream report`'s page; without it that check is skipped,
@@ -38,7 +39,7 @@ util-linux"
 arm64)
     # The :arm64 libraries sit beside the amd64 ones (Multi-Arch: same, same version).
     PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libturbojpeg0-dev:arm64
-libjansson-dev:arm64"
+libjansson-dev:arm64 libopenblas-dev:arm64 liblapacke-dev:arm64"
     command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null ||
         PACKAGES="$PACKAGES qemu-user"
     ;;
