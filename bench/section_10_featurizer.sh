@@ -12,7 +12,9 @@
 #          Runtime's CPU provider, network only, batch 1, the faster of two timed runs (as
 #          ours and torch take the faster of two passes), from FS_BENCH_ORT_DIR (default
 #          /tmp/onnxruntime-anchor, where its install.sh puts it; scripts/deps.sh bench runs
-#          that); missing pieces make its rows say `skipped: why`, never a figure;
+#          that); missing pieces make its rows say `skipped: why`, never a figure; also once
+#          in batches of 16, a row for information (our default path over it in the net/ORT
+#          column), since at S = 100 ORT runs faster so;
 #   ORT avx2  on a CPU with AVX-512 only: the same ORT made to take the code path of a CPU
 #          without AVX-512 (bench/ort_avx2.py explains how, in a copy: FS_BENCH_ORT_DIR-avx2),
 #          so that the forced avx2 row is compared with ORT's AVX2 kernels, both on this core;
@@ -135,12 +137,12 @@ ours() { # ours ISA SIZE IMAGES
     printf '%s\n' "$out" | grep '^ours ' | record "$1"
 }
 # ORT runs twice and the faster counts, as ours and torch keep the faster of two passes.
-# ort_best NODE_MODULES SIZE: bench.js twice, the faster run's line into $err.best (empty if
-# none); prints why it failed, if it did.
+# ort_best NODE_MODULES SIZE [BATCH]: bench.js twice (batch 1 unless BATCH), the faster run's
+# line into $err.best (empty if none); prints why it failed, if it did.
 ort_best() {
     : >"$err.out"
     for _ in 1 2; do
-        NODE_PATH="$1" $pin node "$ANCHOR/bench.js" --size "$2" --batch 1 \
+        NODE_PATH="$1" $pin node "$ANCHOR/bench.js" --size "$2" --batch "${3:-1}" \
             --threads 1 --seconds "$ORT_SECONDS" 2>"$err" >>"$err.out" ||
             { echo "bench.js failed: $(grep -m 1 Error "$err" || tail -n 1 "$err")"; break; }
     done
@@ -149,12 +151,20 @@ ort_best() {
         END { if (line != "") print line }' "$err.out" >"$err.best"
     rm -f "$err.out"
 }
-ort_run() { # ort_run ROW NODE_MODULES SIZE; prints why it failed, if it did
-    ort_best "$2" "$3"
+ort_run() { # ort_run ROW NODE_MODULES SIZE [BATCH]; prints why it failed, if it did
+    ort_best "$2" "$3" "${4:-1}"
     record "$1" <"$err.best"
 }
 ort() { # ort SIZE
     [ -n "$ort_skip" ] || ort_skip=$(ort_run ort "$ORT_MODULES" "$1")
+}
+# ORT in batches of 16, for information: at S = 100 that beats one image at a time (the
+# anchor's README: 350-361 images/s against 236-329 on a Zen 3). Our worker featurizes one
+# image at a time, as ORT batch 1 does, so the targets compare those two.
+ort_batch16_skip=""
+ort_batch16() { # ort_batch16 SIZE
+    [ -n "$ort_skip" ] || [ -n "$ort_batch16_skip" ] ||
+        ort_batch16_skip=$(ort_run ort_b16 "$ORT_MODULES" "$1" 16)
 }
 ort_avx2() { # ort_avx2 SIZE
     [ -n "$ort_avx2_skip" ] || ort_avx2_skip=$(ort_run ort_avx2 "$ORT_AVX2_MODULES" "$1")
@@ -177,6 +187,7 @@ for s in 224 100; do
     torch "$s"
     ort_avx2 "$s"
     ort "$s"
+    ort_batch16 "$s"
     for isa in $simd_back; do ours "$isa" "$s" "$N"; done
     case " $paths " in *" portable "*) ours portable "$s" $((N / 4 + 1)) ;; esac
 done
@@ -258,7 +269,7 @@ ratio() { # ratio A B: A / B as "1.23x", or "-" when either is missing
 echo "images/s, one thread, core 0. whole = decode + resize + network; net = network only."
 echo "ours and ORT: mean of the runs before and after torch, spread = (max - min) / mean."
 echo "ORT = ONNX Runtime $(stat ort "" version text | sed 's/^-$/(not run)/'), CPU provider" \
-    "(MLAS), batch 1; torch = PyTorch $(stat torch "" version text | sed 's/^-$/(not run)/')," \
+    "(MLAS), batch 1 (batch 16 for information: its net/ORT is ours $best over it); torch = PyTorch $(stat torch "" version text | sed 's/^-$/(not run)/')," \
     "best batch (whole/net)."
 echo "ORT picks its kernels by CPUID; ORT avx2 = the same made to take its no-AVX-512 path" \
     "(bench/ort_avx2.py)."
@@ -314,6 +325,13 @@ for s in 224 100; do
         printf '%-5s %-22s skipped: %s\n' "$s" ORT "$ort_skip"
     else
         row "$s" "ORT batch 1" - "$ort_net" "$(stat ort "$s" images_per_s spread)"
+    fi
+    ort_b16_net=$(stat ort_b16 "$s" images_per_s mean)
+    if [ "$ort_b16_net" = - ]; then
+        printf '%-5s %-22s skipped: %s\n' "$s" "ORT batch 16" "${ort_skip:-$ort_batch16_skip}"
+    else
+        row "$s" "ORT batch 16" - "$ort_b16_net" - \
+            "$(ratio "$(stat "$best" "$s" net_images_per_s mean)" "$ort_b16_net")"
     fi
     if [ -n "$ort_avx2_skip" ] && [ "$ort_avx2_net" = - ]; then
         printf '%-5s %-22s skipped: %s\n' "$s" "ORT avx2" "$ort_avx2_skip"
