@@ -14,7 +14,7 @@
 #          /tmp/onnxruntime-anchor, where its install.sh puts it; scripts/deps.sh bench runs
 #          that); missing pieces make its rows say `skipped: why`, never a figure; also once
 #          in batches of 16, a row for information (our default path over it in the net/ORT
-#          column), since at S = 100 ORT runs faster so;
+#          column), since at S = 100 ORT runs faster in batches;
 #   ORT avx2  on a CPU with AVX-512 only: the same ORT made to take the code path of a CPU
 #          without AVX-512 (bench/ort_avx2.py explains how, in a copy: FS_BENCH_ORT_DIR-avx2),
 #          so that the forced avx2 row is compared with ORT's AVX2 kernels, both on this core;
@@ -269,8 +269,9 @@ ratio() { # ratio A B: A / B as "1.23x", or "-" when either is missing
 echo "images/s, one thread, core 0. whole = decode + resize + network; net = network only."
 echo "ours and ORT: mean of the runs before and after torch, spread = (max - min) / mean."
 echo "ORT = ONNX Runtime $(stat ort "" version text | sed 's/^-$/(not run)/'), CPU provider" \
-    "(MLAS), batch 1 (batch 16 for information: its net/ORT is ours $best over it); torch = PyTorch $(stat torch "" version text | sed 's/^-$/(not run)/')," \
-    "best batch (whole/net)."
+    "(MLAS), batch 1 (batch 16 for information: its net/ORT is ours $best over it);" \
+    "torch = PyTorch $(stat torch "" version text | sed 's/^-$/(not run)/'), best batch" \
+    "(whole/net)."
 echo "ORT picks its kernels by CPUID; ORT avx2 = the same made to take its no-AVX-512 path" \
     "(bench/ort_avx2.py)."
 echo "net/ORT compares like with like: avx512 with ORT, avx2 with ORT avx2 where it ran."
