@@ -27,7 +27,8 @@
  *   over its steps of K, and the next panel's first tile finds it in cache. Before, the
  *   first two tiles prefetched all of it, a line every few cycles, more than memory
  *   delivers: spread, the last blocks' 1x1 convolutions (7 x 7 grid, S = 224) ran 10-12%
- *   faster on a Zen 3, the network 3-4% at S = 224 and 100.
+ *   faster on a Zen 3, the network 6% at S = 224 and 8-10% at S = 100 (old and new timed
+ *   in alternation in one process).
  * - The stem's 3x3 stride-2 convolution over RGB is the same GEMM, its A rows read in
  *   place as three runs of 9 floats (gemm_tile); only edge pixels copy their window.
  * - Depthwise 3x3 works on up to DW_NOUT_MAX output rows at a time from input-row
