@@ -10,6 +10,8 @@
  * the rows it needs into a ring of expanded rows (each expanded row is computed once, and
  * the ring is only as tall as one band needs), the depthwise conv turns them into the
  * band's rows, and the project 1x1 conv (with the residual add fused) writes the band out.
+ * Block 1 has no expansion: the stem writes its rows into block 1's ring instead, so the
+ * stem's output (112 x 112 x 32 at S = 224, 1.6 MB) never goes to memory either.
  * Band heights are planned once per input size so that ring + depthwise output take at most
  * half of this CPU's L2 (band_bytes): the 6x-expanded tensor, the largest data of the
  * network, never goes to memory, and the other half holds weights and block rows.
@@ -255,7 +257,7 @@ static void plan(mobilenet_t *self)
     self->flops = 0;
     self->nstages = 0;
     add_stage(self, 0, "stem", 2.0 * self->stem_h * self->stem_w * 27 * STEM_OUT);
-    self->act_floats = (size_t) self->stem_h * self->stem_w * STEM_OUT;
+    self->act_floats = 0;
     self->ring_floats = self->dw_floats = 0;
     self->row_floats = (size_t) s * 3; /* the zero row stands for the stem's padding too */
     size_t band_limit = band_bytes();
@@ -269,17 +271,15 @@ static void plan(mobilenet_t *self)
         b->h = h, b->w = w;
         b->ho = out_side(h, b->stride), b->wo = out_side(w, b->stride);
         size_t in_row = (size_t) b->w * b->hidden, out_row = (size_t) b->wo * b->hidden;
-        int has_ring = b->hidden != b->cin;
         b->band = b->ho;
         for (;;) {
             b->ring_rows = imin((b->band - 1) * b->stride + 3, b->h);
-            size_t bytes =
-                ((has_ring ? b->ring_rows * in_row : 0) + b->band * out_row) * sizeof(float);
+            size_t bytes = (b->ring_rows * in_row + b->band * out_row) * sizeof(float);
             if (bytes <= band_limit || b->band == 1)
                 break;
             b->band--;
         }
-        if (has_ring && (size_t) b->ring_rows * in_row > self->ring_floats)
+        if ((size_t) b->ring_rows * in_row > self->ring_floats)
             self->ring_floats = (size_t) b->ring_rows * in_row;
         if ((size_t) b->band * out_row > self->dw_floats)
             self->dw_floats = (size_t) b->band * out_row;
@@ -288,7 +288,7 @@ static void plan(mobilenet_t *self)
         if ((size_t) b->ho * b->wo * b->cout > self->act_floats)
             self->act_floats = (size_t) b->ho * b->wo * b->cout;
         b->stage = self->nstages;
-        if (has_ring)
+        if (b->hidden != b->cin)
             add_stage(self, i + 1, "expand", 2.0 * h * w * b->cin * b->hidden);
         add_stage(self, i + 1, "depthwise", 2.0 * b->ho * b->wo * b->hidden * 9);
         add_stage(self, i + 1, "project", 2.0 * b->ho * b->wo * b->hidden * b->cout);
@@ -304,12 +304,12 @@ static void plan(mobilenet_t *self)
  * Each buffer starts on a page of its own plus a skew, a multiple of 64 bytes below 512,
  * chosen so that each pair a kernel reads from and writes to starts at a different offset
  * modulo 512, and not 256 apart either (rows of 192 or 960 channels move the offset by 256
- * from pixel to pixel): ring or block input and depthwise output, depthwise output and
- * block output, the two activation buffers, activations and ring. On a Zen 3, a depthwise
- * pass whose input and output sat at the same offset modulo 512 ran 1.5x slower (the
- * 14 x 14 x 384 layer: 38.5 us, 25.5 us skewed), loads waiting on stores to other
- * addresses that look alike in their low bits; the rows of most layers are multiples of
- * 512 bytes, so every pixel of a page-aligned pair collided. */
+ * from pixel to pixel): ring and depthwise output, depthwise output and block output, the
+ * two activation buffers, activations and ring, the image (and zero row) and ring. On a
+ * Zen 3, a depthwise pass whose input and output sat at the same offset modulo 512 ran
+ * 1.5x slower (the 14 x 14 x 384 layer: 38.5 us, 25.5 us skewed), loads waiting on stores
+ * to other addresses that look alike in their low bits; the rows of most layers are
+ * multiples of 512 bytes, so every pixel of a page-aligned pair collided. */
 static mobilenet_t *alloc_buffers(mobilenet_t *self, char *err, size_t errlen)
 {
     enum { PAGE = 4096, NBUF = 7 };
@@ -450,16 +450,17 @@ static void stage_stop(mobilenet_t *self, int stage, double start)
         self->stage[stage].seconds += clock_seconds() - start;
 }
 
-static void run_stem(mobilenet_t *self, float *out)
+/* Stem output rows [from, to), from the input image, into block 1's ring slots. */
+static void stem_rows(mobilenet_t *self, const block_t *b, int from, int to)
 {
-    size_t in_row = (size_t) self->size * 3, out_row = (size_t) self->stem_w * STEM_OUT;
-    for (int y = 0; y < self->stem_h; y++) {
+    size_t in_row = (size_t) self->size * 3, ring_row = (size_t) b->w * b->hidden;
+    for (int y = from; y < to; y++) {
         const float *rows[3];
         for (int r = 0; r < 3; r++) {
             int iy = 2 * y - 1 + r;
             rows[r] = iy >= 0 && iy < self->size ? self->input + iy * in_row : self->zero_row;
         }
-        kernels_stem_row(rows, self->size, self->stem, out + y * out_row);
+        kernels_stem_row(rows, self->size, self->stem, self->ring + (y % b->ring_rows) * ring_row);
     }
 }
 
@@ -476,39 +477,40 @@ static void expand_rows(mobilenet_t *self, const block_t *b, const float *in, in
     }
 }
 
-/* Input row iy of the depthwise conv: a ring slot, the block input itself when there is no
- * expansion, or the zero row outside the image. */
-static const float *dw_input_row(const mobilenet_t *self, const block_t *b, const float *in, int iy)
+/* Input row iy of the depthwise conv: its ring slot, or the zero row outside the image. */
+static const float *dw_input_row(const mobilenet_t *self, const block_t *b, int iy)
 {
     if (iy < 0 || iy >= b->h)
         return self->zero_row;
-    if (!b->expand)
-        return in + (size_t) iy * b->w * b->cin;
     return self->ring + (size_t) (iy % b->ring_rows) * b->w * b->hidden;
 }
 
+/* One block, from `in` (the image for block 1, whose ring the stem fills) to `out`. */
 static void run_block(mobilenet_t *self, const block_t *b, const float *in, float *out)
 {
     int residual = b->stride == 1 && b->cin == b->cout;
     int dw_stage = b->stage + (b->expand != NULL);
-    int expanded = 0; /* expanded rows [0, expanded) have been computed */
+    int filled = 0; /* ring rows [0, filled) have been computed */
     size_t dw_row = (size_t) b->wo * b->hidden, out_row = (size_t) b->wo * b->cout;
     for (int o0 = 0; o0 < b->ho; o0 += b->band) {
         int o1 = imin(o0 + b->band, b->ho);
-        if (b->expand) {
-            int need = imin((o1 - 1) * b->stride + 2, b->h);
-            double start = stage_start(self);
-            expand_rows(self, b, in, expanded, need);
-            stage_stop(self, b->stage, start);
-            expanded = need;
-        }
+        int need = imin((o1 - 1) * b->stride + 2, b->h);
         double start = stage_start(self);
+        if (b->expand) {
+            expand_rows(self, b, in, filled, need);
+            stage_stop(self, b->stage, start);
+        } else {
+            stem_rows(self, b, filled, need);
+            stage_stop(self, 0, start);
+        }
+        filled = need;
+        start = stage_start(self);
         for (int y = o0; y < o1; y += KERNELS_DW_ROWS) { /* the last call maybe fewer */
             int n = imin(KERNELS_DW_ROWS, o1 - y);
             const float *rows[(KERNELS_DW_ROWS - 1) * 2 + 3];
             float *outs[KERNELS_DW_ROWS];
             for (int r = 0; r < (n - 1) * b->stride + 3; r++)
-                rows[r] = dw_input_row(self, b, in, y * b->stride - 1 + r);
+                rows[r] = dw_input_row(self, b, y * b->stride - 1 + r);
             for (int i = 0; i < n; i++)
                 outs[i] = self->dw_out + (y + i - o0) * dw_row;
             kernels_dw3x3_rows(self->kern, rows, n, b->w, b->hidden, b->stride, b->dw_weight,
@@ -524,15 +526,14 @@ static void run_block(mobilenet_t *self, const block_t *b, const float *in, floa
 
 void mobilenet_run(mobilenet_t *self, float *features)
 {
-    double start = stage_start(self);
-    run_stem(self, self->act[0]);
-    stage_stop(self, 0, start);
-    int cur = 0;
-    for (int i = 0; i < NBLOCKS; i++, cur ^= 1)
-        run_block(self, &self->block[i], self->act[cur], self->act[cur ^ 1]);
+    const float *in = self->input;
+    for (int i = 0; i < NBLOCKS; i++) {
+        run_block(self, &self->block[i], in, self->act[i % 2]);
+        in = self->act[i % 2];
+    }
     int m = self->head_h * self->head_w;
-    start = stage_start(self);
-    kernels_conv1x1(self->act[cur], m, self->head, 1, NULL, self->head_out);
+    double start = stage_start(self);
+    kernels_conv1x1(in, m, self->head, 1, NULL, self->head_out);
     kernels_avgpool(self->kern, self->head_out, m, MOBILENET_FEATURES, features);
     stage_stop(self, self->nstages - 1, start);
 }
