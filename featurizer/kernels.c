@@ -2,11 +2,11 @@
  * out each instruction set's table (kernels_simd.c, compiled once per set), packing 1x1
  * weights into the panels that set's GEMM tiles read, reordering 3x3 weights.
  *
- * A packed panel holds up to kern->panel outputs for every input, k rows of its width
- * padded with zeros to a whole number of vectors, so that the GEMM streams one contiguous
- * block per panel and never needs a partial load of weights. Weights whose outputs end in
- * half a vector are packed with every output twice (kernels_pw_pairs), for a GEMM that
- * computes two pixels per row. */
+ * A packed panel holds up to kern->panel outputs (kernels_panel_cols says how many) for
+ * every input, k rows of its width padded with zeros to a whole number of vectors, so that
+ * the GEMM streams one contiguous block per panel and never needs a partial load of
+ * weights. Weights whose outputs end in half a vector are packed with every output twice
+ * (kernels_pw_pairs), for a GEMM that computes two pixels per row. */
 #include "featurizer/kernels_impl.h"
 
 #include <stdlib.h>
@@ -49,10 +49,11 @@ kernels_pw_t *kernels_pw_new(const kernels_t *kern, int k, int n, const float *w
         kernels_pw_destroy(&self);
         return NULL;
     }
-    for (int n0 = 0; n0 < cols; n0 += kern->panel) {
+    for (int n0 = 0, pc; n0 < cols; n0 += pc) {
         int pw = kernels_panel_width(kern, cols, n0);
         float *panel = self->panels + (size_t) n0 * k;
-        for (int o = n0; o < cols && o < n0 + kern->panel; o++)
+        pc = kernels_panel_cols(kern, cols, n0);
+        for (int o = n0; o < n0 + pc; o++)
             for (int i = 0; i < k; i++)
                 panel[(size_t) i * pw + (o - n0)] = weight[(size_t) (o % n) * k + i];
     }

@@ -34,7 +34,7 @@ struct kernels_pw_t {
     /* Two pixels per GEMM row (kernels_pw_pairs): the panels and bias hold every output
      * twice, 2n columns, so that no lane of a vector is padding. */
     int pairs;
-    float *panels; /* panel p (outputs p * kern->panel ...) starts at p * kern->panel * k */
+    float *panels; /* the panel of outputs n0 .. (kernels_panel_cols) starts at n0 * k */
     float *bias;   /* n (2n when paired) floats, zero-padded to a multiple of KERNELS_PAD */
 };
 
@@ -50,11 +50,26 @@ static inline int kernels_pw_pairs(const kernels_t *kern, int n)
 /* Bias and panel padding that suits every path's vector width. */
 #define KERNELS_PAD 16
 
-/* Width in floats of the panel starting at output n0: at most kern->panel, padded to a
- * whole number of vectors. */
+/* The outputs of the panel starting at output n0 (of n): kern->panel, or what is left, but
+ * for a panel followed by at most one vector: those two are split into two panels of whole
+ * vectors (on AVX2, 32 outputs are two panels of 16, not 24 and 8), since a tile one vector
+ * wide needs a broadcast per multiply-add (on a Zen 3, a GEMM of 8 outputs ran at 72
+ * GFlop/s, of 16 at 95). Every panel but the last is a whole number of vectors. */
+static inline int kernels_panel_cols(const kernels_t *kern, int n, int n0)
+{
+    int left = n - n0;
+    if (left > kern->panel && left <= kern->panel + kern->lanes) {
+        int vectors = (left + kern->lanes - 1) / kern->lanes;
+        return (vectors + 1) / 2 * kern->lanes;
+    }
+    return left < kern->panel ? left : kern->panel;
+}
+
+/* Width in floats of the panel starting at output n0: its outputs, padded to a whole
+ * number of vectors. */
 static inline int kernels_panel_width(const kernels_t *kern, int n, int n0)
 {
-    int w = n - n0 < kern->panel ? n - n0 : kern->panel;
+    int w = kernels_panel_cols(kern, n, n0);
     return (w + kern->lanes - 1) / kern->lanes * kern->lanes;
 }
 

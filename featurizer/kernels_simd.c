@@ -187,16 +187,15 @@ INLINE void gemm(const float *const *in, int NSEG, int run, size_t lda, int G, i
 {
     const kernels_t *kern = w->kern;
     int n = G * w->n; /* the packed outputs */
-    for (int n0 = 0; n0 < n; n0 += kern->panel) {
+    for (int n0 = 0, cols; n0 < n; n0 += cols) {
         int pw = kernels_panel_width(kern, n, n0), nv = pw / W;
-        int cols = n - n0 < kern->panel ? n - n0 : kern->panel;
+        cols = kernels_panel_cols(kern, n, n0);
         int last = cols - (nv - 1) * W;
         const float *panel = w->panels + (size_t) n0 * w->k, *bias = w->bias + n0;
         const float *r = res ? res + n0 : NULL;
-        const float *next = n0 + kern->panel < n ? panel + (size_t) kern->panel * w->k : NULL;
+        const float *next = n0 + cols < n ? panel + (size_t) cols * w->k : NULL;
         size_t nbytes =
-            next ? (size_t) w->k * kernels_panel_width(kern, n, n0 + kern->panel) * sizeof(float)
-                 : 0;
+            next ? (size_t) w->k * kernels_panel_width(kern, n, n0 + cols) * sizeof(float) : 0;
         switch (nv) {
         case 1:
             gemm_panel(in, NSEG, run, lda, G, m, panel, pw, bias, relu6, r, out + n0, ldc, last, 1,

@@ -45,10 +45,11 @@ static const int sizes[] = {1, 7, 13, 29, 33};
 
 static void test_conv1x1(void)
 {
-    /* 20 and 24 end in a partial vector on some paths; 80 and 144 span several panels; 2, 4,
-     * 8 and 24 end in half a vector on some path, where two pixels share a GEMM row (the odd
-     * sizes below leave a last pixel alone). */
-    static const int ks[] = {3, 16, 27, 48}, ns[] = {2, 4, 8, 16, 20, 24, 48, 80, 144};
+    /* 20 and 24 end in a partial vector on some paths; 80 and 144 span several panels; 20,
+     * 32, 64 and 80 end in a panel and at most one vector, split in two panels on some path
+     * (kernels_panel_cols); 2, 4, 8 and 24 end in half a vector on some path, where two
+     * pixels share a GEMM row (the odd sizes below leave a last pixel alone). */
+    static const int ks[] = {3, 16, 27, 48}, ns[] = {2, 4, 8, 16, 20, 24, 32, 48, 64, 80, 144};
     const kernels_t *kern = kernels_get(test_isa);
     for (int si = 0; si < NSIZES; si++)
         for (int ki = 0; ki < 4; ki++)
