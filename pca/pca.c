@@ -389,10 +389,9 @@ double pca_total_variance(const pca_t *self)
 
 /* rows (n x dim floats) -> y, centred (and scaled) in double, where a large mean cannot
  * cancel the digits that matter, then rounded to the float the sgemm multiplies. */
-static void centre_rows(const pca_t *self, const float *rows, size_t n, float *y)
+static void centre_rows(const double *mean, const double *scale, size_t d, const float *rows,
+                        size_t n, float *y)
 {
-    size_t d = (size_t) self->dim;
-    const double *mean = self->model_mean, *scale = self->model_scale;
     for (size_t i = 0; i < n; i++, rows += d, y += d)
         if (scale)
             for (size_t j = 0; j < d; j++)
@@ -402,27 +401,29 @@ static void centre_rows(const pca_t *self, const float *rows, size_t n, float *y
                 y[j] = (float) (rows[j] - mean[j]);
 }
 
-int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
+int pca_project_rows(const double *mean, const double *scale, const float *axes, int k, int dim,
+                     const float *rows, size_t n, float *out)
 {
-    if (self->k == 0)
-        return -1;
-    size_t d = (size_t) self->dim, k = (size_t) self->k;
-    size_t chunk = n < PCA_BLOCK ? n : PCA_BLOCK;
-    float *y = malloc(chunk * d * sizeof *y);
+    size_t d = (size_t) dim, chunk = n < PCA_BLOCK ? n : PCA_BLOCK;
+    float *y = malloc(chunk * d * sizeof *y + 1);
     if (!y)
         return -1;
     for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
-        centre_rows(self, rows + at * d, m, y);
-        if (m == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0f, self->axes_f,
-                        self->dim, y, 1, 0.0f, out + at * k, 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, self->k, self->dim, 1.0f,
-                        y, self->dim, self->axes_f, self->dim, 0.0f, out + at * k, self->k);
+        centre_rows(mean, scale, d, rows + at * d, m, y);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, k, dim, 1.0f, y, dim, axes,
+                    dim, 0.0f, out + at * (size_t) k, k);
     }
     free(y);
     return 0;
+}
+
+int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
+{
+    if (self->k == 0)
+        return -1;
+    return pca_project_rows(self->model_mean, self->model_scale, self->axes_f, self->k, self->dim,
+                            rows, n, out);
 }
 
 void pca_project(const pca_t *self, const float *x, float *out)

@@ -1,25 +1,40 @@
-/* pca_model.c -- see pca_model.h. Rows are centred (and scaled) into a scratch copy, then
- * one sgemm against the k x dim axes projects them all. */
+/* pca_model.c -- see pca_model.h. Projections go through pca_project_rows, the sink's own
+ * arithmetic: the mean and scale stay in double, as published, and the axes are floats. */
 #include "pca/pca_model.h"
 
 #include "common/keys.h"
+#include "pca/pca.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct pca_model_t {
     int k, dim;
     uint64_t version;
-    float *mean;  /* dim */
-    float *scale; /* dim, or NULL when not standardized */
-    float *axes;  /* k x dim */
+    double *mean;  /* dim */
+    double *scale; /* dim, or NULL when not standardized */
+    float *axes;   /* k x dim */
 };
 
-/* Copies count LE float64 from a binary reply into floats; -1 when the size is wrong. */
-static int doubles_to_floats(const redisReply *r, size_t count, float *out)
+/* Whether a binary reply holds count LE float64. */
+static bool holds_doubles(const redisReply *r, size_t count)
 {
-    if (r->type != REDIS_REPLY_STRING || r->len != count * sizeof(double))
+    return r->type == REDIS_REPLY_STRING && r->len == count * sizeof(double);
+}
+
+/* Copies count LE float64 from a binary reply into doubles; -1 when the size is wrong. */
+static int read_doubles(const redisReply *r, size_t count, double *out)
+{
+    if (!holds_doubles(r, count))
+        return -1;
+    memcpy(out, r->str, count * sizeof(double));
+    return 0;
+}
+
+/* The same into floats. */
+static int read_floats(const redisReply *r, size_t count, float *out)
+{
+    if (!holds_doubles(r, count))
         return -1;
     for (size_t i = 0; i < count; i++) {
         double d;
@@ -52,13 +67,13 @@ pca_model_t *pca_model_new(redis_t *redis, char *err, size_t errlen)
     self->dim = f[2]->str ? atoi(f[2]->str) : 0;
     size_t k = (size_t) self->k, dim = (size_t) self->dim;
     bool scaled = f[4]->type == REDIS_REPLY_STRING && f[4]->len > 0;
-    self->mean = malloc(dim * sizeof(float) + 1);
-    self->scale = scaled ? malloc(dim * sizeof(float)) : NULL;
+    self->mean = malloc(dim * sizeof(double) + 1);
+    self->scale = scaled ? malloc(dim * sizeof(double)) : NULL;
     self->axes = malloc(k * dim * sizeof(float) + 1);
     if (self->k < 1 || self->dim < 1 || !self->mean || !self->axes || (scaled && !self->scale) ||
-        doubles_to_floats(f[3], dim, self->mean) != 0 ||
-        (scaled && doubles_to_floats(f[4], dim, self->scale) != 0) ||
-        doubles_to_floats(f[5], k * dim, self->axes) != 0) {
+        read_doubles(f[3], dim, self->mean) != 0 ||
+        (scaled && read_doubles(f[4], dim, self->scale) != 0) ||
+        read_floats(f[5], k * dim, self->axes) != 0) {
         snprintf(err, errlen, "%s is malformed (k=%d dim=%d, arrays of the wrong size)",
                  KEY_PCA_MODEL, self->k, self->dim);
         pca_model_destroy(&self);
@@ -94,17 +109,5 @@ uint64_t pca_model_version(const pca_model_t *self)
 
 int pca_model_project(const pca_model_t *self, const float *rows, size_t n, float *out)
 {
-    size_t dim = (size_t) self->dim;
-    float *centred = malloc(n * dim * sizeof(float) + 1);
-    if (!centred)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < dim; j++) {
-            float v = rows[i * dim + j] - self->mean[j];
-            centred[i * dim + j] = self->scale ? v * self->scale[j] : v;
-        }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, self->k, self->dim, 1.0f, centred,
-                self->dim, self->axes, self->dim, 0.0f, out, self->k);
-    free(centred);
-    return 0;
+    return pca_project_rows(self->mean, self->scale, self->axes, self->k, self->dim, rows, n, out);
 }

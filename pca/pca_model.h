@@ -1,8 +1,8 @@
 /* pca_model.h -- the sink's published PCA model (fs:pca:model), read back to project with.
  *
  * The sink's pca_t holds running sums; readers of Redis need only what pca_store_publish
- * wrote: the mean, the optional scale, the k axes and the version. This holds them in
- * float, as the projections are stored, and projects rows with one sgemm. */
+ * wrote: the mean, the optional scale, the k axes and the version, and projects rows as
+ * the sink does (pca_project_rows: centred in double, one sgemm against float axes). */
 #ifndef FS_PCA_MODEL_H
 #define FS_PCA_MODEL_H
 
