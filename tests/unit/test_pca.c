@@ -318,11 +318,12 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
         pca_project(pca, x + (size_t) r * d, p);
         projection_err(b, x + (size_t) r * d, p, k, sep, &one);
     }
-    CHECK(pca_project_many(pca, x, (size_t) b->n, p) == 0, "%s: pca_project_many failed", label);
-    for (int r = 0; r < b->n; r++)
+    int rc = pca_project_many(pca, x, (size_t) b->n, p);
+    for (int r = 0; rc == 0 && r < b->n; r++)
         projection_err(b, x + (size_t) r * d, p + (size_t) r * k, k, sep, &many);
     free(sep);
     free(p);
+    CHECK(rc == 0, "%s: pca_project_many failed", label);
     printf("# %s: k %d, max rel err of %d ratios %.2g, sin(largest angle) %.2g, "
            "max 1-cos of %d separated axes %.2g, projections of %d rows one at a time: rel err "
            "%.2g, length %.2g; of %d at once: %.2g, %.2g\n",
