@@ -428,9 +428,18 @@ int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out)
 
 void pca_project(const pca_t *self, const float *x, float *out)
 {
-    if (pca_project_many(self, x, 1, out) != 0)
+    /* sgemv: sgemm packs all k x dim axes for one row (bench_pca on a Zen 3, k = 128: 64 us
+     * against 18). */
+    float *y = self->k ? malloc((size_t) self->dim * sizeof *y) : NULL;
+    if (!y) {
         for (int i = 0; i < self->k; i++)
             out[i] = NAN;
+        return;
+    }
+    centre_rows(self->model_mean, self->model_scale, (size_t) self->dim, x, 1, y);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, self->k, self->dim, 1.0f, self->axes_f, self->dim, y,
+                1, 0.0f, out, 1);
+    free(y);
 }
 
 /* ---- checkpoints ---- */

@@ -53,21 +53,23 @@ const double *pca_variance_ratios(const pca_t *self); /* k: eigenvalue / total v
 double pca_total_variance(const pca_t *self);
 
 /* Projects one vector on the current model's k axes: out[i] = axis_i . ((x - mean) * scale).
- * Centred in double, then multiplied in float (sgemm, twice the rate of dgemm, on a float copy
- * of the axes made at refresh), one vector alone as in a batch: OpenBLAS's sgemm sums each
- * output in one order whatever the number of rows, so a vector projects to the same floats
- * alone or in any batch (serve.sh: a stored image classified again finds itself at distance
- * 0). On test_pca's data, with each of OpenBLAS's x86-64 kernels a Zen 3 runs, within 1.2e-7
- * to 5e-7 of the projection's length of the exact value (test_pca holds it to 1e-6). */
+ * Centred in double, then multiplied in float (twice the rate of double, on a float copy of
+ * the axes made at refresh): one vector alone through sgemv, pca_project_many through sgemm,
+ * which sums in another order. On test_pca's data, with each of OpenBLAS's x86-64 kernels a
+ * Zen 3 runs, within 4e-8 to 2.7e-7 of the projection's length of the exact value one at a
+ * time, 1.2e-7 to 5e-7 in batches (test_pca holds both to 1e-6). NaNs when there is no model
+ * yet or memory runs out. */
 void pca_project(const pca_t *self, const float *x, float *out);
 /* The same for n row-major vectors at once (one BLAS-3 call per 256 rows, much cheaper per
  * vector than pca_project): out is n x k. Returns 0, or -1 (out untouched) when there is no
  * model yet or memory runs out. */
 int pca_project_many(const pca_t *self, const float *rows, size_t n, float *out);
-/* What both of those do, for any model (pca_model.c projects with it too, so a reader of
- * the published model gets the sink's numbers): out (n x k) = axes . ((rows - mean) *
- * scale), mean and scale (NULL: none) in double, the k x dim axes in float. Returns 0, or
- * -1 when memory runs out. */
+/* What pca_project_many does, for any model (pca_model.c projects with it too, so a reader
+ * of the published model gets the sink's numbers): out (n x k) = axes . ((rows - mean) *
+ * scale), mean and scale (NULL: none) in double, the k x dim axes in float, one sgemm per 256
+ * rows even for one: OpenBLAS's sgemm sums each output in one order whatever the number of
+ * rows, so a row projects to the same floats alone or in a batch (serve.sh: a stored image
+ * classified again finds itself at distance 0). Returns 0, or -1 when memory runs out. */
 int pca_project_rows(const double *mean, const double *scale, const float *axes, int k, int dim,
                      const float *rows, size_t n, float *out);
 

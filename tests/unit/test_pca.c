@@ -310,7 +310,7 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
         axis_err = fmax(axis_err, 1 - c);
     }
 
-    /* One at a time (pca_project) for the first nproj rows, then every row in one
+    /* One at a time (pca_project: sgemv) for the first nproj rows, then every row in one
      * pca_project_many call (sgemm per chunk of 256 rows, so chunk boundaries are crossed). */
     proj_err_t one = {0}, many = {0};
     float *p = malloc((size_t) b->n * k * sizeof *p);
@@ -329,9 +329,9 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
            "%.2g, length %.2g; of %d at once: %.2g, %.2g\n",
            label, k, k < nratios ? k : nratios, ratio_err, sin_max, nsep, axis_err, nproj, one.axis,
            one.length, b->n, many.axis, many.length);
-    /* Rounding in float, in the order of OpenBLAS's sgemm kernel for this CPU: on a Zen 3
-     * its ZEN, Haswell, Sandybridge, Nehalem and Prescott kernels gave 1.2e-7 to 5e-7 (one
-     * at a time went through sgemv then, 4e-8 to 2.7e-7), so the bound
+    /* Rounding in float, in the order of OpenBLAS's kernels for this CPU (sgemv one at a
+     * time, sgemm at once): on a Zen 3 its ZEN, Haswell, Sandybridge, Nehalem and Prescott
+     * kernels gave 4e-8 to 2.7e-7 one at a time and 1.2e-7 to 5e-7 at once, so the bound
      * leaves room for other CPUs' orders. What it is there to catch is far above it: rows
      * centred in float lose digits to the synthetic data's mean of 1e4 (5e-5), and a row or
      * axis out of place is off by the whole length. */
