@@ -303,7 +303,7 @@ static void plan(mobilenet_t *self)
  *
  * Each buffer starts on a page of its own plus a skew, a multiple of 64 bytes below 512,
  * chosen so that each pair a kernel reads from and writes to starts at a different offset
- * modulo 512, and not 256 apart either (rows of 192 or 960 channels move the offset by 256
+ * modulo 512, and not 256 apart either (192, 576 or 960 channels move the offset by 256
  * from pixel to pixel): ring and depthwise output, depthwise output and block output, the
  * two activation buffers, activations and ring, the image (and zero row) and ring. On a
  * Zen 3, a depthwise pass whose input and output sat at the same offset modulo 512 ran
