@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/fuzz/; run e.g.
 #                   build-fuzz/fuzz/fuzz_wire -max_total_time=60 NEW_DIR tests/fuzz/corpus/wire
 #   make arm64      cross-build the featurizer and its kernel and reference tests for ARM64
+#   make avx512-generic  the same tests with the AVX-512 kernels in generic vectors, for AVX2
 #   make install    the four programs into $(DESTDIR)$(PREFIX)/bin (see "Install" below)
 #
 # `run`, `test` and `bench` first install missing Debian packages (scripts/deps.sh).
@@ -70,25 +71,33 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-# ARM64 is tested by cross-compiling (Debian's gcc-aarch64-linux-gnu) the featurizer and the
-# PCA's rank-k update alone, which need no library but libjpeg-turbo and jansson
-# (ARM64_LIBS), with the tests that check their kernels, the multiply-add peak loop and the
-# L2 size read from sysfs (Debian's ARM64 C library reports none), and running them under
-# qemu-user (tests/run.sh). The other programs are not cross-built.
+# The featurizer and the PCA's rank-k update alone (CORE_SRC, CORE_SIMD_SRC) need no library
+# but libjpeg-turbo, jansson, OpenBLAS and LAPACKE (CORE_LIBS, as NAME:DEBIAN-PACKAGE). Two
+# builds of only them, with the tests that check their kernels, test what this machine's
+# own build cannot:
+# - ARM64: cross-compiled (Debian's gcc-aarch64-linux-gnu, the libraries' arm64 packages)
+#   with also the tests of the multiply-add peak loop and of the L2 size read from sysfs
+#   (Debian's ARM64 C library reports none), run under qemu-user (tests/run.sh).
+# - avx512-generic, on x86-64: the AVX-512 path's kernels compiled with generic 16-float
+#   vectors for AVX2 (common/simd.h), so that a CPU without AVX-512 still checks that path's
+#   tile shapes and edges, under a name of its own (isa.c).
+CORE_SRC      := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c pca/pca.c \
+                 $(filter-out %_simd.c,$(wildcard featurizer/*.c))
+CORE_SIMD_SRC := $(wildcard featurizer/*_simd.c) pca/syrk_simd.c
+CORE_LIBS     := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev openblas:libopenblas-dev \
+                 lapacke:liblapacke-dev
+CORE_LDLIBS   := $(foreach lib,$(CORE_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
 ARM64_CC    ?= aarch64-linux-gnu-gcc
 ARM64_BUILD ?= build-arm64
-ARM64_SRC   := common/isa.c common/file.c common/cpu_cache.c pca/syrk.c pca/pca.c \
-               $(filter-out %_simd.c,$(wildcard featurizer/*.c))
-ARM64_SIMD_SRC := $(wildcard featurizer/*_simd.c) pca/syrk_simd.c
 ARM64_TESTS := $(ARM64_BUILD)/tests/test_kernels $(ARM64_BUILD)/tests/test_reference \
                $(ARM64_BUILD)/tests/test_peak $(ARM64_BUILD)/tests/test_syrk \
                $(ARM64_BUILD)/tests/test_cpu_cache $(ARM64_BUILD)/tests/test_pca
-# Each library the ARM64 build links, as NAME:DEBIAN-PACKAGE (the package for arm64).
-ARM64_LIBS  := turbojpeg:libturbojpeg0-dev jansson:libjansson-dev openblas:libopenblas-dev \
-               lapacke:liblapacke-dev
-ARM64_LDLIBS := $(foreach lib,$(ARM64_LIBS),-l$(firstword $(subst :, ,$(lib)))) -lm
+GENERIC_BUILD ?= build-avx512-generic
+GENERIC_TESTS := $(GENERIC_BUILD)/tests/test_kernels $(GENERIC_BUILD)/tests/test_reference \
+                 $(GENERIC_BUILD)/tests/test_syrk
 
-.PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 bench fuzz fuzzers clean
+.PHONY: all deps deps-bench deps-arm64 deps-render run test asan clang arm64 avx512-generic bench \
+        fuzz fuzzers clean
 all: $(PROGRAMS) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(FUZZ_REPLAY)
 
 deps:
@@ -182,7 +191,7 @@ arm64:
 	@why=""; \
 	if ! command -v $(ARM64_CC) >/dev/null; then \
 	    why="$(ARM64_CC) not installed (gcc-aarch64-linux-gnu; scripts/deps.sh arm64)"; \
-	else for lib in $(ARM64_LIBS); do \
+	else for lib in $(CORE_LIBS); do \
 	    name=$${lib%%:*}; \
 	    if [ "$$($(ARM64_CC) -print-file-name=lib$$name.so)" = lib$$name.so ]; then \
 	        why="$${why:+$$why; }no ARM64 lib$$name for $(ARM64_CC) ($${lib#*:}:arm64; scripts/deps.sh arm64)"; \
@@ -193,20 +202,30 @@ arm64:
 	    mkdir -p $(ARM64_BUILD) && echo "$$why" > $(ARM64_BUILD)/skip; \
 	else \
 	    $(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) PKGS= \
-	        LIB_SRC="$(ARM64_SRC)" SIMD_SRC="$(ARM64_SIMD_SRC)" \
-	        LDLIBS="$(ARM64_LDLIBS)" $(ARM64_TESTS); \
+	        LIB_SRC="$(CORE_SRC)" SIMD_SRC="$(CORE_SIMD_SRC)" \
+	        LDLIBS="$(CORE_LDLIBS)" $(ARM64_TESTS); \
+	fi
+
+# -Wno-psabi: GCC notes that 64-byte vectors are passed differently without AVX-512; these
+# objects call only each other.
+avx512-generic:
+	@if [ "$(ARCH)" = x86_64 ]; then \
+	    $(MAKE) --no-print-directory BUILD=$(GENERIC_BUILD) PKGS= \
+	        LIB_SRC="$(CORE_SRC)" SIMD_SRC="$(CORE_SIMD_SRC)" LDLIBS="$(CORE_LDLIBS)" \
+	        EXTRA_CFLAGS="-DFS_AVX512_GENERIC" ISA_FLAGS_avx512="-mavx2 -mfma -Wno-psabi" \
+	        $(GENERIC_TESTS); \
 	fi
 
 test: deps-render
-	@$(MAKE) --no-print-directory WERROR=-Werror all asan clang arm64
-	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD)
+	@$(MAKE) --no-print-directory WERROR=-Werror all asan clang arm64 avx512-generic
+	@SHARED=$(SHARED) sh tests/run.sh $(BUILD) build-asan $(ARM64_BUILD) $(GENERIC_BUILD)
 
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@SHARED=$(SHARED) sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz $(ARM64_BUILD)
+	rm -rf build build-asan build-clang build-fuzz $(ARM64_BUILD) $(GENERIC_BUILD)
 
 # Dependency files come from compiling; nothing should try to make them (make's built-in
 # `%: %.o` would, through the replay_%.o rule).

@@ -10,11 +10,14 @@
  * Arithmetic uses GCC vector extensions (`a * b + c`, a scalar operand is broadcast); the
  * Makefile compiles these objects with -ffp-contract=fast, so multiply-adds become FMA
  * instructions where the set has them. Intrinsics appear only where C has no operator:
- * min, max, broadcast (`(vf){0} + s` would cost an addition per broadcast, since
- * adding zero is not an identity for -0.0), vf_halves, the low half of one vector with
- * the high half of another (one blend), and vf_gather, lanes loaded from scattered indices. The portable path is plain GCC vectors of 4
- * floats, which the compiler lowers to whatever the baseline has (SSE2 on x86-64, NEON on
- * ARM64, scalar elsewhere).
+ * min, max, broadcast (`(vf){0} + s` would cost an addition per broadcast, since adding
+ * zero is not an identity for -0.0), vf_halves, the low half of one vector with the high
+ * half of another (one blend), and vf_gather, lanes loaded from scattered indices. The
+ * portable path is plain GCC vectors of 4 floats, which the compiler lowers to whatever the
+ * baseline has (SSE2 on x86-64, NEON on ARM64, scalar elsewhere). In a build made with
+ * FS_AVX512_GENERIC (`make avx512-generic`, for the tests) the AVX-512 path is plain GCC
+ * vectors too, of 16 floats, compiled for AVX2: its tile shapes, register budget and edges
+ * are then checked on a CPU without AVX-512, its few intrinsics aside.
  *
  * SIMD_FN(name) gives each object's functions a name of its own (name_avx2, ...), and
  * SIMD_ISA the isa_t of the set being compiled.
@@ -40,7 +43,7 @@
 #define UNROLL _Pragma("GCC unroll 16")
 #endif
 
-#if defined(SIMD_ISA_avx512)
+#if defined(SIMD_ISA_avx512) && !defined(FS_AVX512_GENERIC)
 #include <immintrin.h>
 #define SIMD_W 16
 #define SIMD_REGS 32
@@ -109,16 +112,26 @@ static inline vf vf_halves(vf lo, vf hi)
 {
     return vcombine_f32(vget_low_f32(lo), vget_high_f32(hi));
 }
-#elif defined(SIMD_ISA_portable)
+#elif defined(SIMD_ISA_portable) || defined(SIMD_ISA_avx512)
+/* Plain GCC vectors: the portable path's 4 floats or, in a build made with
+ * FS_AVX512_GENERIC (isa.c), the AVX-512 path's 16 on a CPU without AVX-512, to test its
+ * tile shapes and edges there. */
+#if defined(SIMD_ISA_portable)
 #define SIMD_W 4
 #define SIMD_REGS 16
 #define SIMD_ISA ISA_PORTABLE
 #define SIMD_FN(name) name##_portable
-typedef float vf __attribute__((vector_size(16)));
-typedef int vi_ __attribute__((vector_size(16)));
+#else
+#define SIMD_W 16
+#define SIMD_REGS 32
+#define SIMD_ISA ISA_AVX512
+#define SIMD_FN(name) name##_avx512
+#endif
+typedef float vf __attribute__((vector_size(SIMD_W * sizeof(float))));
+typedef int vi_ __attribute__((vector_size(SIMD_W * sizeof(int))));
 static inline vf vf_set1(float s)
 {
-    return (vf){s, s, s, s};
+    return s - (vf){0}; /* s broadcast: subtracting +0 changes no value, -0 included */
 }
 static inline vf vf_max(vf a, vf b)
 {
@@ -132,7 +145,11 @@ static inline vf vf_min(vf a, vf b)
 }
 static inline vf vf_halves(vf lo, vf hi)
 {
-    return (vf){lo[0], lo[1], hi[2], hi[3]};
+#if SIMD_W == 4
+    return __builtin_shufflevector(lo, hi, 0, 1, 6, 7);
+#else
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31);
+#endif
 }
 #else
 #error "compile *_simd.c with -DSIMD_ISA_<portable|avx2|avx512|neon> (see the Makefile)"
@@ -174,7 +191,7 @@ static inline void vf_store_part(float *p, vf v, int n)
  * elsewhere the lanes are loaded one by one. */
 static inline vf vf_gather(const float *base, const int32_t *index)
 {
-#if defined(SIMD_ISA_avx512)
+#if defined(SIMD_ISA_avx512) && !defined(FS_AVX512_GENERIC)
     return _mm512_i32gather_ps(_mm512_loadu_si512(index), base, 4);
 #elif defined(SIMD_ISA_avx2)
     return _mm256_i32gather_ps(base, _mm256_loadu_si256((const __m256i *) index), 4);
