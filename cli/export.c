@@ -25,6 +25,7 @@
 #include "common/utf8.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca.h"
+#include "pca/pca_model.h"
 #include "pca/pca_store.h"
 
 #include <errno.h>
@@ -47,18 +48,20 @@ static const char about[] =
     "Writes every stored result as CSV: path,label,pca_1..pca_k, projected with "
     "a PCA model that includes every stored vector.";
 
-/* The sink's model options, so that export agrees with it unless told otherwise. */
+/* The sink's model options, so that export agrees with it unless told otherwise (the
+ * defaults stay when it has no usable model). */
 static void options_from_model(redis_t *redis, pca_options_t *o)
 {
-    redisReply *r =
-        redisCommand(redis->ctx, "HMGET %s k variance_target standardize", KEY_PCA_MODEL);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->str) {
-        double target = atof(r->element[1]->str ? r->element[1]->str : "0");
-        o->k = target > 0 ? 0 : atoi(r->element[0]->str);
-        o->variance = target > 0 ? target : o->variance;
-        o->standardize = r->element[2]->str && atoi(r->element[2]->str);
+    char err[512];
+    pca_model_info_t *model = pca_model_info_new(redis, err, sizeof err);
+    if (model) {
+        o->k = model->variance_target > 0 ? 0 : model->k;
+        o->variance = model->variance_target > 0 ? model->variance_target : o->variance;
+        o->standardize = model->standardize;
+    } else {
+        log_info("%s: export chooses k by its own defaults", err);
     }
-    freeReplyObject(r);
+    pca_model_info_destroy(&model);
 }
 
 /* Reads the command line into cfg: 0, or -1 after saying why. The PCA

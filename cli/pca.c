@@ -4,21 +4,14 @@
 #include "cli/commands.h"
 #include "cli/private_redis.h"
 #include "common/keys.h"
-#include "common/log.h"
 #include "common/redis.h"
+#include "pca/pca_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char about[] =
     "Prints the sink's PCA model (" KEY_PCA_MODEL "): n, k, explained variance.";
-
-static double *doubles(redisReply *r, size_t *count)
-{
-    *count = r && r->type == REDIS_REPLY_STRING ? r->len / sizeof(double) : 0;
-    return *count ? (double *) r->str : NULL;
-}
 
 int cmd_pca(int argc, char **argv)
 {
@@ -30,36 +23,28 @@ int cmd_pca(int argc, char **argv)
     redis_t *redis = private_redis_connect(url, data_dir, &server);
     if (!redis)
         return 1;
-    redisReply *r = redisCommand(redis->ctx,
-                                 "HMGET %s version n k variance_target standardize explained "
-                                 "ratios",
-                                 KEY_PCA_MODEL);
-    int status = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        log_error("cannot read %s: %s", KEY_PCA_MODEL, r ? r->str : redis->ctx->errstr);
-        status = 1;
-    } else if (!r->element[0]->str) {
-        fprintf(stderr, "fruitstream pca: no model in %s yet\n", KEY_PCA_MODEL);
-        status = 1;
-    } else {
-        redisReply **f = r->element;
-        printf("version: %s\nn: %s\nk: %s\n", f[0]->str, f[1]->str, f[2]->str);
+    char err[512];
+    pca_model_info_t *model = pca_model_info_new(redis, err, sizeof err);
+    if (model) {
+        printf("version: %llu\nn: %lld\nk: %d\n", (unsigned long long) model->version, model->n,
+               model->k);
         printf("choice: %s\nstandardized: %s\n",
-               atof(f[3]->str) > 0 ? "smallest k reaching the variance target" : "fixed k",
-               atoi(f[4]->str) ? "yes" : "no");
-        if (atof(f[3]->str) > 0)
-            printf("variance target: %s\n", f[3]->str);
-        printf("variance explained by k: %.6f\n", atof(f[5]->str));
-        size_t count;
-        const double *ratios = doubles(f[6], &count);
+               model->variance_target > 0 ? "smallest k reaching the variance target" : "fixed k",
+               model->standardize ? "yes" : "no");
+        if (model->variance_target > 0)
+            printf("variance target: %.6g\n", model->variance_target);
+        printf("variance explained by k: %.6f\n", model->explained);
         double cumulative = 0;
         printf("component  ratio  cumulative\n");
-        for (size_t i = 0; i < count && i < 10; i++) {
-            cumulative += ratios[i];
-            printf("%9zu  %.12f  %.12f\n", i + 1, ratios[i], cumulative);
+        for (int i = 0; i < model->k && i < 10; i++) {
+            cumulative += model->ratios[i];
+            printf("%9d  %.12f  %.12f\n", i + 1, model->ratios[i], cumulative);
         }
+    } else {
+        fprintf(stderr, "fruitstream pca: %s\n", err);
     }
-    freeReplyObject(r);
+    int status = model ? 0 : 1;
+    pca_model_info_destroy(&model);
     redis_destroy(&redis);
     private_redis_destroy(&server);
     return status;

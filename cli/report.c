@@ -67,26 +67,23 @@ static void section_totals(FILE *out, const status_t *s)
 static void section_variance(FILE *out, redis_t *redis)
 {
     heading(out, "variance", "Explained variance");
-    redisReply *r =
-        redisCommand(redis->ctx, "HMGET %s ratios k variance_target n explained", KEY_PCA_MODEL);
-    redisReply **f = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5 ? r->element : NULL;
-    size_t k = f && f[0]->type == REDIS_REPLY_STRING ? f[0]->len / sizeof(double) : 0;
+    char err[512];
+    pca_model_info_t *model = pca_model_info_new(redis, err, sizeof err);
+    size_t k = model ? (size_t) model->k : 0;
     double *x = malloc((k + 1) * sizeof *x), *y = malloc((k + 1) * sizeof *y);
-    if (!k || !x || !y) {
-        nothing(out, "No PCA model in " KEY_PCA_MODEL " yet.");
+    if (!model || !x || !y) {
+        nothing(out, model ? "Out of memory." : err);
     } else {
-        double cumulative = 0, target = f[2]->str ? atof(f[2]->str) : 0;
+        double cumulative = 0, target = model->variance_target;
         x[0] = 0, y[0] = 0;
         for (size_t i = 0; i < k; i++) {
-            double ratio;
-            memcpy(&ratio, f[0]->str + i * sizeof ratio, sizeof ratio);
-            cumulative += ratio;
+            cumulative += model->ratios[i];
             x[i + 1] = (double) (i + 1), y[i + 1] = cumulative;
         }
         fprintf(out,
-                "<p>Model over n = %s vectors: k = %zu components explain %.2f%% of the "
+                "<p>Model over n = %lld vectors: k = %zu components explain %.2f%% of the "
                 "variance%s.</p>\n",
-                f[3]->str ? f[3]->str : "?", k, 100 * cumulative,
+                model->n, k, 100 * cumulative,
                 target > 0 ? " (the smallest k reaching the target)" : " (fixed k)");
         svg_series_t s = {"cumulative explained variance", x, y, k + 1, svg_color(0)};
         char rule_label[64], mark[32];
@@ -99,7 +96,7 @@ static void section_variance(FILE *out, redis_t *redis)
     }
     free(x);
     free(y);
-    freeReplyObject(r);
+    pca_model_info_destroy(&model);
 }
 
 static int label_of(char (*labels)[128], size_t *count, const char *label)
@@ -124,7 +121,10 @@ static void section_scatter(FILE *out, redis_t *redis, long long stored)
                        : NULL;
     size_t n = g ? gallery_count(g) : 0;
     if (!n) {
-        nothing(out, g || !model ? "No stored image to plot yet." : err);
+        nothing(out, !model                   ? err
+                     : pca_model_k(model) < 2 ? "The model has one component: no plane to plot."
+                     : g                      ? "No stored image to plot yet."
+                                              : err);
     } else {
         /* One series per label, points grouped by label. */
         char(*labels)[128] = calloc(n, sizeof *labels);

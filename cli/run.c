@@ -22,6 +22,7 @@
 #include "common/redis.h"
 #include "common/stop.h"
 #include "common/uploads.h"
+#include "pca/pca_model.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -131,17 +132,19 @@ static void print_summary(const pipeline_t *pipeline, const pipeline_config_t *c
                           long long images, long long failed, long long duplicates, double seconds)
 {
     redisReply *labels = redisCommand(redis->ctx, "HLEN %s", KEY_LABELS);
-    redisReply *model = redisCommand(redis->ctx, "HMGET %s n k explained", KEY_PCA_MODEL);
+    char err[512];
+    pca_model_info_t *model = pca_model_info_new(redis, err, sizeof err);
     printf("images: %lld\nclasses: %lld\nfailed: %lld\nduplicates: %lld\nseconds: %.1f\n"
            "images/s: %.1f\n",
            images, labels && labels->type == REDIS_REPLY_INTEGER ? labels->integer : 0, failed,
            duplicates, seconds, seconds > 0 ? (double) images / seconds : 0.0);
     printf("kernels: %s (cpu: %s)\n", isa_name(cfg->isa), isa_cpu_flags());
-    if (model && model->type == REDIS_REPLY_ARRAY && model->element[0]->str)
-        printf("pca: n=%s k=%s explained=%s\n", model->element[0]->str, model->element[1]->str,
-               model->element[2]->str);
+    if (model)
+        printf("pca: n=%lld k=%d explained=%.17g\n", model->n, model->k, model->explained);
+    else
+        printf("pca: none (%s)\n", err);
     freeReplyObject(labels);
-    freeReplyObject(model);
+    pca_model_info_destroy(&model);
     double workers_cpu = pipeline_cpu(pipeline, PIPELINE_WORKERS);
     long long featurized = images - duplicates;
     printf("cpu seconds: workers %.2f (%.3f ms/image), sink %.2f, ventilator %.2f", workers_cpu,
