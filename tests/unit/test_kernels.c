@@ -126,13 +126,19 @@ static void test_stem(void)
         }
 }
 
+/* The depthwise rows are sizes[] + 2 wide, all odd, and also 4 and 8: at stride 1 an even
+ * row's interior outputs fill whole blocks of 2 or 4 with none left over. */
+static const int dw_even_widths[] = {4, 8};
+#define NDW_WIDTHS (NSIZES + (int) (sizeof dw_even_widths / sizeof *dw_even_widths))
+
 static void check_depthwise(int stride)
 {
     static const int channels[] = {16, 48, 96};
     const kernels_t *kern = kernels_get(test_isa);
-    for (int si = 0; si < NSIZES; si++)
+    for (int si = 0; si < NDW_WIDTHS; si++)
         for (int ci = 0; ci < 3; ci++) {
-            int h = sizes[si], w = sizes[si] + 2, c = channels[ci];
+            int w = si < NSIZES ? sizes[si] + 2 : dw_even_widths[si - NSIZES];
+            int h = w - 2, c = channels[ci];
             int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
             float *in = random_floats((size_t) h * w * c), *wt = random_floats((size_t) c * 9);
             float *bias = random_floats(c), *zero = calloc((size_t) w * c, sizeof(float));
