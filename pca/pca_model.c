@@ -190,6 +190,18 @@ int pca_model_project(const pca_model_t *self, const float *rows, size_t n, floa
     return pca_project_rows(self->mean, self->scale, self->axes, self->k, self->dim, rows, n, out);
 }
 
+uint64_t pca_model_published_version(redis_t *redis)
+{
+    static const char *const version_field[] = {"version"};
+    char err[256];
+    long long version = 0;
+    redisReply *r = read_fields(redis, version_field, 1, err, sizeof err);
+    if (r && read_integer(r->element[0], 0, LLONG_MAX, &version) != 0)
+        version = 0;
+    freeReplyObject(r);
+    return (uint64_t) version;
+}
+
 enum { I_VERSION, I_N, I_K, I_DIM, I_STANDARDIZE, I_TARGET, I_EXPLAINED, I_RATIOS, I_COUNT };
 static const char *const info_fields[I_COUNT] = {
     "version", "n", "k", "dim", "standardize", "variance_target", "explained", "ratios"};

@@ -8,6 +8,7 @@
  * - pca_model_info_t, to show: the numbers and the explained-variance ratios, for the
  *   commands that print a model (pca, report, run's summary) or follow its options
  *   (export).
+ * And the version alone, for a sink starting over a published model.
  * Both check what they read: a field missing or not a number, or an array of the wrong
  * size (a hash written by something else), is an error that names the field, never a
  * guess. */
@@ -29,6 +30,10 @@ void pca_model_destroy(pca_model_t **self_p);
 int pca_model_k(const pca_model_t *self);
 int pca_model_dim(const pca_model_t *self);
 uint64_t pca_model_version(const pca_model_t *self);
+
+/* The published model's version; 0 when there is none or it is not a number (a sink's
+ * versions go on from it). */
+uint64_t pca_model_published_version(redis_t *redis);
 
 /* The model's numbers. */
 typedef struct {

@@ -24,6 +24,7 @@
 #include "common/wire.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca.h"
+#include "pca/pca_model.h"
 #include "pca/pca_store.h"
 #include "sink/aof.h"
 #include "sink/metrics.h"
@@ -490,15 +491,6 @@ static void refresh_and_checkpoint(sink_t *self, bool now)
     }
 }
 
-/* Model versions go on from the published model's, across restarts. */
-static uint64_t published_version(sink_t *self)
-{
-    redisReply *r = redisCommand(self->redis->ctx, "HGET %s version", KEY_PCA_MODEL);
-    uint64_t version = r && r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-    freeReplyObject(r);
-    return version;
-}
-
 static int sink_setup(sink_t *self)
 {
     char err[512];
@@ -514,7 +506,7 @@ static int sink_setup(sink_t *self)
         if (stop_requested || redis_reconnect(self->redis, &stop_requested) != 0)
             return -1;
     }
-    self->first_version = published_version(self);
+    self->first_version = pca_model_published_version(self->redis); /* versions go on */
     self->refreshed_at = clock_seconds();
     refresh_and_checkpoint(self, true); /* a model to project with, from the start */
     size_t floats = (size_t) SINK_MAX_BATCH * (size_t) self->cfg.pca.dim;
