@@ -75,8 +75,8 @@ FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # but libjpeg-turbo, jansson, OpenBLAS and LAPACKE (CORE_LIBS, as NAME:DEBIAN-PACKAGE). Two
 # builds of only them, with the tests that check their kernels, test what this machine's
 # own build cannot:
-# - ARM64: cross-compiled (Debian's gcc-aarch64-linux-gnu, the libraries' arm64 packages)
-#   with also the tests of the multiply-add peak loop and of the L2 size read from sysfs
+# - ARM64: cross-compiled (Debian's gcc-aarch64-linux-gnu, the libraries' arm64 packages),
+#   with the tests of the multiply-add peak loop and of the L2 size read from sysfs as well
 #   (Debian's ARM64 C library reports none), run under qemu-user (tests/run.sh).
 # - avx512-generic, on x86-64: the AVX-512 path's kernels compiled with generic 16-float
 #   vectors for AVX2 (common/simd.h), so that a CPU without AVX-512 still checks that path's

@@ -9,17 +9,17 @@
 # OpenBLAS: about 4 minutes) and test_reference (the first 20 images at S = 100: emulation
 # is about a hundred times slower) run under qemu-user, labelled arm64:; without the cross
 # build (ARM64_BUILD/skip says why) or qemu they are one skip. When GENERIC_BUILD is given
-# (`make avx512-generic`, x86-64 only), its test_kernels, test_syrk and test_reference run
-# the AVX-512 path's kernels written in generic 16-float vectors on AVX2 (common/simd.h),
-# labelled avx512-generic: and named *_avx512-generic: a check of that path's tile shapes
-# and edges on any x86-64 CPU, not a run of its AVX-512 instructions, whose tests stay
-# skipped without AVX-512. Integration tests are the scripts in tests/integration, run
-# against the programs in BUILD. Each test prints `ok NAME` or `FAIL NAME: ...`, or `skip
-# NAME: why` when this machine cannot run it (a CPU without AVX-512, a missing tool): skips
-# are listed and counted, never passed. A binary or script that exits non-zero without
-# printing a FAIL line is counted as one failure of its own, so a crash is never silent.
-# The FAIL lines are printed again just above the summary, so the tail of a long log (all
-# CI may show) names what failed.
+# (`make avx512-generic`), its test_kernels, test_syrk and test_reference run the AVX-512
+# path's kernels written in generic 16-float vectors on AVX2 (common/simd.h), labelled
+# avx512-generic: and named *_avx512-generic: a check of that path's tile shapes and edges
+# on any x86-64 CPU, not a run of its AVX-512 instructions, whose tests stay skipped
+# without AVX-512. That build exists on x86-64 only: elsewhere it is one skip. Integration
+# tests are the scripts in tests/integration, run against the programs in BUILD. Each test
+# prints `ok NAME` or `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it
+# (a CPU without AVX-512, a missing tool): skips are listed and counted, never passed. A
+# binary or script that exits non-zero without printing a FAIL line is counted as one
+# failure of its own, so a crash is never silent. The FAIL lines are printed again just
+# above the summary, so the tail of a long log (all CI may show) names what failed.
 BUILD=${1:-build}
 ASAN=${2:-}
 ARM64=${3:-}
@@ -94,6 +94,9 @@ if [ -n "$GENERIC" ] && [ -x "$GENERIC/tests/test_kernels" ]; then
     for t in test_kernels test_syrk test_reference; do
         run_one "avx512-generic:$t" "$GENERIC/tests/$t"
     done
+elif [ -n "$GENERIC" ]; then
+    echo "[avx512-generic] skip avx512-generic: no $GENERIC/tests (built on x86-64 only)"
+    skipped=$((skipped + 1))
 fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "$(basename "$t" .sh)" sh "$t"
