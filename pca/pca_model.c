@@ -66,30 +66,30 @@ static bool holds_doubles(const redisReply *r, size_t count)
     return r->type == REDIS_REPLY_STRING && r->len == count * sizeof(double);
 }
 
-/* Copies count LE float64 from a binary reply into doubles; -1 when the size is wrong. */
-static int read_doubles(const redisReply *r, size_t count, double *out)
+/* A new array of the count LE float64 a reply holds (holds_doubles checked already); NULL
+ * when memory runs out. */
+static double *new_doubles(const redisReply *r, size_t count)
 {
-    if (!holds_doubles(r, count))
-        return -1;
-    memcpy(out, r->str, count * sizeof(double));
-    return 0;
+    double *out = malloc(count * sizeof *out);
+    if (out)
+        memcpy(out, r->str, count * sizeof *out);
+    return out;
 }
 
 /* The same into floats. */
-static int read_floats(const redisReply *r, size_t count, float *out)
+static float *new_floats(const redisReply *r, size_t count)
 {
-    if (!holds_doubles(r, count))
-        return -1;
-    for (size_t i = 0; i < count; i++) {
+    float *out = malloc(count * sizeof *out);
+    for (size_t i = 0; out && i < count; i++) {
         double d;
         memcpy(&d, r->str + i * sizeof d, sizeof d);
         out[i] = (float) d;
     }
-    return 0;
+    return out;
 }
 
-/* HMGET fs:pca:model with count (<= FIELDS_MAX) fields, the first of them `version`: the array reply, or
- * NULL with why in err (no model yet when there is no version). */
+/* HMGET fs:pca:model with count (<= FIELDS_MAX) fields, the first of them `version`: the
+ * array reply, or NULL with why in err (no model yet when there is no version). */
 static redisReply *read_fields(redis_t *redis, const char *const *fields, size_t count, char *err,
                                size_t errlen)
 {
@@ -136,23 +136,22 @@ pca_model_t *pca_model_new(redis_t *redis, char *err, size_t errlen)
     redisReply **f = r->element;
     pca_model_t *self = calloc(1, sizeof *self);
     long long version = 0, k = 0, dim = 0;
-    int bad = read_integer(f[M_VERSION], 0, LLONG_MAX, &version) ? M_VERSION
-              : read_integer(f[M_DIM], 1, MODEL_DIM_MAX, &dim)   ? M_DIM
-              : read_integer(f[M_K], 1, dim, &k)                 ? M_K
-                                                                 : -1;
     bool scaled = f[M_SCALE]->type == REDIS_REPLY_STRING && f[M_SCALE]->len > 0;
+    /* every size is checked before anything is allocated for it */
+    int bad = read_integer(f[M_VERSION], 0, LLONG_MAX, &version)     ? M_VERSION
+              : read_integer(f[M_DIM], 1, MODEL_DIM_MAX, &dim)       ? M_DIM
+              : read_integer(f[M_K], 1, dim, &k)                     ? M_K
+              : !holds_doubles(f[M_MEAN], (size_t) dim)              ? M_MEAN
+              : scaled && !holds_doubles(f[M_SCALE], (size_t) dim)   ? M_SCALE
+              : !holds_doubles(f[M_AXES], (size_t) k * (size_t) dim) ? M_AXES
+                                                                     : -1;
     bool oom = !self;
     if (self && bad < 0) {
         self->version = (uint64_t) version, self->k = (int) k, self->dim = (int) dim;
-        self->mean = malloc((size_t) dim * sizeof(double));
-        self->scale = scaled ? malloc((size_t) dim * sizeof(double)) : NULL;
-        self->axes = malloc((size_t) (k * dim) * sizeof(float));
+        self->mean = new_doubles(f[M_MEAN], (size_t) dim);
+        self->scale = scaled ? new_doubles(f[M_SCALE], (size_t) dim) : NULL;
+        self->axes = new_floats(f[M_AXES], (size_t) k * (size_t) dim);
         oom = !self->mean || !self->axes || (scaled && !self->scale);
-        if (!oom)
-            bad = read_doubles(f[M_MEAN], (size_t) dim, self->mean)               ? M_MEAN
-                  : scaled && read_doubles(f[M_SCALE], (size_t) dim, self->scale) ? M_SCALE
-                  : read_floats(f[M_AXES], (size_t) (k * dim), self->axes)        ? M_AXES
-                                                                                  : -1;
     }
     if (read_failed(oom, bad, model_fields, err, errlen))
         pca_model_destroy(&self);
@@ -224,16 +223,15 @@ pca_model_info_t *pca_model_info_new(redis_t *redis, char *err, size_t errlen)
               : read_integer(f[I_STANDARDIZE], 0, 1, &standardize) ? I_STANDARDIZE
               : read_real(f[I_TARGET], 0, 1, &target)              ? I_TARGET
               : read_real(f[I_EXPLAINED], 0, 1 + 1e-9, &explained) ? I_EXPLAINED
+              : !holds_doubles(f[I_RATIOS], (size_t) k)            ? I_RATIOS
                                                                    : -1;
     bool oom = !self;
     if (self && bad < 0) {
         self->version = (uint64_t) version, self->n = n, self->k = (int) k, self->dim = (int) dim;
         self->standardize = standardize != 0;
         self->variance_target = target, self->explained = explained;
-        self->ratios = malloc((size_t) k * sizeof(double));
+        self->ratios = new_doubles(f[I_RATIOS], (size_t) k);
         oom = !self->ratios;
-        if (!oom && read_doubles(f[I_RATIOS], (size_t) k, self->ratios))
-            bad = I_RATIOS;
     }
     if (read_failed(oom, bad, info_fields, err, errlen))
         pca_model_info_destroy(&self);

@@ -74,3 +74,13 @@ well_formed
 model_field axes 1 0 0 0 0 1 0
 expect model_axes_size 1 "field axes " "$FS" query --weights "$WEIGHTS" \
     "$DATA/Banana/$(ls "$DATA/Banana" | head -n 1)"
+
+# The largest shape the reader allows (k = dim = 65536: 16 GB of axes) with a mean of the
+# right size and axes of one value, read with 8 GB of address space: the sizes are checked
+# before anything is allocated, so the answer names axes rather than running out of memory.
+rcli hset fs:pca:model k 65536 dim 65536 >/dev/null
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(8 * 65536))' | rcli -x hset fs:pca:model mean >/dev/null
+model_field axes 1
+expect model_huge_shape 1 "field axes " sh -c 'ulimit -v 8000000 && exec "$@"' sh \
+    "$FS" query --weights "$WEIGHTS" \
+    "$DATA/Banana/$(ls "$DATA/Banana" | head -n 1)"
