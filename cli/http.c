@@ -60,6 +60,7 @@ typedef struct conn_t {
 typedef struct {
     char *body;
     size_t len, reserved; /* reserved: bytes of the body budget held */
+    bool takes_body;      /* an authorised POST: only such a request is given memory */
     bool too_big;
 } request_t;
 
@@ -395,8 +396,19 @@ static unsigned refuse_early(http_server_t *self, struct MHD_Connection *c, cons
                              const char *method, request_t *req, const char **why)
 {
     bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
-    if (strcmp(url, "/healthz") == 0)
-        return get ? 0 : (*why = "use GET", MHD_HTTP_METHOD_NOT_ALLOWED);
+    const char *length =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long declared = length ? atoll(length) : 0;
+    /* Only the POST routes take a body: any other request announcing one is refused before
+     * it is read, so that nobody, with a token or without, holds the uploads' memory. */
+    bool announces_body =
+        declared > 0 ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (strcmp(url, "/healthz") == 0) {
+        if (!get)
+            return *why = "use GET", MHD_HTTP_METHOD_NOT_ALLOWED;
+        return announces_body ? (*why = "a GET request takes no body", MHD_HTTP_BAD_REQUEST) : 0;
+    }
     if (!authorized(self, c))
         return *why = "a valid bearer token is required", MHD_HTTP_UNAUTHORIZED;
     if (strcmp(url, "/v1/images") == 0 || strcmp(url, "/v1/classify") == 0) {
@@ -404,13 +416,13 @@ static unsigned refuse_early(http_server_t *self, struct MHD_Connection *c, cons
             return *why = "use POST", MHD_HTTP_METHOD_NOT_ALLOWED;
     } else if (strncmp(url, IMAGES_PREFIX, strlen(IMAGES_PREFIX)) == 0 ||
                strcmp(url, "/v1/status") == 0) {
-        return get ? 0 : (*why = "use GET", MHD_HTTP_METHOD_NOT_ALLOWED);
+        if (!get)
+            return *why = "use GET", MHD_HTTP_METHOD_NOT_ALLOWED;
+        return announces_body ? (*why = "a GET request takes no body", MHD_HTTP_BAD_REQUEST) : 0;
     } else {
         return *why = "no such route", MHD_HTTP_NOT_FOUND;
     }
-    const char *length =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    long long declared = length ? atoll(length) : 0;
+    req->takes_body = true;
     if (declared > self->cfg.max_body)
         return *why = "image larger than the limit", MHD_HTTP_CONTENT_TOO_LARGE;
     if (declared > self->budget)
@@ -422,10 +434,11 @@ static unsigned refuse_early(http_server_t *self, struct MHD_Connection *c, cons
     return 0;
 }
 
-/* Adds a piece of the body; false once it is past max_body (the rest is then dropped). */
+/* Adds a piece of the body; false for a request that takes none, or once it is past max_body
+ * (the rest is then dropped). */
 static bool take_body(http_server_t *self, request_t *req, const char *data, size_t n)
 {
-    if (req->too_big || req->len + n > (size_t) self->cfg.max_body) {
+    if (!req->takes_body || req->too_big || req->len + n > (size_t) self->cfg.max_body) {
         req->too_big = true;
         return false;
     }
