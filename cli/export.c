@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/private_redis.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/isa.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -245,8 +246,10 @@ int cmd_export(int argc, char **argv)
                 break;
         }
     }
-    if (out && out != stdout && fclose(out) != 0)
+    if (out && file_finish_output(out) != 0 && status == 0) {
+        log_error("writing %s: %s", cfg.out ? cfg.out : "standard output", strerror(errno));
         status = 1;
+    }
     if (status == 0)
         log_info("exported %ld images%s, last seq %lld (next: --since %lld)", rows,
                  pca ? "" : " (features only)", last_seq, last_seq);

@@ -77,7 +77,7 @@ int cmd_featurize(int argc, char **argv)
     }
     file_buffer_free(&buf);
     featurizer_destroy(&fz);
-    if (fflush(stdout)) {
+    if (file_finish_output(stdout) != 0) {
         fprintf(stderr, PROG ": writing the features: %s\n", strerror(errno));
         status = 1;
     }

@@ -16,6 +16,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/utf8.h"
 #include "featurizer/featurizer.h"
 
 #include <errno.h>
@@ -26,7 +27,36 @@
 static const char about[] =
     "For each JPEG: featurize it as a worker does, project it with the PCA model in " KEY_PCA_MODEL
     ", and print its nearest stored images and their majority label:\n"
-    "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.";
+    "  FILE<TAB>LABEL<TAB>VOTES, then N lines <TAB>KEY<TAB>LABEL<TAB>DISTANCE.\n"
+    "In names, a tab, line break, backslash, other control byte or byte that is not UTF-8 is "
+    "written \\t, \\n, \\r, \\\\ or \\xHH.";
+
+/* Writes a file name, key or label as one field: whatever bytes a stored key or label holds
+ * (anyone who can upload chooses them), they cannot end the field or the line and so forge
+ * another neighbour. */
+static void put_name(const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_length(p + i, len - i);
+        if (n == 0 || p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\') {
+            const char *named = p[i] == '\t'   ? "\\t"
+                                : p[i] == '\n' ? "\\n"
+                                : p[i] == '\r' ? "\\r"
+                                : p[i] == '\\' ? "\\\\"
+                                               : NULL;
+            if (named)
+                fputs(named, stdout);
+            else
+                printf("\\x%02X", p[i]);
+            i++;
+            continue;
+        }
+        fwrite(p + i, 1, n, stdout);
+        i += n;
+    }
+}
 
 /* Answers one file; -1 when it could not be read or featurized. */
 static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hits,
@@ -46,10 +76,17 @@ static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hi
     const gallery_t *g = classifier_gallery(c);
     int votes;
     const char *label = gallery_vote(g, hits, (size_t) found, &votes);
-    printf("%s\t%s\t%d\n", path, label, votes);
-    for (long i = 0; i < found; i++)
-        printf("\t%s\t%s\t%.6g\n", gallery_key(g, hits[i].row), gallery_label(g, hits[i].row),
-               hits[i].distance);
+    put_name(path);
+    putchar('\t');
+    put_name(label);
+    printf("\t%d\n", votes);
+    for (long i = 0; i < found; i++) {
+        putchar('\t');
+        put_name(gallery_key(g, hits[i].row));
+        putchar('\t');
+        put_name(gallery_label(g, hits[i].row));
+        printf("\t%.6g\n", hits[i].distance);
+    }
     log_debug("%s answered in %.1f ms", path, (clock_seconds() - t0) * 1e3);
     return 0;
 }
@@ -92,6 +129,10 @@ int cmd_query(int argc, char **argv)
     for (int i = first; hits && i < argc; i++)
         if (answer(classifier, argv[i], (size_t) n, hits, &file) != 0)
             status = 1;
+    if (file_finish_output(stdout) != 0) {
+        log_error("writing the answers: %s", strerror(errno));
+        status = 1;
+    }
     log_info("%d files answered in %.3f s", argc - first, clock_seconds() - t0);
     file_buffer_free(&file);
     free(hits);

@@ -2,6 +2,7 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -54,4 +55,17 @@ void file_buffer_free(file_buffer_t *buf)
 {
     free(buf->data);
     *buf = (file_buffer_t){0};
+}
+
+int file_finish_output(FILE *out)
+{
+    errno = 0;
+    bool failed = fflush(out) != 0 || ferror(out);
+    int why = errno ? errno : EIO; /* an earlier write's error leaves only the flag */
+    if (out != stdout && fclose(out) != 0 && !failed) {
+        failed = true;
+        why = errno;
+    }
+    errno = failed ? why : 0;
+    return failed ? -1 : 0;
 }

@@ -1,4 +1,5 @@
-/* file.h -- reading a whole file into memory, the one way every program does it.
+/* file.h -- reading a whole file into memory, the one way every program does it, and
+ * finishing an output so that a write that failed (a full disk, a closed pipe) is an error.
  *
  * A file_buffer_t grows to the largest file read into it and is then reused, so a loop
  * over many files allocates only while files keep getting bigger. Works on pipes and
@@ -7,6 +8,7 @@
 #define FS_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     char *data;
@@ -20,5 +22,8 @@ int file_read(const char *path, file_buffer_t *buf);
 char *file_read_all(const char *path, size_t *len);
 /* Frees the buffer's memory and empties it. */
 void file_buffer_free(file_buffer_t *buf);
+/* Flushes out and closes it (standard output is only flushed): 0 when everything written to
+ * it got out, else -1 with errno set. */
+int file_finish_output(FILE *out);
 
 #endif

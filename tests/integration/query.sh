@@ -2,7 +2,7 @@
 # themselves first (at distance ~0) and their folder's label wins the vote, with the model
 # refreshed mid-stream so that older stored projections must be projected again; the
 # output has the documented shape; an unreadable file is named and the others answered;
-# no model yet is an error.
+# no model yet is an error; hostile keys and labels are escaped; a failed write is an error.
 . tests/integration/lib.sh
 S=100
 FS=$B/fruitstream
@@ -69,3 +69,27 @@ else
     fail query_reprojects_older_versions "$(grep gallery "$T/query.err")"
 fi
 grep gallery "$T/query.err" >&2
+
+# A key and a label holding a tab, a line break and a backslash (anyone who can upload
+# chooses them): each neighbour is still one line of 4 fields, those bytes escaped, so that
+# no stored name can forge another neighbour or vote.
+img=$(ls "$DATA"/Lemon/*.jpg | sed -n 15p)
+"$FS" upload --key "$(printf 'evil\tkey\nforged\\x')" --label "$(printf 'Lemon\n\t99')" "$img" 2>/dev/null
+wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 101 ]"
+"$FS" query --k 1 --weights "$WEIGHTS" "$img" >"$T/evil.out" 2>/dev/null
+want=$(printf '\tevil\\tkey\\nforged\\\\x\tLemon\\n\\t99\t')
+if [ "$(wc -l <"$T/evil.out")" = 2 ] && [ "$(sed -n 2p "$T/evil.out" | cut -f 1-3)	" = "$want" ] &&
+    [ "$(sed -n 2p "$T/evil.out" | awk -F'\t' '{ print NF }')" = 4 ]; then
+    pass query_names_escaped
+else
+    fail query_names_escaped "$(od -c "$T/evil.out" | head -n 8 | tr '\n' ' ')"
+fi
+
+# Answers that cannot be written (a full disk: /dev/full) are an error, exit status 1.
+"$FS" query --k 1 --weights "$WEIGHTS" "$img" >/dev/full 2>"$T/full.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "writing the answers: No space left" "$T/full.err"; then
+    pass query_full_disk_is_an_error
+else
+    fail query_full_disk_is_an_error "exit $rc: $(tail -n 1 "$T/full.err")"
+fi

@@ -60,6 +60,20 @@ cols=$(head -n 1 "$T/both.csv" | awk -F, '{ print NF }')
 [ "$cols" -eq $((2 + 8 + 1280)) ] && pass export_with_features ||
     fail export_with_features "$cols columns"
 
+# An output that cannot be written (a full disk: /dev/full) is an error that says so, on
+# standard output as with --out: a script archiving with --since must not move on.
+"$B/fruitstream" export --data-dir "$T/d" >/dev/full 2>"$T/full_stdout.log"
+s1=$?
+"$B/fruitstream" export --data-dir "$T/d" --out /dev/full 2>"$T/full_out.log"
+s2=$?
+if [ $s1 = 1 ] && [ $s2 = 1 ] && grep -q "writing standard output: No space left" "$T/full_stdout.log" &&
+    grep -q "writing /dev/full: No space left" "$T/full_out.log" &&
+    ! grep -q "exported" "$T/full_stdout.log" "$T/full_out.log"; then
+    pass export_full_disk_is_an_error
+else
+    fail export_full_disk_is_an_error "status $s1 and $s2: $(tail -n 1 "$T/full_stdout.log") / $(tail -n 1 "$T/full_out.log")"
+fi
+
 # The same run again: every image is stored already, so the ventilator settles each upload
 # as a duplicate without a task (ventilator/settle_stored.lua) and nothing is featurized
 # again; the kept data is unchanged.
