@@ -65,7 +65,7 @@ int cmd_featurize(int argc, char **argv)
     int status = 0;
     for (int i = first; i < argc; i++) {
         const char *path = argv[i];
-        if (file_read(path, &buf)) {
+        if (file_read(path, &buf, CONFIG_MAX_IMAGE_BYTES)) {
             fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
             status = 1;
         } else if (featurizer_run(fz, buf.data, buf.len, features, NULL, err, sizeof err)) {

@@ -18,7 +18,6 @@
 #ifndef FS_HTTP_H
 #define FS_HTTP_H
 
-#define HTTP_DEFAULT_MAX_BODY (64L << 20) /* the ventilator's --max-image-bytes */
 #define HTTP_DEFAULT_MAX_CONNECTIONS 64
 #define HTTP_DEFAULT_REQUEST_SECONDS 30
 #define HTTP_CLASSIFIER_SECONDS 30

@@ -63,7 +63,7 @@ static int answer(classifier_t *c, const char *path, size_t n, gallery_hit_t *hi
                   file_buffer_t *file)
 {
     char err[512];
-    if (file_read(path, file) != 0) {
+    if (file_read(path, file, CONFIG_MAX_IMAGE_BYTES) != 0) {
         fprintf(stderr, "fruitstream query: %s: %s\n", path, strerror(errno));
         return -1;
     }

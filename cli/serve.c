@@ -79,7 +79,7 @@ static int take_max_image(void *target, const char *value)
  * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, serve_config_t *cfg)
 {
-    *cfg = (serve_config_t){.http = {.max_body = HTTP_DEFAULT_MAX_BODY,
+    *cfg = (serve_config_t){.http = {.max_body = CONFIG_MAX_IMAGE_BYTES,
                                      .max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
                                      .request_seconds = HTTP_DEFAULT_REQUEST_SECONDS}};
     pipeline_config_defaults(&cfg->pipeline);

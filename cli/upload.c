@@ -11,6 +11,7 @@
 #include "common/uploads.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ int cmd_upload(int argc, char **argv)
 {
     const char *label = NULL, *key = NULL, *url = CONFIG_REDIS_DEFAULT;
     bool path_only = false;
+    int64_t max_bytes = CONFIG_MAX_IMAGE_BYTES;
     const option_t options[] = {
         OPTION_STRING("label", &label, "L",
                       "label of every file (default: its parent folder's name)"),
@@ -26,6 +28,9 @@ int cmd_upload(int argc, char **argv)
         OPTION_FLAG("path-only", &path_only,
                     "send the path instead of the bytes (the ventilator must be able to read "
                     "it)"),
+        OPTION_BYTES("max-image-bytes", &max_bytes, 1, 1L << 30, "N",
+                     "refuse a larger file without sending it (default 64M, the ventilator's "
+                     "default); units K, M, G"),
         OPTION_REDIS(&url, CONFIG_REDIS_HELP), OPTION_END};
     const options_spec_t spec = {"fruitstream upload",
                                  "FILE...",
@@ -59,8 +64,9 @@ int cmd_upload(int argc, char **argv)
             uploads_add_path(uploads, key ? key : path, this_label, path);
             continue;
         }
-        if (file_read(path, &file) != 0) {
-            fprintf(stderr, "fruitstream upload: %s: %s\n", path, strerror(errno));
+        if (file_read(path, &file, (size_t) max_bytes) != 0) {
+            fprintf(stderr, "fruitstream upload: %s: %s\n", path,
+                    errno == EFBIG ? "larger than --max-image-bytes" : strerror(errno));
             status = 1;
             continue;
         }

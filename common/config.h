@@ -23,6 +23,9 @@
 /* Most workers one process runs, on as many threads (worker --threads; fruitstream run
  * passes its --workers there). */
 #define CONFIG_MAX_WORKER_THREADS 256
+/* The default limit on one image file's bytes: the ventilator's --max-image-bytes, the
+ * HTTP API's body limit, and what upload, query and featurize read of a file. */
+#define CONFIG_MAX_IMAGE_BYTES (64L << 20)
 
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
 /* The help of a --redis option that falls back on the default above. */

@@ -4,9 +4,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-int file_read(const char *path, file_buffer_t *buf)
+int file_read(const char *path, file_buffer_t *buf, size_t max)
 {
     buf->len = 0;
     FILE *f = fopen(path, "rb");
@@ -27,14 +28,14 @@ int file_read(const char *path, file_buffer_t *buf)
         }
         size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
         buf->len += n;
-        if (n == 0)
+        if (n == 0 || buf->len > max)
             break;
     }
-    int failed = ferror(f);
+    int failed = ferror(f) ? EIO : buf->len > max ? EFBIG : 0;
     fclose(f);
     if (failed) {
         buf->len = 0;
-        errno = EIO;
+        errno = failed;
         return -1;
     }
     return 0;
@@ -43,7 +44,7 @@ int file_read(const char *path, file_buffer_t *buf)
 char *file_read_all(const char *path, size_t *len)
 {
     file_buffer_t buf = {0};
-    if (file_read(path, &buf) != 0) {
+    if (file_read(path, &buf, SIZE_MAX) != 0) {
         file_buffer_free(&buf);
         return NULL;
     }

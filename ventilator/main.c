@@ -123,7 +123,7 @@ static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
                                  .lease_ms = 30000,
                                  .max_in_flight = 64,
                                  .tasks_per_message = 4,
-                                 .max_image_bytes = 64L << 20,
+                                 .max_image_bytes = CONFIG_MAX_IMAGE_BYTES,
                                  .task_buffer = CONFIG_TASK_BUFFER};
     const option_t options[] = {
         OPTION_STRING("tasks", &cfg->tasks_endpoint, "ENDPOINT", "bind the task socket here"),

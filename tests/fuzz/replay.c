@@ -9,6 +9,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,7 +24,7 @@ static int replay_path(const char *path, file_buffer_t *buf)
     if (stat(path, &st) != 0)
         return -1;
     if (!S_ISDIR(st.st_mode)) {
-        if (file_read(path, buf) != 0)
+        if (file_read(path, buf, SIZE_MAX) != 0)
             return -1;
         LLVMFuzzerTestOneInput((const uint8_t *) buf->data, buf->len);
         return 1;

@@ -2,7 +2,8 @@
 # themselves first (at distance ~0) and their folder's label wins the vote, with the model
 # refreshed mid-stream so that older stored projections must be projected again; the
 # output has the documented shape; an unreadable file is named and the others answered;
-# no model yet is an error; hostile keys and labels are escaped; a failed write is an error.
+# no model yet is an error; hostile keys and labels are escaped; a failed write is an
+# error; upload refuses a file past --max-image-bytes.
 . tests/integration/lib.sh
 S=100
 FS=$B/fruitstream
@@ -92,4 +93,19 @@ if [ $rc = 1 ] && grep -q "writing the answers: No space left" "$T/full.err"; th
     pass query_full_disk_is_an_error
 else
     fail query_full_disk_is_an_error "exit $rc: $(tail -n 1 "$T/full.err")"
+fi
+
+# upload reads no more of a file than --max-image-bytes (default 64M, the ventilator's),
+# so /dev/zero is refused at once, and a file past the limit is named and not sent.
+before=$(rcli xlen fs:uploads)
+"$FS" upload --key big --max-image-bytes 1K "$img" 2>"$T/big.err"
+rc1=$?
+timeout 20 "$FS" upload --key zeros /dev/zero 2>"$T/zero.err"
+rc2=$?
+if [ $rc1 = 1 ] && [ $rc2 = 1 ] && grep -q "$img: larger than --max-image-bytes" "$T/big.err" &&
+    grep -q "/dev/zero: larger than --max-image-bytes" "$T/zero.err" &&
+    [ "$(rcli xlen fs:uploads)" = "$before" ] && [ "$(rcli exists fs:blob:big fs:blob:zeros)" = 0 ]; then
+    pass upload_refuses_files_past_the_limit
+else
+    fail upload_refuses_files_past_the_limit "exit $rc1 and $rc2: $(tail -n 2 "$T/big.err" "$T/zero.err" | tr '\n' ' ')"
 fi
