@@ -197,9 +197,11 @@ int pipeline_check_children(pipeline_t *self)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        const char *what = self->redis_server && pid == private_redis_pid(self->redis_server)
-                               ? "redis-server"
-                               : "a child";
+        const char *what = "a child";
+        if (self->redis_server && pid == private_redis_pid(self->redis_server)) {
+            what = "redis-server";
+            private_redis_reaped(self->redis_server);
+        }
         for (int role = 0; role < PIPELINE_ROLES; role++)
             if (pid == self->pid[role]) {
                 what = role_names[role];

@@ -246,6 +246,11 @@ pid_t private_redis_pid(const private_redis_t *self)
     return self->pid;
 }
 
+void private_redis_reaped(private_redis_t *self)
+{
+    self->pid = 0;
+}
+
 const char *private_redis_resolve(const char *url, const char *data_dir, private_redis_t **started)
 {
     *started = NULL;

@@ -26,6 +26,9 @@ private_redis_t *private_redis_new(const char *data_dir);
 void private_redis_destroy(private_redis_t **self_p);
 const char *private_redis_url(const private_redis_t *self);
 pid_t private_redis_pid(const private_redis_t *self); /* 0 when not ours */
+/* The caller has reaped the server (waitpid): destroy must not signal that pid, which the
+ * system may have given to another process by then. */
+void private_redis_reaped(private_redis_t *self);
 
 /* The Redis a command should use: url if given, else $REDIS_URL, else the server over
  * data_dir (when given, or when the default directory holds a previous run): the one
