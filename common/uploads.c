@@ -4,6 +4,7 @@
  * runs enqueue in the same order) and nothing is kept once sent. */
 #include "common/uploads.h"
 
+#include "common/folder_set.h"
 #include "common/keys.h"
 #include "common/log.h"
 
@@ -166,8 +167,18 @@ static int compare_names(const struct dirent **a, const struct dirent **b)
  * realpath, and the type of each entry comes from the directory listing where the file
  * system gives it: for a large tree that saves a stat, a getcwd and a readlink per path
  * component per file, most of the time it took. */
-static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir, int depth)
+static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir, int depth,
+                     folder_set_t *seen)
 {
+    struct stat dir_st;
+    int first = stat(dir, &dir_st) == 0 ? folder_set_enter(seen, &dir_st) : -1;
+    if (first <= 0) {
+        if (first == 0)
+            log_warn("%s: a folder walked already (reached again through a link); skipped", dir);
+        else
+            log_error("%s: %s", dir, strerror(errno));
+        return first == 0 ? 0 : -1;
+    }
     struct dirent **names;
     int n = scandir(dir, &names, NULL, compare_names);
     if (n < 0) {
@@ -191,7 +202,7 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
                    : S_ISREG(st.st_mode) ? DT_REG
                                          : DT_UNKNOWN;
         if (type == DT_DIR && depth < 64) {
-            long sub = add_tree(self, path, absolute, depth + 1);
+            long sub = add_tree(self, path, absolute, depth + 1, seen);
             added = sub < 0 || added < 0 ? -1 : added + sub;
         } else if (type == DT_REG && uploads_is_jpeg_name(name) && added >= 0) {
             added = add_absolute(self, path, NULL, path, absolute) == 0 ? added + 1 : -1;
@@ -214,7 +225,9 @@ long uploads_add_tree(uploads_t *self, const char *dir)
         log_error("%s: %s", root, strerror(errno));
         return -1;
     }
-    long added = add_tree(self, root, absolute, 0);
+    folder_set_t *seen = folder_set_new();
+    long added = seen ? add_tree(self, root, absolute, 0, seen) : -1;
+    folder_set_destroy(&seen);
     return uploads_flush(self) == 0 ? added : -1;
 }
 

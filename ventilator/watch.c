@@ -8,6 +8,7 @@
  * uploaded paths makes harmless. */
 #include "ventilator/watch.h"
 
+#include "common/folder_set.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/script.h"
@@ -125,9 +126,18 @@ static void remember_dir(watch_t *self, int wd, const char *path)
 }
 
 /* Watches dir (absolute), then takes what it holds, recursively: watching first, so that a
- * file closed during the scan is announced by an event if the scan misses it. */
-static int add_tree(watch_t *self, const char *dir, int depth)
+ * file closed during the scan is announced by an event if the scan misses it. A folder
+ * already in seen (reached again through a link) is passed over. */
+static int walk_tree(watch_t *self, const char *dir, int depth, folder_set_t *seen)
 {
+    struct stat dir_st;
+    int first = stat(dir, &dir_st) == 0 ? folder_set_enter(seen, &dir_st) : 0;
+    if (first == 0)
+        return 0; /* gone already, or walked already */
+    if (first < 0) {
+        log_error("cannot watch %s: %s", dir, strerror(errno));
+        return -1;
+    }
     int wd = inotify_add_watch(self->fd, dir, DIR_EVENTS);
     if (wd < 0) {
         log_error("cannot watch %s: %s%s", dir, strerror(errno),
@@ -149,11 +159,20 @@ static int add_tree(watch_t *self, const char *dir, int depth)
         if (stat(path, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode) && depth < WATCH_MAX_DEPTH)
-            rc |= add_tree(self, path, depth + 1);
+            rc |= walk_tree(self, path, depth + 1, seen);
         else if (S_ISREG(st.st_mode) && uploads_is_jpeg_name(e->d_name))
             found_file(self, path);
     }
     closedir(d);
+    return rc;
+}
+
+/* Walks the tree at dir, each folder in it once. */
+static int add_tree(watch_t *self, const char *dir, int depth)
+{
+    folder_set_t *seen = folder_set_new();
+    int rc = seen ? walk_tree(self, dir, depth, seen) : -1;
+    folder_set_destroy(&seen);
     return rc;
 }
 
