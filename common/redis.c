@@ -23,7 +23,10 @@ static int parse_port_db(const char *s, redis_address_t *a, char *err, size_t er
         size_t len = strcspn(s + 1, "/");
         snprintf(number, sizeof number, "%.*s", (int) len, s + 1);
         if (len >= sizeof number || !option_parse_int64(number, &v) || v <= 0 || v > 65535) {
-            snprintf(err, errlen, "bad port \"%.*s\" in Redis URL", (int) (len % 32), s + 1);
+            /* not echoed: without its '@', "USER:PASSWORD" reads as "HOST:PORT" */
+            snprintf(err, errlen,
+                     "bad port in Redis URL (want redis://[USER[:PASSWORD]@]HOST"
+                     "[:PORT][/DB], a port from 1 to 65535)");
             return -1;
         }
         a->port = (int) v;
@@ -31,12 +34,14 @@ static int parse_port_db(const char *s, redis_address_t *a, char *err, size_t er
     }
     if (*s == '/' && s[1]) {
         if (!option_parse_int64(s + 1, &v) || v < 0 || v > INT32_MAX) {
-            snprintf(err, errlen, "bad database number \"%.32s\" in Redis URL", s + 1);
+            snprintf(err, errlen, "bad database number in Redis URL (want /DB, 0 or more)");
             return -1;
         }
         a->db = (int) v;
     } else if (*s && strcmp(s, "/") != 0) {
-        snprintf(err, errlen, "unexpected \"%.64s\" in Redis URL", s);
+        snprintf(err, errlen,
+                 "unexpected text after the host in Redis URL (want redis://"
+                 "[USER[:PASSWORD]@]HOST[:PORT][/DB])");
         return -1;
     }
     return 0;

@@ -86,9 +86,10 @@ static void redis_urls(void)
           "REDIS_PASSWORD not used");
     unsetenv("REDIS_PASSWORD");
     const char *const bad[] = {
-        "redis://:secret@h:99999", "redis://:secret@h:12x", "redis://h/1x",
-        "unix:///tmp/s?db=x",      "redis://:secret@",      "redis://:bad%zz@h",
-        "unix://u:pw@tmp/s"};
+        "redis://:secret@h:99999", "redis://:secret@h:12x",  "redis://h/1x",
+        "unix:///tmp/s?db=x",      "redis://:secret@",       "redis://:bad%zz@h",
+        "unix://u:pw@tmp/s",       "redis://default:secret", "redis://u:secret/0",
+        "redis://h:1/0secret"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
         CHECK(redis_address_parse(bad[i], &a, err, sizeof err) == -1, "\"%s\" accepted", bad[i]);
