@@ -3,8 +3,8 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int file_read(const char *path, file_buffer_t *buf, size_t max)
@@ -26,12 +26,14 @@ int file_read(const char *path, file_buffer_t *buf, size_t max)
             buf->data = data;
             buf->cap = cap;
         }
+        errno = 0;
         size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
         buf->len += n;
         if (n == 0 || buf->len > max)
             break;
     }
-    int failed = ferror(f) ? EIO : buf->len > max ? EFBIG : 0;
+    /* the read's own errno (EISDIR for a folder), else EIO */
+    int failed = ferror(f) ? (errno ? errno : EIO) : buf->len > max ? EFBIG : 0;
     fclose(f);
     if (failed) {
         buf->len = 0;

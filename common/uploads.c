@@ -243,6 +243,11 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
             line[--len] = '\0';
         if (len == 0)
             continue;
+        if (memchr(line, '\0', (size_t) len)) { /* it would cut the key short */
+            log_error("%s:%ld: a NUL byte in the line; refused", what, lineno);
+            self->refused++;
+            continue;
+        }
         char *tab = strchr(line, '\t');
         if (tab)
             *tab = '\0';
@@ -255,6 +260,10 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
             break;
         }
         added++;
+    }
+    if (ferror(in)) { /* a folder given as a list, a disk error: not the end of the list */
+        log_error("%s: %s", what, strerror(errno));
+        added = -1;
     }
     free(line);
     return uploads_flush(self) == 0 ? added : -1;

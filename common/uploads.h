@@ -34,7 +34,8 @@ int uploads_add_blob(uploads_t *self, const char *key, const char *label, const 
  * under dir, label = its parent folder's name. Returns the number queued, or -1. */
 long uploads_add_tree(uploads_t *self, const char *dir);
 /* One key per line: a path, optionally followed by a TAB and a label (default: the parent
- * folder's name). Blank lines are skipped. Returns the number queued, or -1. */
+ * folder's name). Blank lines are skipped; a line holding a NUL byte is refused (counted by
+ * uploads_refused). Returns the number queued, or -1 (also when reading `in` failed). */
 long uploads_add_list(uploads_t *self, FILE *in, const char *what);
 /* Waits for every queued entry to be acknowledged by Redis. 0, or -1 on error. */
 int uploads_flush(uploads_t *self);

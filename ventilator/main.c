@@ -197,10 +197,25 @@ static bool entry_is_live(const redisReply *entry)
            entry->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-/* What is wrong with a live entry's key, or NULL (no key field: the entry ID serves). */
+/* How many times the entry's fields name `name`. */
+static int field_count(const redisReply *fields, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        n += fields->element[i]->str && strcmp(fields->element[i]->str, name) == 0;
+    return n;
+}
+
+/* What is wrong with a live entry's key, or NULL (no key field: the entry ID serves). A
+ * field named twice is refused too: this file reads the first, the sink's script the last,
+ * and a result for such an entry could never be stored, only sent again and again. */
 static const char *key_problem(const redisReply *entry)
 {
-    const redisReply *key = redis_field(entry->element[1], "key");
+    const redisReply *fields = entry->element[1];
+    if (field_count(fields, "key") > 1 || field_count(fields, "blob") > 1 ||
+        field_count(fields, "path") > 1)
+        return "a key, blob or path field named twice";
+    const redisReply *key = redis_field(fields, "key");
     if (!key)
         return NULL;
     if (key->type != REDIS_REPLY_STRING || key->len == 0)
@@ -225,8 +240,11 @@ static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
         if (!why)
             continue;
         const char *id = entry->element[0]->str;
-        log_error("upload entry %s refused: %s (a key is 1 to %d bytes, no NUL)", id, why,
-                  KEY_IMAGE_MAX_LEN);
+        if (strstr(why, "named twice"))
+            log_error("upload entry %s refused: %s", id, why);
+        else
+            log_error("upload entry %s refused: %s (a key is 1 to %d bytes, no NUL)", id, why,
+                      KEY_IMAGE_MAX_LEN);
         redisAppendCommand(self->redis->ctx, "XACK %s %s %s", KEY_UPLOADS, GROUP_VENTILATORS, id);
         redisAppendCommand(self->redis->ctx, "XDEL %s %s", KEY_UPLOADS, id);
         redisAppendCommand(self->redis->ctx, "HINCRBY %s rejected 1", KEY_COUNTERS);

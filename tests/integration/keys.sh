@@ -3,7 +3,8 @@
 # and a NUL cut a key short. Now a key longer than 1,024 bytes is refused by `upload`, and
 # a stream entry with a long key or a NUL in it is refused by the ventilator (deleted,
 # counted as rejected): nothing is stored under a cut key, and the uploads around them are
-# stored. The CSV export is valid UTF-8 (bad bytes written as \xHH) and, with
+# stored. So is an entry naming its key or blob twice (the ventilator read the first, the
+# sink the last: its result was rejected and sent again for ever), deleting neither blob. The CSV export is valid UTF-8 (bad bytes written as \xHH) and, with
 # --excel-safe, no field starts a formula.
 . tests/integration/lib.sh
 
@@ -29,18 +30,22 @@ fi
 rcli set fs:blob:long "$(cat "$3" | base64 -w0)" >/dev/null
 rcli xadd fs:uploads '*' blob fs:blob:long key "$K1" >/dev/null
 printf 'a\000b' | rcli -x xadd fs:uploads '*' blob fs:blob:long key >/dev/null
+rcli set fs:blob:victim x >/dev/null
+rcli xadd fs:uploads '*' key twice1 key twice2 blob fs:blob:long >/dev/null
+rcli xadd fs:uploads '*' key twice3 blob fs:blob:long blob fs:blob:victim >/dev/null
 "$B/fruitstream" upload --key "@last" --label "-minus" "$4" 2>/dev/null
 start_sink
 start_worker w1 --size 100
 start_ventilator
 if wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 3 ] &&
         [ \"\$(redis-cli -s $T/redis.sock xlen fs:uploads)\" = 0 ]" &&
-    [ "$(counter rejected)" = 2 ] && [ "$(rcli hget "fs:image:$K1024" status)" = ok ] &&
-    [ "$(rcli exists fs:image:a)" = 0 ] &&
+    [ "$(counter rejected)" = 4 ] && [ "$(rcli hget "fs:image:$K1024" status)" = ok ] &&
+    [ "$(rcli exists fs:image:a fs:image:twice1 fs:image:twice2 fs:image:twice3)" = 0 ] &&
+    [ "$(rcli exists fs:blob:victim)" = 1 ] &&
     [ "$(rcli --scan --pattern 'fs:image:*' | wc -l)" = 3 ]; then
-    pass keys_long_and_nul_entries_refused_others_stored
+    pass keys_long_nul_and_twice_named_entries_refused_others_stored
 else
-    fail keys_long_and_nul_entries_refused_others_stored "stored=$(counter stored) rejected=$(counter rejected) uploads=$(rcli xlen fs:uploads) $(grep -i refused "$T/ventilator.log" | head -c 300)"
+    fail keys_long_nul_and_twice_named_entries_refused_others_stored "stored=$(counter stored) rejected=$(counter rejected) uploads=$(rcli xlen fs:uploads) $(grep -i refused "$T/ventilator.log" | head -c 300)"
 fi
 
 "$B/fruitstream" export --features --out "$T/plain.csv" 2>/dev/null

@@ -1,0 +1,39 @@
+# lists.sh -- what a list of images can hold that is not a list of images. A --list that
+# cannot be read (here a folder) is an error, exit status 1, where it used to upload
+# nothing and exit 0 as if the list were empty. A line holding a NUL byte is refused with
+# an error naming the line, where it used to be cut at the NUL (another key, its label
+# dropped); the other lines are uploaded. `fruitstream upload` of a folder says so (it
+# said "Input/output error").
+. tests/integration/lib.sh
+set -- $(ls "$DATA/Kiwi"/*.jpg | head -n 2)
+mkdir -p "$T/in"
+cp "$1" "$T/in/a.jpg"
+cp "$2" "$T/in/b.jpg"
+start_redis || { fail lists_redis "redis-server did not start"; exit 1; }
+
+timeout 20 "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" --list "$T/in" 2>"$T/folder.log"
+rc=$?
+if [ $rc = 1 ] && grep -q "error $T/in: Is a directory" "$T/folder.log"; then
+    pass lists_unreadable_list_is_an_error
+else
+    fail lists_unreadable_list_is_an_error "exit $rc: $(tail -n 1 "$T/folder.log")"
+fi
+
+printf '%s\0EXTRA\tforged\n%s\n' "$T/in/a.jpg" "$T/in/b.jpg" >"$T/nul.list"
+start_ventilator --list "$T/nul.list" --allow-path "$T/in"
+wait_for 20 "grep -q 'ventilator: tasks on' $T/ventilator.log"
+if grep -q "nul.list:1: a NUL byte in the line; refused" "$T/ventilator.log" &&
+    [ "$(rcli xlen fs:uploads)" = 1 ] && rcli xrange fs:uploads - + | grep -qx "$T/in/b.jpg" &&
+    ! rcli xrange fs:uploads - + | grep -q "a.jpg"; then
+    pass lists_nul_line_refused_others_uploaded
+else
+    fail lists_nul_line_refused_others_uploaded "$(rcli xrange fs:uploads - + | tr '\n' ' ' | head -c 300)"
+fi
+
+"$B/fruitstream" upload "$T/in" 2>"$T/upload.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "$T/in: Is a directory" "$T/upload.err"; then
+    pass lists_upload_of_a_folder_says_so
+else
+    fail lists_upload_of_a_folder_says_so "exit $rc: $(head -n 1 "$T/upload.err")"
+fi
