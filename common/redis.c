@@ -294,6 +294,8 @@ int redis_reconnect_once(redis_t *self, char *err, size_t errlen)
 
 int redis_reconnect(redis_t *self, volatile int *stop)
 {
+    if (self->ctx && !self->ctx->err)
+        nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
     redisFree(self->ctx);
     self->ctx = NULL; /* none at all, should a stop come before the next connection */
     char err[512];

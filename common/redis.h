@@ -61,8 +61,10 @@ redis_t *redis_new(const char *url, char *err, size_t errlen);
 redis_t *redis_new_waiting(const char *url, volatile int *stop, char *err, size_t errlen);
 void redis_destroy(redis_t **self_p);
 /* Drops the connection and connects again, retrying every 200 ms (logging every few
- * seconds) until it works or *stop becomes non-zero. Returns 0 when connected; otherwise
- * the redis_t has no connection (ctx NULL). */
+ * seconds) until it works or *stop becomes non-zero. Called on a connection that was still
+ * sound (Redis answered, with an error: full, loading, or refusing the data), it first waits
+ * 200 ms, so that a caller retrying a refused command never spins. Returns 0 when
+ * connected; otherwise the redis_t has no connection (ctx NULL). */
 int redis_reconnect(redis_t *self, volatile int *stop);
 /* One attempt of the above, for a loop with other work to do: 0 when connected, else -1
  * with why in err and no connection. */

@@ -2,8 +2,8 @@
 # once-a-second sample Redis refuses says so once, not at every turn of its loop. A sink
 # with results keeps its batch and tries again every 200 ms on the same connection, says
 # so in one line (not one per try, nor a reconnect per try), stores everything once Redis
-# has room again, and leaves no staging hash. The feeder's results and the sink's stop are
-# the real ones.
+# has room again, and leaves no staging hash. Full while the sink publishes its model, it
+# tries again every 200 ms too. The feeder's results and the sink's stop are the real ones.
 . tests/integration/lib.sh
 N=3000
 start_redis || { fail redis_full_redis "redis-server did not start"; exit 1; }
@@ -51,3 +51,28 @@ kill -TERM "$SINK_PID"
 wait "$SINK_PID"
 n=$(rcli hget fs:pca:model n)
 [ "$n" = $N ] && pass redis_full_pca_counts_each_once || fail redis_full_pca_counts_each_once "PCA n=$n, expected $N"
+
+# Redis full when the sink publishes its model (refreshed every 3 s here, 100 new vectors
+# stored just before): it tries again every 200 ms, not in a tight loop of reconnections
+# (25,000 in 6 s, one log line each, before), and goes on once Redis has room.
+start_sink --refresh-seconds 3
+wait_for 10 "grep -q 'results on' $T/sink.log"
+"$B/bench/feed_results" --pending "$REDIS_URL" 100 $N >/dev/null 2>&1
+"$B/bench/feed_results" "ipc://$T/results" 100 $N >/dev/null 2>&1
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = $((N + 100)) ]"
+conns() { rcli info stats | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
+before=$(conns)
+lines=$(wc -l <"$T/sink.log")
+rcli config set maxmemory 1 >/dev/null
+sleep 5
+made=$(($(conns) - before))
+said=$(($(wc -l <"$T/sink.log") - lines))
+rcli config set maxmemory 0 >/dev/null
+if [ "$made" -ge 1 ] && [ "$made" -le 60 ] && [ "$said" -le 100 ] &&
+    wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:pca:model n)\" = $((N + 100)) ]"; then
+    pass redis_full_publish_retries_paced
+else
+    fail redis_full_publish_retries_paced "$made connections and $said log lines in 5 s; model n $(rcli hget fs:pca:model n)"
+fi
+kill -TERM "$SINK_PID"
+wait "$SINK_PID"
