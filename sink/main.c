@@ -570,6 +570,10 @@ int main(int argc, char **argv)
             self->current ^= 1;
         }
         refresh_and_checkpoint(self, false);
+        /* Heartbeats, samples and trims do not retry: a connection they found broken (Redis
+         * restarted while the sink was idle) is made again here, waiting as for a batch. */
+        if (self->redis->ctx && self->redis->ctx->err)
+            redis_reconnect(self->redis, &stop_requested);
         if (!self->redis->ctx) /* a stop came while Redis was away */
             continue;
         metrics_tick(self->metrics, self->redis, clock_unix_ms());
