@@ -227,10 +227,16 @@ int options_parse(const options_spec_t *spec, int argc, char **argv)
             exit(2);
         }
         if (c == '?') {
-            if (optopt)
+            /* glibc sets optopt for a known long option given a value it does not take
+             * (--help=1): its code, not a character */
+            const char *arg = argv[optind - 1];
+            if (strncmp(arg, "--", 2) == 0 && optopt)
+                fprintf(stderr, "%s: %.*s takes no value\n", spec->program, (int) strcspn(arg, "="),
+                        arg);
+            else if (optopt)
                 fprintf(stderr, "%s: unknown option \"-%c\"\n", spec->program, optopt);
             else
-                fprintf(stderr, "%s: unknown option \"%s\"\n", spec->program, argv[optind - 1]);
+                fprintf(stderr, "%s: unknown option \"%s\"\n", spec->program, arg);
             options_usage(spec, stderr);
             exit(2);
         }

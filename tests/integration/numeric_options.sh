@@ -28,6 +28,8 @@ refused --k abc $S --k abc
 refused --k 1281 $S --k 1281
 refused --variance 1.5 $S --variance 1.5
 refused --batch 4096 $S --batch 4096
+refused --standardize "takes no value" $S --standardize=1
+refused --help "takes no value" $W --help=1
 refused --refresh-seconds nan $S --refresh-seconds nan
 refused --gather-ms 2.5 $S --gather-ms 2.5
 refused --workers 2x "$B/fruitstream" run --workers 2x "$T"
