@@ -39,9 +39,11 @@
 #include "common/options.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Folders --allow-path may name, at most. */
 #define VENTILATOR_MAX_ROOTS 64
@@ -96,8 +98,23 @@ static int allow(void *target, const char *dir)
     return 0;
 }
 
+/* 0 when dir is a folder, else -1 after an error naming the option it was given to (the
+ * check allow-path makes later would name --allow-path). */
+static int check_folder(const char *option, const char *dir)
+{
+    struct stat st;
+    const char *why = stat(dir, &st) != 0    ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a folder"
+                                             : NULL;
+    if (why)
+        fprintf(stderr, "fruitstream-ventilator: %s %s: %s\n", option, dir, why);
+    return why ? -1 : 0;
+}
+
 static int take_dir(void *target, const char *dir)
 {
+    if (check_folder("--dir", dir) != 0)
+        return -1;
     ((ventilator_config_t *) target)->dir = dir;
     return allow(target, dir);
 }
@@ -105,6 +122,8 @@ static int take_dir(void *target, const char *dir)
 static int take_watch(void *target, const char *dir)
 {
     ventilator_config_t *cfg = target;
+    if (check_folder("--watch", dir) != 0)
+        return -1;
     if (cfg->watches == WATCH_MAX_DIRS) {
         fprintf(stderr, "fruitstream-ventilator: at most %d --watch\n", WATCH_MAX_DIRS);
         return -1;

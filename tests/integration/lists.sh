@@ -3,7 +3,7 @@
 # nothing and exit 0 as if the list were empty. A line holding a NUL byte is refused with
 # an error naming the line, where it used to be cut at the NUL (another key, its label
 # dropped); the other lines are uploaded. `fruitstream upload` of a folder says so (it
-# said "Input/output error").
+# said "Input/output error"). --dir and --watch given a file name their own option.
 . tests/integration/lib.sh
 set -- $(ls "$DATA/Kiwi"/*.jpg | head -n 2)
 mkdir -p "$T/in"
@@ -36,4 +36,16 @@ if [ $rc = 1 ] && grep -q "$T/in: Is a directory" "$T/upload.err"; then
     pass lists_upload_of_a_folder_says_so
 else
     fail lists_upload_of_a_folder_says_so "exit $rc: $(head -n 1 "$T/upload.err")"
+fi
+
+# --dir and --watch given a file: the error names the option given (it named --allow-path).
+timeout 5 "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" --watch "$T/in/a.jpg" 2>"$T/watch.err"
+rc1=$?
+timeout 5 "$B/fruitstream-ventilator" --tasks "ipc://$T/tasks" --dir "$T/in/a.jpg" 2>"$T/dir.err"
+rc2=$?
+if [ $rc1 = 2 ] && [ $rc2 = 2 ] && grep -q -- "--watch $T/in/a.jpg: not a folder" "$T/watch.err" &&
+    grep -q -- "--dir $T/in/a.jpg: not a folder" "$T/dir.err"; then
+    pass lists_dir_and_watch_name_their_option
+else
+    fail lists_dir_and_watch_name_their_option "exit $rc1, $rc2: $(head -n 1 "$T/watch.err") / $(head -n 1 "$T/dir.err")"
 fi
