@@ -244,6 +244,14 @@ static int choose_endpoints(pipeline_t *self)
     snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
     snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
              (int) getpid());
+    if ((self->cfg.tasks && strlen(self->cfg.tasks) >= sizeof self->tasks) ||
+        (self->cfg.results && strlen(self->cfg.results) >= sizeof self->results)) {
+        log_error("--%s: an endpoint of more than %zu bytes",
+                  self->cfg.tasks && strlen(self->cfg.tasks) >= sizeof self->tasks ? "tasks"
+                                                                                   : "results",
+                  sizeof self->tasks - 1);
+        return -1;
+    }
     if (self->cfg.tasks)
         snprintf(self->tasks, sizeof self->tasks, "%s", self->cfg.tasks);
     if (self->cfg.results)

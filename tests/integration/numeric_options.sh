@@ -38,6 +38,18 @@ refused --size 0 "$B/fruitstream" featurize --size 0 "$T/none.jpg"
 refused --variance 0 "$B/fruitstream" export --variance 0
 [ -z "$bad" ] && pass options_bad_numbers_refused_naming_option || fail options_bad_numbers_refused_naming_option "$bad"
 
+# An endpoint too long for `run` is refused, not cut to 127 bytes (another endpoint).
+long=$(head -c 150 /dev/zero | tr '\0' a)
+timeout 20 "$B/fruitstream" run --data-dir "$T/run" --tasks "ipc://$T/$long" "$DATA/Kiwi" \
+    >/dev/null 2>"$T/long.err"
+rc=$?
+if [ $rc = 1 ] && grep -q -- "--tasks: an endpoint of more than 127 bytes" "$T/long.err" &&
+    [ ! -e "$T/run" ]; then
+    pass options_run_long_endpoint_refused
+else
+    fail options_run_long_endpoint_refused "exit $rc: $(tail -n 1 "$T/long.err")"
+fi
+
 # Nothing started: no consumer group was made, no counter written.
 [ "$(rcli exists fs:uploads fs:counters)" = 0 ] && pass options_refusal_starts_nothing ||
     fail options_refusal_starts_nothing "keys: $(rcli keys 'fs:*' | paste -sd' ')"
