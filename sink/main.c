@@ -284,7 +284,7 @@ static size_t prepare_items(sink_t *self, batch_t *b, int nframes)
                 r->ok = false;
                 snprintf(r->error, sizeof r->error, "features contain NaN or Inf");
             }
-            b->items[n] = (store_item_t){.result = r};
+            b->items[n] = (store_item_t){.result = r, .outcome = STORE_PENDING};
             b->frames[n] = frame; /* keep the frame: the item points into it */
             n++;
             continue;

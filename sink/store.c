@@ -240,6 +240,15 @@ static int read_call(redis_t *redis, store_item_t *items, size_t n, char *err, s
     return rc;
 }
 
+/* Whether any of a call's items is still to be settled. */
+static bool call_pending(const store_item_t *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (items[i].outcome == STORE_PENDING)
+            return true;
+    return false;
+}
+
 /* Items in the script call that starts at item `at` of n. */
 static size_t call_items(size_t n, size_t at)
 {
@@ -265,8 +274,11 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
         snprintf(err, errlen, "cannot load the store script");
         return -1;
     }
+    /* a call whose items are settled (stored by an earlier try of this batch) is not sent */
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
-        if (append_call(redis, items + at, call_items(n, at)) != 0) {
+        refused[at / STORE_CALL_ITEMS] = false;
+        if (call_pending(items + at, call_items(n, at)) &&
+            append_call(redis, items + at, call_items(n, at)) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -274,6 +286,8 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
     int rc = 0;
     bool unknown_script = false;
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
+        if (!call_pending(items + at, call_items(n, at)))
+            continue;
         int got = read_call(redis, items + at, call_items(n, at), err, errlen);
         if (got == -2) /* the caller reconnects and repeats the batch */
             return lost(redis, err, errlen);
@@ -317,7 +331,8 @@ int store_batch(redis_t *redis, store_item_t *items, size_t n, char *err, size_t
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         size_t count = call_items(n, at);
         for (size_t i = 0; refused[at / STORE_CALL_ITEMS] && i < count; i++)
-            if ((count == 1 ? reject(redis, items + at, err, errlen)
+            if (items[at + i].outcome == STORE_PENDING &&
+                (count == 1 ? reject(redis, items + at, err, errlen)
                             : store_batch(redis, items + at + i, 1, err, errlen)) != 0)
                 return -1;
     }

@@ -21,8 +21,10 @@
 #define SINK_STORE_MAX 1024
 
 /* STORE_REJECTED: no pending upload entry names this result's entry and key (made up,
- * stale, another upload's), or Redis refused it: nothing stored, counted as rejected. */
+ * stale, another upload's), or Redis refused it: nothing stored, counted as rejected.
+ * STORE_PENDING: not settled yet, what an item must hold when first given to store_batch. */
 typedef enum {
+    STORE_PENDING = -1,
     STORE_NEW = 1,
     STORE_DUPLICATE = 0,
     STORE_FAILED = 2,
@@ -41,8 +43,10 @@ typedef struct {
 
 /* Stores the items (at most SINK_STORE_MAX) and reads the outcomes. Returns 0, or -1 with
  * the reason in err when the connection was lost or Redis cannot store for now (out of
- * memory, loading...: call again, after reconnecting if redis->ctx->err is set; the script
- * makes a repeat harmless). Those passing failures are left for the caller to report. */
+ * memory, loading...: call again with the same items, after reconnecting if
+ * redis->ctx->err is set). A call again sends only the items still STORE_PENDING: those
+ * settled before are not sent twice, so they are not counted again as duplicates. Those
+ * passing failures are left for the caller to report. */
 int store_batch(redis_t *redis, store_item_t *items, size_t n, char *err, size_t errlen);
 
 #endif

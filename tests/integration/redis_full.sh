@@ -2,7 +2,8 @@
 # once-a-second sample Redis refuses says so once, not at every turn of its loop. A sink
 # with results keeps its batch and tries again every 200 ms on the same connection, says
 # so in one line (not one per try, nor a reconnect per try), stores everything once Redis
-# has room again, and leaves no staging hash. Full while the sink publishes its model, it
+# has room again, each result once (the calls of its batch stored before Redis filled are
+# not sent again: they were counted as duplicates), and leaves no staging hash. Full while the sink publishes its model, it
 # tries again every 200 ms too. The feeder's results and the sink's stop are the real ones.
 . tests/integration/lib.sh
 N=3000
@@ -42,10 +43,11 @@ rcli config set maxmemory 0 >/dev/null
 if wait_for 30 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = $N ]" &&
     [ "$(rcli xlen fs:uploads)" -eq 0 ] && [ "$(rcli xlen fs:stored)" -eq $N ] &&
     [ "$(rcli --scan --pattern 'fs:staging:*' | wc -l)" -eq 0 ] &&
+    [ "$(counter duplicates)" -eq 0 ] &&
     grep -q "stored [0-9]* results after [0-9]* attempts" "$T/sink.log"; then
     pass redis_full_everything_stored_once_room_returns
 else
-    fail redis_full_everything_stored_once_room_returns "stored $(counter stored) of $N, uploads left $(rcli xlen fs:uploads), fs:stored $(rcli xlen fs:stored), staging $(rcli --scan --pattern 'fs:staging:*' | wc -l); $(tail -n 2 "$T/sink.log")"
+    fail redis_full_everything_stored_once_room_returns "stored $(counter stored) of $N, uploads left $(rcli xlen fs:uploads), fs:stored $(rcli xlen fs:stored), staging $(rcli --scan --pattern 'fs:staging:*' | wc -l), duplicates $(counter duplicates); $(tail -n 2 "$T/sink.log")"
 fi
 kill -TERM "$SINK_PID"
 wait "$SINK_PID"
