@@ -51,10 +51,12 @@ end
 
 -- the blob of the pending upload entry naming key ('' if none), or nil
 local function upload_of(entry, key)
+  -- XPENDING and XRANGE take ranges: '7000' is all of millisecond 7000, '(7000' excludes
+  -- it. Only the entry named exactly, as Redis writes its ID, vouches for a result.
   local p = redis.pcall('XPENDING', uploads, group, entry, entry, 1)
-  if type(p) ~= 'table' or p.err or not p[1] then return nil end
+  if type(p) ~= 'table' or p.err or not p[1] or p[1][1] ~= entry then return nil end
   local e = redis.call('XRANGE', uploads, entry, entry)
-  if not e[1] then return nil end
+  if not e[1] or e[1][1] ~= entry then return nil end
   local f, named, blob = e[1][2], entry, ''
   for j = 1, #f, 2 do
     if f[j] == 'key' then named = f[j + 1] elseif f[j] == 'blob' then blob = f[j + 1] end

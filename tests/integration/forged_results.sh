@@ -103,3 +103,52 @@ if [ "$(counter duplicates)" -eq 1 ] && kill -0 "$SINK_PID" 2>/dev/null &&
 else
     fail forged_results_sink_stays_quiet "duplicates=$(counter duplicates) log lines=$lines"
 fi
+
+# Entry IDs that are ranges to XPENDING and XRANGE: "MS" is all of millisecond MS, "(MS"
+# excludes it. Only an entry named exactly vouches for a result. The entries are made by
+# hand, in a millisecond ahead of every upload so far: an app's upload without a key field
+# (its key is its entry ID) and the hostile peer's own task, then three more.
+MS=$(($(date +%s%3N) + 100000))
+rcli xadd fs:uploads "$MS-0" blob fs:blob:victim >/dev/null
+rcli xadd fs:uploads "$MS-1" key mine blob fs:blob:mine >/dev/null
+rcli set fs:blob:victim jpeg >/dev/null
+rcli set fs:blob:mine jpeg >/dev/null
+deliver_uploads >/dev/null
+stored0=$(counter stored) rejected0=$(counter rejected)
+"$SEND" "$RESULTS" connect "result:$MS@$MS" 2>>"$T/send2.log"
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters rejected)\" = $((rejected0 + 1)) ]"
+if [ "$(counter rejected)" -eq $((rejected0 + 1)) ] && [ "$(counter stored)" -eq "$stored0" ] &&
+    [ "$(rcli exists fs:image:$MS fs:blob:victim)" -eq 1 ] &&
+    [ "$(rcli xrange fs:uploads "$MS-0" "$MS-0" | grep -c "^$MS-0$")" -eq 1 ]; then
+    pass forged_results_millisecond_entry_rejected
+else
+    fail forged_results_millisecond_entry_rejected "stored +$(($(counter stored) - stored0)) rejected +$(($(counter rejected) - rejected0)) image:$MS=$(rcli exists fs:image:$MS) blob:victim=$(rcli exists fs:blob:victim) entry $MS-0 left=$(rcli xrange fs:uploads "$MS-0" "$MS-0" | grep -c "^$MS-0$")"
+fi
+# the honest result for that upload is then stored
+"$SEND" "$RESULTS" connect "result:$MS-0@$MS-0" 2>>"$T/send2.log"
+if stored_is $((stored0 + 1)) && [ "$(rcli hget fs:image:$MS-0 status)" = ok ] &&
+    [ "$(rcli exists fs:blob:victim)" -eq 0 ]; then
+    pass forged_results_millisecond_entry_honest_stored
+else
+    fail forged_results_millisecond_entry_honest_stored "stored +$(($(counter stored) - stored0)) image:$MS-0 status=$(rcli hget fs:image:$MS-0 status)"
+fi
+
+# "(MS" between two real results of that millisecond: rejected alone; the call does not
+# fail and get retried item by item (which counted every result twice).
+MS2=$((MS + 1))
+for i in 0 1 2; do
+    rcli xadd fs:uploads "$MS2-$i" key "r$i" blob "fs:blob:r$i" >/dev/null
+    rcli set "fs:blob:r$i" jpeg >/dev/null
+done
+deliver_uploads >/dev/null
+stored0=$(counter stored) rejected0=$(counter rejected) dup0=$(counter duplicates)
+"$SEND" "$RESULTS" connect "result:r0@$MS2-0" "result:r1@($MS2" "result:r2@$MS2-2" 2>>"$T/send2.log"
+stored_is $((stored0 + 2))
+sleep 0.5
+if [ "$(counter stored)" -eq $((stored0 + 2)) ] && [ "$(counter rejected)" -eq $((rejected0 + 1)) ] &&
+    [ "$(counter duplicates)" -eq "$dup0" ] && [ "$(rcli exists fs:image:r1 fs:blob:r1)" -eq 1 ] &&
+    [ "$(rcli xpending fs:uploads fs:ventilators "$MS2-1" "$MS2-1" 1 | grep -c "^$MS2-1$")" -eq 1 ]; then
+    pass forged_results_exclusive_range_entry_rejected
+else
+    fail forged_results_exclusive_range_entry_rejected "stored +$(($(counter stored) - stored0)) rejected +$(($(counter rejected) - rejected0)) duplicates +$(($(counter duplicates) - dup0)) image:r1+blob:r1=$(rcli exists fs:image:r1 fs:blob:r1)"
+fi
