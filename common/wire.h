@@ -29,6 +29,15 @@
 #define WIRE_ERROR_MAX 256
 #define WIRE_ISA_MAX 16 /* a kernel instruction set's name (common/isa.h) */
 
+/* The largest frame the sink accepts on its result socket (ZMQ_MAXMSGSIZE, which libzmq
+ * checks frame by frame as it decodes: a peer sending a larger frame is disconnected before
+ * the frame is held whole). A RESULT is at most about 7 KB: 1280 float32 features (5,120
+ * bytes), a key of KEY_IMAGE_MAX_LEN, label, worker, error and entry at their maxima, and
+ * a few numbers and field names; a HEARTBEAT is smaller. 64 KiB is room to spare for a
+ * larger model's features, while one frame costs the sink no more than that (a frame of
+ * 100 MB was held whole). TASK frames carry JPEGs and are not bounded by this. */
+#define WIRE_RESULT_FRAME_MAX (64 * 1024)
+
 typedef enum { WIRE_TASK = 1, WIRE_RESULT, WIRE_HEARTBEAT } wire_type_t;
 
 /* One image to featurize. */

@@ -41,6 +41,11 @@
 #include <string.h>
 
 #define SINK_MAX_BATCH SINK_STORE_MAX
+/* the longest result a worker sends fits in a frame the result socket accepts */
+_Static_assert(FEATURE_DIM * 4 + WIRE_KEY_MAX + WIRE_LABEL_MAX + WIRE_NAME_MAX + WIRE_ERROR_MAX +
+                       WIRE_ENTRY_MAX + 1024 <=
+                   WIRE_RESULT_FRAME_MAX,
+               "WIRE_RESULT_FRAME_MAX is too small for a RESULT");
 
 typedef struct {
     const char *results_endpoint;
@@ -540,6 +545,7 @@ int main(int argc, char **argv)
         return 1;
     zsock_t *results = zsock_new(ZMQ_PULL);
     curve_apply(curve, results);
+    zsock_set_maxmsgsize(results, WIRE_RESULT_FRAME_MAX); /* before bind: wire.h says why */
     if (zsock_bind(results, "%s", self->cfg.results_endpoint) < 0) {
         log_error("cannot bind results socket %s: %s", self->cfg.results_endpoint,
                   zmq_strerror(zmq_errno()));

@@ -47,3 +47,31 @@ if stored_is 6 && [ "$(status_of r1)" = ok ] && [ "$(status_of r2)" = ok ] &&
 else
     fail frames_bad_result_frame_between_good_ones "stored=$(counter stored) malformed=$(counter malformed) $(cat "$T/send3.log")"
 fi
+
+# A frame larger than the result socket accepts (WIRE_RESULT_FRAME_MAX, 64 KiB): the sink
+# drops the peer's connection as the frame comes in, instead of holding it whole (a message
+# of 8 frames of 100 MB made a sink of 830 MB). Four frames of 16 MB in one message leave
+# the sink's peak RSS (VmHWM) within a few MB, and the sink goes on storing results, the
+# longest a worker may send (a key of KEY_IMAGE_MAX_LEN = 1024 bytes) among them.
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$SINK_PID/status"; }
+hwm0=$(hwm)
+big=16777216
+timeout 20 "$SEND" "ipc://$T/results" connect "garbage:$big" "garbage:$big" "garbage:$big" \
+    "garbage:$big" 2>"$T/send4.log"
+sleep 1
+hwm1=$(hwm)
+grown=$(((hwm1 - hwm0) / 1024))
+echo "# sink peak RSS: $((hwm0 / 1024)) MB, then $((hwm1 / 1024)) MB" >&2
+if [ "$grown" -lt 16 ] && kill -0 "$SINK_PID" 2>/dev/null; then
+    pass frames_oversized_result_frame_not_held
+else
+    fail frames_oversized_result_frame_not_held "sink peak RSS grew by $grown MB (from $((hwm0 / 1024)) MB) on 4 frames of 16 MB; malformed=$(counter malformed)"
+fi
+long=$(printf '%01024d' 7)
+"$SEND" "ipc://$T/results" connect "result:r3@$(pending r3)" "result:$long@$(pending "$long")" \
+    2>"$T/send5.log"
+if stored_is 8 && [ "$(status_of r3)" = ok ] && [ "$(status_of "$long")" = ok ]; then
+    pass frames_results_stored_after_oversized_frame
+else
+    fail frames_results_stored_after_oversized_frame "stored=$(counter stored) $(cat "$T/send5.log")"
+fi

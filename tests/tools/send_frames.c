@@ -8,6 +8,7 @@
  *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
  *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
  *   garbage      a frame that is no message at all
+ *   garbage:N    such a frame of N bytes (up to 1 GiB)
  * A task or result item may end in @ENTRY to give its upload entry ID (any text: the
  * tests send IDs Redis refuses too).
  * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. With
@@ -67,6 +68,18 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
     } else if (strcmp(item, "garbage") == 0) {
         msgpack_sbuffer_clear(buf);
         msgpack_sbuffer_write(buf, "\xc1 not msgpack", 13);
+    } else if (strncmp(item, "garbage:", 8) == 0) {
+        char *end;
+        unsigned long long len = strtoull(item + 8, &end, 10);
+        if (*end || len < 1 || len > (1ull << 30))
+            return -1;
+        char *bytes = calloc(1, len);
+        if (!bytes)
+            return -1;
+        bytes[0] = '\xc1'; /* never used by msgpack: a frame that is no message */
+        msgpack_sbuffer_clear(buf);
+        msgpack_sbuffer_write(buf, bytes, len);
+        free(bytes);
     } else {
         return -1;
     }
