@@ -31,7 +31,8 @@ int cmd_upload(int argc, char **argv)
         OPTION_BYTES("max-image-bytes", &max_bytes, 1, 1L << 30, "N",
                      "refuse a larger file without sending it (default 64M, the ventilator's "
                      "default); units K, M, G"),
-        OPTION_REDIS(&url, CONFIG_REDIS_HELP), OPTION_END};
+        OPTION_REDIS(&url, CONFIG_REDIS_HELP),
+        OPTION_END};
     const options_spec_t spec = {"fruitstream upload",
                                  "FILE...",
                                  1,
