@@ -79,12 +79,9 @@ for i = 1, items do
   local a = BATCH_ARGS + (i - 1) * ITEM_FIELDS
   local entry, key, label = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local blob = upload_of(entry, key)
+  if blob and blob:sub(1, #BLOB_PREFIX) == BLOB_PREFIX then redis.call('DEL', blob) end
+  if blob then entries[#entries + 1] = entry end
   local kind = redis.call('TYPE', image).ok
-  -- a result that is not rejected is done with its upload: its blob and entry go
-  if blob and (kind == 'hash' or kind == 'none') then
-    if blob:sub(1, #BLOB_PREFIX) == BLOB_PREFIX then redis.call('DEL', blob) end
-    entries[#entries + 1] = entry
-  end
   if kind == 'hash' then
     duplicates = duplicates + 1
     out[2 * i - 1], out[2 * i] = DUPLICATE, tonumber(redis.call('HGET', image, 'seq') or '0')
