@@ -6,7 +6,8 @@
 -- by a peer, or naming another upload's entry, must neither be stored nor delete that
 -- upload. A result arriving again after its entry was stored and deleted finds its image
 -- already stored: a duplicate. A result whose image key holds something other than a
--- hash is rejected too (writing there would fail the whole call). The checks run with
+-- hash is rejected too (writing there would fail the whole call), and its upload settled
+-- (entry and blob deleted): it could never be stored, and would be sent again for ever. The checks run with
 -- redis.pcall, so an entry ID Redis refuses rejects that one result instead of failing the
 -- whole call. Only blobs under BLOB_PREFIX are deleted with their entry: a blob field
 -- naming any other key is not ours.
