@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include <turbojpeg.h>
 
 static const float mean[3] = {0.485f, 0.456f, 0.406f};
@@ -383,6 +384,120 @@ static void too_many_pixels_is_rejected(void)
     CHECK(huge, "60000x60000: %s", err);
 }
 
+/* Appends one marker segment. */
+static size_t put_segment(unsigned char *out, size_t at, int marker, const unsigned char *payload,
+                          size_t len)
+{
+    out[at++] = 0xFF;
+    out[at++] = (unsigned char) marker;
+    out[at++] = (unsigned char) ((len + 2) >> 8);
+    out[at++] = (unsigned char) (len + 2);
+    memcpy(out + at, payload, len);
+    return at + len;
+}
+
+/* One scan of the progressive grayscale image make_scan_bomb writes: its header, then one
+ * Huffman code per block or run: for a DC scan a zero difference per block,
+ * for an AC scan a single end-of-band run over every block (symbol r << 4, r extra bits of
+ * 0: a run of 2^r). Coefficients stay zero, so refinement scans are empty bands too. */
+static size_t put_scan(unsigned char *out, size_t at, int ss, int se, int ah, int al,
+                       int log2_blocks)
+{
+    const unsigned char header[] = {
+        1, 1, 0x00, (unsigned char) ss, (unsigned char) se, (unsigned char) (ah << 4 | al)};
+    at = put_segment(out, at, 0xDA, header, sizeof header);
+    size_t bits = ss == 0 ? (size_t) 1 << log2_blocks : 1 + (size_t) log2_blocks;
+    size_t bytes = (bits + 7) / 8; /* zero bits, padded with ones */
+    memset(out + at, 0, bytes);
+    if (bits % 8)
+        out[at + bytes - 1] = (unsigned char) (0xFF >> (bits % 8));
+    return at + bytes;
+}
+
+/* A progressive grayscale JPEG of 2^log2_side blocks a side (8 * 2^log2_side pixels, at most
+ * 2^7) whose scans are all cheap for the file but each a pass over the whole image: the
+ * "scan bomb". valid: a correct progression of 883 scans (DC, then each of the 63 AC
+ * coefficients in a first scan and 13 refinements), which libjpeg decodes without a
+ * warning. Otherwise the first AC scan repeated `repeats` times, which libjpeg also takes
+ * without a warning (a first scan again, Ah 0). Returns a malloc'd buffer, its size in *len. */
+static unsigned char *make_scan_bomb(int log2_side, int valid, int repeats, size_t *len)
+{
+    int log2_blocks = 2 * log2_side, side = 8 << log2_side;
+    int scans = valid ? 63 * 14 : repeats;
+    unsigned char *out = malloc(1024 + ((size_t) 1 << log2_blocks) / 8 + (size_t) scans * 16);
+    size_t at = 0;
+    out[at++] = 0xFF;
+    out[at++] = 0xD8;
+    unsigned char quant[65] = {0};
+    memset(quant + 1, 1, 64);
+    at = put_segment(out, at, 0xDB, quant, sizeof quant);
+    const unsigned char frame[] = {8,
+                                   (unsigned char) (side >> 8),
+                                   (unsigned char) side,
+                                   (unsigned char) (side >> 8),
+                                   (unsigned char) side,
+                                   1,
+                                   1,
+                                   0x11,
+                                   0};
+    at = put_segment(out, at, 0xC2, frame, sizeof frame);
+    unsigned char table[18] = {0x00, 1};                  /* one code, '0', for the one symbol */
+    at = put_segment(out, at, 0xC4, table, sizeof table); /* DC: category 0 */
+    table[0] = 0x10;
+    table[17] = (unsigned char) (log2_blocks << 4); /* AC: end-of-band run of 2^log2_blocks */
+    at = put_segment(out, at, 0xC4, table, sizeof table);
+    at = put_scan(out, at, 0, 0, 0, 0, log2_blocks);
+    for (int k = 1; k <= 63 && valid; k++) {
+        at = put_scan(out, at, k, k, 0, 13, log2_blocks);
+        for (int al = 12; al >= 0; al--)
+            at = put_scan(out, at, k, k, al + 1, al, log2_blocks);
+    }
+    for (int i = 0; i < repeats && !valid; i++)
+        at = put_scan(out, at, 1, 1, 0, 0, log2_blocks);
+    out[at++] = 0xFF;
+    out[at++] = 0xD9;
+    *len = at;
+    return out;
+}
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* A progressive JPEG costs one pass over the image per scan, and a scan can take 2 bytes:
+ * without a limit, a 600 KB file of 5000 scans over 8000x8000 pixels took 38 s. Refused
+ * past 500 scans (TJFLAG_LIMITSCANS). Neither bomb warns, and both decoded before. */
+static void scan_bombs_are_rejected(void)
+{
+    char err[256], valid_err[256];
+    image_loader_t *loader = image_loader_new(224, 1L << 26, test_isa);
+    size_t len = 0;
+    unsigned char *bomb = make_scan_bomb(2, 1, 0, &len); /* 32x32, 883 scans, no warning */
+    int valid = rejects(loader, bomb, len, valid_err, sizeof valid_err) &&
+                strstr(valid_err, "more than 500 scans");
+    free(bomb);
+    /* 1024x1024 and 100000 repeated scans in 200 KB: about 12 s to decode them all. */
+    bomb = make_scan_bomb(7, 0, 100000, &len);
+    double start = seconds_now();
+    int bogus = rejects(loader, bomb, len, err, sizeof err);
+    double took = seconds_now() - start;
+    free(bomb);
+    /* The loader still decodes a normal 100x100 JPEG after both. */
+    size_t good_len = 0;
+    unsigned char *good = read_shared(fruit, &good_len);
+    int recovers = good && image_loader_decode(loader, good, good_len, err, sizeof err) == 0 &&
+                   image_loader_width(loader) == 100;
+    free(good);
+    image_loader_destroy(&loader);
+    CHECK(valid, "883-scan progressive JPEG: %s", valid_err[0] ? valid_err : "decoded");
+    CHECK(bogus && took < 2.0, "100000 repeated scans: %s after %.1f s",
+          bogus ? "rejected" : "decoded", took);
+    CHECK(recovers, "a good JPEG fails after the scan bombs: %s", err);
+}
+
 int main(void)
 {
     RUN_EACH_ISA(resize_matches_plain_rule);
@@ -395,5 +510,6 @@ int main(void)
     RUN(broken_input_is_rejected);
     RUN(random_damage_does_not_crash);
     RUN(too_many_pixels_is_rejected);
+    RUN(scan_bombs_are_rejected);
     TEST_DONE();
 }
