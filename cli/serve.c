@@ -69,7 +69,7 @@ static int take_max_image(void *target, const char *value)
 {
     serve_config_t *cfg = target;
     int64_t bytes;
-    if (option_bytes("--max-image-bytes", value, 1, 1L << 30, &bytes) != 0)
+    if (option_bytes("--max-image-bytes", value, 1, CONFIG_MAX_IMAGE_BYTES_LIMIT, &bytes) != 0)
         return -1;
     cfg->http.max_body = (long) bytes;
     return to_ventilator(&cfg->pipeline, "--max-image-bytes", value);

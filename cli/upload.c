@@ -28,7 +28,7 @@ int cmd_upload(int argc, char **argv)
         OPTION_FLAG("path-only", &path_only,
                     "send the path instead of the bytes (the ventilator must be able to read "
                     "it)"),
-        OPTION_BYTES("max-image-bytes", &max_bytes, 1, 1L << 30, "N",
+        OPTION_BYTES("max-image-bytes", &max_bytes, 1, CONFIG_MAX_IMAGE_BYTES_LIMIT, "N",
                      "refuse a larger file without sending it (default 64M, the ventilator's "
                      "default); units K, M, G"),
         OPTION_REDIS(&url, CONFIG_REDIS_HELP),

@@ -26,6 +26,12 @@
 /* The default limit on one image file's bytes: the ventilator's --max-image-bytes, the
  * HTTP API's body limit, and what upload, query and featurize read of a file. */
 #define CONFIG_MAX_IMAGE_BYTES (64L << 20)
+/* The most --max-image-bytes accepts (ventilator, serve, upload): the largest image a task
+ * can carry, which a worker's task socket must still take. */
+#define CONFIG_MAX_IMAGE_BYTES_LIMIT (1L << 30)
+/* The most tasks the ventilator puts in one ZeroMQ message (its --tasks-per-message); a
+ * worker handles no more frames of one message than this. */
+#define CONFIG_MAX_TASKS_PER_MESSAGE 1024
 
 #define CONFIG_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
 /* The help of a --redis option that falls back on the default above. */

@@ -28,6 +28,10 @@
 #define WIRE_NAME_MAX 128 /* worker ids, host names */
 #define WIRE_ERROR_MAX 256
 #define WIRE_ISA_MAX 16 /* a kernel instruction set's name (common/isa.h) */
+/* A task frame's bytes besides its image, at most: the string fields above at their limits
+ * (the decoder refuses longer ones), two integers, and msgpack's map and field names, with
+ * room to spare. */
+#define WIRE_TASK_FIELDS_MAX 4096
 
 /* The largest frame the sink accepts on its result socket (ZMQ_MAXMSGSIZE, which libzmq
  * checks frame by frame as it decodes: a peer sending a larger frame is disconnected before

@@ -159,13 +159,14 @@ static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
                      "re-send a task not stored after MS"),
         OPTION_INT("max-in-flight", &cfg->max_in_flight, 1, 1 << 20, "N",
                    "tasks delivered but not yet stored, at most"),
-        OPTION_INT("tasks-per-message", &cfg->tasks_per_message, 1, 1024, "N",
+        OPTION_INT("tasks-per-message", &cfg->tasks_per_message, 1, CONFIG_MAX_TASKS_PER_MESSAGE,
+                   "N",
                    "tasks sent together to one worker when that many are ready, 1 for each "
                    "on its own"),
         OPTION_CALL("allow-path", allow, cfg, "DIR",
                     "read `path` uploads only inside DIR (repeatable; --dir DIR allows DIR); "
                     "without any, path uploads fail"),
-        OPTION_BYTES("max-image-bytes", &cfg->max_image_bytes, 1, 1L << 30, "N",
+        OPTION_BYTES("max-image-bytes", &cfg->max_image_bytes, 1, CONFIG_MAX_IMAGE_BYTES_LIMIT, "N",
                      "larger images are recorded as failed; units K, M, G"),
         OPTION_BYTES("task-buffer", &cfg->task_buffer, 0, 1 << 30, "BYTES",
                      "kernel send buffer of each TCP task connection, 0 for the system's"),

@@ -41,6 +41,12 @@
 /* A send blocked on an unreachable sink wakes this often to see whether a stop was asked
  * for: a signal interrupts only the thread it lands on, not the other workers' threads. */
 #define WORKER_SEND_WAIT_MS 250
+/* The largest task frame the task socket takes (ZMQ_MAXMSGSIZE, which limits each frame):
+ * the largest image the ventilator can send (its --max-image-bytes at most) and the task's
+ * other fields. A larger frame makes ZeroMQ drop the connection (the worker reconnects)
+ * instead of receiving it: without a limit, one 2 GB frame was taken whole, and the worker
+ * grew with whatever a peer sent. */
+#define WORKER_MAX_TASK_FRAME (CONFIG_MAX_IMAGE_BYTES_LIMIT + WIRE_TASK_FIELDS_MAX)
 
 typedef struct {
     const char *tasks_endpoint;
@@ -221,6 +227,7 @@ static void *worker_run(void *arg)
     zsock_t *tasks = zsock_new(ZMQ_PULL);
     zsock_t *results = zsock_new(ZMQ_PUSH);
     zsock_set_rcvhwm(tasks, 1);
+    zsock_set_maxmsgsize(tasks, (int) WORKER_MAX_TASK_FRAME);
     int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, (int) cfg->task_buffer);
     if (task_buffer > 0)
         zsock_set_rcvbuf(tasks, task_buffer);
@@ -250,13 +257,32 @@ static void *worker_run(void *arg)
             send_heartbeat(results, self, &buf);
         if (!zpoller_wait(poller, 250))
             continue;
-        zmsg_t *message = zmsg_recv(tasks); /* all its tasks; a stop waits for them */
-        if (!message)
-            continue;
+        /* One message, frame by frame. At most CONFIG_MAX_TASKS_PER_MESSAGE frames are
+         * featurized (no ventilator sends more); the rest are received and dropped, counted.
+         * A stop ends the message after the current frame: the results done so far go out,
+         * and the tasks left are re-sent when their lease runs out. */
         zmsg_t *done = zmsg_new();
-        for (zframe_t *frame = zmsg_first(message); frame; frame = zmsg_next(message))
-            work_on(self, frame, &buf, done);
-        zmsg_destroy(&message);
+        size_t frames = 0, excess = 0;
+        for (bool more = true; more;) {
+            zframe_t *frame = zframe_recv(tasks);
+            if (!frame)
+                break;
+            more = zframe_more(frame);
+            if (frames < CONFIG_MAX_TASKS_PER_MESSAGE) {
+                frames++;
+                work_on(self, frame, &buf, done);
+            } else
+                excess++;
+            zframe_destroy(&frame);
+            if (stop_requested)
+                break;
+        }
+        if (excess > 0) {
+            self->malformed += (int64_t) excess;
+            log_warn("%s: dropped %zu task frames of one message past the %d a message may "
+                     "hold (%lld malformed so far)",
+                     self->id, excess, CONFIG_MAX_TASKS_PER_MESSAGE, (long long) self->malformed);
+        }
         if (zmsg_size(done) > 0)
             send_results(zsock_resolve(results), &done);
         zmsg_destroy(&done);

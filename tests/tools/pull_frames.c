@@ -1,8 +1,9 @@
 /* pull_frames -- an outsider on a ventilator's task port, for tests/integration/curve.sh.
  *
- *   pull_frames ENDPOINT
+ *   pull_frames ENDPOINT [bind]
  *
- * Connects a PULL socket to ENDPOINT, as a worker would, and prints a line `frame N BYTES`
+ * Connects a PULL socket to ENDPOINT, as a worker would (or with `bind` binds it, as a sink
+ * does, for tests/integration/task_limits.sh), and prints a line `frame N BYTES`
  * for every frame that arrives, at once, until it is killed. With $FRUITSTREAM_KEYS it is
  * a CURVE client, the identity $FS_CERT (default worker) of that key directory; without, a
  * plain one. */
@@ -12,11 +13,13 @@
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: pull_frames ENDPOINT\n");
+    int bind = argc == 3 && strcmp(argv[2], "bind") == 0;
+    if (argc != 2 && !bind) {
+        fprintf(stderr, "usage: pull_frames ENDPOINT [bind]\n");
         return 2;
     }
     curve_t *curve;
@@ -24,8 +27,8 @@ int main(int argc, char **argv)
         return 1;
     zsock_t *in = zsock_new(ZMQ_PULL);
     curve_apply(curve, in);
-    if (zsock_connect(in, "%s", argv[1]) != 0) {
-        fprintf(stderr, "pull_frames: cannot connect to %s\n", argv[1]);
+    if (bind ? zsock_bind(in, "%s", argv[1]) < 0 : zsock_connect(in, "%s", argv[1]) != 0) {
+        fprintf(stderr, "pull_frames: cannot %s %s\n", bind ? "bind" : "connect to", argv[1]);
         return 1;
     }
     for (long n = 1;; n++) {

@@ -8,7 +8,8 @@
  *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
  *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
  *   garbage      a frame that is no message at all
- *   garbage:N    such a frame of N bytes (up to 1 GiB)
+ *   garbage:N    such a frame of N bytes (up to 2 GiB)
+ *   N*ITEM       ITEM, N times over (N frames)
  * A task or result item may end in @ENTRY to give its upload entry ID (any text: the
  * tests send IDs Redis refuses too).
  * Sending blocks until a peer is connected. Exits 0 once sent, 1 on any failure. With
@@ -71,7 +72,7 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
     } else if (strncmp(item, "garbage:", 8) == 0) {
         char *end;
         unsigned long long len = strtoull(item + 8, &end, 10);
-        if (*end || len < 1 || len > (1ull << 30))
+        if (*end || len < 1 || len > (2ull << 30))
             return -1;
         char *bytes = calloc(1, len);
         if (!bytes)
@@ -107,14 +108,19 @@ int main(int argc, char **argv)
     msgpack_sbuffer_init(&buf);
     char *image = NULL;
     for (int i = 3; i < argc && rc == 0; i++) {
-        if (encode_item(argv[i], i - 2, &buf, &image) != 0) {
+        char *star = strchr(argv[i], '*');
+        long repeats = star ? strtol(argv[i], NULL, 10) : 1;
+        const char *item = star ? star + 1 : argv[i];
+        if (encode_item(item, i - 2, &buf, &image) != 0) {
             fprintf(stderr, "send_frames: cannot make a frame of %s\n", argv[i]);
             rc = 1;
-        } else if (zmq_send(zsock_resolve(out), buf.data, buf.size,
-                            i + 1 < argc ? ZMQ_SNDMORE : 0) < 0) {
-            fprintf(stderr, "send_frames: %s\n", zmq_strerror(zmq_errno()));
-            rc = 1;
         }
+        for (long r = 0; r < repeats && rc == 0; r++)
+            if (zmq_send(zsock_resolve(out), buf.data, buf.size,
+                         i + 1 < argc || r + 1 < repeats ? ZMQ_SNDMORE : 0) < 0) {
+                fprintf(stderr, "send_frames: %s\n", zmq_strerror(zmq_errno()));
+                rc = 1;
+            }
     }
     free(image);
     msgpack_sbuffer_destroy(&buf);
