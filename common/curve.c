@@ -146,6 +146,44 @@ static bool all_zero(const byte *key)
     return true;
 }
 
+/* zcert_load, with nothing it prints let out. Its zconfig parser reports the offending line
+ * of a damaged file (`E (zconfig): (10) invalid syntax '?= "<secret>"'`), which for a
+ * secret-key file is the secret key itself. It does so with zclock_log, a printf to stdout
+ * that no CZMQ log setting reaches (zsys_set_logstream(NULL) means stdout as well), so for
+ * the load stdout's descriptor is pointed at /dev/null, and CZMQ's own log too, with syslog
+ * off ($ZSYS_LOGSYSTEM=true would send it there). Afterwards all are put back as this
+ * program has them: its stdout, CZMQ's stream unset (stdout), syslog as the environment
+ * asks. The caller's error names the file, never its content. Keys load before the threads
+ * that print start, except the server's zauth actor, which could at worst lose a line. */
+static zcert_t *load_quietly(const char *pub)
+{
+    fflush(stdout);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int saved = null >= 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0) : -1;
+    FILE *sink = saved >= 0 ? fdopen(dup(null), "w") : NULL;
+    if (!sink || dup2(null, STDOUT_FILENO) < 0) {
+        if (sink)
+            fclose(sink);
+        if (saved >= 0)
+            close(saved);
+        if (null >= 0)
+            close(null);
+        return NULL; /* better no certificate than its secret on stdout */
+    }
+    zsys_set_logsystem(false);
+    zsys_set_logstream(sink);
+    zcert_t *cert = zcert_load(pub);
+    fflush(stdout);
+    zsys_set_logstream(NULL);
+    const char *syslog = getenv("ZSYS_LOGSYSTEM");
+    zsys_set_logsystem(syslog && strcmp(syslog, "true") == 0);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    close(null);
+    fclose(sink);
+    return cert;
+}
+
 /* Loads DIR/NAME.cert, with its secret key when need_secret (zcert_load reads the secret
  * file when it is there). Errors name the file that is missing, unreadable or damaged. */
 static zcert_t *load_cert(const char *dir, const char *name, bool need_secret, char *err,
@@ -164,7 +202,7 @@ static zcert_t *load_cert(const char *dir, const char *name, bool need_secret, c
     if (need_secret && stat(secret, &st) == 0 && (st.st_mode & 077))
         log_warn("%s can be read by other users (mode %03o): chmod 600 it", secret,
                  (unsigned) (st.st_mode & 0777));
-    zcert_t *cert = zcert_load(pub);
+    zcert_t *cert = load_quietly(pub);
     if (!cert || all_zero(zcert_public_key(cert)) ||
         (need_secret && all_zero(zcert_secret_key(cert)))) {
         snprintf(err, errlen, "%s is not a CURVE certificate (zcert format)", file);

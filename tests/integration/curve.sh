@@ -5,7 +5,8 @@
 # run and receive no task (and none is lost to them: nothing is re-sent), a plain PUSH and
 # an unauthorised CURVE PUSH send results that are never stored. A ventilator or sink
 # bound to a non-loopback address without keys refuses to start, saying why, unless given
-# --insecure; missing certificates are errors naming the file; no log shows a secret key;
+# --insecure; missing certificates are errors naming the file, and so are damaged ones,
+# without their content; no log shows a secret key;
 # `fruitstream run` with TCP endpoints makes and uses keys of its own.
 . tests/integration/lib.sh
 unset FRUITSTREAM_KEYS FS_CERT
@@ -42,6 +43,20 @@ cp "$K/server.cert" "$K/worker.cert" "$K/worker.cert_secret" "$T/workerside/"
 refuse_check curve_sink_names_missing_secret "$T/workerside/server.cert_secret" \
     "$B/fruitstream-sink" --keys "$T/workerside" --results "tcp://127.0.0.1:$P" \
     --redis "unix://$T/none.sock"
+# A damaged secret file: CZMQ's parser printed the line it choked on, the secret key
+# itself, to stdout (`E (zconfig): ... invalid syntax '?= "<secret>"'`). The error names
+# the file, and the output does not show the key.
+cp -r "$T/workerside" "$T/damaged"
+sed -i 's/secret-key = /secret-key ?= /' "$T/damaged/worker.cert_secret"
+refuse_check curve_damaged_secret_named "$T/damaged/worker.cert_secret is not a CURVE certificate" \
+    "$B/fruitstream-worker" --keys "$T/damaged" --weights "$WEIGHTS"
+key=$(sed -n 's/.*secret-key = "\(.*\)"/\1/p' "$K/worker.cert_secret")
+if [ ${#key} -eq 40 ] && ! grep -qF -- "$key" "$T/curve_damaged_secret_named.log" &&
+    ! grep -q zconfig "$T/curve_damaged_secret_named.log"; then
+    pass curve_damaged_secret_not_printed
+else
+    fail curve_damaged_secret_not_printed "$(grep -h zconfig "$T/curve_damaged_secret_named.log" | sed 's/"[^"]*"/"<redacted>"/g' | head -n 1)"
+fi
 
 start_redis || { fail curve_redis "redis-server did not start"; exit 1; }
 
