@@ -119,6 +119,10 @@ static int parse_args(int argc, char **argv, worker_config_t *cfg)
         fprintf(stderr, "fruitstream-worker: %s\n", err);
         return -1;
     }
+    if (id && strlen(id) >= sizeof cfg->id) { /* cut, two workers could share an id */
+        fprintf(stderr, "fruitstream-worker: --id: longer than %zu bytes\n", sizeof cfg->id - 1);
+        return -1;
+    }
     if (id)
         snprintf(cfg->id, sizeof cfg->id, "%s", id);
     else {

@@ -30,6 +30,7 @@ refused --variance 1.5 $S --variance 1.5
 refused --batch 4096 $S --batch 4096
 refused --standardize "takes no value" $S --standardize=1
 refused --help "takes no value" $W --help=1
+refused --id "longer than 127 bytes" $W --id "$(head -c 200 /dev/zero | tr '\0' a)"
 refused --refresh-seconds nan $S --refresh-seconds nan
 refused --gather-ms 2.5 $S --gather-ms 2.5
 refused --workers 2x "$B/fruitstream" run --workers 2x "$T"
