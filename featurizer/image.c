@@ -363,6 +363,13 @@ int image_loader_decode(image_loader_t *self, const void *jpeg, size_t len, char
     if ((long long) width * height > self->max_pixels)
         return fail(err, errlen, "image is %dx%d, more than the limit of %ld pixels", width, height,
                     self->max_pixels);
+    /* the resize's first pass makes a height x size image: a tall thin one (1 x 65500 is
+     * few pixels) would otherwise cost far more memory than the limit allows */
+    if ((long long) height * self->size > self->max_pixels)
+        return fail(err, errlen,
+                    "image is %dx%d: resizing it to %d makes %dx%d pixels, more than the limit of "
+                    "%ld",
+                    width, height, self->size, self->size, height, self->max_pixels);
 
     size_t pixels = (size_t) width * height;
     int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;

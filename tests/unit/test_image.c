@@ -379,9 +379,25 @@ static void too_many_pixels_is_rejected(void)
     int huge = rejects(loader, jpeg, len, err, sizeof err) &&
                strstr(err, "60000x60000, more than the limit of 67108864 pixels");
     image_loader_destroy(&loader);
+    char huge_err[256];
+    snprintf(huge_err, sizeof huge_err, "%s", err);
+
+    /* 1 x 60000: few pixels, but resized to 224 its first pass is 224 x 60000 (161 MB of
+     * floats), past a limit of 2^20 pixels: refused from the header too. */
+    for (size_t i = 0; i + 9 < len; i++)
+        if (jpeg[i] == 0xFF && (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2)) {
+            jpeg[i + 7] = 0;
+            jpeg[i + 8] = 1;
+            break;
+        }
+    loader = image_loader_new(224, 1L << 20, test_isa);
+    int thin = rejects(loader, jpeg, len, err, sizeof err) &&
+               strstr(err, "1x60000: resizing it to 224 makes 224x60000 pixels");
+    image_loader_destroy(&loader);
     free(jpeg);
     CHECK(small_limit, "100x100 with a limit of 9999: %s", small_err);
-    CHECK(huge, "60000x60000: %s", err);
+    CHECK(huge, "60000x60000: %s", huge_err);
+    CHECK(thin, "1x60000: %s", err);
 }
 
 /* Appends one marker segment. */
