@@ -105,7 +105,9 @@ static int load_blob(image_reader_t *self, redis_t *redis, const redisReply *blo
                             : "too large");
         return 0;
     }
-    r = redisCommand(redis->ctx, "GET %b", blob->str, blob->len);
+    /* at most max_bytes + 1 bytes, however much the blob has grown since STRLEN */
+    r = redisCommand(redis->ctx, "GETRANGE %b 0 %lld", blob->str, blob->len,
+                     (long long) self->max_bytes);
     if (redis_lost(redis, r)) {
         freeReplyObject(r);
         return -1;
