@@ -88,7 +88,7 @@ if [ $status -eq 0 ] && grep -qx "images: $N" "$T/summary_again" &&
     grep -q "^pca: n=$N k=8 " "$T/summary_again"; then
     pass run_again_featurizes_nothing_stored
 else
-    fail run_again_featurizes_nothing_stored "status $status: $(grep 'ventilator stopping' "$T/run_again.log"); $(sed -n 2p "$T/status_again")"
+    fail run_again_featurizes_nothing_stored "status $status: $(tr "\n" " " <"$T/summary_again") $(grep 'ventilator stopping' "$T/run_again.log"); $(sed -n 2p "$T/status_again")"
 fi
 
 # Ctrl-C in the middle of a run at S = 224 over more classes.
