@@ -59,10 +59,13 @@ typedef struct {
     long long stored, failed, duplicates, backlog;
 } progress_t;
 
+/* The backlog is read first: an upload leaves the stream in the same script that counts it,
+ * so counters read after a backlog of 0 include every upload. Read the other way round,
+ * the last ones settled between the two reads were missing from the summary. */
 static int read_progress(redis_t *redis, progress_t *p)
 {
-    redisReply *c = redisCommand(redis->ctx, "HMGET %s stored failed duplicates", KEY_COUNTERS);
     redisReply *len = redisCommand(redis->ctx, "XLEN %s", KEY_UPLOADS);
+    redisReply *c = redisCommand(redis->ctx, "HMGET %s stored failed duplicates", KEY_COUNTERS);
     int rc = -1;
     if (c && c->type == REDIS_REPLY_ARRAY && len && len->type == REDIS_REPLY_INTEGER) {
         p->stored = c->element[0]->str ? atoll(c->element[0]->str) : 0;
