@@ -236,6 +236,19 @@ static void local_connect(const char *endpoint, char *out, size_t outlen)
     snprintf(out, outlen, "%s", endpoint);
 }
 
+/* Copies the endpoint an option gave (when it gave one) into to: 0, or -1 after an error
+ * naming the option when it does not fit, since a cut endpoint would be another one. */
+static int take_endpoint(char *to, size_t size, const char *given, const char *option)
+{
+    if (given && strlen(given) >= size) {
+        log_error("%s: an endpoint of more than %zu bytes", option, size - 1);
+        return -1;
+    }
+    if (given)
+        snprintf(to, size, "%s", given);
+    return 0;
+}
+
 /* The roles' endpoints (private ipc:// ones unless --tasks/--results), and the CURVE key
  * directory: --keys, else, as soon as an endpoint is TCP, DATA-DIR/keys, made the first
  * time (workers elsewhere then need its server.cert and an identity: `keys DIR --add`). */
@@ -244,18 +257,9 @@ static int choose_endpoints(pipeline_t *self)
     snprintf(self->tasks, sizeof self->tasks, "ipc:///tmp/fruitstream-%d.tasks", (int) getpid());
     snprintf(self->results, sizeof self->results, "ipc:///tmp/fruitstream-%d.results",
              (int) getpid());
-    if ((self->cfg.tasks && strlen(self->cfg.tasks) >= sizeof self->tasks) ||
-        (self->cfg.results && strlen(self->cfg.results) >= sizeof self->results)) {
-        log_error("--%s: an endpoint of more than %zu bytes",
-                  self->cfg.tasks && strlen(self->cfg.tasks) >= sizeof self->tasks ? "tasks"
-                                                                                   : "results",
-                  sizeof self->tasks - 1);
+    if (take_endpoint(self->tasks, sizeof self->tasks, self->cfg.tasks, "--tasks") != 0 ||
+        take_endpoint(self->results, sizeof self->results, self->cfg.results, "--results") != 0)
         return -1;
-    }
-    if (self->cfg.tasks)
-        snprintf(self->tasks, sizeof self->tasks, "%s", self->cfg.tasks);
-    if (self->cfg.results)
-        snprintf(self->results, sizeof self->results, "%s", self->cfg.results);
     local_connect(self->tasks, self->tasks_at, sizeof self->tasks_at);
     local_connect(self->results, self->results_at, sizeof self->results_at);
     bool tcp = strncmp(self->tasks, "tcp://", 6) == 0 || strncmp(self->results, "tcp://", 6) == 0;

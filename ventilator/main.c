@@ -229,6 +229,8 @@ static int field_count(const redisReply *fields, const char *name)
 /* What is wrong with a live entry's key, or NULL (no key field: the entry ID serves). A
  * field named twice is refused too: this file reads the first, the sink's script the last,
  * and a result for such an entry could never be stored, only sent again and again. */
+#define KEY_RULE_TEXT(n) #n
+#define KEY_RULE(n) " (a key is 1 to " KEY_RULE_TEXT(n) " bytes, no NUL)"
 static const char *key_problem(const redisReply *entry)
 {
     const redisReply *fields = entry->element[1];
@@ -239,10 +241,11 @@ static const char *key_problem(const redisReply *entry)
     if (!key)
         return NULL;
     if (key->type != REDIS_REPLY_STRING || key->len == 0)
-        return "an empty key";
+        return "an empty key" KEY_RULE(KEY_IMAGE_MAX_LEN);
     if (key->len > KEY_IMAGE_MAX_LEN)
-        return "a key too long";
-    return strlen(key->str) != key->len ? "a key holding a NUL byte" : NULL;
+        return "a key too long" KEY_RULE(KEY_IMAGE_MAX_LEN);
+    return strlen(key->str) != key->len ? "a key holding a NUL byte" KEY_RULE(KEY_IMAGE_MAX_LEN)
+                                        : NULL;
 }
 
 static bool sendable(const redisReply *entry)
@@ -260,11 +263,7 @@ static void refuse_bad_keys(ventilator_t *self, const redisReply *entries)
         if (!why)
             continue;
         const char *id = entry->element[0]->str;
-        if (strstr(why, "named twice"))
-            log_error("upload entry %s refused: %s", id, why);
-        else
-            log_error("upload entry %s refused: %s (a key is 1 to %d bytes, no NUL)", id, why,
-                      KEY_IMAGE_MAX_LEN);
+        log_error("upload entry %s refused: %s", id, why);
         redisAppendCommand(self->redis->ctx, "XACK %s %s %s", KEY_UPLOADS, GROUP_VENTILATORS, id);
         redisAppendCommand(self->redis->ctx, "XDEL %s %s", KEY_UPLOADS, id);
         redisAppendCommand(self->redis->ctx, "HINCRBY %s rejected 1", KEY_COUNTERS);
