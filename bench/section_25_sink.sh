@@ -1,9 +1,9 @@
 #!/bin/sh
 # Bench section: how many vectors per second the whole sink absorbs -- decode, projection, the
 # store script with pipelined Redis writes, PCA update and refreshes amortised -- fed by
-# bench/feed_results.c, with Redis as `fruitstream run` starts it (append-only file, fsync
-# everysec, AOF rewritten only past 1 GB, no RDB compression, hash values of up to 8 KB kept in
-# listpacks; FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder,
+# bench/feed_results.c, with Redis as `fruitstream run` starts it (bench/redis.lib: append-only
+# file fsynced every second, hash values of up to 8 KB in listpacks, huge pages;
+# FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder,
 # sink and Redis share this machine's cores, so the figure is a lower bound for a sink on its
 # own machine (the feeder itself times the run, from its first send until Redis counts every
 # result stored, watching on one connection: no polling processes share the cores). One run
@@ -19,6 +19,7 @@
 # a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes' LAPACK runs
 # OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 set -u
+. bench/redis.lib
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
 RUNS=${FS_BENCH_SINK_RUNS:-3}
@@ -57,12 +58,7 @@ median() {
 # the timed part.
 measure() {
     rm -rf "$T/run" && mkdir "$T/run"
-    redis-server --port 0 --unixsocket "$T/run/redis.sock" --dir "$T/run" --save "" \
-        --appendonly yes --appendfsync ${FS_BENCH_FSYNC:-everysec} \
-        --auto-aof-rewrite-min-size 1gb --rdbcompression no --hash-max-listpack-value 8192 \
-        --loglevel warning --logfile "$T/run/redis.log" &
-    REDIS=$!
-    until redis-cli -s "$T/run/redis.sock" ping >/dev/null 2>&1; do sleep 0.1; done
+    redis_start "$T/run" || exit 1
     env FRUITSTREAM_ISA=$ISA ${BLAS_CORE:+OPENBLAS_CORETYPE=$BLAS_CORE} \
         "$B/fruitstream-sink" --redis "unix://$T/run/redis.sock" \
         --results "ipc://$T/run/results" ${FS_BENCH_SINK_OPTS:-} 2>"$T/run/sink.log" &

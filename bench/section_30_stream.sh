@@ -13,12 +13,13 @@
 #     every process's RSS sampled each second while it works through the backlog for a
 #     while, next to backlog / in flight / stored.
 #
-# Redis runs as `fruitstream run` starts it (append-only file, fsync every second;
-# FS_BENCH_FSYNC=always to compare). All processes share this machine's cores and talk over
+# Redis runs as `fruitstream run` starts it (bench/redis.lib; FS_BENCH_FSYNC=always to
+# compare). All processes share this machine's cores and talk over
 # ipc://, with CURVE or without: the CURVE figures are the cost of the encryption itself.
 # Knobs: FS_BENCH_STREAM_N (3000), FS_BENCH_STREAM_SECONDS (30), FS_BENCH_BACKLOG (100000),
 # FS_BENCH_BACKLOG_SECONDS (15), FS_BENCH_SIZES ("100 224").
 . bench/stream.lib
+. bench/redis.lib
 N=${FS_BENCH_STREAM_N:-3000}
 SECONDS_STEADY=${FS_BENCH_STREAM_SECONDS:-30}
 BACKLOG=${FS_BENCH_BACKLOG:-100000}
@@ -35,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 "$B/fruitstream" keys "$T/keys" >/dev/null || exit 1
-SOCK=$T/redis.sock
+SOCK=$T/data/redis.sock
 
 # every 7th image of the Test split: all classes, a few thousand files
 find "$DATA" -name '*.jpg' | sort | awk 'NR % 7 == 0' >"$T/images"
@@ -48,12 +49,7 @@ start_pipeline() {
     keys=""
     [ "${CURVE:-off}" = on ] && keys="--keys $T/keys"
     rm -rf "$T/data"; mkdir -p "$T/data"
-    redis-server --port 0 --unixsocket "$SOCK" --dir "$T/data" --save "" --appendonly yes \
-        --appendfsync "${FS_BENCH_FSYNC:-everysec}" --auto-aof-rewrite-min-size 1gb \
-        --rdbcompression no --hash-max-listpack-value 8192 --loglevel warning \
-        --logfile "$T/redis.log" &
-    REDIS=$!
-    until_true 10 "redis-cli -s $SOCK ping" || { echo "redis-server did not start" >&2; exit 1; }
+    redis_start "$T/data" || exit 1
     export REDIS_URL="unix://$SOCK"
     "$B/fruitstream-sink" --results "ipc://$T/results" ${SINK_OPTS:-} $keys 2>"$T/sink.log" &
     SINK=$!

@@ -11,6 +11,7 @@
 #  3. the ingestion ceiling, workers stopped (SIGSTOP): POST /v1/images requests/s, next
 #     to `fruitstream upload` of as many files in one command (pipelined).
 . bench/stream.lib
+. bench/redis.lib
 N=${FS_BENCH_SERVE_N:-1000}
 SECS=${FS_BENCH_SERVE_SECONDS:-10}
 T=$(mktemp -d /tmp/fs-bench.XXXXXX)
@@ -25,16 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-SOCK=$T/redis.sock
+SOCK=$T/data/redis.sock
 
 find "$DATA" -name '*.jpg' | sort | awk 'NR % 11 == 0' | head -n 2000 >"$T/images"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 mkdir -p "$T/data"
-redis-server --port 0 --unixsocket "$SOCK" --dir "$T/data" --save "" --appendonly yes \
-    --appendfsync everysec --hash-max-listpack-value 8192 --loglevel warning \
-    --logfile "$T/redis.log" &
-REDIS=$!
-until_true 10 "redis-cli -s $SOCK ping" || { echo "redis-server did not start" >&2; exit 1; }
+redis_start "$T/data" || exit 1
 "$B/fruitstream" serve --redis "unix://$SOCK" --size 100 --workers 2 --weights "$WEIGHTS" \
     --http 127.0.0.1:0 --http-token-file "$T/token" 2>"$T/serve.log" &
 SERVE=$!

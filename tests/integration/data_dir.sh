@@ -4,7 +4,7 @@
 # and names the running Redis; `status` and `export` over DIR read that Redis instead of
 # starting their own; kill -9 of the service stops its children too, and once its Redis is
 # gone, DIR is free again and holds every stored result. A lock file planted as a FIFO or a
-# link is refused at once.
+# link is refused at once. The server keeps image hashes compact and takes huge pages.
 . tests/integration/lib.sh
 
 D=$T/data
@@ -31,6 +31,25 @@ if [ "$encodings" = " 3 listpack 5120" ]; then
     pass data_dir_image_hashes_compact
 else
     fail data_dir_image_hashes_compact "encodings and feature lengths: $encodings"
+fi
+
+# ...and takes its memory in transparent huge pages (cli/private_redis.c says why): after a
+# 24 MB value, some of its memory is in huge pages, where Redis's own default refuses them.
+thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+if [ -z "$thp" ] || [ "${thp#*\[never\]}" != "$thp" ]; then
+    echo "skip data_dir_redis_huge_pages: this kernel gives no transparent huge pages"
+elif ! redis-server --version | grep -q malloc=jemalloc; then
+    echo "skip data_dir_redis_huge_pages: this redis-server does not use jemalloc"
+else
+    head -c 24000000 /dev/zero | tr '\0' x | redis-cli -s "$SOCK" -x set fs:test:big >/dev/null
+    redis_pid=$(pgrep -f "redis-server unixsocket:$SOCK" | head -n 1)
+    huge_kb=$(awk '/^AnonHugePages:/ { print $2 }' "/proc/$redis_pid/smaps_rollup" 2>/dev/null)
+    redis-cli -s "$SOCK" del fs:test:big >/dev/null
+    if [ "${huge_kb:-0}" -ge 2048 ]; then
+        pass data_dir_redis_huge_pages
+    else
+        fail data_dir_redis_huge_pages "Redis (pid ${redis_pid:-none}) has ${huge_kb:-no} kB in huge pages"
+    fi
 fi
 
 "$B/fruitstream" run --data-dir "$D" --size 100 --workers 1 --weights "$WEIGHTS" "$T/more" \
