@@ -234,6 +234,14 @@ const char *gallery_vote(const gallery_t *self, const gallery_hit_t *hits, size_
 /* The fields gallery_load reads from each image hash, in HMGET order. */
 enum { F_LABEL, F_PCA, F_VERSION, F_SIZE, F_STATUS, F_COUNT };
 
+/* Whether an HMGET reply holds an image's fields: an fs:image:* key of another type
+ * (anyone who can write to Redis can make one) answers with an error, and its row is
+ * skipped like one without a projection, not taken as a failure of the whole load. */
+static bool holds_image(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == F_COUNT;
+}
+
 /* Reads the image hashes of one chunk of fs:stored entries and adds their rows, projecting
  * again from features those whose projection is missing or from another model version. */
 static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
@@ -259,12 +267,14 @@ static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
     bool queued = rc == 0, broken = false;
     for (size_t i = 0; queued && !broken && i < n; i++) {
         broken = redisGetReply(redis->ctx, (void **) &hashes[i]) != REDIS_OK;
-        if (broken || hashes[i]->type != REDIS_REPLY_ARRAY || hashes[i]->elements != F_COUNT)
+        if (broken)
             rc = -1;
     }
     char version[32];
     snprintf(version, sizeof version, "%llu", (unsigned long long) pca_model_version(model));
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!holds_image(hashes[i]))
+            continue;
         redisReply **f = hashes[i]->element;
         if (!f[F_STATUS]->str || strcmp(f[F_STATUS]->str, "ok") != 0)
             continue;
@@ -292,6 +302,10 @@ static int load_chunk(redis_t *redis, const pca_model_t *model, gallery_t *g,
         rc = -1;
     usable = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!holds_image(hashes[i])) {
+            info->skipped++;
+            continue;
+        }
         redisReply **f = hashes[i]->element;
         const float *row = NULL;
         bool ok = f[F_STATUS]->str && strcmp(f[F_STATUS]->str, "ok") == 0;

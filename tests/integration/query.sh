@@ -3,7 +3,8 @@
 # refreshed mid-stream so that older stored projections must be projected again; the
 # output has the documented shape; an unreadable file is named and the others answered;
 # no model yet is an error; hostile keys and labels are escaped; a failed write is an
-# error; upload refuses a file past --max-image-bytes.
+# error; a stored key that is not a hash is skipped; upload refuses a file past
+# --max-image-bytes.
 . tests/integration/lib.sh
 S=100
 FS=$B/fruitstream
@@ -84,6 +85,19 @@ if [ "$(wc -l <"$T/evil.out")" = 2 ] && [ "$(sed -n 2p "$T/evil.out" | cut -f 1-
     pass query_names_escaped
 else
     fail query_names_escaped "$(od -c "$T/evil.out" | head -n 8 | tr '\n' ' ')"
+fi
+
+# An fs:image:* key that is not a hash (anyone who can write to Redis can make one), named
+# by a stored entry, is skipped: the others are still answered.
+rcli set fs:image:not-a-hash junk >/dev/null
+rcli xadd fs:stored '*' key not-a-hash >/dev/null
+"$FS" query --k 1 --weights "$WEIGHTS" "$img" >"$T/junk.out" 2>"$T/junk.err"
+rc=$?
+if [ $rc = 0 ] && [ "$(wc -l <"$T/junk.out")" = 2 ] &&
+    grep -q "gallery: 101 stored images (.* 1 skipped)" "$T/junk.err"; then
+    pass query_skips_a_record_that_is_not_a_hash
+else
+    fail query_skips_a_record_that_is_not_a_hash "exit $rc: $(tail -n 2 "$T/junk.err" | tr '\n' ' ')"
 fi
 
 # Answers that cannot be written (a full disk: /dev/full) are an error, exit status 1.
