@@ -2,8 +2,12 @@
  * grown at half full: a tree of a million folders costs a few tens of megabytes. */
 #include "common/folder_set.h"
 
+#include "common/log.h"
+
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -66,4 +70,21 @@ int folder_set_enter(folder_set_t *self, const struct stat *st)
     *slot = (folder_id_t){.dev = st->st_dev, .ino = st->st_ino, .used = true};
     self->count++;
     return 1;
+}
+
+/* The warnings give the reason first: a log line is cut at 1 KB, and such paths are longer. */
+bool folder_join(char *out, size_t outlen, const char *dir, const char *name)
+{
+    if (snprintf(out, outlen, "%s/%s", dir, name) < (int) outlen)
+        return true;
+    log_warn("skipped, a path of %zu bytes or more: %s/%s", outlen, dir, name);
+    return false;
+}
+
+bool folder_depth_ok(const char *path, int depth)
+{
+    if (depth <= FOLDER_MAX_DEPTH)
+        return true;
+    log_warn("skipped, folders nested deeper than %d: %s", FOLDER_MAX_DEPTH, path);
+    return false;
 }

@@ -167,8 +167,8 @@ static int compare_names(const struct dirent **a, const struct dirent **b)
  * realpath, and the type of each entry comes from the directory listing where the file
  * system gives it: for a large tree that saves a stat, a getcwd and a readlink per path
  * component per file, most of the time it took. */
-static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir, int depth,
-                     folder_set_t *seen)
+static int add_tree(uploads_t *self, const char *dir, const char *absolute_dir, int depth,
+                    folder_set_t *seen)
 {
     struct stat dir_st;
     int first = stat(dir, &dir_st) == 0 ? folder_set_enter(seen, &dir_st) : -1;
@@ -185,14 +185,12 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
         log_error("%s: %s", dir, strerror(errno));
         return -1;
     }
-    long added = 0;
+    int rc = 0;
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         char path[PATH_MAX], absolute[PATH_MAX];
-        if (name[0] == '.' ||
-            snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
-            snprintf(absolute, sizeof absolute, "%s/%s", absolute_dir, name) >=
-                (int) sizeof absolute)
+        if (name[0] == '.' || !folder_join(path, sizeof path, dir, name) ||
+            !folder_join(absolute, sizeof absolute, absolute_dir, name))
             continue;
         unsigned char type = names[i]->d_type;
         struct stat st;
@@ -201,17 +199,16 @@ static long add_tree(uploads_t *self, const char *dir, const char *absolute_dir,
                    : S_ISDIR(st.st_mode) ? DT_DIR
                    : S_ISREG(st.st_mode) ? DT_REG
                                          : DT_UNKNOWN;
-        if (type == DT_DIR && depth < 64) {
-            long sub = add_tree(self, path, absolute, depth + 1, seen);
-            added = sub < 0 || added < 0 ? -1 : added + sub;
-        } else if (type == DT_REG && uploads_is_jpeg_name(name) && added >= 0) {
-            added = add_absolute(self, path, NULL, path, absolute) == 0 ? added + 1 : -1;
-        }
+        if (type == DT_DIR && folder_depth_ok(path, depth + 1) &&
+            add_tree(self, path, absolute, depth + 1, seen) != 0)
+            rc = -1;
+        else if (type == DT_REG && uploads_is_jpeg_name(name) && rc == 0)
+            rc = add_absolute(self, path, NULL, path, absolute);
     }
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    return added;
+    return rc;
 }
 
 long uploads_add_tree(uploads_t *self, const char *dir)
@@ -225,10 +222,11 @@ long uploads_add_tree(uploads_t *self, const char *dir)
         log_error("%s: %s", root, strerror(errno));
         return -1;
     }
+    long before = self->count; /* queued: refused keys are not */
     folder_set_t *seen = folder_set_new();
-    long added = seen ? add_tree(self, root, absolute, 0, seen) : -1;
+    int rc = seen ? add_tree(self, root, absolute, 0, seen) : -1;
     folder_set_destroy(&seen);
-    return uploads_flush(self) == 0 ? added : -1;
+    return uploads_flush(self) == 0 && rc == 0 ? self->count - before : -1;
 }
 
 long uploads_add_list(uploads_t *self, FILE *in, const char *what)
@@ -236,7 +234,8 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long added = 0, lineno = 0;
+    long before = self->count, lineno = 0; /* queued: refused keys are not */
+    int rc = 0;
     while ((len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -255,18 +254,15 @@ long uploads_add_list(uploads_t *self, FILE *in, const char *what)
             log_warn("%s:%ld: empty path, skipped", what, lineno);
             continue;
         }
-        if (uploads_add_path(self, line, tab ? tab + 1 : NULL, line) != 0) {
-            added = -1;
+        if ((rc = uploads_add_path(self, line, tab ? tab + 1 : NULL, line)) != 0)
             break;
-        }
-        added++;
     }
     if (ferror(in)) { /* a folder given as a list, a disk error: not the end of the list */
         log_error("%s: %s", what, strerror(errno));
-        added = -1;
+        rc = -1;
     }
     free(line);
-    return uploads_flush(self) == 0 ? added : -1;
+    return uploads_flush(self) == 0 && rc == 0 ? self->count - before : -1;
 }
 
 long uploads_finish(uploads_t *self)

@@ -26,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCH_MAX_DEPTH 64
 #define WATCH_BATCH 256 /* uploads pipelined in one round trip */
 #define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_ONLYDIR)
 
@@ -152,15 +151,15 @@ static int walk_tree(watch_t *self, const char *dir, int depth, folder_set_t *se
     struct dirent *e;
     while ((e = readdir(d))) {
         char path[PATH_MAX];
-        if (e->d_name[0] == '.' ||
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int) sizeof path)
+        if (e->d_name[0] == '.' || !folder_join(path, sizeof path, dir, e->d_name))
             continue;
         struct stat st;
         if (stat(path, &st) != 0)
             continue;
-        if (S_ISDIR(st.st_mode) && depth < WATCH_MAX_DEPTH)
-            rc |= walk_tree(self, path, depth + 1, seen);
-        else if (S_ISREG(st.st_mode) && uploads_is_jpeg_name(e->d_name))
+        if (S_ISDIR(st.st_mode)) {
+            if (folder_depth_ok(path, depth + 1))
+                rc |= walk_tree(self, path, depth + 1, seen);
+        } else if (S_ISREG(st.st_mode) && uploads_is_jpeg_name(e->d_name))
             found_file(self, path);
     }
     closedir(d);
@@ -269,7 +268,7 @@ static void on_event(watch_t *self, const struct inotify_event *ev)
         ev->name[0] == '.')
         return;
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", self->dirs[ev->wd], ev->name) >= (int) sizeof path)
+    if (!folder_join(path, sizeof path, self->dirs[ev->wd], ev->name))
         return;
     if (ev->mask & IN_ISDIR) {
         if (ev->mask & IN_MOVED_FROM)

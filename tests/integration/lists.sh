@@ -3,7 +3,8 @@
 # nothing and exit 0 as if the list were empty. A line holding a NUL byte is refused with
 # an error naming the line, where it used to be cut at the NUL (another key, its label
 # dropped); the other lines are uploaded. `fruitstream upload` of a folder says so (it
-# said "Input/output error"). --dir and --watch given a file name their own option.
+# said "Input/output error"). --dir and --watch given a file name their own option. A walk
+# counts what it queued and names what it skips.
 . tests/integration/lib.sh
 set -- $(ls "$DATA/Kiwi"/*.jpg | head -n 2)
 mkdir -p "$T/in"
@@ -49,3 +50,36 @@ if [ $rc1 = 2 ] && [ $rc2 = 2 ] && grep -q -- "--watch $T/in/a.jpg: not a folder
 else
     fail lists_dir_and_watch_name_their_option "exit $rc1, $rc2: $(head -n 1 "$T/watch.err") / $(head -n 1 "$T/dir.err")"
 fi
+
+# A tree holding what a walk cannot take: a path too long for a key (over 1,024 bytes), one
+# too long for the system (PATH_MAX), a folder nested deeper than 64. `run` counts only the
+# images it queued ("1 images from", where it counted the refused key too), and the walk
+# names each path it skips, where the last two were skipped without a word.
+mkdir -p "$T/tree/ok"
+cp "$1" "$T/tree/ok/a.jpg"
+long=$(head -c 200 /dev/zero | tr '\0' d)
+(cd "$T/tree" && for i in 1 2 3 4 5 6; do mkdir "$long" && cd "$long" || exit 1; done &&
+    cp "$1" key.jpg)
+(cd "$T/tree" && mkdir far && cd far && for i in $(seq 21); do mkdir "$long" && cd "$long" ||
+    exit 1; done && cp "$1" far.jpg)
+(cd "$T/tree" && for i in $(seq 66); do mkdir deep && cd deep || exit 1; done && cp "$1" deep.jpg)
+timeout 120 "$B/fruitstream" run --data-dir "$T/run-data" --size 100 --workers 1 \
+    --weights "$WEIGHTS" "$T/tree" >"$T/run.out" 2>"$T/run.log"
+rc=$?
+if [ $rc = 0 ] && grep -q "info 1 images from $T/tree" "$T/run.log" &&
+    grep -q "key \"$T/tree/ddd.*refused: 1238 bytes" "$T/run.log" &&
+    grep -q "warn skipped, a path of 4096 bytes or more: $T/tree/far/ddd" "$T/run.log" &&
+    grep -q "warn skipped, folders nested deeper than 64: $T/tree/deep/deep/" "$T/run.log"; then
+    pass lists_walk_counts_queued_and_names_skipped
+else
+    fail lists_walk_counts_queued_and_names_skipped "exit $rc: $(grep -E 'images from|refused|skipped' "$T/run.log" | cut -c1-200 | tr '\n' ' ')"
+fi
+start_ventilator --watch "$T/tree"
+if wait_for 20 "grep -q 'watching ' $T/ventilator.log" &&
+    grep -q "warn skipped, a path of 4096 bytes or more: $T/tree/far/ddd" "$T/ventilator.log" &&
+    grep -q "warn skipped, folders nested deeper than 64: $T/tree/deep/deep/" "$T/ventilator.log"; then
+    pass lists_watch_names_skipped
+else
+    fail lists_watch_names_skipped "$(grep -E 'watching|skipped' "$T/ventilator.log" | cut -c1-200 | tr '\n' ' ')"
+fi
+kill -9 "$VENT_PID" 2>/dev/null
