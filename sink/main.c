@@ -100,8 +100,11 @@ typedef struct {
     refresher_t refresher;
     batch_t batches[2]; /* one being stored while the other enters the PCA */
     int current;
-    float *rows; /* batch x dim scratch: vectors to project or to add */
-    int64_t malformed;
+    float *rows;                /* batch x dim scratch: vectors to project or to add */
+    int64_t malformed;          /* messages dropped as malformed since the start */
+    int64_t malformed_unsent;   /* ...not yet added to fs:counters */
+    int64_t malformed_unlogged; /* ...since the last warning */
+    double malformed_logged_at;
     int last_batch;       /* frames in the last batch received */
     metrics_t *metrics;   /* the once-a-second samples in fs:metrics */
     int64_t checkpointed; /* last seq the newest checkpoint includes */
@@ -192,11 +195,38 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
             break;                                                                                 \
     }
 
+/* A flood of malformed messages (a peer gone wrong, or hostile) costs neither a Redis round
+ * trip nor a log line each: they are added to fs:counters once a batch (flush_malformed),
+ * and at most one warning a second names a reason, the rest counted in the next. */
 static void count_malformed(sink_t *self, const char *why)
 {
     self->malformed++;
-    log_warn("dropped a malformed message (%lld so far): %s", (long long) self->malformed, why);
-    freeReplyObject(redisCommand(self->redis->ctx, "HINCRBY %s malformed 1", KEY_COUNTERS));
+    self->malformed_unsent++;
+    if (clock_seconds() - self->malformed_logged_at < 1.0) {
+        self->malformed_unlogged++;
+        return;
+    }
+    log_warn("dropped a malformed message (%lld so far, %lld more since the last warning): %s",
+             (long long) self->malformed, (long long) self->malformed_unlogged, why);
+    self->malformed_logged_at = clock_seconds();
+    self->malformed_unlogged = 0;
+}
+
+static void flush_malformed(sink_t *self)
+{
+    if (self->malformed_unsent > 0 && self->redis->ctx) {
+        redisReply *r = redisCommand(self->redis->ctx, "HINCRBY %s malformed %lld", KEY_COUNTERS,
+                                     (long long) self->malformed_unsent);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            self->malformed_unsent = 0; /* else again with the next batch */
+        freeReplyObject(r);
+    }
+    if (self->malformed_unlogged > 0 && clock_seconds() - self->malformed_logged_at >= 1.0) {
+        log_warn("dropped %lld more malformed messages (%lld so far)",
+                 (long long) self->malformed_unlogged, (long long) self->malformed);
+        self->malformed_logged_at = clock_seconds();
+        self->malformed_unlogged = 0;
+    }
 }
 
 static void record_heartbeat(sink_t *self, const wire_heartbeat_t *b)
@@ -561,6 +591,7 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         batch_t *b = &self->batches[self->current];
         b->n = prepare_items(self, b, receive_batch(self, b, results, poller));
+        flush_malformed(self); /* counted before the batch's results are */
         if (b->n > 0) {
             project_items(self, b);
             start_storing(self, b);
@@ -593,6 +624,7 @@ int main(int argc, char **argv)
         release(stored);
     }
     if (self->redis->ctx) {
+        flush_malformed(self);
         refresh_and_checkpoint(self, true);
         log_info("sink stopping: PCA has %lld vectors", (long long) self->applied);
     }

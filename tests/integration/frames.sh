@@ -1,8 +1,9 @@
 # frames.sh -- messages of several frames, as the ventilator and the workers send them,
 # with a bad frame among good ones: the bad frame is dropped and counted, every good one
 # is featurized and stored, and a bad frame in last place still lets the worker's message
-# of results go out. Messages are made by hand with tests/tools/send_frames, for upload
-# entries made pending by hand (the sink stores only results of pending entries).
+# of results go out; a flood of bad frames is counted in batches. Messages are made by
+# hand with tests/tools/send_frames, for upload entries made pending by hand (the sink
+# stores only results of pending entries).
 . tests/integration/lib.sh
 . tests/integration/stream.lib
 
@@ -74,4 +75,22 @@ if stored_is 8 && [ "$(status_of r3)" = ok ] && [ "$(status_of "$long")" = ok ];
     pass frames_results_stored_after_oversized_frame
 else
     fail frames_results_stored_after_oversized_frame "stored=$(counter stored) $(cat "$T/send5.log")"
+fi
+
+# A flood of malformed frames (20,000 in one message) is counted in full, with one Redis
+# round trip a batch (of up to 1,024 frames; the store script's HINCRBYs count here too) and
+# a few log lines, where it took one of each per frame; the results after it are stored.
+hincrby() { rcli info commandstats | sed -n 's/^cmdstat_hincrby:calls=\([0-9]*\),.*/\1/p'; }
+m0=$(counter malformed) calls0=$(hincrby) lines0=$(grep -c malformed "$T/sink.log")
+timeout 20 "$SEND" "ipc://$T/results" connect "20000*garbage" 2>"$T/send6.log"
+"$SEND" "ipc://$T/results" connect "result:r4@$(pending r4)" 2>>"$T/send6.log"
+stored_is 9
+sleep 1.5 # the last warning counts the frames not named in one, within a second
+calls=$(($(hincrby) - calls0)) lines=$(($(grep -c malformed "$T/sink.log") - lines0))
+if [ "$(counter malformed)" -eq $((m0 + 20000)) ] && [ "$(status_of r4)" = ok ] &&
+    [ "$calls" -le 40 ] && [ "$lines" -le 10 ] &&
+    grep -q "dropped [0-9]* more malformed messages ($((m0 + 20000)) so far)" "$T/sink.log"; then
+    pass frames_malformed_flood_counted_in_batches
+else
+    fail frames_malformed_flood_counted_in_batches "malformed $(counter malformed) (from $m0), $calls HINCRBY calls, $lines log lines, r4 $(status_of r4)"
 fi
