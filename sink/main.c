@@ -627,6 +627,8 @@ int main(int argc, char **argv)
         flush_malformed(self);
         refresh_and_checkpoint(self, true);
         log_info("sink stopping: PCA has %lld vectors", (long long) self->applied);
+    } else if (self->refresher.running) {
+        finish_refresh(self); /* joined before its snapshot is freed; nowhere to write it */
     }
     zpoller_destroy(&poller);
     zsock_destroy(&results);
