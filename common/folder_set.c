@@ -4,7 +4,6 @@
 
 #include "common/log.h"
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

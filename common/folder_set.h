@@ -23,11 +23,11 @@ void folder_set_destroy(folder_set_t **self_p);
  * was entered before, -1 when there is no memory left to remember it. */
 int folder_set_enter(folder_set_t *self, const struct stat *st);
 
-/* What a walk passes over is named in a warning, never skipped silently: */
-/* out = dir/name, or false, with a warning, when that does not fit in outlen (PATH_MAX). */
+/* What a walk passes over is named in a warning, never skipped silently. out = dir/name, or
+ * false, with a warning, when that does not fit in outlen (PATH_MAX). */
 bool folder_join(char *out, size_t outlen, const char *dir, const char *name);
-/* Whether a walk at depth (0 for the folder it was given) may enter the folder path, or
- * false, with a warning, below FOLDER_MAX_DEPTH. */
+/* Whether a walk may enter the folder path at depth (the folder it was given is at 0), or
+ * false, with a warning, deeper than FOLDER_MAX_DEPTH. */
 bool folder_depth_ok(const char *path, int depth);
 
 #endif

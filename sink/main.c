@@ -206,10 +206,8 @@ static void count_malformed(sink_t *self, const char *why)
         self->malformed_unlogged++;
         return;
     }
-    log_warn("dropped a malformed message (%lld so far, %lld more since the last warning): %s",
-             (long long) self->malformed, (long long) self->malformed_unlogged, why);
+    log_warn("dropped a malformed message (%lld so far): %s", (long long) self->malformed, why);
     self->malformed_logged_at = clock_seconds();
-    self->malformed_unlogged = 0;
 }
 
 static void flush_malformed(sink_t *self)
