@@ -56,13 +56,14 @@ fi
 # images it queued ("1 images from", where it counted the refused key too), and the walk
 # names each path it skips, where the last two were skipped without a word.
 mkdir -p "$T/tree/ok"
-cp "$1" "$T/tree/ok/a.jpg"
+cp "$1" "$T/tree/ok/a.jpg" # copied from it below: $1 may be relative (SHARED=../shared)
 long=$(head -c 200 /dev/zero | tr '\0' d)
 (cd "$T/tree" && for i in 1 2 3 4 5 6; do mkdir "$long" && cd "$long" || exit 1; done &&
-    cp "$1" key.jpg)
+    cp "$T/tree/ok/a.jpg" key.jpg)
 (cd "$T/tree" && mkdir far && cd far && for i in $(seq 21); do mkdir "$long" && cd "$long" ||
-    exit 1; done && cp "$1" far.jpg)
-(cd "$T/tree" && for i in $(seq 66); do mkdir deep && cd deep || exit 1; done && cp "$1" deep.jpg)
+    exit 1; done && cp "$T/tree/ok/a.jpg" far.jpg)
+(cd "$T/tree" && for i in $(seq 66); do mkdir deep && cd deep || exit 1; done &&
+    cp "$T/tree/ok/a.jpg" deep.jpg)
 timeout 120 "$B/fruitstream" run --data-dir "$T/run-data" --size 100 --workers 1 \
     --weights "$WEIGHTS" "$T/tree" >"$T/run.out" 2>"$T/run.log"
 rc=$?
