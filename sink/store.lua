@@ -9,8 +9,8 @@
 -- hash is rejected too (writing there would fail the whole call), and its upload settled
 -- (entry and blob deleted): it could never be stored, and would be sent again for ever.
 -- The checks run with redis.pcall, so an entry ID Redis refuses rejects that one result
--- instead of failing the whole call. Only blobs under BLOB_PREFIX are deleted with their entry: a blob field
--- naming any other key is not ours.
+-- instead of failing the whole call. Only blobs under BLOB_PREFIX are deleted with their
+-- entry: a blob field naming any other key is not ours.
 --
 -- The feature and projection blobs never enter Lua (Redis 7.0's Lua hashes every byte of
 -- every string it is given: for a 5 KB blob, more than all the rest of an item). The sink

@@ -43,9 +43,10 @@
 #define WORKER_SEND_WAIT_MS 250
 /* The largest task frame the task socket takes (ZMQ_MAXMSGSIZE, which limits each frame):
  * the largest image the ventilator can send (its --max-image-bytes at most) and the task's
- * other fields. A larger frame makes ZeroMQ drop the connection (the worker reconnects)
- * instead of receiving it: without a limit, one 2 GB frame was taken whole, and the worker
- * grew with whatever a peer sent. */
+ * other fields. A larger frame makes ZeroMQ drop the connection instead of receiving it,
+ * and, as after any protocol error, not make it again: the worker idles until restarted
+ * (tests/integration/task_limits.sh), where without a limit one 2 GB frame was taken whole
+ * and the worker grew with whatever a peer sent. Only a ventilator gone wrong sends one. */
 #define WORKER_MAX_TASK_FRAME (CONFIG_MAX_IMAGE_BYTES_LIMIT + WIRE_TASK_FIELDS_MAX)
 
 typedef struct {

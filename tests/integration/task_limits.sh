@@ -1,7 +1,7 @@
 # task_limits.sh -- how much one task message can make a worker take on. A frame larger
 # than any task (the largest --max-image-bytes and the other fields) is refused by ZeroMQ
-# before it is received, and the worker, which reconnects, does not grow by it (without
-# ZMQ_MAXMSGSIZE a 2 GB frame was taken whole). A message of more task frames than the
+# before it is received, and the worker does not grow by it (without ZMQ_MAXMSGSIZE a 2 GB
+# frame was taken whole); ZeroMQ does not reconnect it, but it still stops cleanly. A message of more task frames than the
 # ventilator ever puts in one (--tasks-per-message, at most 1024) has its excess dropped
 # and counted. SIGTERM in the middle of a long message stops after the current image and
 # sends the results done so far (the whole message was worked through first: 3000 frames
