@@ -22,8 +22,8 @@
 #define KEY_BLOB_PREFIX "fs:blob:"
 /* Prefix of result hashes: fs:image:<image key> (fields in README). */
 #define KEY_IMAGE_PREFIX "fs:image:"
-/* Prefix of the sink's staging hashes, fs:staging:<n> (n < 64): an image's features and
- * projection on their way into its fs:image hash. Made, moved and deleted inside one
+/* Prefix of the sink's staging hashes, fs:staging:<n> (n < 64): a stored result's fields
+ * (all but seq) on their way into its fs:image hash. Made, moved and deleted inside one
  * MULTI/EXEC of the sink's (sink/store.c): no other client ever sees one. */
 #define KEY_STAGING_PREFIX "fs:staging:"
 /* Stream of stored images in store order: entry ID <seq>-1, field key. Feeds the PCA's

@@ -7,14 +7,16 @@
  *
  *   MULTI
  *   DEL <staging keys>                            (only when some item is ok)
- *   HSET fs:staging:<i> features F pca P          (for each ok item i of the call)
+ *   HSET fs:staging:<i> status ok key K ... pca P features F
+ *                                                 (for each ok item i of the call)
  *   EVALSHA <store.lua> ...
  *   DEL <staging keys>
  *   EXEC
  *
- * so that the feature blobs reach Redis as arguments of plain commands, never through Lua
- * (store.lua says why), and no other client ever sees a staging hash: the transaction
- * makes them from nothing and leaves nothing, whatever the script did. */
+ * so that the feature blobs, and every field the script does not decide, reach Redis as
+ * arguments of plain commands, never through Lua (store.lua says why), and no other client
+ * ever sees a staging hash: the transaction makes them from nothing and leaves nothing,
+ * whatever the script did. */
 #include "sink/store.h"
 
 #include "common/clock.h"
@@ -36,7 +38,7 @@
 #define BATCH_KEYS 5
 #define BATCH_ARGS 2
 #define ITEM_KEYS 2
-#define ITEM_FIELDS 13
+#define ITEM_FIELDS 9
 
 static script_t store_script;
 
@@ -72,8 +74,8 @@ static arg_t text_arg(const char *s)
     return (arg_t){s, strlen(s)};
 }
 
-/* Fills the ITEM_FIELDS script arguments of item i of its call (and their lengths) and
- * its ITEM_KEYS keys. */
+/* Formats item i of its call and fills its ITEM_FIELDS script arguments (and their lengths)
+ * and its ITEM_KEYS keys. */
 static void item_args(const store_item_t *item, size_t i, item_text_t *t, const char **argv,
                       size_t *lens, const char **keys, size_t *key_lens)
 {
@@ -90,9 +92,7 @@ static void item_args(const store_item_t *item, size_t i, item_text_t *t, const 
     const arg_t fields[ITEM_FIELDS] = {
         text_arg(r->entry),          text_arg(r->key),        text_arg(r->label),
         text_arg(r->ok ? "1" : "0"), text_arg(r->error),      text_arg(r->worker),
-        text_arg(t->numbers[0]),     text_arg(t->numbers[1]), text_arg(t->numbers[2]),
-        text_arg(t->numbers[3]),     text_arg(t->numbers[4]), text_arg(t->numbers[5]),
-        text_arg(t->numbers[6])};
+        text_arg(t->numbers[3]),     text_arg(t->numbers[5]), text_arg(t->numbers[6])};
     for (int f = 0; f < ITEM_FIELDS; f++) {
         argv[f] = fields[f].data;
         lens[f] = fields[f].len;
@@ -101,18 +101,50 @@ static void item_args(const store_item_t *item, size_t i, item_text_t *t, const 
     keys[1] = t->staging_key, key_lens[1] = strlen(t->staging_key);
 }
 
-/* Appends HSET <staging key> features F pca P: the blobs of an ok item (pca empty before
- * the first model), binary, with their lengths. */
-static int append_staging(redis_t *redis, const store_item_t *item, const item_text_t *t)
+/* Appends HSET <staging key> with every field of an ok item's image hash but the `seq` the
+ * script hands out: the blobs (pca empty before the first model) binary, with their lengths,
+ * last, so that the hash grows past a few hundred bytes only once. */
+static int append_staging(redis_t *redis, const store_item_t *item, const item_text_t *t,
+                          const char *stored_ms)
 {
     const wire_result_t *r = item->result;
-    const char *argv[6] = {"HSET",     t->staging_key,
-                           "features", (const char *) r->features,
-                           "pca",      item->projection ? (const char *) item->projection : ""};
-    const size_t lens[6] = {4, strlen(t->staging_key),
-                            8, r->features_len,
-                            3, item->projection ? (size_t) item->k * sizeof(float) : 0};
-    return redisAppendCommandArgv(redis->ctx, 6, argv, lens) == REDIS_OK ? 0 : -1;
+    const arg_t args[] = {text_arg("HSET"),
+                          text_arg(t->staging_key),
+                          text_arg("status"),
+                          text_arg("ok"),
+                          text_arg("key"),
+                          text_arg(r->key),
+                          text_arg("label"),
+                          text_arg(r->label),
+                          text_arg("worker"),
+                          text_arg(r->worker),
+                          text_arg("uploaded_ms"),
+                          text_arg(t->numbers[3]),
+                          text_arg("stored_ms"),
+                          text_arg(stored_ms),
+                          text_arg("size"),
+                          text_arg(t->numbers[5]),
+                          text_arg("attempt"),
+                          text_arg(t->numbers[6]),
+                          text_arg("decode_ms"),
+                          text_arg(t->numbers[0]),
+                          text_arg("resize_ms"),
+                          text_arg(t->numbers[1]),
+                          text_arg("net_ms"),
+                          text_arg(t->numbers[2]),
+                          text_arg("pca_version"),
+                          text_arg(t->numbers[4]),
+                          text_arg("pca"),
+                          {item->projection ? (const char *) item->projection : "",
+                           item->projection ? (size_t) item->k * sizeof(float) : 0},
+                          text_arg("features"),
+                          {(const char *) r->features, r->features_len}};
+    enum { argc = sizeof args / sizeof *args };
+    const char *argv[argc];
+    size_t lens[argc];
+    for (int i = 0; i < argc; i++)
+        argv[i] = args[i].data, lens[i] = args[i].len;
+    return redisAppendCommandArgv(redis->ctx, argc, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 /* Appends DEL of the staging keys of the call's ok items (there is at least one). */
@@ -165,7 +197,7 @@ static int append_call(redis_t *redis, const store_item_t *items, size_t n)
             rc = append_unstage(redis, items, n, text);
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (items[i].result->ok)
-                rc = append_staging(redis, &items[i], &text[i]);
+                rc = append_staging(redis, &items[i], &text[i], stored_ms);
         if (rc == 0)
             rc = script_append(&store_script, redis, (int) nkeys, (int) argc, argv, lens);
         if (rc == 0 && staged)
@@ -274,14 +306,20 @@ static int store_calls(redis_t *redis, store_item_t *items, size_t n, bool *refu
         snprintf(err, errlen, "cannot load the store script");
         return -1;
     }
-    /* a call whose items are settled (stored by an earlier try of this batch) is not sent */
+    /* A call whose items are settled (stored by an earlier try of this batch) is not sent.
+     * Each call is sent as soon as it is formatted, so that Redis runs it while the next
+     * one is formatted, rather than wait for the whole batch. */
     for (size_t at = 0; at < n; at += STORE_CALL_ITEMS) {
         refused[at / STORE_CALL_ITEMS] = false;
-        if (call_pending(items + at, call_items(n, at)) &&
-            append_call(redis, items + at, call_items(n, at)) != 0) {
+        if (!call_pending(items + at, call_items(n, at)))
+            continue;
+        if (append_call(redis, items + at, call_items(n, at)) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+        for (int sent = 0; !sent;)
+            if (redisBufferWrite(redis->ctx, &sent) != REDIS_OK)
+                return lost(redis, err, errlen);
     }
     int rc = 0;
     bool unknown_script = false;
