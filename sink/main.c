@@ -3,14 +3,15 @@
  * One loop: wait for results on the PULL socket, drain up to a batch of them, project the
  * good ones on the current PCA model, store the batch with one pipelined round trip
  * (sink/store.c), then add the newly stored vectors to the PCA in sequence order
- * (pca/pca_store.c explains why order makes restarts exact). The model is refreshed every
- * N vectors or T seconds and the running sums are checkpointed likewise. Heartbeats from
- * workers become expiring fs:worker:<id> hashes. A frame that does not decode is dropped
- * and counted in fs:counters. When Redis goes away the sink waits for it, holding its
- * batch; ZeroMQ's high-water marks then hold the workers back. SIGINT/SIGTERM: finish the
- * batch, publish a final model and checkpoint, exit 0. Run one sink per Redis. The PCA's
- * rank-k update runs on the best instruction set the CPU has, or the one FRUITSTREAM_ISA
- * names; the sink logs which. */
+ * (pca/pca_store.c explains why order makes restarts exact). A store thread stores each
+ * batch while the loop receives the next one and adds the one before. The model is
+ * refreshed every N vectors or T seconds and the running sums are checkpointed likewise.
+ * Heartbeats from workers become expiring fs:worker:<id> hashes. A frame that does not
+ * decode is dropped and counted in fs:counters. When Redis goes away the sink waits for
+ * it, holding its batch; ZeroMQ's high-water marks then hold the workers back.
+ * SIGINT/SIGTERM: finish the batch, publish a final model and checkpoint, exit 0. Run one
+ * sink per Redis. The PCA's rank-k update runs on the best instruction set the CPU has, or
+ * the one FRUITSTREAM_ISA names; the sink logs which. */
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/curve.h"
@@ -33,6 +34,7 @@
 
 #include <cblas.h>
 #include <czmq.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -71,7 +73,8 @@ typedef struct {
     store_item_t items[SINK_MAX_BATCH];
     float *projections; /* batch x k */
     size_t n;
-    bool storing; /* the store thread has it */
+    bool storing;      /* the store thread has it */
+    int64_t stored_ms; /* when its store returned: the time its results' latency ends */
 } batch_t;
 
 /* A model refresh running on its own thread, over a snapshot of the sums. */
@@ -91,6 +94,7 @@ typedef struct {
     redis_t *redis;       /* heartbeats, counters, catch-up, model, checkpoints */
     redis_t *store_redis; /* the store thread's own connection */
     pthread_t store_thread;
+    batch_t *in_store;      /* the batch the store thread stores */
     pca_t *pca;             /* running sums of every stored vector, in seq order */
     pca_t *model;           /* the last refreshed snapshot: projects results, or NULL */
     uint64_t first_version; /* the published model's version when we started */
@@ -98,10 +102,10 @@ typedef struct {
     int64_t applied_at_refresh;
     double refreshed_at;
     refresher_t refresher;
-    batch_t batches[2]; /* one being stored while the other enters the PCA */
-    int current;
-    float *rows;                /* batch x dim scratch: vectors to project or to add */
-    int64_t malformed;          /* messages dropped as malformed since the start */
+    batch_t batches[2]; /* one being stored while the other is received, then enters the PCA */
+    int current;        /* the one to receive into */
+    float *rows;        /* batch x dim scratch: vectors to project or to add */
+    int64_t malformed;  /* messages dropped as malformed since the start */
     int64_t malformed_unsent;   /* ...not yet added to fs:counters */
     int64_t malformed_unlogged; /* ...since the last warning */
     double malformed_logged_at;
@@ -383,7 +387,8 @@ static void store_until_stored(redis_t *redis, batch_t *b)
 static void *store_in_background(void *arg)
 {
     sink_t *self = arg;
-    store_until_stored(self->store_redis, &self->batches[self->current]);
+    store_until_stored(self->store_redis, self->in_store);
+    self->in_store->stored_ms = clock_unix_ms();
     return NULL;
 }
 
@@ -391,15 +396,18 @@ static void *store_in_background(void *arg)
  * to overlap, and starting a thread would cost more than it saves. */
 #define SINK_THREAD_MIN_BATCH 32
 
-/* Hands the current batch to the store thread: Redis runs the store script over it (the
- * round trip is mostly Redis's own time) while this thread adds the previous batch to the
- * PCA. A small batch, or one without a thread, is stored right here. */
+/* Hands a batch to the store thread: Redis runs the store script over it (the round trip
+ * is mostly Redis's own time) while this thread adds the previous batch to the PCA and
+ * receives the next. A small batch, or one without a thread, is stored right here. */
 static void start_storing(sink_t *self, batch_t *b)
 {
+    self->in_store = b;
     b->storing = b->n >= SINK_THREAD_MIN_BATCH &&
                  pthread_create(&self->store_thread, NULL, store_in_background, self) == 0;
-    if (!b->storing)
+    if (!b->storing) {
         store_until_stored(self->store_redis, b);
+        b->stored_ms = clock_unix_ms();
+    }
 }
 
 static void finish_storing(sink_t *self, batch_t *b)
@@ -407,10 +415,9 @@ static void finish_storing(sink_t *self, batch_t *b)
     if (b->storing)
         pthread_join(self->store_thread, NULL);
     b->storing = false;
-    int64_t now = clock_unix_ms();
     for (size_t i = 0; i < b->n; i++)
         if (b->items[i].outcome == STORE_NEW)
-            metrics_stored(self->metrics, b->items[i].result->uploaded_ms, now);
+            metrics_stored(self->metrics, b->items[i].result->uploaded_ms, b->stored_ms);
 }
 
 static void release(batch_t *b)
@@ -562,6 +569,12 @@ int main(int argc, char **argv)
         return 2;
     stop_catch_signals();
     defer_to_workers();
+    /* A batch's commands (megabytes in hiredis's buffer) and each refresh's matrices are
+     * allocated and freed again and again: from the heap, kept, they reuse the same pages;
+     * each mapped afresh, every page of them would cost a fault again (tens of us under
+     * some hypervisors). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     zsys_init();
     /* Idle OpenBLAS threads spin in sched_yield: on a machine shared with Redis and
      * workers, extra threads cost more than they give. */
@@ -582,27 +595,28 @@ int main(int argc, char **argv)
     log_info("sink: results on %s, PCA has %lld vectors, rank-k update on %s",
              self->cfg.results_endpoint, (long long) self->applied, isa_name(self->cfg.pca.isa));
     zpoller_t *poller = zpoller_new(results, NULL);
-    /* While one batch is being stored, the previous one enters the PCA: the two costs
-     * overlap instead of adding up. Batches are stored strictly one after the other, so
-     * sequence numbers still come in order. */
-    batch_t *stored = NULL;
+    /* While one batch is being stored, the previous one enters the PCA and the next one is
+     * received: Redis need not wait for this thread between batches. Batches are stored
+     * strictly one after the other, so sequence numbers still come in order. */
+    batch_t *storing = NULL;
     while (!stop_requested) {
         batch_t *b = &self->batches[self->current];
         b->n = prepare_items(self, b, receive_batch(self, b, results, poller));
         flush_malformed(self); /* counted before the batch's results are */
-        if (b->n > 0) {
+        if (b->n > 0)
             project_items(self, b);
+        batch_t *stored = storing;
+        if (stored)
+            finish_storing(self, stored);
+        storing = NULL;
+        if (b->n > 0) {
             start_storing(self, b);
+            storing = b;
+            self->current ^= 1;
         }
         if (stored) {
             apply_to_pca(self, stored);
             release(stored);
-            stored = NULL;
-        }
-        if (b->n > 0) {
-            finish_storing(self, b);
-            stored = b;
-            self->current ^= 1;
         }
         refresh_and_checkpoint(self, false);
         /* Heartbeats, samples and trims do not retry: a connection they found broken (Redis
@@ -617,9 +631,10 @@ int main(int argc, char **argv)
                         clock_unix_ms()) < RETAIN_MAX_PER_CALL)
             self->trimmed_at = clock_seconds(); /* else more to trim: again next turn */
     }
-    if (stored) {
-        apply_to_pca(self, stored);
-        release(stored);
+    if (storing) {
+        finish_storing(self, storing);
+        apply_to_pca(self, storing);
+        release(storing);
     }
     if (self->redis->ctx) {
         flush_malformed(self);
