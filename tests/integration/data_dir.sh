@@ -33,6 +33,14 @@ else
     fail data_dir_image_hashes_compact "encodings and feature lengths: $encodings"
 fi
 
+# ...keeps streams in nodes of 16 entries (cli/private_redis.c says why)...
+nodes=$(redis-cli -s "$SOCK" config get stream-node-max-entries | tail -n 1)
+if [ "$nodes" = 16 ]; then
+    pass data_dir_redis_short_stream_nodes
+else
+    fail data_dir_redis_short_stream_nodes "stream-node-max-entries is ${nodes:-unknown}"
+fi
+
 # ...and takes its memory in transparent huge pages (cli/private_redis.c says why): after a
 # 24 MB value, some of its memory is in huge pages, where Redis's own default refuses them.
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
