@@ -498,8 +498,10 @@ static void finish_refresh(sink_t *self)
         pca_destroy(&self->model);
         self->model = r->snapshot;
         UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->model));
-        log_info("PCA model v%llu: n=%lld k=%d", (unsigned long long) pca_version(self->model),
-                 (long long) pca_count(self->model), pca_k(self->model));
+        /* no connection left: a stop came while Redis was away, and nothing was written */
+        log_info("PCA model v%llu: n=%lld k=%d%s", (unsigned long long) pca_version(self->model),
+                 (long long) pca_count(self->model), pca_k(self->model),
+                 self->redis->ctx ? "" : " (not published: Redis is away)");
     } else {
         pca_destroy(&r->snapshot);
     }
