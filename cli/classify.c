@@ -9,49 +9,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct classifier_t {
-    featurizer_t *featurizer;
+/* What answering reads from Redis: the model and the stored images' projections under it. */
+struct classifier_data_t {
     pca_model_t *model;
     gallery_t *gallery;
     gallery_load_info_t info;
+};
+
+struct classifier_t {
+    featurizer_t *featurizer;
+    classifier_data_t *data;
     float *projection; /* k */
     char *weights_path;
     int size; /* the input size asked for, or 0: the stored images' */
 };
 
-/* Loads the current model and gallery into self, replacing what it held, and a featurizer
- * for them unless the one it has fits (same input size): weights are the costly part and
- * do not change while the pipeline runs. 0, or -1 with the reason (self answers nothing
- * until a load succeeds). */
-static int load(classifier_t *self, redis_t *redis, char *err, size_t errlen)
+classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen)
 {
-    pca_model_destroy(&self->model);
-    gallery_destroy(&self->gallery);
-    free(self->projection);
-    self->projection = NULL;
-    isa_t isa;
+    classifier_data_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     if (!(self->model = pca_model_new(redis, err, errlen)) ||
-        !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)) ||
-        isa_from_env(&isa, err, errlen) != 0)
-        return -1;
-    int size = self->size        ? self->size
-               : self->info.size ? self->info.size
-                                 : FEATURIZER_DEFAULT_SIZE;
-    if (pca_model_dim(self->model) != FEATURE_DIM) {
+        !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)))
+        classifier_data_destroy(&self);
+    else if (pca_model_dim(self->model) != FEATURE_DIM) {
         snprintf(err, errlen, "the PCA model is over %d features, the featurizer makes %d",
                  pca_model_dim(self->model), FEATURE_DIM);
-        return -1;
+        classifier_data_destroy(&self);
     }
-    if (self->featurizer && featurizer_size(self->featurizer) != size)
-        featurizer_destroy(&self->featurizer);
-    if (!self->featurizer &&
-        !(self->featurizer = featurizer_new(self->weights_path, size, FEATURIZER_DEFAULT_MAX_PIXELS,
-                                            isa, err, errlen)))
-        return -1;
-    if (!(self->projection = malloc((size_t) pca_model_k(self->model) * sizeof(float)))) {
+    return self;
+}
+
+void classifier_data_destroy(classifier_data_t **self_p)
+{
+    classifier_data_t *self = *self_p;
+    if (!self)
+        return;
+    pca_model_destroy(&self->model);
+    gallery_destroy(&self->gallery);
+    free(self);
+    *self_p = NULL;
+}
+
+int classifier_adopt(classifier_t *self, classifier_data_t **data_p, char *err, size_t errlen)
+{
+    classifier_data_t *data = *data_p;
+    *data_p = NULL;
+    isa_t isa;
+    int size = self->size        ? self->size
+               : data->info.size ? data->info.size
+                                 : FEATURIZER_DEFAULT_SIZE;
+    featurizer_t *featurizer =
+        self->featurizer && featurizer_size(self->featurizer) == size ? self->featurizer : NULL;
+    float *projection = malloc((size_t) pca_model_k(data->model) * sizeof(float));
+    if (!projection)
         snprintf(err, errlen, "out of memory");
+    else if (!featurizer && isa_from_env(&isa, err, errlen) == 0)
+        featurizer = featurizer_new(self->weights_path, size, FEATURIZER_DEFAULT_MAX_PIXELS, isa,
+                                    err, errlen);
+    if (!projection || !featurizer) {
+        free(projection);
+        classifier_data_destroy(&data);
         return -1;
     }
+    if (featurizer != self->featurizer)
+        featurizer_destroy(&self->featurizer);
+    self->featurizer = featurizer;
+    classifier_data_destroy(&self->data);
+    self->data = data;
+    free(self->projection);
+    self->projection = projection;
     return 0;
 }
 
@@ -65,14 +94,10 @@ classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size,
         return NULL;
     }
     self->size = size;
-    if (load(self, redis, err, errlen) != 0)
+    classifier_data_t *data = classifier_data_load(redis, err, errlen);
+    if (!data || classifier_adopt(self, &data, err, errlen) != 0)
         classifier_destroy(&self);
     return self;
-}
-
-int classifier_reload(classifier_t *self, redis_t *redis, char *err, size_t errlen)
-{
-    return load(self, redis, err, errlen);
 }
 
 void classifier_destroy(classifier_t **self_p)
@@ -81,8 +106,7 @@ void classifier_destroy(classifier_t **self_p)
     if (!self)
         return;
     featurizer_destroy(&self->featurizer);
-    pca_model_destroy(&self->model);
-    gallery_destroy(&self->gallery);
+    classifier_data_destroy(&self->data);
     free(self->projection);
     free(self->weights_path);
     free(self);
@@ -91,11 +115,11 @@ void classifier_destroy(classifier_t **self_p)
 
 const gallery_t *classifier_gallery(const classifier_t *self)
 {
-    return self->gallery;
+    return self->data->gallery;
 }
 const gallery_load_info_t *classifier_info(const classifier_t *self)
 {
-    return &self->info;
+    return &self->data->info;
 }
 
 long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n, gallery_hit_t *hits,
@@ -105,8 +129,8 @@ long classifier_run(classifier_t *self, const void *jpeg, size_t len, size_t n, 
     if (featurizer_run(self->featurizer, jpeg, len, features, NULL, err, errlen) != 0)
         return -1;
     long found = -1;
-    if (pca_model_project(self->model, features, 1, self->projection) == 0)
-        found = gallery_nearest(self->gallery, self->projection, 1, n, hits);
+    if (pca_model_project(self->data->model, features, 1, self->projection) == 0)
+        found = gallery_nearest(self->data->gallery, self->projection, 1, n, hits);
     if (found < 0)
         snprintf(err, errlen, "out of memory");
     return found;

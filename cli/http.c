@@ -1,7 +1,8 @@
 /* http.c -- see http.h. libmicrohttpd runs the server on one internal thread (epoll), so
  * requests are handled one at a time and share one Redis connection that only that thread
  * touches; every handler does a few Redis round trips, so one thread keeps up with what the
- * workers can featurize by a wide margin.
+ * workers can featurize by a wide margin. The one slow load, classify's model and gallery,
+ * is done again on a thread of its own, with a connection of its own.
  *
  * What a hostile client can cost is bounded:
  * - connections: at most max_connections at once; the accept policy closes any other at
@@ -36,6 +37,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,16 @@ typedef struct conn_t {
     struct conn_t *prev, *next;
 } conn_t;
 
+/* classify's model and gallery, loaded again on a thread of its own (see classifier_of). */
+typedef struct {
+    pthread_t thread;
+    bool running;            /* started and not yet joined */
+    atomic_int done;         /* the thread has finished */
+    const char *redis_url;   /* it connects on its own: the server thread's is not shared */
+    classifier_data_t *data; /* what it loaded, or NULL */
+    char err[512];           /* ...and why not */
+} reload_t;
+
 /* A request, from its first call to its completion. */
 typedef struct {
     char *body;
@@ -73,8 +85,9 @@ struct http_server_t {
     double reconnect_at;      /* while Redis is away, not before this (clock_seconds) */
     long budget;              /* body bytes that may still be held */
     classifier_t *classifier; /* classify's, loaded at its first request */
-    double classifier_at;     /* when it was loaded (clock_seconds) */
-    pthread_mutex_t lock;     /* the connection list, shared with http_server_sweep */
+    double classifier_at;     /* when its model and gallery last began loading (clock_seconds) */
+    reload_t reload;
+    pthread_mutex_t lock; /* the connection list, shared with http_server_sweep */
     conn_t *conns;
     int nconns;
 };
@@ -302,20 +315,48 @@ static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
     return respond(c, MHD_HTTP_OK, body);
 }
 
-/* The classifier, its model and gallery loaded again once older than
- * HTTP_CLASSIFIER_SECONDS (the featurizer kept); NULL with why. */
+static void *reload_in_background(void *arg)
+{
+    reload_t *r = arg;
+    redis_t *redis = redis_new(r->redis_url, r->err, sizeof r->err);
+    r->data = redis ? classifier_data_load(redis, r->err, sizeof r->err) : NULL;
+    redis_destroy(&redis);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* Joins the reload thread, and has the classifier adopt what it loaded; a reload that
+ * failed keeps the model and gallery there were, and says why. */
+static void finish_reload(http_server_t *self)
+{
+    reload_t *r = &self->reload;
+    pthread_join(r->thread, NULL);
+    r->running = false;
+    if (r->data && self->classifier)
+        classifier_adopt(self->classifier, &r->data, r->err, sizeof r->err);
+    if (r->err[0])
+        log_warn("classify keeps the model and gallery it has: loading them again failed (%s)",
+                 r->err);
+    classifier_data_destroy(&r->data);
+}
+
+/* The classifier (see http.h for when its model and gallery are loaded again); NULL with
+ * why when there is none. */
 static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *err, size_t errlen)
 {
+    reload_t *r = &self->reload;
+    if (r->running && atomic_load(&r->done))
+        finish_reload(self);
     double now = clock_seconds();
-    if (self->classifier && now - self->classifier_at > HTTP_CLASSIFIER_SECONDS) {
-        self->classifier_at = now;
-        if (classifier_reload(self->classifier, redis, err, errlen) != 0)
-            classifier_destroy(&self->classifier);
-        return self->classifier;
-    }
     if (!self->classifier) {
         self->classifier = classifier_new(redis, self->cfg.weights, self->cfg.size, err, errlen);
         self->classifier_at = now;
+    } else if (!r->running && now - self->classifier_at >= self->cfg.classify_reload_seconds) {
+        self->classifier_at = now;
+        r->redis_url = self->redis_url;
+        r->err[0] = '\0';
+        atomic_store(&r->done, 0);
+        r->running = pthread_create(&r->thread, NULL, reload_in_background, r) == 0;
     }
     return self->classifier;
 }
@@ -701,6 +742,8 @@ void http_server_destroy(http_server_t **self_p)
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
     redis_destroy(&self->redis);
+    if (self->reload.running)
+        finish_reload(self);
     classifier_destroy(&self->classifier);
     pthread_mutex_destroy(&self->lock);
     memset(self->token, 0, sizeof self->token);

@@ -79,9 +79,11 @@ static int take_max_image(void *target, const char *value)
  * the process for --help or a bad option). */
 static int parse_args(int argc, char **argv, serve_config_t *cfg)
 {
-    *cfg = (serve_config_t){.http = {.max_body = CONFIG_MAX_IMAGE_BYTES,
-                                     .max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
-                                     .request_seconds = HTTP_DEFAULT_REQUEST_SECONDS}};
+    *cfg =
+        (serve_config_t){.http = {.max_body = CONFIG_MAX_IMAGE_BYTES,
+                                  .max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
+                                  .request_seconds = HTTP_DEFAULT_REQUEST_SECONDS,
+                                  .classify_reload_seconds = HTTP_DEFAULT_CLASSIFY_RELOAD_SECONDS}};
     pipeline_config_defaults(&cfg->pipeline);
     const option_t options[] = {
         PIPELINE_OPTIONS(&cfg->pipeline),
@@ -100,6 +102,9 @@ static int parse_args(int argc, char **argv, serve_config_t *cfg)
                    "connections at once, more are refused"),
         OPTION_INT("http-timeout", &cfg->http.request_seconds, 1, 86400, "S",
                    "a request taking longer is cut off"),
+        OPTION_INT("classify-reload", &cfg->http.classify_reload_seconds, 1, 86400, "S",
+                   "/v1/classify loads the PCA model and stored images again once they are "
+                   "S seconds old, in the background"),
         OPTION_END};
     const options_spec_t spec = {"fruitstream serve", .about = about, .options = options};
     options_parse(&spec, argc, argv);

@@ -17,12 +17,14 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 A="Authorization: Bearer $(cat "$T/token")"
 
 start_redis || { fail serve_redis "redis-server did not start"; exit 1; }
-start_serve() { # NAME: serve on the test's Redis, watching $T/watch, HTTP on a free port
-    bg "$1" "$B/fruitstream" serve --redis "$REDIS_URL" --size 100 --workers 1 \
-        --weights "$WEIGHTS" --watch "$T/watch" --http 127.0.0.1:0 --http-token-file "$T/token"
+start_serve() { # NAME [OPTION...]: serve on the test's Redis, watching $T/watch, HTTP on a free port
+    name=$1
+    shift
+    bg "$name" "$B/fruitstream" serve --redis "$REDIS_URL" --size 100 --workers 1 \
+        --weights "$WEIGHTS" --watch "$T/watch" --http 127.0.0.1:0 --http-token-file "$T/token" "$@"
     SERVE_PID=$LAST_PID
-    wait_for 20 "grep -q 'HTTP API on' $T/$1.log" && wait_for 20 "grep -q 'worker local' $T/$1.log"
-    PORT=$(grep -o 'HTTP API on 127.0.0.1:[0-9]*' "$T/$1.log" | sed 's/.*://')
+    wait_for 20 "grep -q 'HTTP API on' $T/$name.log" && wait_for 20 "grep -q 'worker local' $T/$name.log"
+    PORT=$(grep -o 'HTTP API on 127.0.0.1:[0-9]*' "$T/$name.log" | sed 's/.*://')
 }
 stored_is() { wait_for "$2" "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = $1 ]"; }
 start_serve serve1
@@ -115,7 +117,7 @@ fi
 uploaded=$(counter uploaded)
 cp "$9" "$T/watch/Banana/b2.jpg"
 touch -d '1 minute ago' "$T/watch/Banana/b2.jpg"
-start_serve serve2
+start_serve serve2 --classify-reload 1
 if stored_is 9 20 && sleep 3 && [ "$(counter uploaded)" = $((uploaded + 1)) ] &&
     [ "$(rcli xlen fs:stored)" = 9 ] && [ "$(counter duplicates)" = 0 ] &&
     [ "$(rcli xlen fs:uploads)" = 0 ]; then
@@ -139,6 +141,31 @@ if python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); assert s["cou
     pass serve_status_json
 else
     fail serve_status_json "$(head -c 300 "$T/status.json") $(tail -n 1 "$T/status.err")"
+fi
+# classify's model and gallery loaded again in the background (--classify-reload 1): the
+# first request a second after they were loaded starts the reload and is answered at once
+# from the gallery there is, without an image stored since; a later request, once the
+# reload is done, finds that image itself.
+P2=$7
+cp "$P2" "$T/watch/Pear/p2.jpg"
+stored_is 10 30
+sleep 1.2
+classify_p2() { curl -s -o "$T/$1" -w '%{http_code}' -H "$A" --data-binary "@$P2" "$U/v1/classify?k=1"; }
+first=$(classify_p2 reload1)
+found=no
+for try in $(seq 40); do
+    if [ "$(classify_p2 reload2)" = 200 ] &&
+        grep -q '"nearest":\[{"key":"[^"]*/Pear/p2.jpg","label":"Pear","distance":0[,.e}]' "$T/reload2"; then
+        found=yes
+        break
+    fi
+    sleep 0.25
+done
+if [ "$first" = 200 ] && grep -q '"nearest":\[{"key"' "$T/reload1" && ! grep -q 'p2.jpg' "$T/reload1" &&
+    [ $found = yes ] && ! grep -q "loading them again failed" "$T/serve2.log"; then
+    pass serve_classify_reloads_in_background
+else
+    fail serve_classify_reloads_in_background "first $first $(head -c 200 "$T/reload1"); then $(head -c 200 "$T/reload2"); $(grep "again failed" "$T/serve2.log" | tail -n 1)"
 fi
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
