@@ -332,12 +332,11 @@ static void finish_reload(http_server_t *self)
     reload_t *r = &self->reload;
     pthread_join(r->thread, NULL);
     r->running = false;
-    if (r->data && self->classifier)
+    if (r->data) /* taken, adopted or not */
         classifier_adopt(self->classifier, &r->data, r->err, sizeof r->err);
     if (r->err[0])
         log_warn("classify keeps the model and gallery it has: loading them again failed (%s)",
                  r->err);
-    classifier_data_destroy(&r->data);
 }
 
 /* The classifier (see http.h for when its model and gallery are loaded again); NULL with
@@ -353,7 +352,6 @@ static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *er
         self->classifier_at = now;
     } else if (!r->running && now - self->classifier_at >= self->cfg.classify_reload_seconds) {
         self->classifier_at = now;
-        r->redis_url = self->redis_url;
         r->err[0] = '\0';
         atomic_store(&r->done, 0);
         r->running = pthread_create(&r->thread, NULL, reload_in_background, r) == 0;
@@ -697,6 +695,7 @@ http_server_t *http_server_new(const http_config_t *cfg, const char *redis_url)
     self->cfg = *cfg;
     self->budget = HTTP_BODY_BUDGET > cfg->max_body ? HTTP_BODY_BUDGET : cfg->max_body;
     snprintf(self->redis_url, sizeof self->redis_url, "%s", redis_url);
+    self->reload.redis_url = self->redis_url;
     pthread_mutex_init(&self->lock, NULL);
     struct sockaddr_storage sa;
     bool ipv6 = false;

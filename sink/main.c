@@ -74,7 +74,7 @@ typedef struct {
     float *projections; /* batch x k */
     size_t n;
     bool storing;      /* the store thread has it */
-    int64_t stored_ms; /* when its store returned: the time its results' latency ends */
+    int64_t stored_ms; /* when it was stored: where its new results' latency ends */
 } batch_t;
 
 /* A model refresh running on its own thread, over a snapshot of the sums. */
@@ -379,6 +379,7 @@ static void store_until_stored(redis_t *redis, batch_t *b)
             ((!redis->ctx || redis->ctx->err) && redis_reconnect(redis, &stop_requested) != 0))
             return; /* unstored: their upload entries stay pending, to be sent again */
     }
+    b->stored_ms = clock_unix_ms();
     if (failures > 0)
         log_info("stored %zu results after %d attempts in %.1f s", b->n, failures + 1,
                  clock_seconds() - since);
@@ -388,7 +389,6 @@ static void *store_in_background(void *arg)
 {
     sink_t *self = arg;
     store_until_stored(self->store_redis, self->in_store);
-    self->in_store->stored_ms = clock_unix_ms();
     return NULL;
 }
 
@@ -404,10 +404,8 @@ static void start_storing(sink_t *self, batch_t *b)
     self->in_store = b;
     b->storing = b->n >= SINK_THREAD_MIN_BATCH &&
                  pthread_create(&self->store_thread, NULL, store_in_background, self) == 0;
-    if (!b->storing) {
+    if (!b->storing)
         store_until_stored(self->store_redis, b);
-        b->stored_ms = clock_unix_ms();
-    }
 }
 
 static void finish_storing(sink_t *self, batch_t *b)
