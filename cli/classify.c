@@ -2,9 +2,11 @@
 #include "cli/classify.h"
 
 #include "common/isa.h"
+#include "common/keys.h"
 #include "featurizer/featurizer.h"
 #include "pca/pca_model.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@ struct classifier_data_t {
     pca_model_t *model;
     gallery_t *gallery;
     gallery_load_info_t info;
+    char stamp[CLASSIFIER_STAMP_MAX]; /* read before the model and gallery: "" if unknown */
 };
 
 struct classifier_t {
@@ -31,6 +34,8 @@ classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (classifier_stamp_read(redis, self->stamp) != 0)
+        self->stamp[0] = '\0'; /* then any stamp read later differs */
     if (!(self->model = pca_model_new(redis, err, errlen)) ||
         !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)))
         classifier_data_destroy(&self);
@@ -40,6 +45,29 @@ classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen
         classifier_data_destroy(&self);
     }
     return self;
+}
+
+int classifier_stamp_read(redis_t *redis, char stamp[CLASSIFIER_STAMP_MAX])
+{
+    unsigned long long version = pca_model_published_version(redis);
+    redisReply *len = redisCommand(redis->ctx, "XLEN %s", KEY_STORED), *last = NULL;
+    if (!redis_lost(redis, len))
+        last = redisCommand(redis->ctx, "XREVRANGE %s + - COUNT 1", KEY_STORED);
+    bool ok = last && !redis_lost(redis, last) && len->type == REDIS_REPLY_INTEGER &&
+              last->type == REDIS_REPLY_ARRAY;
+    const char *id = "-"; /* no entry */
+    if (ok && last->elements == 1) {
+        const redisReply *entry = last->element[0];
+        ok = entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+             entry->element[0]->type == REDIS_REPLY_STRING && entry->element[0]->len < 48;
+        id = ok ? entry->element[0]->str : id;
+    }
+    if (ok)
+        snprintf(stamp, CLASSIFIER_STAMP_MAX, "model v%llu, %lld stored, newest %s", version,
+                 len->integer, id);
+    freeReplyObject(len);
+    freeReplyObject(last);
+    return ok ? 0 : -1;
 }
 
 void classifier_data_destroy(classifier_data_t **self_p)
@@ -116,6 +144,10 @@ void classifier_destroy(classifier_t **self_p)
 const gallery_t *classifier_gallery(const classifier_t *self)
 {
     return self->data->gallery;
+}
+const char *classifier_stamp(const classifier_t *self)
+{
+    return self->data->stamp;
 }
 const gallery_load_info_t *classifier_info(const classifier_t *self)
 {

@@ -31,12 +31,23 @@ void classifier_destroy(classifier_t **self_p);
 /* The model and the gallery as they are now in Redis; NULL with the reason. Touches no
  * classifier: any thread may load them, over a connection of its own. */
 classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen);
+/* What the model and the gallery in Redis are now, as a line that changes whenever either
+ * does: the model's version, and fs:stored's length and newest entry ID (an entry ID is never
+ * given twice, so an image stored or removed changes one of them). Reading it is three small
+ * commands where loading reads every stored image, so a server checks it before loading
+ * again. 0, or -1 when Redis cannot say. (An image hash changed behind its stream entry's
+ * back is not seen: only the sink writes them.) */
+#define CLASSIFIER_STAMP_MAX 128
+int classifier_stamp_read(redis_t *redis, char stamp[CLASSIFIER_STAMP_MAX]);
 void classifier_data_destroy(classifier_data_t **self_p);
 /* Answers from *data_p (taken: it is NULL after) from now on; the featurizer is kept unless
  * the stored images' input size changed. 0, or -1 with the reason and self unchanged. */
 int classifier_adopt(classifier_t *self, classifier_data_t **data_p, char *err, size_t errlen);
 
 const gallery_t *classifier_gallery(const classifier_t *self);
+/* The stamp (classifier_stamp_read) of the model and gallery it answers from, read before
+ * they were loaded: "" when it could not be read. */
+const char *classifier_stamp(const classifier_t *self);
 /* What loading found: rows, how many were projected again, the size S. */
 const gallery_load_info_t *classifier_info(const classifier_t *self);
 

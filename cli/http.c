@@ -61,11 +61,13 @@ typedef struct conn_t {
 /* classify's model and gallery, loaded again on a thread of its own (see classifier_of). */
 typedef struct {
     pthread_t thread;
-    bool running;            /* started and not yet joined */
-    atomic_int done;         /* the thread has finished */
-    const char *redis_url;   /* it connects on its own: the server thread's is not shared */
-    classifier_data_t *data; /* what it loaded, or NULL */
-    char err[512];           /* ...and why not */
+    bool running;          /* started and not yet joined */
+    atomic_int done;       /* the thread has finished */
+    const char *redis_url; /* it connects on its own: the server thread's is not shared */
+    char since[CLASSIFIER_STAMP_MAX]; /* the stamp of what the classifier has */
+    classifier_data_t *data;          /* what it loaded, or NULL: unchanged, or failed */
+    double seconds;                   /* how long that took */
+    char err[512];                    /* why it failed */
 } reload_t;
 
 /* A request, from its first call to its completion. */
@@ -315,14 +317,30 @@ static enum MHD_Result get_status(http_server_t *self, struct MHD_Connection *c)
     return respond(c, MHD_HTTP_OK, body);
 }
 
+/* Loads the model and gallery again, unless their stamp says they are what the classifier
+ * has: an idle server then reads three small replies, not every stored image. */
 static void *reload_in_background(void *arg)
 {
     reload_t *r = arg;
+    double start = clock_seconds();
+    char now[CLASSIFIER_STAMP_MAX];
     redis_t *redis = redis_new(r->redis_url, r->err, sizeof r->err);
-    r->data = redis ? classifier_data_load(redis, r->err, sizeof r->err) : NULL;
+    bool unchanged = redis && r->since[0] && classifier_stamp_read(redis, now) == 0 &&
+                     strcmp(now, r->since) == 0;
+    r->data = redis && !unchanged ? classifier_data_load(redis, r->err, sizeof r->err) : NULL;
+    r->seconds = clock_seconds() - start;
     redis_destroy(&redis);
     atomic_store(&r->done, 1);
     return NULL;
+}
+
+/* Tells the operator what classify answers from now on. */
+static void log_loaded(const classifier_t *classifier, double seconds)
+{
+    const char *stamp = classifier_stamp(classifier);
+    log_info("classify: loaded %s (%zu images in the gallery) in %.2f s",
+             stamp[0] ? stamp : "the model and stored images",
+             gallery_count(classifier_gallery(classifier)), seconds);
 }
 
 /* Joins the reload thread, and has the classifier adopt what it loaded; a reload that
@@ -332,8 +350,8 @@ static void finish_reload(http_server_t *self)
     reload_t *r = &self->reload;
     pthread_join(r->thread, NULL);
     r->running = false;
-    if (r->data) /* taken, adopted or not */
-        classifier_adopt(self->classifier, &r->data, r->err, sizeof r->err);
+    if (r->data && classifier_adopt(self->classifier, &r->data, r->err, sizeof r->err) == 0)
+        log_loaded(self->classifier, r->seconds); /* r->data taken, adopted or not */
     if (r->err[0])
         log_warn("classify keeps the model and gallery it has: loading them again failed (%s)",
                  r->err);
@@ -350,8 +368,11 @@ static classifier_t *classifier_of(http_server_t *self, redis_t *redis, char *er
     if (!self->classifier) {
         self->classifier = classifier_new(redis, self->cfg.weights, self->cfg.size, err, errlen);
         self->classifier_at = now;
+        if (self->classifier)
+            log_loaded(self->classifier, clock_seconds() - now);
     } else if (!r->running && now - self->classifier_at >= self->cfg.classify_reload_seconds) {
         self->classifier_at = now;
+        snprintf(r->since, sizeof r->since, "%s", classifier_stamp(self->classifier));
         r->err[0] = '\0';
         atomic_store(&r->done, 0);
         r->running = pthread_create(&r->thread, NULL, reload_in_background, r) == 0;

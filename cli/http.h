@@ -17,7 +17,9 @@
  * first request that finds the model and gallery older than classify_reload_seconds starts
  * loading them again on a thread of its own, and is answered at once with the ones loaded;
  * the first request after that thread is done has the new ones. (Loading 22,688 stored
- * images takes 0.8 s, during which the server thread would answer no request at all.) */
+ * images takes 0.8 s, during which the server thread would answer no request at all.) That
+ * thread first reads their stamp (cli/classify.h) and loads nothing when it is the one
+ * loaded: a server without new images or model reads three small replies each time. */
 #ifndef FS_HTTP_H
 #define FS_HTTP_H
 

@@ -167,5 +167,27 @@ if [ "$first" = 200 ] && grep -q '"nearest":\[{"key"' "$T/reload1" && ! grep -q 
 else
     fail serve_classify_reloads_in_background "first $first $(head -c 200 "$T/reload1"); then $(head -c 200 "$T/reload2"); $(grep "again failed" "$T/serve2.log" | tail -n 1)"
 fi
+# Nothing stored since, nor a new model: the reloads that requests start then read the
+# stamp (XREVRANGE fs:stored) and load nothing. Should the sink publish a model meanwhile (a
+# timed refresh), one load more is right.
+# (A load walks fs:stored with XRANGE, which nothing else sends while nothing is stored.)
+calls() { rcli info commandstats | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p"; }
+loads() { grep -c "classify: loaded model v" "$T/serve2.log"; }
+loads0=$(loads) version0=$(rcli hget fs:pca:model version)
+rev0=$(calls xrevrange) walks0=$(calls xrange)
+for try in 1 2 3; do
+    sleep 1.2
+    classify_p2 idle >/dev/null
+done
+sleep 0.5
+loads1=$(loads) rev1=$(calls xrevrange) walks1=$(calls xrange)
+if [ "$loads0" -ge 2 ] && [ "${rev1:-0}" -gt "${rev0:-0}" ] &&
+    { { [ "$loads1" = "$loads0" ] && [ "$walks1" = "$walks0" ]; } ||
+        { [ "$(rcli hget fs:pca:model version)" != "$version0" ] &&
+            [ "$loads1" = $((loads0 + 1)) ]; }; }; then
+    pass serve_classify_idle_reload_loads_nothing
+else
+    fail serve_classify_idle_reload_loads_nothing "loads $loads0 then $loads1, XREVRANGE calls $rev0 then $rev1, XRANGE calls $walks0 then $walks1; $(grep "classify:" "$T/serve2.log" | tail -n 2)"
+fi
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
