@@ -31,6 +31,7 @@
 #include "common/wire.h"
 
 #include <arpa/inet.h>
+#include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -717,6 +718,10 @@ http_server_t *http_server_new(const http_config_t *cfg, const char *redis_url)
     self->budget = HTTP_BODY_BUDGET > cfg->max_body ? HTTP_BODY_BUDGET : cfg->max_body;
     snprintf(self->redis_url, sizeof self->redis_url, "%s", redis_url);
     self->reload.redis_url = self->redis_url;
+    /* classify's BLAS calls are small (one image against the gallery), and serve's workers
+     * have the cores: OpenBLAS's own threads would spin between requests, on sched_yield,
+     * for about 130 ms of a core after each one. */
+    openblas_set_num_threads(1);
     pthread_mutex_init(&self->lock, NULL);
     struct sockaddr_storage sa;
     bool ipv6 = false;
