@@ -43,11 +43,16 @@
 #define WORKER_SEND_WAIT_MS 250
 /* The largest task frame the task socket takes (ZMQ_MAXMSGSIZE, which limits each frame):
  * the largest image the ventilator can send (its --max-image-bytes at most) and the task's
- * other fields. A larger frame makes ZeroMQ drop the connection instead of receiving it,
- * and, as after any protocol error, not make it again: the worker idles until restarted
- * (tests/integration/task_limits.sh), where without a limit one 2 GB frame was taken whole
- * and the worker grew with whatever a peer sent. Only a ventilator gone wrong sends one. */
+ * other fields. A larger frame makes ZeroMQ drop the connection instead of receiving it
+ * (without a limit one 2 GB frame was taken whole, and the worker grew with whatever a peer
+ * sent), and, as after any protocol error, not make it again; see link_t for what the
+ * worker does then. Only a ventilator gone wrong sends one. */
 #define WORKER_MAX_TASK_FRAME (CONFIG_MAX_IMAGE_BYTES_LIMIT + WIRE_TASK_FIELDS_MAX)
+/* How long a connection ZeroMQ dropped may go without a retry before the worker makes its
+ * task socket anew; the wait doubles from one remake to the next while the new connections
+ * keep failing, up to the second figure. */
+#define WORKER_RELINK_SECONDS 1.0
+#define WORKER_RELINK_MAX_SECONDS 60.0
 
 typedef struct {
     const char *tasks_endpoint;
@@ -72,7 +77,7 @@ typedef struct {
     int64_t done, failed, malformed;
     int64_t done_at_last_beat;
     double last_beat;
-    int status; /* the thread's exit status: 0, or 1 when it could not connect */
+    int status; /* the thread's exit status: 0, or 1 when it could not make its sockets */
     float features[FEATURE_DIM];
 } worker_t;
 
@@ -223,44 +228,146 @@ static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
     self->last_beat = now;
 }
 
+/* A socket to a peer (the ventilator's tasks, or the sink's result socket) and a monitor of
+ * its connection. After a connection error (the peer restarting, a cut link) ZeroMQ retries
+ * by itself; after a protocol error (a frame over WORKER_MAX_TASK_FRAME, a handshake the
+ * peer refused) it drops the connection for good, and the worker would idle, still sending
+ * heartbeats, or send its results nowhere, until restarted. The monitor tells the two
+ * apart: a disconnection not followed by a retry within `wait` seconds makes the worker
+ * make the socket anew, which connects again; the wait doubles while that keeps happening,
+ * up to WORKER_RELINK_MAX_SECONDS, and is back to WORKER_RELINK_SECONDS after a handshake
+ * succeeds (so a worker whose key is allowed later gets in within a minute). */
+typedef struct {
+    int type;         /* ZMQ_PULL for tasks, ZMQ_PUSH for results */
+    const char *what; /* "task" or "result", for messages */
+    zsock_t *socket;
+    zsock_t *monitor;  /* PAIR: the socket's connection events */
+    zpoller_t *poller; /* on socket */
+    double lost_at;    /* when a disconnection came with no retry since, else 0 */
+    double wait;
+    int made; /* sockets made so far, for the monitor's inproc address */
+} link_t;
+
+/* The options of a link's socket, before it connects. */
+static void link_configure(const link_t *link, const worker_config_t *cfg, zsock_t *socket)
+{
+    if (link->type == ZMQ_PULL) {
+        zsock_set_rcvhwm(socket, 1);
+        zsock_set_maxmsgsize(socket, (int) WORKER_MAX_TASK_FRAME);
+        int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, (int) cfg->task_buffer);
+        if (task_buffer > 0)
+            zsock_set_rcvbuf(socket, task_buffer);
+    } else {
+        zsock_set_linger(socket, WORKER_LINGER_MS); /* the last results, if the sink is there */
+        zsock_set_sndtimeo(socket, WORKER_SEND_WAIT_MS);
+    }
+    curve_apply(cfg->curve, socket);
+}
+
+/* Makes the link's socket (and its monitor and poller) and connects it: 0, or -1 with why
+ * in err. */
+static int link_make(link_t *link, const worker_t *self, char *err, size_t errlen)
+{
+    const char *endpoint =
+        link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint;
+    zsock_t *socket = zsock_new(link->type);
+    char address[96];
+    snprintf(address, sizeof address, "inproc://worker-%s-monitor-%p-%d", link->what, (void *) self,
+             link->made++);
+    if (!socket ||
+        zmq_socket_monitor(zsock_resolve(socket), address,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                               ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0 ||
+        !(link->monitor = zsock_new_pair(address))) {
+        snprintf(err, errlen, "cannot make the %s socket: %s", link->what,
+                 zmq_strerror(zmq_errno()));
+        zsock_destroy(&socket);
+        return -1;
+    }
+    zsock_set_rcvtimeo(link->monitor, 0); /* read when checked, never waited for */
+    link_configure(link, self->cfg, socket);
+    if (zsock_connect(socket, "%s", endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&socket);
+        zsock_destroy(&link->monitor);
+        return -1;
+    }
+    link->socket = socket;
+    link->poller = zpoller_new(socket, NULL);
+    link->lost_at = 0;
+    return 0;
+}
+
+static void link_destroy(link_t *link)
+{
+    zpoller_destroy(&link->poller);
+    zsock_destroy(&link->socket);
+    zsock_destroy(&link->monitor);
+}
+
+/* Reads the connection events that came, and makes the socket anew when ZeroMQ has given
+ * up on its connection. 0, or -1 (err set) when the new one cannot be made. */
+static int link_check(link_t *link, const worker_t *self, char *err, size_t errlen)
+{
+    double now = clock_seconds();
+    for (zmsg_t *event; (event = zmsg_recv(link->monitor)); zmsg_destroy(&event)) {
+        zframe_t *head = zmsg_first(event);
+        uint16_t kind = 0;
+        if (head && zframe_size(head) >= sizeof kind)
+            memcpy(&kind, zframe_data(head), sizeof kind);
+        if (kind == ZMQ_EVENT_DISCONNECTED)
+            link->lost_at = link->lost_at ? link->lost_at : now;
+        else if (kind == ZMQ_EVENT_CONNECT_RETRIED || kind == ZMQ_EVENT_CONNECTED)
+            link->lost_at = 0;
+        else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            link->wait = WORKER_RELINK_SECONDS;
+    }
+    if (!link->lost_at || now - link->lost_at < link->wait)
+        return 0;
+    log_warn("%s: ZeroMQ dropped the %s connection to %s after a protocol error (a frame too "
+             "large or malformed, or a handshake refused) and will not make it again: "
+             "connecting anew",
+             self->id, link->what,
+             link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint);
+    link->wait =
+        link->wait * 2 < WORKER_RELINK_MAX_SECONDS ? link->wait * 2 : WORKER_RELINK_MAX_SECONDS;
+    link_destroy(link);
+    return link_make(link, self, err, errlen);
+}
+
 /* One worker's life: connect, then receive, featurize and send until told to stop. Runs on
  * its own thread (the first worker on the main thread); self->status tells how it ended. */
 static void *worker_run(void *arg)
 {
     worker_t *self = arg;
     const worker_config_t *cfg = self->cfg;
-    zsock_t *tasks = zsock_new(ZMQ_PULL);
-    zsock_t *results = zsock_new(ZMQ_PUSH);
-    zsock_set_rcvhwm(tasks, 1);
-    zsock_set_maxmsgsize(tasks, (int) WORKER_MAX_TASK_FRAME);
-    int task_buffer = config_task_buffer_for(cfg->tasks_endpoint, (int) cfg->task_buffer);
-    if (task_buffer > 0)
-        zsock_set_rcvbuf(tasks, task_buffer);
-    zsock_set_linger(results, WORKER_LINGER_MS); /* the last results, if the sink is there */
-    zsock_set_sndtimeo(results, WORKER_SEND_WAIT_MS);
-    curve_apply(cfg->curve, tasks);
-    curve_apply(cfg->curve, results);
-    if (zsock_connect(tasks, "%s", cfg->tasks_endpoint) != 0 ||
-        zsock_connect(results, "%s", cfg->results_endpoint) != 0) {
-        log_error("cannot connect to %s / %s: %s", cfg->tasks_endpoint, cfg->results_endpoint,
-                  zmq_strerror(zmq_errno()));
-        zsock_destroy(&tasks);
-        zsock_destroy(&results);
+    char err[512];
+    link_t tasks = {.type = ZMQ_PULL, .what = "task", .wait = WORKER_RELINK_SECONDS};
+    link_t results = {.type = ZMQ_PUSH, .what = "result", .wait = WORKER_RELINK_SECONDS};
+    if (link_make(&tasks, self, err, sizeof err) != 0 ||
+        link_make(&results, self, err, sizeof err) != 0) {
+        log_error("%s", err);
+        link_destroy(&tasks);
         self->status = 1;
         return NULL;
     }
     log_info("worker %s: S=%d, %s kernels, tasks from %s, results to %s", self->id, cfg->size,
              isa_name(cfg->isa), cfg->tasks_endpoint, cfg->results_endpoint);
 
-    zpoller_t *poller = zpoller_new(tasks, NULL);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     self->last_beat = clock_seconds();
-    send_heartbeat(results, self, &buf);
+    send_heartbeat(results.socket, self, &buf);
     while (!stop_requested) {
         if (clock_seconds() - self->last_beat >= 1.0)
-            send_heartbeat(results, self, &buf);
-        if (!zpoller_wait(poller, 250))
+            send_heartbeat(results.socket, self, &buf);
+        if (link_check(&tasks, self, err, sizeof err) != 0 ||
+            link_check(&results, self, err, sizeof err) != 0) {
+            log_error("%s: %s", self->id, err);
+            self->status = 1;
+            break;
+        }
+        if (!zpoller_wait(tasks.poller, 250))
             continue;
         /* One message, frame by frame. At most CONFIG_MAX_TASKS_PER_MESSAGE frames are
          * featurized (no ventilator sends more); the rest are received and dropped, counted.
@@ -269,7 +376,7 @@ static void *worker_run(void *arg)
         zmsg_t *done = zmsg_new();
         size_t frames = 0, excess = 0;
         for (bool more = true; more;) {
-            zframe_t *frame = zframe_recv(tasks);
+            zframe_t *frame = zframe_recv(tasks.socket);
             if (!frame)
                 break;
             more = zframe_more(frame);
@@ -289,15 +396,14 @@ static void *worker_run(void *arg)
                      self->id, excess, CONFIG_MAX_TASKS_PER_MESSAGE, (long long) self->malformed);
         }
         if (zmsg_size(done) > 0)
-            send_results(zsock_resolve(results), &done);
+            send_results(zsock_resolve(results.socket), &done);
         zmsg_destroy(&done);
     }
     log_info("worker %s stopping: %lld done, %lld failed", self->id, (long long) self->done,
              (long long) self->failed);
     msgpack_sbuffer_destroy(&buf);
-    zpoller_destroy(&poller);
-    zsock_destroy(&tasks);
-    zsock_destroy(&results);
+    link_destroy(&tasks);
+    link_destroy(&results);
     return NULL;
 }
 

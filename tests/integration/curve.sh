@@ -5,7 +5,8 @@
 # run and receive no task (and none is lost to them: nothing is re-sent), a plain PUSH and
 # an unauthorised CURVE PUSH send results that are never stored. A ventilator or sink
 # bound to a non-loopback address without keys refuses to start, saying why, unless given
-# --insecure; missing certificates are errors naming the file, and so are damaged ones,
+# --insecure; a worker whose key is allowed after it started gets in; missing certificates
+# are errors naming the file, and so are damaged ones,
 # without their content; no log shows a secret key;
 # `fruitstream run` with TCP endpoints makes and uses keys of its own.
 . tests/integration/lib.sh
@@ -129,6 +130,24 @@ else
     fail curve_outsiders_store_nothing "forged results stored: $forged, stored=$(counter stored) of $N"
 fi
 
+# A worker whose key is allowed only after it started: both servers refuse its handshake,
+# after which ZeroMQ does not connect again by itself; the worker makes its sockets anew
+# (after 1 s, then 2, 4, ...) and gets in once its certificate is in workers/: its heartbeat
+# reaches the sink. (Before, it stayed out until restarted.)
+"$B/fruitstream" keys "$K" --add late >>"$T/keys.log" 2>&1 && mv "$K/workers/late.cert" "$T/"
+bg worker-w3 "$B/fruitstream-worker" --tasks "$TASKS" --results "$RESULTS" --keys "$K" \
+    --cert late --weights "$WEIGHTS" --id w3 --size 100
+sleep 2
+early=$(rcli exists fs:worker:w3)
+mv "$T/late.cert" "$K/workers/"
+if [ "$early" = 0 ] && wait_for 20 "[ \$(redis-cli -s $T/redis.sock exists fs:worker:w3) = 1 ]" &&
+    grep -q "dropped the task connection" "$T/worker-w3.log" &&
+    grep -q "dropped the result connection" "$T/worker-w3.log"; then
+    pass curve_worker_allowed_later_gets_in
+else
+    fail curve_worker_allowed_later_gets_in "heartbeat before allowed: $early, after: $(rcli exists fs:worker:w3); $(tail -n 2 "$T/worker-w3.log")"
+fi
+
 # fruitstream run with TCP endpoints: keys made in its data dir, used by every role.
 mkdir -p "$T/in/Kiwi"
 head -n 12 "$T/list" | while read -r f; do
@@ -154,5 +173,5 @@ for s in "$K"/*.cert_secret "$T"/run/keys/*.cert_secret; do
     [ ${#key} -eq 40 ] && checked=$((checked + 1))
     grep -lF -- "$key" "$T"/*.log "$T"/*.out >/dev/null 2>&1 && leaked="$leaked $s"
 done
-[ -z "$leaked" ] && [ $checked -eq 6 ] && pass curve_no_secret_in_logs ||
-    fail curve_no_secret_in_logs "printed:$leaked (checked $checked of 6 keys)"
+[ -z "$leaked" ] && [ $checked -eq 7 ] && pass curve_no_secret_in_logs ||
+    fail curve_no_secret_in_logs "printed:$leaked (checked $checked of 7 keys)"

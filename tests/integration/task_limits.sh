@@ -1,7 +1,8 @@
 # task_limits.sh -- how much one task message can make a worker take on. A frame larger
 # than any task (the largest --max-image-bytes and the other fields) is refused by ZeroMQ
 # before it is received, and the worker does not grow by it (without ZMQ_MAXMSGSIZE a 2 GB
-# frame was taken whole); ZeroMQ does not reconnect it, but it still stops cleanly. A message of more task frames than the
+# frame was taken whole); ZeroMQ does not make that connection again, so the worker makes
+# its task socket anew and takes the next ventilator's tasks. A message of more task frames than the
 # ventilator ever puts in one (--tasks-per-message, at most 1024) has its excess dropped
 # and counted. SIGTERM in the middle of a long message stops after the current image and
 # sends the results done so far (the whole message was worked through first: 3000 frames
@@ -37,8 +38,17 @@ echo "worker peak RSS grew by $grown MiB on a 1025 MiB frame" >&2
 [ "$grown" -lt 256 ] && pass limits_oversized_frame_not_received ||
     fail limits_oversized_frame_not_received "the worker's peak RSS grew by $grown MiB"
 # ZeroMQ ends a connection on a frame past the limit and, as for any protocol error, does
-# not make it again: the worker is idle until restarted (the ventilator never sends such
-# a frame). It still stops cleanly.
+# not make it again: the worker makes its task socket anew (it would otherwise idle until
+# restarted), and a task from the next ventilator bound there is done. (send_frames waits
+# for a peer: bounded, in case none comes.)
+base=$(results)
+timeout 30 "$SEND" "ipc://$T/tasks" bind "task:$IMG" 2>"$T/send_after.log"
+if wait_for 30 "[ \$($RESULTS) -gt $base ]" &&
+    grep -q "dropped the task connection to ipc://$T/tasks after a protocol error" "$T/worker-w1.log"; then
+    pass limits_worker_connects_anew_after_oversized_frame
+else
+    fail limits_worker_connects_anew_after_oversized_frame "$(($(results) - base)) results after it; $(tail -n 2 "$T/worker-w1.log")"
+fi
 exits_within limits_stop_after_oversized_frame "$W1" 5
 start_worker w2 --size 224 # slower per image than w1: see the stop below
 W1=$LAST_PID
