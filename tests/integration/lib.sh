@@ -20,7 +20,8 @@ trap cleanup EXIT
 # A signal (Ctrl-C, a closed pipe when the output goes to `head`) exits through the EXIT trap
 # too: dash does not run it on death by signal, which left servers running.
 trap 'exit 1' INT TERM HUP PIPE
-[ -n "${FS_KEEP_TEST_DIR:-}" ] && trap "for p in \$PIDS; do kill -9 \$p 2>/dev/null; done; kill -9 \${REDIS_PID:-0} 2>/dev/null" EXIT
+# (Not `kill -9 ${REDIS_PID:-0}`: pid 0 is the whole process group, the caller's shell too.)
+[ -n "${FS_KEEP_TEST_DIR:-}" ] && trap "for p in \$PIDS \${REDIS_PID:-}; do kill -9 \$p 2>/dev/null; done" EXIT
 
 pass() { echo "ok $1"; }
 fail() { echo "FAIL $1: $2"; }
