@@ -234,9 +234,11 @@ static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
  * peer refused) it drops the connection for good, and the worker would idle, still sending
  * heartbeats, or send its results nowhere, until restarted. The monitor tells the two
  * apart: a disconnection not followed by a retry within `wait` seconds makes the worker
- * make the socket anew, which connects again; the wait doubles while that keeps happening,
- * up to WORKER_RELINK_MAX_SECONDS, and is back to WORKER_RELINK_SECONDS after a handshake
- * succeeds (so a worker whose key is allowed later gets in within a minute). */
+ * make the socket anew, which connects again (so a worker whose key is allowed later gets
+ * in within a minute). The wait doubles while that keeps happening, up to
+ * WORKER_RELINK_MAX_SECONDS, and is back to WORKER_RELINK_SECONDS only once a connection
+ * has lasted that long: a peer that completes each handshake and then breaks the protocol
+ * makes the worker connect anew, and warn, once a minute, not once a second. */
 typedef struct {
     int type;         /* ZMQ_PULL for tasks, ZMQ_PUSH for results */
     const char *what; /* "task" or "result", for messages */
@@ -244,6 +246,7 @@ typedef struct {
     zsock_t *monitor;  /* PAIR: the socket's connection events */
     zpoller_t *poller; /* on socket */
     double lost_at;    /* when a disconnection came with no retry since, else 0 */
+    double up_at;      /* when the last handshake succeeded, else 0 */
     double wait;
     int made; /* sockets made so far, for the monitor's inproc address */
 } link_t;
@@ -294,7 +297,7 @@ static int link_make(link_t *link, const worker_t *self, char *err, size_t errle
     }
     link->socket = socket;
     link->poller = zpoller_new(socket, NULL);
-    link->lost_at = 0;
+    link->lost_at = link->up_at = 0;
     return 0;
 }
 
@@ -320,15 +323,19 @@ static int link_check(link_t *link, const worker_t *self, char *err, size_t errl
         else if (kind == ZMQ_EVENT_CONNECT_RETRIED || kind == ZMQ_EVENT_CONNECTED)
             link->lost_at = 0;
         else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            link->wait = WORKER_RELINK_SECONDS;
+            link->up_at = now;
     }
+    double end = link->lost_at ? link->lost_at : now; /* of the last connection */
+    if (link->up_at && end - link->up_at >= WORKER_RELINK_MAX_SECONDS)
+        link->wait = WORKER_RELINK_SECONDS; /* it lasted */
     if (!link->lost_at || now - link->lost_at < link->wait)
         return 0;
     log_warn("%s: ZeroMQ dropped the %s connection to %s after a protocol error (a frame too "
              "large or malformed, or a handshake refused) and will not make it again: "
-             "connecting anew",
+             "connecting anew after %.0f s",
              self->id, link->what,
-             link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint);
+             link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint,
+             link->wait);
     link->wait =
         link->wait * 2 < WORKER_RELINK_MAX_SECONDS ? link->wait * 2 : WORKER_RELINK_MAX_SECONDS;
     link_destroy(link);

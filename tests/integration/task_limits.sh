@@ -49,6 +49,17 @@ if wait_for 30 "[ \$($RESULTS) -gt $base ]" &&
 else
     fail limits_worker_connects_anew_after_oversized_frame "$(($(results) - base)) results after it; $(tail -n 2 "$T/worker-w1.log")"
 fi
+# A ventilator that does it again soon after: the worker waits twice as long before it
+# connects anew (a peer breaking every connection gets one a minute, not one a second).
+"$SEND" "ipc://$T/tasks" bind garbage:$((1025 << 20)) 2>/dev/null
+base=$(results)
+timeout 30 "$SEND" "ipc://$T/tasks" bind "task:$IMG" 2>>"$T/send_after.log"
+if wait_for 30 "[ \$($RESULTS) -gt $base ]" && grep -q "task connection .* after 1 s" "$T/worker-w1.log" &&
+    grep -q "task connection .* after 2 s" "$T/worker-w1.log"; then
+    pass limits_worker_waits_longer_when_it_happens_again
+else
+    fail limits_worker_waits_longer_when_it_happens_again "$(($(results) - base)) results after it; $(grep "dropped the" "$T/worker-w1.log" | tail -n 2)"
+fi
 exits_within limits_stop_after_oversized_frame "$W1" 5
 start_worker w2 --size 224 # slower per image than w1: see the stop below
 W1=$LAST_PID
