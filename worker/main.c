@@ -48,9 +48,9 @@
  * sent), and, as after any protocol error, not make it again; see link_t for what the
  * worker does then. Only a ventilator gone wrong sends one. */
 #define WORKER_MAX_TASK_FRAME (CONFIG_MAX_IMAGE_BYTES_LIMIT + WIRE_TASK_FIELDS_MAX)
-/* How long a connection ZeroMQ dropped may go without a retry before the worker makes its
- * task socket anew; the wait doubles from one remake to the next while the new connections
- * keep failing, up to the second figure. */
+/* How long a connection ZeroMQ dropped may go without a retry before the worker makes the
+ * socket anew (link_t); the wait doubles from one remake to the next while the new
+ * connections keep failing, up to the second figure. */
 #define WORKER_RELINK_SECONDS 1.0
 #define WORKER_RELINK_MAX_SECONDS 60.0
 
@@ -240,13 +240,13 @@ static void send_heartbeat(void *results, worker_t *self, msgpack_sbuffer *buf)
  * has lasted that long: a peer that completes each handshake and then breaks the protocol
  * makes the worker connect anew, and warn, once a minute, not once a second. */
 typedef struct {
-    int type;         /* ZMQ_PULL for tasks, ZMQ_PUSH for results */
-    const char *what; /* "task" or "result", for messages */
+    int type;             /* ZMQ_PULL for tasks, ZMQ_PUSH for results */
+    const char *what;     /* "task" or "result", for messages */
+    const char *endpoint; /* the peer's */
     zsock_t *socket;
-    zsock_t *monitor;  /* PAIR: the socket's connection events */
-    zpoller_t *poller; /* on socket */
-    double lost_at;    /* when a disconnection came with no retry since, else 0 */
-    double up_at;      /* when the last handshake succeeded, else 0 */
+    zsock_t *monitor; /* PAIR: the socket's connection events */
+    double lost_at;   /* when a disconnection came with no retry since, else 0 */
+    double up_at;     /* when the last handshake succeeded, else 0 */
     double wait;
     int made; /* sockets made so far, for the monitor's inproc address */
 } link_t;
@@ -267,12 +267,9 @@ static void link_configure(const link_t *link, const worker_config_t *cfg, zsock
     curve_apply(cfg->curve, socket);
 }
 
-/* Makes the link's socket (and its monitor and poller) and connects it: 0, or -1 with why
- * in err. */
+/* Makes the link's socket (and its monitor) and connects it: 0, or -1 with why in err. */
 static int link_make(link_t *link, const worker_t *self, char *err, size_t errlen)
 {
-    const char *endpoint =
-        link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint;
     zsock_t *socket = zsock_new(link->type);
     char address[96];
     snprintf(address, sizeof address, "inproc://worker-%s-monitor-%p-%d", link->what, (void *) self,
@@ -289,21 +286,20 @@ static int link_make(link_t *link, const worker_t *self, char *err, size_t errle
     }
     zsock_set_rcvtimeo(link->monitor, 0); /* read when checked, never waited for */
     link_configure(link, self->cfg, socket);
-    if (zsock_connect(socket, "%s", endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    if (zsock_connect(socket, "%s", link->endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", link->endpoint,
+                 zmq_strerror(zmq_errno()));
         zsock_destroy(&socket);
         zsock_destroy(&link->monitor);
         return -1;
     }
     link->socket = socket;
-    link->poller = zpoller_new(socket, NULL);
     link->lost_at = link->up_at = 0;
     return 0;
 }
 
 static void link_destroy(link_t *link)
 {
-    zpoller_destroy(&link->poller);
     zsock_destroy(&link->socket);
     zsock_destroy(&link->monitor);
 }
@@ -333,9 +329,7 @@ static int link_check(link_t *link, const worker_t *self, char *err, size_t errl
     log_warn("%s: ZeroMQ dropped the %s connection to %s after a protocol error (a frame too "
              "large or malformed, or a handshake refused) and will not make it again: "
              "connecting anew after %.0f s",
-             self->id, link->what,
-             link->type == ZMQ_PULL ? self->cfg->tasks_endpoint : self->cfg->results_endpoint,
-             link->wait);
+             self->id, link->what, link->endpoint, link->wait);
     link->wait =
         link->wait * 2 < WORKER_RELINK_MAX_SECONDS ? link->wait * 2 : WORKER_RELINK_MAX_SECONDS;
     link_destroy(link);
@@ -349,8 +343,14 @@ static void *worker_run(void *arg)
     worker_t *self = arg;
     const worker_config_t *cfg = self->cfg;
     char err[512];
-    link_t tasks = {.type = ZMQ_PULL, .what = "task", .wait = WORKER_RELINK_SECONDS};
-    link_t results = {.type = ZMQ_PUSH, .what = "result", .wait = WORKER_RELINK_SECONDS};
+    link_t tasks = {.type = ZMQ_PULL,
+                    .what = "task",
+                    .endpoint = cfg->tasks_endpoint,
+                    .wait = WORKER_RELINK_SECONDS};
+    link_t results = {.type = ZMQ_PUSH,
+                      .what = "result",
+                      .endpoint = cfg->results_endpoint,
+                      .wait = WORKER_RELINK_SECONDS};
     if (link_make(&tasks, self, err, sizeof err) != 0 ||
         link_make(&results, self, err, sizeof err) != 0) {
         log_error("%s", err);
@@ -374,7 +374,8 @@ static void *worker_run(void *arg)
             self->status = 1;
             break;
         }
-        if (!zpoller_wait(tasks.poller, 250))
+        zmq_pollitem_t waiting = {zsock_resolve(tasks.socket), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&waiting, 1, 250) <= 0) /* none in 250 ms, or a signal */
             continue;
         /* One message, frame by frame. At most CONFIG_MAX_TASKS_PER_MESSAGE frames are
          * featurized (no ventilator sends more); the rest are received and dropped, counted.
