@@ -354,6 +354,10 @@ uint64_t pca_version(const pca_t *self)
 {
     return self->version;
 }
+void pca_set_version(pca_t *self, uint64_t version)
+{
+    self->version = version;
+}
 int pca_k(const pca_t *self)
 {
     return self->k;

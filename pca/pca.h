@@ -41,7 +41,9 @@ int pca_refresh(pca_t *self);
 
 int64_t pca_count(const pca_t *self);    /* vectors added */
 uint64_t pca_version(const pca_t *self); /* 0 until the first successful refresh */
-int pca_k(const pca_t *self);            /* components of the current model, 0 if none */
+/* Gives the current model another version: the one it was published under before. */
+void pca_set_version(pca_t *self, uint64_t version);
+int pca_k(const pca_t *self); /* components of the current model, 0 if none */
 const pca_options_t *pca_options(const pca_t *self);
 
 /* The current model (valid until the next refresh or destroy). */

@@ -138,24 +138,124 @@ int pca_store_checkpoint(redis_t *redis, const void *state, size_t size, int64_t
     return reply_ok(redis, r, KEY_PCA_STATE);
 }
 
-int pca_store_publish(redis_t *redis, const pca_t *pca)
+/* The fields of fs:pca:model that describe the model itself, as pca_store_publish writes
+ * them: every field but `version` and `updated_ms`. The small ones come first
+ * (MODEL_SCALARS), so that a model can be compared with the published one without reading
+ * the arrays when they already differ. */
+enum {
+    F_N,
+    F_K,
+    F_DIM,
+    F_STANDARDIZE,
+    F_TARGET,
+    F_TOTAL,
+    F_EXPLAINED,
+    F_MEAN, /* the arrays from here on */
+    F_SCALE,
+    F_AXES,
+    F_EIGENVALUES,
+    F_RATIOS,
+    MODEL_FIELDS
+};
+#define MODEL_SCALARS F_MEAN
+static const char *const model_field_names[MODEL_FIELDS] = {
+    "n",         "k",    "dim",   "standardize", "variance_target", "total_variance",
+    "explained", "mean", "scale", "axes",        "eigenvalues",     "ratios"};
+
+/* The values of those fields for one model; value[] points into text or into the model. */
+typedef struct {
+    char text[MODEL_SCALARS][32];
+    const char *value[MODEL_FIELDS];
+    size_t len[MODEL_FIELDS];
+} model_fields_t;
+
+static void model_fields(const pca_t *pca, model_fields_t *f)
 {
     const pca_options_t *o = pca_options(pca);
     size_t k = (size_t) pca_k(pca), dim = (size_t) o->dim;
     double explained = 0;
     for (size_t i = 0; i < k; i++)
         explained += pca_variance_ratios(pca)[i];
+    snprintf(f->text[F_N], 32, "%lld", (long long) pca_count(pca));
+    snprintf(f->text[F_K], 32, "%d", (int) k);
+    snprintf(f->text[F_DIM], 32, "%d", o->dim);
+    snprintf(f->text[F_STANDARDIZE], 32, "%d", o->standardize ? 1 : 0);
+    snprintf(f->text[F_TARGET], 32, "%.6g", o->k ? 0.0 : o->variance);
+    snprintf(f->text[F_TOTAL], 32, "%.17g", pca_total_variance(pca));
+    snprintf(f->text[F_EXPLAINED], 32, "%.17g", explained);
+    for (int i = 0; i < MODEL_SCALARS; i++)
+        f->value[i] = f->text[i], f->len[i] = strlen(f->text[i]);
     const double *scale = pca_scale(pca);
-    redisReply *r = redisCommand(
-        redis->ctx,
-        "HSET %s version %llu n %lld k %d dim %d standardize %d variance_target %.6g "
-        "total_variance %.17g explained %.17g updated_ms %lld "
-        "mean %b scale %b axes %b eigenvalues %b ratios %b",
-        KEY_PCA_MODEL, (unsigned long long) pca_version(pca), (long long) pca_count(pca), (int) k,
-        o->dim, o->standardize ? 1 : 0, o->k ? 0.0 : o->variance, pca_total_variance(pca),
-        explained, (long long) clock_unix_ms(), pca_mean(pca), dim * sizeof(double),
-        scale ? (const void *) scale : "", scale ? dim * sizeof(double) : 0, pca_axes(pca),
-        k * dim * sizeof(double), pca_eigenvalues(pca), k * sizeof(double),
-        pca_variance_ratios(pca), k * sizeof(double));
+    const struct {
+        const void *data;
+        size_t doubles;
+    } arrays[] = {{pca_mean(pca), dim},
+                  {scale ? (const void *) scale : "", scale ? dim : 0},
+                  {pca_axes(pca), k * dim},
+                  {pca_eigenvalues(pca), k},
+                  {pca_variance_ratios(pca), k}};
+    for (int i = MODEL_SCALARS; i < MODEL_FIELDS; i++)
+        f->value[i] = arrays[i - MODEL_SCALARS].data,
+        f->len[i] = arrays[i - MODEL_SCALARS].doubles * sizeof(double);
+}
+
+/* Whether the published model's fields [from, to) are byte for byte f's, read together
+ * with its version (into *version). */
+static bool published_fields_are(redis_t *redis, const model_fields_t *f, int from, int to,
+                                 uint64_t *version)
+{
+    const char *argv[3 + MODEL_FIELDS] = {"HMGET", KEY_PCA_MODEL, "version"};
+    for (int i = from; i < to; i++)
+        argv[3 + i - from] = model_field_names[i];
+    redisReply *r = redisCommandArgv(redis->ctx, 3 + to - from, argv, NULL);
+    bool same = !redis_lost(redis, r) && r->type == REDIS_REPLY_ARRAY &&
+                r->elements == (size_t) (1 + to - from) &&
+                r->element[0]->type == REDIS_REPLY_STRING;
+    for (int i = from; same && i < to; i++) {
+        const redisReply *e = r->element[1 + i - from];
+        same = e->type == REDIS_REPLY_STRING && e->len == f->len[i] &&
+               memcmp(e->str, f->value[i], f->len[i]) == 0;
+    }
+    if (same)
+        *version = strtoull(r->element[0]->str, NULL, 10);
+    freeReplyObject(r);
+    return same;
+}
+
+/* The version under which fs:pca:model already holds this very model, or 0: a sink
+ * restarted over unchanged sums computes the model it published before stopping. The
+ * arrays are read only when every scalar, n first, is the same. */
+static uint64_t published_version_of(redis_t *redis, const model_fields_t *f)
+{
+    uint64_t scalars_version = 0, arrays_version = 0;
+    if (!published_fields_are(redis, f, 0, MODEL_SCALARS, &scalars_version) ||
+        !published_fields_are(redis, f, MODEL_SCALARS, MODEL_FIELDS, &arrays_version) ||
+        arrays_version != scalars_version)
+        return 0;
+    return arrays_version;
+}
+
+int pca_store_publish(redis_t *redis, pca_t *pca)
+{
+    model_fields_t f;
+    model_fields(pca, &f);
+    uint64_t published = published_version_of(redis, &f);
+    if (published > 0) {
+        pca_set_version(pca, published);
+        return 1;
+    }
+    char version[32], updated_ms[32];
+    snprintf(version, sizeof version, "%llu", (unsigned long long) pca_version(pca));
+    snprintf(updated_ms, sizeof updated_ms, "%lld", (long long) clock_unix_ms());
+    const char *argv[6 + 2 * MODEL_FIELDS] = {"HSET",  KEY_PCA_MODEL, "version",
+                                              version, "updated_ms",  updated_ms};
+    size_t lens[6 + 2 * MODEL_FIELDS];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    for (int i = 0; i < MODEL_FIELDS; i++) {
+        argv[6 + 2 * i] = model_field_names[i], lens[6 + 2 * i] = strlen(model_field_names[i]);
+        argv[7 + 2 * i] = f.value[i], lens[7 + 2 * i] = f.len[i];
+    }
+    redisReply *r = redisCommandArgv(redis->ctx, 6 + 2 * MODEL_FIELDS, argv, lens);
     return reply_ok(redis, r, KEY_PCA_MODEL);
 }

@@ -24,7 +24,12 @@ int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upt
 /* Writes running sums serialized by pca_state_write, which include every stored result up
  * to seq `applied`, into fs:pca:state. */
 int pca_store_checkpoint(redis_t *redis, const void *state, size_t size, int64_t applied);
-/* Writes the current model into fs:pca:model. */
-int pca_store_publish(redis_t *redis, const pca_t *pca);
+/* Writes the current model into fs:pca:model: 0, or -1 when Redis fails. When fs:pca:model
+ * already holds this very model (every field but version and updated_ms the same bytes, as
+ * when a sink restarted over unchanged sums recomputes the model it published before
+ * stopping), writes nothing, gives pca the published version and returns 1: readers tell
+ * stale projections by the version, and a new one would have them project every stored
+ * image again for nothing. */
+int pca_store_publish(redis_t *redis, pca_t *pca);
 
 #endif

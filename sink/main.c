@@ -495,11 +495,14 @@ static void finish_refresh(sink_t *self)
     if (r->refreshed == 0) {
         pca_destroy(&self->model);
         self->model = r->snapshot;
-        UNTIL_WRITTEN(self, pca_store_publish(self->redis, self->model));
+        int published = -1;
+        UNTIL_WRITTEN(self, (published = pca_store_publish(self->redis, self->model)) < 0);
         /* no connection left: a stop came while Redis was away, and nothing was written */
         log_info("PCA model v%llu: n=%lld k=%d%s", (unsigned long long) pca_version(self->model),
                  (long long) pca_count(self->model), pca_k(self->model),
-                 self->redis->ctx ? "" : " (not published: Redis is away)");
+                 !self->redis->ctx ? " (not published: Redis is away)"
+                 : published == 1  ? " (as published before)"
+                                   : "");
     } else {
         pca_destroy(&r->snapshot);
     }
