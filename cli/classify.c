@@ -27,14 +27,16 @@ struct classifier_t {
     int size; /* the input size asked for, or 0: the stored images' */
 };
 
-classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen)
+classifier_data_t *classifier_data_load(redis_t *redis, const char *stamp, char *err, size_t errlen)
 {
     classifier_data_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (classifier_stamp_read(redis, self->stamp) != 0)
+    if (stamp)
+        snprintf(self->stamp, sizeof self->stamp, "%s", stamp);
+    else if (classifier_stamp_read(redis, self->stamp) != 0)
         self->stamp[0] = '\0'; /* then any stamp read later differs */
     if (!(self->model = pca_model_new(redis, err, errlen)) ||
         !(self->gallery = gallery_load(redis, self->model, 1, &self->info, err, errlen)))
@@ -122,7 +124,7 @@ classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size,
         return NULL;
     }
     self->size = size;
-    classifier_data_t *data = classifier_data_load(redis, err, errlen);
+    classifier_data_t *data = classifier_data_load(redis, NULL, err, errlen);
     if (!data || classifier_adopt(self, &data, err, errlen) != 0)
         classifier_destroy(&self);
     return self;

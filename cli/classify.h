@@ -29,8 +29,10 @@ classifier_t *classifier_new(redis_t *redis, const char *weights_path, int size,
 void classifier_destroy(classifier_t **self_p);
 
 /* The model and the gallery as they are now in Redis; NULL with the reason. Touches no
- * classifier: any thread may load them, over a connection of its own. */
-classifier_data_t *classifier_data_load(redis_t *redis, char *err, size_t errlen);
+ * classifier: any thread may load them, over a connection of its own. `stamp` is what
+ * classifier_stamp_read (below) gave just before, or NULL to have it read here first. */
+classifier_data_t *classifier_data_load(redis_t *redis, const char *stamp, char *err,
+                                        size_t errlen);
 /* What the model and the gallery in Redis are now, as a line that changes whenever either
  * does: the model's version, and fs:stored's length and newest entry ID (an entry ID is never
  * given twice, so an image stored or removed changes one of them). Reading it is three small

@@ -326,9 +326,11 @@ static void *reload_in_background(void *arg)
     double start = clock_seconds();
     char now[CLASSIFIER_STAMP_MAX];
     redis_t *redis = redis_new(r->redis_url, r->err, sizeof r->err);
-    bool unchanged = redis && r->since[0] && classifier_stamp_read(redis, now) == 0 &&
-                     strcmp(now, r->since) == 0;
-    r->data = redis && !unchanged ? classifier_data_load(redis, r->err, sizeof r->err) : NULL;
+    bool stamped = redis && classifier_stamp_read(redis, now) == 0;
+    if (!stamped)
+        now[0] = '\0'; /* unknown: then any stamp read later differs */
+    bool unchanged = stamped && r->since[0] && strcmp(now, r->since) == 0;
+    r->data = redis && !unchanged ? classifier_data_load(redis, now, r->err, sizeof r->err) : NULL;
     r->seconds = clock_seconds() - start;
     redis_destroy(&redis);
     atomic_store(&r->done, 1);
