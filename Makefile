@@ -110,18 +110,22 @@ deps-arm64: deps
 deps-render: deps-arm64
 	@sh scripts/deps.sh render
 
-# Lua scripts stay .lua files and are embedded at build time, each as one C string
-# (common/script.h): DIR/NAME.lua becomes $(BUILD)/gen/DIR/NAME.lua.h.
-LUA_SRC   := $(wildcard */*.lua)
-LUA_H     := $(LUA_SRC:%=$(BUILD)/gen/%.h)
-.SECONDARY: $(LUA_H)
-$(BUILD)/gen/%.lua.h: %.lua
-	@mkdir -p $(dir $@)
-	@{ echo "/* $< as a C string, made by the Makefile: edit $< instead */"; \
-	   echo "static const char $(notdir $*)_lua[] ="; \
-	   sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$/\\n"/' $<; echo "    ;"; } >$@
+# Text the programs carry is embedded at build time, each file as one C string: Lua scripts
+# (common/script.h) and the Redis settings (deploy/redis.conf). DIR/NAME.EXT becomes
+# $(BUILD)/gen/DIR/NAME.EXT.h, holding NAME_EXT[].
+EMBED_SRC := $(wildcard */*.lua) deploy/redis.conf
+EMBED_H   := $(EMBED_SRC:%=$(BUILD)/gen/%.h)
+.SECONDARY: $(EMBED_H)
+define embed_rule
+$(BUILD)/gen/%.$(1).h: %.$(1)
+	@mkdir -p $$(dir $$@)
+	@{ echo "/* $$< as a C string, made by the Makefile: edit $$< instead */"; \
+	   echo "static const char $$(notdir $$*)_$(1)[] ="; \
+	   sed 's/\\/\\\\/g; s/"/\\"/g; s/^/    "/; s/$$$$/\\n"/' $$<; echo "    ;"; } >$$@
+endef
+$(foreach ext,lua conf,$(eval $(call embed_rule,$(ext))))
 
-$(BUILD)/obj/%.o: %.c | $(LUA_H)
+$(BUILD)/obj/%.o: %.c | $(EMBED_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

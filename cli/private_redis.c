@@ -1,28 +1,8 @@
-/* private_redis.c -- see private_redis.h. The server's append-only file is rewritten only
- * past 1 GB and without compression: our data is mostly stored once and never changed, and
- * the float features do not compress, so early rewrites would burn a core for nothing.
- * Hash values up to 8 KB stay in a hash's listpack (Redis's default is 64 bytes), so that an
- * image's hash, with its 5,120-byte feature blob and a projection of at most as many, is one
- * allocation instead of a hash table of dozens: with the sink fed as in
- * bench/section_25_sink.sh that saved a seventh of Redis's memory and, in 10 pairs of 11,
- * about as much of its CPU per stored result. Its ~16 fields are few enough for the
- * listpack's linear lookups.
- *
- * Streams are kept in nodes of at most 16 entries (Redis's default is 100). The store
- * script looks up each result's upload entry by its ID (XRANGE, then XDEL), and Redis finds
- * an ID by scanning its node from the first entry: with 60,000 uploads waiting, those two
- * took 3.2 and 2.7 us of Redis's time per stored result in bench/section_25_sink.sh, and
- * 1.2-1.6 and 0.6-1.1 us in nodes of 16 (INFO commandstats). A node's header costs a few
- * bytes per entry more.
- *
- * Its memory comes in transparent huge pages: jemalloc (Debian's Redis uses the system's,
- * which reads MALLOC_CONF) asks for them with thp:always, and Redis's own disable-thp,
- * which would refuse them, is turned off. A stored image is about 6 KB of new memory, and a
- * first touch of each 4 KB page costs 10-11 us on the virtual machines we bench on (tens of
- * times bare metal): 1.77 faults, 19 us, of Redis's 61 us of CPU per vector in
- * bench/section_25_sink.sh; with huge pages 0.05 and 34 us. Redis disables them by default
- * because a fork copies 2 MB pages on write, but ours forks only to rewrite the append-only
- * file (past 1 GB), and its data are written once. A MALLOC_CONF of the caller's is kept.
+/* private_redis.c -- see private_redis.h. The server takes fruitstream's Redis settings
+ * from deploy/redis.conf, which says why each; the build embeds that file, and each of its
+ * lines becomes a `--name value...` argument of redis-server, after the address and before
+ * the logging that are this server's own. jemalloc is asked for huge pages too
+ * (MALLOC_CONF=thp:always, as that file says), unless the caller set a MALLOC_CONF.
  *
  * One server per directory. Two servers over one append-only file would both append to it,
  * and one that starts while the other is halfway through a write finds a short last
@@ -43,6 +23,7 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/stop.h"
+#include "deploy/redis.conf.h" /* redis_conf: deploy/redis.conf, embedded by the build */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +40,7 @@
 
 #define LOCK_FILE "fruitstream.lock"
 #define START_TRIES 300 /* of 100 ms: 30 s, as a big append-only file takes a while */
+#define ARGS_MAX 64     /* redis-server's arguments, ours and deploy/redis.conf's */
 
 struct private_redis_t {
     pid_t pid;   /* our server, or 0 for one already running over the directory */
@@ -146,6 +128,42 @@ static bool holder_url(const char *data_dir, char *url, size_t len)
     return true;
 }
 
+/* redis-server's command line for a server over data_dir on socket_path: the address, the
+ * settings of deploy/redis.conf, the logging. Each line `name value...` of the file becomes
+ * `--name value...`, and `""` an empty argument; comments and blank lines are skipped. Made
+ * before the fork, so that the child only execs. */
+typedef struct {
+    const char *argv[ARGS_MAX];
+    char conf[sizeof redis_conf];
+    char options[ARGS_MAX][48]; /* "--name" of each setting */
+} server_args_t;
+
+static void server_args(server_args_t *a, const char *socket_path, const char *data_dir)
+{
+    const char *head[] = {"redis-server", "--port", "0",     "--unixsocket",
+                          socket_path,    "--dir",  data_dir};
+    const char *tail[] = {"--loglevel", "warning", "--logfile", "redis.log", NULL};
+    const int max = ARGS_MAX - (int) (sizeof tail / sizeof *tail);
+    int argc = 0, settings = 0;
+    for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+        a->argv[argc++] = head[i];
+    memcpy(a->conf, redis_conf, sizeof redis_conf);
+    char *line_end = NULL;
+    for (char *line = strtok_r(a->conf, "\n", &line_end); line;
+         line = strtok_r(NULL, "\n", &line_end)) {
+        char *word_end = NULL, *name = strtok_r(line, " \t", &word_end);
+        if (!name || name[0] == '#' || argc >= max)
+            continue;
+        snprintf(a->options[settings], sizeof a->options[settings], "--%s", name);
+        a->argv[argc++] = a->options[settings++];
+        for (char *word = strtok_r(NULL, " \t", &word_end); word && argc < max;
+             word = strtok_r(NULL, " \t", &word_end))
+            a->argv[argc++] = strcmp(word, "\"\"") == 0 ? "" : word;
+    }
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++)
+        a->argv[argc++] = tail[i];
+}
+
 /* Starts our server over data_dir, whose lock self->lock_fd holds. */
 static bool start_server(private_redis_t *self, const char *data_dir)
 {
@@ -158,6 +176,8 @@ static bool start_server(private_redis_t *self, const char *data_dir)
         log_error("cannot write %s/" LOCK_FILE ": %s", data_dir, strerror(errno));
         return false;
     }
+    static server_args_t args;
+    server_args(&args, self->socket_path, data_dir);
     pid_t parent = getpid();
     self->pid = fork();
     if (self->pid == 0) {
@@ -165,13 +185,8 @@ static bool start_server(private_redis_t *self, const char *data_dir)
         stop_with_parent(parent);         /* SIGTERM: Redis flushes its file and exits */
         fcntl(self->lock_fd, F_SETFD, 0); /* the server holds the lock too (see the top) */
         defer_to_workers();
-        setenv("MALLOC_CONF", "thp:always", 0); /* huge pages (see the top) */
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", self->socket_path,
-               "--dir", data_dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-               "--auto-aof-rewrite-min-size", "1gb", "--rdbcompression", "no",
-               "--hash-max-listpack-value", "8192", "--stream-node-max-entries", "16",
-               "--disable-thp", "no", "--loglevel", "warning", "--logfile", "redis.log",
-               (char *) NULL);
+        setenv("MALLOC_CONF", "thp:always", 0); /* huge pages (deploy/redis.conf) */
+        execvp("redis-server", (char **) args.argv);
         fprintf(stderr, "fruitstream: cannot start redis-server: %s\n", strerror(errno));
         _exit(127);
     }

@@ -1,11 +1,12 @@
 # compose_netns.sh -- docker/compose.yaml's services run as Compose would run them, without
 # Docker: each service's command, environment (after Compose's interpolation) and
-# healthcheck come from the file (tests/tools/deploy_check.py compose-sh), and run in one
+# healthcheck come from the file (tests/tools/deploy_check.py compose-sh), files of this
+# checkout it mounts are read in place, and the services run in one
 # network namespace of the test's own, where the service names resolve (ip netns exec
 # mounts /etc/netns/NAME/hosts over /etc/hosts) and the fixed ports are free. Two workers,
 # each with a hostname of its own (a UTS namespace), stand for `--scale worker=2`.
 #
-# Checks: the pipeline the file describes stores every upload, both workers take part,
+# Checks: Redis has deploy/redis.conf's settings, the pipeline the file describes stores every upload, both workers take part,
 # every healthcheck passes, and a worker's turns unhealthy once the sink is gone. Not
 # emulated: the image itself (its user, its /weights mount: the weights are given by
 # FRUITSTREAM_WEIGHTS here) and Redis's image (Debian's redis-server runs the command).
@@ -36,6 +37,13 @@ printf '127.0.0.1 localhost redis sink ventilator\n' >"$HOSTS_DIR/hosts"
 export WORKER_THREADS=1
 eval "$(python3 tests/tools/deploy_check.py compose-sh docker/compose.yaml)"
 BIN=$(cd "$B" && pwd)
+# A file of this checkout mounted into a service (redis's deploy/redis.conf) is read where it
+# is: its path in the container becomes its path here, in the service's command.
+for s in redis sink ventilator worker; do
+    eval "binds=\$BINDS_$s cmd=\$CMD_$s"
+    for b in $binds; do cmd=$(printf '%s' "$cmd" | sed "s|${b#*:}|${b%%:*}|g"); done
+    eval "CMD_$s=\$cmd"
+done
 # The keys service's command, with its volume at $T/keys.
 KEYS_CMD=$(printf '%s' "$CMD_keys" | sed "s|/keys|$T/keys|g")
 PATH=$BIN:$PATH sh -c "$KEYS_CMD" >"$T/keys.log" 2>&1 && [ -f "$T/keys/server.cert" ] ||
@@ -65,6 +73,10 @@ service redis redis; REDIS=$LAST_PID
 wait_for 10 "nsenter --target $REDIS --net redis-cli ping" ||
     { fail compose_redis "redis did not start: $(tail -n 3 "$T/redis.log")"; exit 1; }
 rcli() { nsenter --target "$REDIS" --net redis-cli "$@"; }
+[ "$(rcli config get stream-node-max-entries | sed -n 2p)" = 16 ] &&
+    [ "$(rcli config get hash-max-listpack-value | sed -n 2p)" = 8192 ] &&
+    pass compose_redis_has_deploy_settings ||
+    fail compose_redis_has_deploy_settings "$(rcli config get '*-max-*' | paste -sd' ' | head -c 200)"
 service sink sink; SINK=$LAST_PID
 service ventilator ventilator; VENT=$LAST_PID
 service worker worker-1; W1=$LAST_PID

@@ -4,7 +4,8 @@
 # and names the running Redis; `status` and `export` over DIR read that Redis instead of
 # starting their own; kill -9 of the service stops its children too, and once its Redis is
 # gone, DIR is free again and holds every stored result. A lock file planted as a FIFO or a
-# link is refused at once. The server keeps image hashes compact and takes huge pages.
+# link is refused at once. The server has deploy/redis.conf's settings, keeps image hashes
+# compact and takes huge pages.
 . tests/integration/lib.sh
 
 D=$T/data
@@ -23,7 +24,7 @@ stored() { v=$(redis-cli -s "$SOCK" hget fs:counters stored 2>/dev/null); echo "
 wait_for 30 "[ \"\$(redis-cli -s $SOCK hget fs:counters stored)\" = 3 ]"
 
 # The private Redis keeps each image's hash, feature blob included, as one listpack
-# (cli/private_redis.c says why), not as a hash table.
+# (deploy/redis.conf says why), not as a hash table.
 encodings=$(redis-cli -s "$SOCK" --scan --pattern 'fs:image:*' | while read -r key; do
     echo "$(redis-cli -s "$SOCK" object encoding "$key") $(redis-cli -s "$SOCK" hstrlen "$key" features)"
 done | sort | uniq -c | tr -s ' ')
@@ -33,15 +34,21 @@ else
     fail data_dir_image_hashes_compact "encodings and feature lengths: $encodings"
 fi
 
-# ...keeps streams in nodes of 16 entries (cli/private_redis.c says why)...
-nodes=$(redis-cli -s "$SOCK" config get stream-node-max-entries | tail -n 1)
-if [ "$nodes" = 16 ]; then
-    pass data_dir_redis_short_stream_nodes
+# ...has every setting of deploy/redis.conf, the one definition of them (a size in gb as
+# CONFIG GET says it, in bytes)...
+settings_off=$(grep -v '^#' deploy/redis.conf | while read -r name value; do
+    [ -n "$name" ] || continue
+    case $value in '""') value="" ;; *gb) value=$((${value%gb} * 1073741824)) ;; esac
+    got=$(redis-cli -s "$SOCK" config get "$name" | sed -n 2p)
+    [ "$got" = "$value" ] || printf ' %s is "%s", not "%s";' "$name" "$got" "$value"
+done)
+if [ "$(grep -c '^[a-z]' deploy/redis.conf)" -ge 8 ] && [ -z "$settings_off" ]; then
+    pass data_dir_redis_settings_from_conf
 else
-    fail data_dir_redis_short_stream_nodes "stream-node-max-entries is ${nodes:-unknown}"
+    fail data_dir_redis_settings_from_conf "$settings_off"
 fi
 
-# ...and takes its memory in transparent huge pages (cli/private_redis.c says why): after a
+# ...and takes its memory in transparent huge pages (deploy/redis.conf says why): after a
 # 24 MB value, some of its memory is in huge pages, where Redis's own default refuses them.
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
 if [ -z "$thp" ] || [ "${thp#*\[never\]}" != "$thp" ]; then

@@ -54,6 +54,12 @@ else
     echo "skip compose_config_valid: docker-compose not installed (Debian package docker-compose)"
 fi
 $CHECK compose docker/compose.yaml "$B"
+sed 's|/usr/local/etc/redis/fruitstream.conf"\]|/usr/local/etc/redis/redis.conf"]|' \
+    docker/compose.yaml >docker/.compose-other-conf.yaml
+$CHECK compose docker/.compose-other-conf.yaml "$B" 2>&1 |
+    grep -q "^FAIL compose_redis_settings_from_conf: " && pass compose_redis_check_can_fail ||
+    fail compose_redis_check_can_fail "a redis started on another file passed"
+rm -f docker/.compose-other-conf.yaml
 
 # --- Kubernetes
 $CHECK k8s deploy/k8s "$B"
@@ -63,11 +69,13 @@ cp -r deploy/k8s "$T/k8s"
 sed -i 's/"--max-in-flight", "512"/"--max-inflight", "512"/' "$T/k8s/ventilator.yaml"
 sed -i 's/stream: fs:uploads/stream: fs:upload/' "$T/k8s/worker-scaledobject.yaml"
 sed -i 's/cpu: "2"/cpu: "1"/' "$T/k8s/worker.yaml"
+sed -i 's/"--stream-node-max-entries", "16"/"--stream-node-max-entries", "100"/' "$T/k8s/redis.yaml"
 $CHECK k8s "$T/k8s" "$B" >"$T/k8s.out" 2>&1
 grep -q "^FAIL k8s_workloads_services_refs_options: .*no option --max-inflight" "$T/k8s.out" &&
     grep -q "^FAIL k8s_keda_scaledobject: stream fs:upload " "$T/k8s.out" &&
     grep -q "^FAIL k8s_worker_threads_cpu_grace_weights: worker: CPU request 1.0 for 2" \
-        "$T/k8s.out" && pass k8s_check_can_fail ||
+        "$T/k8s.out" && grep -q "^FAIL k8s_redis_settings_from_conf: " "$T/k8s.out" &&
+    pass k8s_check_can_fail ||
     fail k8s_check_can_fail "$(grep FAIL "$T/k8s.out" | head -c 400)"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [unclosed\n' >"$T/k8s/bad.yaml"
 sed -i 's/^  - config.yaml$/  - config.yaml\n  - bad.yaml/' "$T/k8s/kustomization.yaml"

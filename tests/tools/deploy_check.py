@@ -15,7 +15,7 @@ defines; and every program and --option a manifest runs exists in the built prog
 compose-sh prints, for tests/integration/compose_netns.sh to eval, each service's
 environment, command and healthcheck as shell words (ENV_<service>, CMD_<service>,
 HEALTH_<service>), after Compose's own interpolation: ${VAR:-default} from this
-environment, then $$ to $.
+environment, then $$ to $; and its bind mounts, as HOST:CONTAINER words (BINDS_<service>).
 """
 import os
 import re
@@ -69,6 +69,34 @@ def check_command(words, bin_dir, where):
     return problems
 
 
+REDIS_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                          "redis.conf")
+
+
+def redis_conf_args():
+    """deploy/redis.conf's settings as redis-server arguments: `--name value...` per line,
+    `""` an empty argument, as cli/private_redis.c reads it."""
+    args = []
+    with open(REDIS_CONF) as f:
+        for line in f:
+            words = line.split()
+            if words and not words[0].startswith("#"):
+                args += ["--" + words[0]] + ["" if w == '""' else w for w in words[1:]]
+    return args
+
+
+def binds(svc, compose_path):
+    """A service's bind mounts: {container path: host path}, host paths relative to the
+    Compose file resolved (named volumes are not binds)."""
+    out = {}
+    for v in svc.get("volumes", []):
+        parts = str(v).split(":")
+        if len(parts) >= 2 and parts[0].startswith((".", "/")):
+            out[parts[1]] = os.path.abspath(os.path.join(os.path.dirname(compose_path),
+                                                         parts[0]))
+    return out
+
+
 def load_all(path):
     with open(path) as f:
         return [d for d in yaml.safe_load_all(f) if d is not None]
@@ -107,6 +135,14 @@ def check_compose(path, bin_dir):
     if keys_h("KEY_WORKER_PREFIX") not in str(worker.get("healthcheck", {}).get("test")):
         problems.append("the healthcheck does not read the worker's heartbeat key")
     report("compose_worker_scalable_weights_heartbeat", problems)
+
+    redis = services.get("redis", {})
+    command, mounted, problems = redis.get("command", []), binds(redis, path), []
+    if command[:1] != ["redis-server"] or len(command) < 2 or \
+            mounted.get(command[1]) != os.path.abspath(REDIS_CONF):
+        problems.append("redis does not start on deploy/redis.conf, mounted: %s with %s"
+                        % (command, mounted))
+    report("compose_redis_settings_from_conf", problems)
 
 
 def check_systemd(directory, bin_dir):
@@ -153,6 +189,8 @@ def compose_sh(path):
         command = svc.get("command", [])
         print("CMD_%s=%s" % (ident, shlex.quote(" ".join(shlex.quote(interpolate(w))
                                                        for w in command))))
+        print("BINDS_%s=%s" % (ident, shlex.quote(" ".join(
+            "%s:%s" % (host, inside) for inside, host in binds(svc, path).items()))))
         test = svc.get("healthcheck", {}).get("test", [])
         check = interpolate(test[1]) if test[:1] == ["CMD-SHELL"] else \
             " ".join(shlex.quote(interpolate(w)) for w in test[1:])
@@ -251,6 +289,11 @@ def check_k8s(directory, bin_dir):
                    for m in c.get("volumeMounts", [])):
             problems.append("worker: weights not mounted read-only at /weights")
     report("k8s_worker_threads_cpu_grace_weights", problems)
+
+    redis = workloads.get("redis")
+    args = pod_spec(redis)["containers"][0].get("args", []) if redis else None
+    report("k8s_redis_settings_from_conf", [] if args == redis_conf_args() else
+           ["redis args %s, deploy/redis.conf says %s" % (args, redis_conf_args())])
 
     problems = []
     scaled = by_kind(docs, "ScaledObject")
