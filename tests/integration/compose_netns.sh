@@ -6,7 +6,7 @@
 # mounts /etc/netns/NAME/hosts over /etc/hosts) and the fixed ports are free. Two workers,
 # each with a hostname of its own (a UTS namespace), stand for `--scale worker=2`.
 #
-# Checks: Redis has deploy/redis.conf's settings, the pipeline the file describes stores every upload, both workers take part,
+# Checks: Redis has deploy/redis.conf's settings and memory in huge pages, the pipeline the file describes stores every upload, both workers take part,
 # every healthcheck passes, and a worker's turns unhealthy once the sink is gone. Not
 # emulated: the image itself (its user, its /weights mount: the weights are given by
 # FRUITSTREAM_WEIGHTS here) and Redis's image (Debian's redis-server runs the command).
@@ -77,6 +77,14 @@ rcli() { nsenter --target "$REDIS" --net redis-cli "$@"; }
     [ "$(rcli config get hash-max-listpack-value | sed -n 2p)" = 8192 ] &&
     pass compose_redis_has_deploy_settings ||
     fail compose_redis_has_deploy_settings "$(rcli config get '*-max-*' | paste -sd' ' | head -c 200)"
+why=$(huge_pages_skip)
+if [ -n "$why" ]; then
+    echo "skip compose_redis_huge_pages: $why"
+else
+    huge_kb=$(redis_huge_kb "$REDIS" rcli)
+    [ "${huge_kb:-0}" -ge 2048 ] && pass compose_redis_huge_pages ||
+        fail compose_redis_huge_pages "Redis (pid $REDIS) has ${huge_kb:-no} kB in huge pages"
+fi
 service sink sink; SINK=$LAST_PID
 service ventilator ventilator; VENT=$LAST_PID
 service worker worker-1; W1=$LAST_PID

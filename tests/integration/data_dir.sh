@@ -50,16 +50,12 @@ fi
 
 # ...and takes its memory in transparent huge pages (deploy/redis.conf says why): after a
 # 24 MB value, some of its memory is in huge pages, where Redis's own default refuses them.
-thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
-if [ -z "$thp" ] || [ "${thp#*\[never\]}" != "$thp" ]; then
-    echo "skip data_dir_redis_huge_pages: this kernel gives no transparent huge pages"
-elif ! redis-server --version | grep -q malloc=jemalloc; then
-    echo "skip data_dir_redis_huge_pages: this redis-server does not use jemalloc"
+why=$(huge_pages_skip)
+if [ -n "$why" ]; then
+    echo "skip data_dir_redis_huge_pages: $why"
 else
-    head -c 24000000 /dev/zero | tr '\0' x | redis-cli -s "$SOCK" -x set fs:test:big >/dev/null
     redis_pid=$(pgrep -f "redis-server unixsocket:$SOCK" | head -n 1)
-    huge_kb=$(awk '/^AnonHugePages:/ { print $2 }' "/proc/$redis_pid/smaps_rollup" 2>/dev/null)
-    redis-cli -s "$SOCK" del fs:test:big >/dev/null
+    huge_kb=$(redis_huge_kb "$redis_pid" redis-cli -s "$SOCK")
     if [ "${huge_kb:-0}" -ge 2048 ]; then
         pass data_dir_redis_huge_pages
     else

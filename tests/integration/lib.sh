@@ -46,6 +46,25 @@ start_redis() {
 
 rcli() { redis-cli -s "$T/redis.sock" "$@"; }
 
+# huge_pages_skip: why no Redis here can take transparent huge pages; nothing when one can.
+huge_pages_skip() {
+    thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+    if [ -z "$thp" ] || [ "${thp#*\[never\]}" != "$thp" ]; then
+        echo "this kernel gives no transparent huge pages"
+    elif ! redis-server --version | grep -q malloc=jemalloc; then
+        echo "this redis-server does not use jemalloc"
+    fi
+}
+# redis_huge_kb PID CLI...: the kB of Redis PID's memory in huge pages while it holds a 24 MB
+# value, written and then deleted by the redis-cli command line CLI...
+redis_huge_kb() {
+    pid=$1
+    shift
+    head -c 24000000 /dev/zero | tr '\0' x | "$@" -x set fs:test:big >/dev/null
+    awk '/^AnonHugePages:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null
+    "$@" del fs:test:big >/dev/null
+}
+
 # wait_for SECONDS CMD: true once CMD succeeds, false if it never does in time.
 wait_for() {
     limit=$(($1 * 10)); shift

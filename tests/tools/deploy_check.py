@@ -85,6 +85,16 @@ def redis_conf_args():
     return args
 
 
+def huge_pages_asked(env):
+    """deploy/redis.conf's `disable-thp no` needs jemalloc to ask for huge pages: the official
+    image's Redis reads JE_MALLOC_CONF (its jemalloc has the prefix je_), one on the system's
+    jemalloc MALLOC_CONF."""
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    return ["redis: %s is not thp:always" % name for name in ("JE_MALLOC_CONF", "MALLOC_CONF")
+            if env.get(name) != "thp:always"]
+
+
 def binds(svc, compose_path):
     """A service's bind mounts: {container path: host path}, host paths relative to the
     Compose file resolved (named volumes are not binds)."""
@@ -142,6 +152,7 @@ def check_compose(path, bin_dir):
             mounted.get(command[1]) != os.path.abspath(REDIS_CONF):
         problems.append("redis does not start on deploy/redis.conf, mounted: %s with %s"
                         % (command, mounted))
+    problems += huge_pages_asked(redis.get("environment", {}))
     report("compose_redis_settings_from_conf", problems)
 
 
@@ -292,8 +303,12 @@ def check_k8s(directory, bin_dir):
 
     redis = workloads.get("redis")
     args = pod_spec(redis)["containers"][0].get("args", []) if redis else None
-    report("k8s_redis_settings_from_conf", [] if args == redis_conf_args() else
-           ["redis args %s, deploy/redis.conf says %s" % (args, redis_conf_args())])
+    problems = [] if args == redis_conf_args() else \
+        ["redis args %s, deploy/redis.conf says %s" % (args, redis_conf_args())]
+    if redis:
+        problems += huge_pages_asked({e["name"]: e.get("value")
+                                      for e in pod_spec(redis)["containers"][0].get("env", [])})
+    report("k8s_redis_settings_from_conf", problems)
 
     problems = []
     scaled = by_kind(docs, "ScaledObject")
