@@ -199,7 +199,7 @@ int cmd_export(int argc, char **argv)
     int64_t applied = 0;
     int status = 1;
     if (cfg.projections) {
-        pca = pca_store_load(redis, &cfg.pca, &applied, err, sizeof err);
+        pca = pca_store_load(redis, &cfg.pca, NULL, &applied, err, sizeof err);
         if (!pca)
             log_error("%s", err);
         else if (pca_refresh(pca) != 0)

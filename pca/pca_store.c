@@ -85,8 +85,8 @@ int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upt
     return rc;
 }
 
-pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *applied, char *err,
-                      size_t errlen)
+pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *checkpointed,
+                      int64_t *applied, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(redis->ctx, "HMGET %s seq data", KEY_PCA_STATE);
     if (redis_lost(redis, r) || r->type != REDIS_REPLY_ARRAY) {
@@ -110,6 +110,8 @@ pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *app
     if (!pca)
         return NULL;
     int64_t from = *applied;
+    if (checkpointed)
+        *checkpointed = from;
     if (pca_store_catch_up(redis, pca, applied, -1) != 0) {
         snprintf(err, errlen, "reading stored vectors after #%lld failed", (long long) from);
         pca_destroy(&pca);

@@ -13,10 +13,11 @@
 
 #include <stdint.h>
 
-/* The checkpointed PCA plus every vector stored after it; *applied = last seq included.
+/* The checkpointed PCA plus every vector stored after it; *applied = last seq included, and
+ * *checkpointed (unless NULL) the last seq the checkpoint itself includes (0 without one).
  * NULL with a reason when Redis fails or the checkpoint is unreadable. */
-pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *applied, char *err,
-                      size_t errlen);
+pca_t *pca_store_load(redis_t *redis, const pca_options_t *options, int64_t *checkpointed,
+                      int64_t *applied, char *err, size_t errlen);
 /* Adds stored vectors with seq in (*applied, upto] (upto < 0: all), reading them from Redis;
  * then *applied = upto, as numbers in that range without an entry are gaps. Returns 0, or
  * -1 when Redis fails (what was added so far stays added, *applied says). */

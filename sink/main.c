@@ -506,7 +506,8 @@ static void finish_refresh(sink_t *self)
     } else {
         pca_destroy(&r->snapshot);
     }
-    if (r->state) {
+    /* none when the sums are the checkpoint's (a start with nothing stored since): 13 MB */
+    if (r->state && r->applied != self->checkpointed) {
         UNTIL_WRITTEN(self, pca_store_checkpoint(self->redis, r->state, r->state_size, r->applied));
         self->checkpointed = r->applied;
         if (self->redis->ctx) /* none when a stop came while Redis was away */
@@ -543,8 +544,8 @@ static int sink_setup(sink_t *self)
         log_error("%s", err);
         return -1;
     }
-    while (!(self->pca =
-                 pca_store_load(self->redis, &self->cfg.pca, &self->applied, err, sizeof err))) {
+    while (!(self->pca = pca_store_load(self->redis, &self->cfg.pca, &self->checkpointed,
+                                        &self->applied, err, sizeof err))) {
         log_error("%s", err);
         if (stop_requested || redis_reconnect(self->redis, &stop_requested) != 0)
             return -1;

@@ -30,10 +30,11 @@ wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 90 ]
 
 # A sink stopping publishes a model of every vector it has; images stored after that carry
 # its version, the 90 before it older ones. Restarted over the same sums, the sink computes
-# that model again and keeps its version: a new one would have every reader project every
-# stored image again.
+# that model again and keeps its version (a new one would have every reader project every
+# stored image again), and writes no checkpoint of the sums it read from one.
 kill -TERM $SINK_PID; wait $SINK_PID
 stopped_version=$(rcli hget fs:pca:model version) stopped_ms=$(rcli hget fs:pca:model updated_ms)
+saved_ms=$(rcli hget fs:pca:state saved_ms)
 start_sink --refresh-every 100000 --refresh-seconds 600
 ls "$DATA"/Lemon/*.jpg | head -n 10 >"$T/more"
 tr '\n' '\0' <"$T/more" | xargs -0 "$FS" upload 2>/dev/null
@@ -42,12 +43,13 @@ wait_for 60 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 100 
 lemon_version=$(rcli hget "fs:image:$(sed -n 1p "$T/more")" pca_version)
 if [ "$(rcli hget fs:pca:model version)" = "$stopped_version" ] &&
     [ "$(rcli hget fs:pca:model updated_ms)" = "$stopped_ms" ] &&
-    [ "$lemon_version" = "$stopped_version" ] &&
+    [ "$lemon_version" = "$stopped_version" ] && [ "$(rcli hget fs:pca:state saved_ms)" = "$saved_ms" ] &&
     grep -q "PCA model v$stopped_version: n=90 .*(as published before)" "$T/sink.log"; then
     pass query_sink_restart_keeps_model_version
 else
     fail query_sink_restart_keeps_model_version "stopped at v$stopped_version, now \
-v$(rcli hget fs:pca:model version), a new image has v$lemon_version: $(grep 'PCA model' "$T/sink.log")"
+v$(rcli hget fs:pca:model version), a new image has v$lemon_version, checkpoint saved at \
+$saved_ms then $(rcli hget fs:pca:state saved_ms): $(grep 'PCA model' "$T/sink.log")"
 fi
 
 # Two stored images of each class (old and new projections), and a path that does not exist.
