@@ -1,6 +1,7 @@
 /* pca_model.h -- the sink's published PCA model (fs:pca:model), read back.
  *
- * pca_store_publish writes the hash; this is its one reader. The sink's pca_t holds
+ * pca_store_publish writes the hash; this is its reader for everyone else (the sink reads
+ * it back only there, to compare a model with the one published). The sink's pca_t holds
  * running sums; readers of Redis need only what it published. Two views:
  * - pca_model_t, to project with: the mean, the optional scale, the k axes and the
  *   version; it projects rows as the sink does (pca_project_rows: centred in double, one

@@ -138,3 +138,27 @@ if [ $rc1 = 1 ] && [ $rc2 = 1 ] && grep -q "$img: larger than --max-image-bytes"
 else
     fail upload_refuses_files_past_the_limit "exit $rc1 and $rc2: $(tail -n 2 "$T/big.err" "$T/zero.err" | tr '\n' ' ')"
 fi
+
+# A published model that is not the sums' own is never adopted: a sink starting over one
+# whose axes differ by one byte (written by something else), or whose version is not a
+# number, publishes its own model, under a version of its own.
+kill -TERM $SINK_PID; wait $SINK_PID
+v=$(rcli hget fs:pca:model version)
+rcli eval "local a = redis.call('HGET', KEYS[1], 'axes')
+    redis.call('HSET', KEYS[1], 'axes', string.char((a:byte(1) + 1) % 256) .. a:sub(2))" \
+    1 fs:pca:model >/dev/null
+start_sink
+wait_for 30 "grep -q 'PCA model' $T/sink.log"
+kill -TERM $SINK_PID; wait $SINK_PID
+altered=$(grep 'PCA model' "$T/sink.log")
+rcli hset fs:pca:model version junk >/dev/null
+start_sink
+wait_for 30 "grep -q 'PCA model' $T/sink.log"
+junk=$(grep 'PCA model' "$T/sink.log")
+if [ "$(echo "$altered" | grep -c "PCA model v$((v + 1)): n=.*[0-9]$")" = 1 ] &&
+    [ "$(echo "$junk" | grep -c "PCA model v1: n=.*[0-9]$")" = 1 ] &&
+    [ "$(rcli hget fs:pca:model version)" = 1 ]; then
+    pass query_sink_adopts_no_foreign_model
+else
+    fail query_sink_adopts_no_foreign_model "published v$v; axes altered: $altered; version junk: $junk"
+fi
