@@ -14,7 +14,13 @@
 # avx512-generic: and named *_avx512-generic: a check of that path's tile shapes and edges
 # on any x86-64 CPU, not a run of its AVX-512 instructions, whose tests stay skipped
 # without AVX-512. That build exists on x86-64 only: elsewhere it is one skip. Integration
-# tests are the scripts in tests/integration, run against the programs in BUILD. Each test
+# tests are the scripts in tests/integration, run against the programs in BUILD, then, when
+# ASAN_BUILD is given, once more against ASAN_BUILD's programs, labelled asan: (FS_SANITIZED=1
+# tells a script; those whose header says `# Not run under the sanitizers` run no program
+# of ours at run time and are not repeated). The programs' sanitizer reports are collected
+# in files (ASan's log_path; lib.sh keeps UBSan's, which go to the logs the scripts delete):
+# a script that leaves one is a failure, whatever its checks said, with the report's head
+# shown. Each test
 # prints `ok NAME` or `FAIL NAME: ...`, or `skip NAME: why` when this machine cannot run it
 # (a CPU without AVX-512, a missing tool): skips are listed and counted, never passed. A
 # binary or script that exits non-zero without printing a FAIL line is counted as one
@@ -101,6 +107,28 @@ fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] && run_one "$(basename "$t" .sh)" sh "$t"
 done
+if [ -n "$ASAN" ]; then
+    mkdir "$LOG/san"
+    export FS_BUILD="$ASAN" FS_SANITIZED=1 FS_SANITIZER_LOG="$LOG/san"
+    export ASAN_OPTIONS="detect_leaks=1:log_path=$LOG/san/report"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOG/san/report"
+    export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
+    for t in tests/integration/*.sh; do
+        grep -q '^# Not run under the sanitizers' "$t" && continue
+        name=$(basename "$t" .sh)
+        run_one "asan:$name" sh "$t"
+        for r in "$LOG"/san/report.*; do
+            [ -f "$r" ] || continue
+            echo "[asan:$name] FAIL asan:$name: sanitizer report $(grep -m 1 -E 'ERROR|runtime error' "$r")" |
+                tee -a "$LOG/lines"
+            head -n 30 "$r" | sed 's/^/    /'
+            failed=$((failed + 1))
+            rm -f "$r"
+        done
+    done
+    export FS_BUILD="$BUILD"
+    unset FS_SANITIZED FS_SANITIZER_LOG ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+fi
 if [ "$failed" -ne 0 ]; then
     echo "failed:"
     grep -E '^\[[^]]*\] FAIL ' "$LOG/lines"

@@ -9,6 +9,8 @@
 # - deploy/k8s: deploy_check.py parses every document and checks kinds, required fields,
 #   references, the KEDA ScaledObject and the numbers tied together.
 # Each checker is also shown a broken copy, which it must refuse.
+# Not run under the sanitizers: it reads the programs' library needs, which a sanitized build
+# changes, and runs them only for their --help.
 . tests/integration/lib.sh
 
 if ! python3 -c 'import yaml' 2>/dev/null; then

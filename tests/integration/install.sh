@@ -6,6 +6,7 @@
 # pipeline.sh passes against the installed programs; and `fruitstream run`, started from
 # another directory without --weights or FRUITSTREAM_WEIGHTS, finds its sibling programs in
 # the install directory and the weights at the compiled-in path.
+# Not run under the sanitizers: it makes a build of its own, with a user's flags.
 . tests/integration/lib.sh
 
 ABS_WEIGHTS=$(cd "$(dirname "$WEIGHTS")" && pwd)/$(basename "$WEIGHTS")

@@ -14,7 +14,16 @@ cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
     [ -n "${REDIS_PID:-}" ] && kill -9 "$REDIS_PID" 2>/dev/null
     wait 2>/dev/null
+    keep_sanitizer_reports
     rm -rf "$T"
+}
+# Under the sanitizers (tests/run.sh's second pass, which sets FS_SANITIZER_LOG), UBSan's
+# reports are kept for the runner: built into ASan's runtime, UBSan writes to standard error
+# whatever log_path says, and the programs' standard error is a log in $T.
+keep_sanitizer_reports() {
+    [ -n "${FS_SANITIZER_LOG:-}" ] || return 0
+    grep -rlE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$T" 2>/dev/null |
+        while read -r f; do cp "$f" "$FS_SANITIZER_LOG/report.$(basename "$f").$$"; done
 }
 trap cleanup EXIT
 # A signal (Ctrl-C, a closed pipe when the output goes to `head`) exits through the EXIT trap

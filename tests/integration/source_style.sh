@@ -2,6 +2,7 @@
 # .clang-format says, every Lua script (run inside Redis, so only checked at run time
 # otherwise) valid Lua 5.1, the version Redis embeds. Each check shows its tool a broken
 # copy too, which it must refuse, so a check that cannot fail is caught.
+# Not run under the sanitizers: it runs none of our programs.
 . tests/integration/lib.sh
 
 if ! command -v clang-format >/dev/null; then
