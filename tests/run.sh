@@ -112,7 +112,7 @@ if [ -n "$ASAN" ]; then
     export FS_BUILD="$ASAN" FS_SANITIZED=1 FS_SANITIZER_LOG="$LOG/san"
     export ASAN_OPTIONS="detect_leaks=1:log_path=$LOG/san/report"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOG/san/report"
-    export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
+    export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
     for t in tests/integration/*.sh; do
         grep -q '^# Not run under the sanitizers' "$t" && continue
         name=$(basename "$t" .sh)
