@@ -298,8 +298,12 @@ static int link_make(link_t *link, const worker_t *self, char *err, size_t errle
     return 0;
 }
 
+/* Monitoring stops before the socket closes: the events of its closing, sent by ZeroMQ's I/O
+ * thread towards a monitor about to go, were lost memory (LeakSanitizer, on a loaded machine). */
 static void link_destroy(link_t *link)
 {
+    if (link->socket)
+        zmq_socket_monitor(zsock_resolve(link->socket), NULL, 0);
     zsock_destroy(&link->socket);
     zsock_destroy(&link->monitor);
 }
