@@ -37,6 +37,10 @@ trap 'rm -rf "$LOG"' EXIT
 passed=0
 failed=0
 skipped=0
+# UBSan's options in both sanitized passes. Built into ASan's runtime (our gcc asan build),
+# UBSan writes its reports to standard error whatever log_path says: the unit tests' stderr
+# is shown on failure, and lib.sh keeps the integration scripts' (see above).
+UBSAN_REPORTS=print_stacktrace=1:halt_on_error=1
 
 run_one() { # label command...
     label=$1; shift
@@ -65,7 +69,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 if [ -n "$ASAN" ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export UBSAN_OPTIONS="$UBSAN_REPORTS"
     for t in "$ASAN"/tests/test_*; do
         [ -x "$t" ] && run_one "asan:$(basename "$t")" "$t"
     done
@@ -111,7 +115,7 @@ if [ -n "$ASAN" ]; then
     mkdir "$LOG/san"
     export FS_BUILD="$ASAN" FS_SANITIZED=1 FS_SANITIZER_LOG="$LOG/san"
     export ASAN_OPTIONS="detect_leaks=1:log_path=$LOG/san/report"
-    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOG/san/report"
+    export UBSAN_OPTIONS="$UBSAN_REPORTS"
     export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
     for t in tests/integration/*.sh; do
         grep -q '^# Not run under the sanitizers' "$t" && continue
