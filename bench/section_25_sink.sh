@@ -19,18 +19,22 @@
 # a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes' LAPACK runs
 # OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 #
-# The timed results come after FS_BENCH_SINK_WARMUP (20,000: the sink's --refresh-every, so
-# that the warm-up ends with its first refresh) results that are not timed: the figure is the
-# rate of a sink that has been running, as a deployed one has. A sink starting cold first
-# grows its heap to its working size (its first refresh's 13 MB snapshot and checkpoint,
-# LAPACK's work arrays, ZeroMQ's and hiredis's buffers), a cost paid once, which on a host
-# whose page faults are dear is about a fifth of the sink's CPU over its first 60,000 results.
-# The warm-up's own rate is printed beside the run's, so that the cold start stays in view.
+# The timed results come after FS_BENCH_SINK_WARMUP (30,000) results that are not timed: the
+# figure is the rate of a sink that has been running, as a deployed one has. With the sink's
+# default --refresh-every (20,000) the warm-up holds its first refresh and ends halfway to
+# the next, so that the 60,000 timed results hold three refreshes (at 40,000, 60,000 and
+# 80,000), each one's whole cost inside, as any 60,000 of a long run would (timed from its
+# start, the section held two, the third starting as the timing ended). A sink starting cold
+# first grows its heap to its working size (its first refresh's 13 MB snapshot and
+# checkpoint, LAPACK's work arrays, ZeroMQ's and hiredis's buffers), a cost paid once, which
+# on a host whose page faults are dear is about a fifth of the sink's CPU over its first
+# 60,000 results. The warm-up's own rate is printed beside the run's, so that the cold start
+# stays in view.
 set -u
 . bench/redis.lib
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
-WARMUP=${FS_BENCH_SINK_WARMUP:-20000}
+WARMUP=${FS_BENCH_SINK_WARMUP:-30000}
 RUNS=${FS_BENCH_SINK_RUNS:-3}
 PATHS=$("$B/bench/bench_pca" --paths) # the paths this CPU runs, as the sink decides it
 ISAS=${FS_BENCH_SINK_ISAS:-$(echo "$PATHS" | sed 's/ *portable//')}
