@@ -12,8 +12,10 @@
  * result socket, then exits. The feature vectors are precomputed, so the feeder itself
  * costs little next to the sink it measures. With --wait it then watches fs:counters'
  * `stored` on one connection until the sink has stored all COUNT, and prints on stdout
- * the seconds from the first send to the last store: a benchmark needs no polling
- * processes of its own on the cores the sink is measured on. */
+ * the seconds from the first send to the last store, then the CPU seconds the feeder itself
+ * used meanwhile (all its threads, ZeroMQ's I/O thread too): a benchmark needs no polling
+ * processes of its own on the cores the sink is measured on, and sees what the feeder
+ * took of them. */
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/options.h"
@@ -145,7 +147,7 @@ int main(int argc, char **argv)
     }
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
-    double t0 = clock_seconds();
+    double t0 = clock_seconds(), cpu0 = clock_process_cpu_seconds();
     for (int64_t i = 0; i < count; i++) {
         wire_result_t r = {.ok = true,
                            .size = 224,
@@ -171,7 +173,7 @@ int main(int argc, char **argv)
                     (long long) count);
             rc = 1;
         } else {
-            printf("%.3f\n", done - t0);
+            printf("%.3f %.3f\n", done - t0, clock_process_cpu_seconds() - cpu0);
         }
     }
     redis_destroy(&redis);

@@ -13,11 +13,12 @@
 # FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the AVX2 figure
 # too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time the sink (all
 # its threads) and Redis spent per vector: on a shared machine the rate moves with the load,
-# and their sum says what the two would need on cores of their own. It also counts their minor
-# page faults per vector, and times one on this machine (bench/page_fault_cost): where a
-# hypervisor makes them dear, that says how much of their time is the host's. The AVX2 runs on
-# a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes' LAPACK runs
-# OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
+# and their sum says what the two would need on cores of their own; and the feeder's, whose
+# share of these cores a sink fed from other machines would not pay. It also counts the sink's
+# and Redis's minor page faults per vector, and times one on this machine
+# (bench/page_fault_cost): where a hypervisor makes them dear, that says how much of their
+# time is the host's. The AVX2 runs on a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell,
+# so that the refreshes' LAPACK runs OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 #
 # The timed results come after FS_BENCH_SINK_WARMUP (30,000) results that are not timed: the
 # figure is the rate of a sink that has been running, as a deployed one has. With the sink's
@@ -66,9 +67,9 @@ median() {
         END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# One run: prints "vectors/s seconds refreshes sink-us redis-us sink-faults redis-faults
-# warm-up-vectors/s final-model-line", the us being CPU time and the faults minor page faults
-# per vector over the timed part.
+# One run: prints "vectors/s seconds refreshes sink-us redis-us feeder-us sink-faults
+# redis-faults warm-up-vectors/s final-model-line", the us being CPU time and the faults
+# minor page faults per vector over the timed part (the feeder counts its own CPU time).
 measure() {
     rm -rf "$T/run" && mkdir "$T/run"
     redis_start "$T/run" || exit 1
@@ -80,13 +81,14 @@ measure() {
     warmup=0
     if [ "$WARMUP" -gt 0 ]; then # keys after the timed run's, which start at 0
         warmup=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" \
-            "ipc://$T/run/results" "$WARMUP" "$N" 2>/dev/null) ||
+            "ipc://$T/run/results" "$WARMUP" "$N" 2>/dev/null | cut -d' ' -f1) ||
             { cat "$T/run/sink.log" >&2; exit 1; }
     fi
     sleep 0.5
     sink0=$(usage $SINK) redis0=$(usage $REDIS)
-    seconds=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
+    timed=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
         "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
+    seconds=${timed% *} feeder=${timed#* } # "seconds feeder-CPU-seconds"
     sink=$(per_vector "$sink0" "$(usage $SINK)") redis=$(per_vector "$redis0" "$(usage $REDIS)")
     kill -TERM $SINK
     wait $SINK
@@ -94,11 +96,11 @@ measure() {
     wait $REDIS 2>/dev/null
     SINK="" REDIS=""
     awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
-        -v w="$WARMUP" -v ws="$warmup" \
+        -v w="$WARMUP" -v ws="$warmup" -v f="$feeder" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
         -v sink="$sink" -v redis="$redis" 'BEGIN { split(sink, su, " "); split(redis, ru, " ")
-            printf "%.0f %.2f %d %.0f %.0f %.2f %.2f %.0f %s\n", n / s, s, r, su[1], ru[1], su[2],
-                ru[2], (ws > 0 ? w / ws : 0), m }'
+            printf "%.0f %.2f %d %.0f %.0f %.1f %.2f %.2f %.0f %s\n", n / s, s, r, su[1], ru[1],
+                f * 1e6 / n, su[2], ru[2], (ws > 0 ? w / ws : 0), m }'
 }
 
 FAULT_US=$("$B/bench/page_fault_cost")
@@ -118,19 +120,21 @@ for ISA in $ISAS; do
     done
     awk -v n="$N" -v isa="$ISA" -v w="$WARMUP" '{
         printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
-            "CPU per vector: sink %d us, Redis %d us; page faults per vector: sink %s, Redis %s",
-            isa, NR, n, $2, $1, $3, $4, $5, $6, $7
-        if (w > 0) printf " (after %d untimed from a cold start, at %d vectors/s)", w, $8
+            "CPU per vector: sink %d us, Redis %d us, feeder %s us; page faults per vector: " \
+            "sink %s, Redis %s", isa, NR, n, $2, $1, $3, $4, $5, $6, $7, $8
+        if (w > 0) printf " (after %d untimed from a cold start, at %d vectors/s)", w, $9
         printf "\n" }' "$T/runs"
     awk -v isa="$ISA" -v runs="$RUNS" -v m="$(cut -d' ' -f1 "$T/runs" | median)" 'BEGIN {
         printf "sink %s: median of %d runs %.0f vectors/s (target >= 20000: %s)\n", isa, runs,
             m, (m >= 20000 ? "met" : "MISSED") }'
-    awk -v m="$(awk '{ print $4 + $5 }' "$T/runs" | median)" 'BEGIN {
+    awk -v m="$(awk '{ print $4 + $5 }' "$T/runs" | median)" \
+        -v a="$(awk '{ print $4 + $5 + $6 }' "$T/runs" | median)" 'BEGIN {
         printf "  sink + Redis: median %.0f us of CPU per vector, so at most %.0f vectors/s " \
-            "on 2 cores of their own\n", m, 2e6 / m }'
-    awk -v f="$FAULT_US" -v s="$(cut -d' ' -f6 "$T/runs" | median)" \
-        -v r="$(cut -d' ' -f7 "$T/runs" | median)" 'BEGIN {
+            "on 2 cores of their own;\n  with the feeder: median %.0f us, so at most %.0f " \
+            "vectors/s on these 2 cores, were they never idle\n", m, 2e6 / m, a, 2e6 / a }'
+    awk -v f="$FAULT_US" -v s="$(cut -d' ' -f7 "$T/runs" | median)" \
+        -v r="$(cut -d' ' -f8 "$T/runs" | median)" 'BEGIN {
         printf "  page faults: median %.2f (sink) and %.2f (Redis) per vector, so %.0f us of the " \
             "CPU per vector at %s us each\n", s, r, (s + r) * f, f }'
-    tail -n 1 "$T/runs" | cut -d' ' -f9- | sed 's/^/  final model of the last run: /'
+    tail -n 1 "$T/runs" | cut -d' ' -f10- | sed 's/^/  final model of the last run: /'
 done
