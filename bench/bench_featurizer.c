@@ -27,6 +27,7 @@
  * summed over each kind of stage (stem, expand, depthwise, project, head): where a machine
  * loses its time. Results are `key=value` lines for bench/section_10_featurizer.sh
  * and bench/section_40_pipeline.sh. */
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/options.h"
 #include "featurizer/featurizer.h"
@@ -51,13 +52,6 @@ typedef struct {
     size_t *len;
     int n;
 } images_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Every (total / want)-th file of the sorted glob, so all classes are represented. */
 static int load_images(const char *dir, int want, images_t *im)
@@ -99,7 +93,7 @@ static void *bench_passes(void *arg)
     t->failed_image = -1;
     for (int pass = 0; pass < 3; pass++) { /* pass 0 warms up */
         featurizer_timings_t acc = {0, 0, 0}, one;
-        double t0 = now_s();
+        double t0 = clock_seconds();
         for (int i = 0; i < im->n; i++) {
             if (featurizer_run(t->fz, im->data[i], im->len[i], features, &one, t->err,
                                sizeof t->err)) {
@@ -109,7 +103,7 @@ static void *bench_passes(void *arg)
             acc.decode_ms += one.decode_ms, acc.resize_ms += one.resize_ms;
             acc.net_ms += one.net_ms;
         }
-        double wall = now_s() - t0;
+        double wall = clock_seconds() - t0;
         if (pass > 0 && wall < t->best)
             t->best = wall, t->sum = acc;
     }
@@ -230,10 +224,10 @@ static double sgemm_gflops(int m, int n, int k)
     for (size_t i = 0; i < (size_t) k * n; i++)
         b[i] = (float) (i % 5) * 0.1f;
     for (int rep = 0; rep < 6; rep++) {
-        double t0 = now_s();
+        double t0 = clock_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c,
                     n);
-        double t = now_s() - t0;
+        double t = clock_seconds() - t0;
         if (rep > 0 && t < best)
             best = t;
     }

@@ -14,6 +14,7 @@
  * target of 20,000 vectors/s. The data has the spectrum of the real features
  * (../shared/reference/pca-test-224.txt; a geometric tail past the 300 listed eigenvalues),
  * on the coordinate axes: speed does not depend on the axes' orientation. */
+#include "common/clock.h"
 #include "common/isa.h"
 #include "common/options.h"
 #include "featurizer/featurizer.h"
@@ -26,22 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double clock_read(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
-}
-static double now(void)
-{
-    return clock_read(CLOCK_MONOTONIC);
-}
-/* This thread's CPU time: on a shared machine, what the work costs whatever else runs. */
-static double cpu_now(void)
-{
-    return clock_read(CLOCK_THREAD_CPUTIME_ID);
-}
 
 static uint64_t rng = 88172645463325252ull;
 static double uniform(void)
@@ -118,11 +103,11 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
     double best = 1e30, best_cpu = 1e30;
     for (int r = 0; r < 3; r++) {
         pca_t *p = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .k = 128, .isa = isa});
-        double t = now(), c = cpu_now();
+        double t = clock_seconds(), c = clock_thread_cpu_seconds();
         for (int at = 0; at < n; at += batch)
             pca_add(p, x + (size_t) at * FEATURE_DIM, (size_t) batch);
-        best = fmin(best, now() - t);
-        best_cpu = fmin(best_cpu, cpu_now() - c);
+        best = fmin(best, clock_seconds() - t);
+        best_cpu = fmin(best_cpu, clock_thread_cpu_seconds() - c);
         pca_destroy(&p);
     }
     *cpu_rate = n / best_cpu;
@@ -144,9 +129,9 @@ static double refresh_seconds(pca_t *p, int repeat)
 {
     double best = 1e30;
     for (int r = 0; r < repeat; r++) {
-        double t = now();
+        double t = clock_seconds();
         pca_refresh(p);
-        best = fmin(best, now() - t);
+        best = fmin(best, clock_seconds() - t);
     }
     return best;
 }
@@ -158,10 +143,10 @@ static double project_many_seconds(const pca_t *p, const float *x, int n, float 
     double best = 1e30;
     *cpu = 1e30;
     for (int r = 0; r < 3; r++) {
-        double t = now(), c = cpu_now();
+        double t = clock_seconds(), c = clock_thread_cpu_seconds();
         pca_project_many(p, x, (size_t) n, outs);
-        best = fmin(best, (now() - t) / n);
-        *cpu = fmin(*cpu, (cpu_now() - c) / n);
+        best = fmin(best, (clock_seconds() - t) / n);
+        *cpu = fmin(*cpu, (clock_thread_cpu_seconds() - c) / n);
     }
     return best;
 }
@@ -184,16 +169,16 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
 
     float out[FEATURE_DIM];
     int reps = 2000;
-    double t = now();
+    double t = clock_seconds();
     for (int i = 0; i < reps; i++)
         pca_project(p, x + (size_t) (i % n) * FEATURE_DIM, out);
-    double one = (now() - t) / reps;
+    double one = (clock_seconds() - t) / reps;
     float *outs = malloc((size_t) n * FEATURE_DIM * sizeof *outs);
     double many = project_many_seconds(p, x, n, outs, cpu);
-    t = now();
+    t = clock_seconds();
     for (int i = 0; i < reps; i++)
         pca_project(v, x + (size_t) (i % n) * FEATURE_DIM, out);
-    double one_v = (now() - t) / reps;
+    double one_v = (clock_seconds() - t) / reps;
     double many_v = project_many_seconds(v, x, n, outs, cpu);
     free(outs);
     printf("projection, k = 128: %.1f us one at a time, %.2f us each in batches; "
@@ -202,13 +187,13 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
 
     size_t len = pca_state_size(v);
     unsigned char *buf = malloc(len);
-    t = now();
+    t = clock_seconds();
     pca_state_write(v, buf);
-    double tw = now() - t;
+    double tw = clock_seconds() - t;
     char err[200];
-    t = now();
+    t = clock_seconds();
     pca_t *back = pca_state_read(buf, len, pca_options(v), err, sizeof err);
-    double tr = now() - t;
+    double tr = clock_seconds() - t;
     printf("checkpoint: %.1f MB, write %.0f ms, read %.0f ms%s\n", len / 1e6, 1e3 * tw, 1e3 * tr,
            back ? "" : " (READ FAILED)");
     pca_destroy(&back);
@@ -224,13 +209,13 @@ static double run(int threads, isa_t isa, const float *x, int n, int every, doub
         pca_destroy(&v);
         v = pca_new(&(pca_options_t){.dim = FEATURE_DIM, .variance = 0.95, .isa = isa});
         refreshes = 0;
-        t = now();
+        t = clock_seconds();
         for (int at = 0; at < total; at += 256) {
             pca_add(v, x + (size_t) (at % n) * FEATURE_DIM, 256);
             if ((at + 256) % every == 0 && pca_refresh(v) == 0)
                 refreshes++;
         }
-        overall = fmax(overall, total / (now() - t));
+        overall = fmax(overall, total / (clock_seconds() - t));
     }
     printf("overall on %s, add + refresh (variance 0.95) every %d vectors: %.0f vectors/s "
            "(%d refreshes; estimate from the parts: %.0f)\n",

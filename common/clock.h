@@ -1,18 +1,23 @@
 /* clock.h -- the clocks fruitstream uses: monotonic seconds for measuring durations, Unix
  * milliseconds for timestamps that cross processes and machines, and the CPU seconds a
- * process has used (all its threads), for what a benchmark's helper costs the cores it
- * shares. */
+ * process (all its threads) or a thread has used, for what work costs on shared cores. */
 #ifndef FS_CLOCK_H
 #define FS_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
 
-static inline double clock_seconds(void)
+/* A clock's reading in seconds; the functions below name the clocks we read. */
+static inline double clock_read_seconds(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double) t.tv_sec + (double) t.tv_nsec * 1e-9;
+}
+
+static inline double clock_seconds(void)
+{
+    return clock_read_seconds(CLOCK_MONOTONIC);
 }
 
 static inline int64_t clock_unix_ms(void)
@@ -24,9 +29,13 @@ static inline int64_t clock_unix_ms(void)
 
 static inline double clock_process_cpu_seconds(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double) t.tv_sec + (double) t.tv_nsec * 1e-9;
+    return clock_read_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* The calling thread's CPU time: what a piece of work costs whatever else runs. */
+static inline double clock_thread_cpu_seconds(void)
+{
+    return clock_read_seconds(CLOCK_THREAD_CPUTIME_ID);
 }
 
 #endif

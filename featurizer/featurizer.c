@@ -9,25 +9,18 @@
  * (worker --threads), all reading one copy of the weights (featurizer_share). */
 #include "featurizer/featurizer.h"
 
+#include "common/clock.h"
 #include "featurizer/image.h"
 #include "featurizer/mobilenet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 struct featurizer_t {
     image_loader_t *loader;
     mobilenet_t *net;
     long max_pixels;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* A featurizer around `net` (owned from here on; NULL passes the failure through). */
 static featurizer_t *featurizer_around(mobilenet_t *net, long max_pixels, char *err, size_t errlen)
@@ -77,18 +70,18 @@ void featurizer_destroy(featurizer_t **self_p)
 int featurizer_run(featurizer_t *self, const void *jpeg, size_t len, float *features,
                    featurizer_timings_t *timings, char *err, size_t errlen)
 {
-    double t0 = now_ms();
+    double t0 = clock_seconds();
     if (image_loader_decode(self->loader, jpeg, len, err, errlen))
         return -1;
-    double t1 = now_ms();
+    double t1 = clock_seconds();
     image_loader_to_input(self->loader, mobilenet_input(self->net));
-    double t2 = now_ms();
+    double t2 = clock_seconds();
     mobilenet_run(self->net, features);
-    double t3 = now_ms();
+    double t3 = clock_seconds();
     if (timings) {
-        timings->decode_ms = t1 - t0;
-        timings->resize_ms = t2 - t1;
-        timings->net_ms = t3 - t2;
+        timings->decode_ms = (t1 - t0) * 1e3;
+        timings->resize_ms = (t2 - t1) * 1e3;
+        timings->net_ms = (t3 - t2) * 1e3;
     }
     return 0;
 }

@@ -6,6 +6,7 @@
  * wy(y) * wx(x) * in(y, x), each axis's weights being the triangle of half-width max(f, 1)
  * around (i + 0.5) * f, normalised to sum 1. (That the rule is torch's own was checked by
  * hand against torch.nn.functional.interpolate: see the commit that added this file.) */
+#include "common/clock.h"
 #include "featurizer/image.h"
 #include "tests/test.h"
 
@@ -476,13 +477,6 @@ static unsigned char *make_scan_bomb(int log2_side, int valid, int repeats, size
     return out;
 }
 
-static double seconds_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double) now.tv_sec + now.tv_nsec / 1e9;
-}
-
 /* A progressive JPEG costs one pass over the image per scan, and a scan can take 2 bytes:
  * without a limit, a 600 KB file of 5000 scans over 8000x8000 pixels took 38 s. Refused
  * past 500 scans (TJFLAG_LIMITSCANS). Neither bomb warns, and both decoded before. */
@@ -497,9 +491,9 @@ static void scan_bombs_are_rejected(void)
     free(bomb);
     /* 1024x1024 and 100000 repeated scans in 200 KB: about 12 s to decode them all. */
     bomb = make_scan_bomb(7, 0, 100000, &len);
-    double start = seconds_now();
+    double start = clock_seconds();
     int bogus = rejects(loader, bomb, len, err, sizeof err);
-    double took = seconds_now() - start;
+    double took = clock_seconds() - start;
     free(bomb);
     /* The loader still decodes a normal 100x100 JPEG after both. */
     size_t good_len = 0;
