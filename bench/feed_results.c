@@ -1,22 +1,24 @@
 /* feed_results -- a synthetic stream of worker results, as fast as the sink takes them.
  *
  *   feed_results --pending REDIS_URL COUNT [FIRST]
- *   feed_results [--wait REDIS_URL] ENDPOINT COUNT [FIRST]
+ *   feed_results [--wait REDIS_URL] [--per-message M] ENDPOINT COUNT [FIRST]
  *
  * The sink stores only results of pending upload entries, so the first form comes first:
  * it adds the COUNT entries the results will answer (IDs N+1-1 and keys bench/N.jpg, N from
  * FIRST on, 0 unless given, so that feeds one after another do not repeat keys) and makes
- * them pending, as a ventilator's read would. The second pushes COUNT RESULT messages
- * for those keys, with 1280-float features drawn from a low-rank model plus noise (so the
- * PCA has a realistic spectrum to chase) to the sink's
- * result socket, then exits. The feature vectors are precomputed, so the feeder itself
- * costs little next to the sink it measures. With --wait it then watches fs:counters'
- * `stored` on one connection until the sink has stored all COUNT, and prints on stdout
- * the seconds from the first send to the last store, then the CPU seconds the feeder itself
- * used meanwhile (all its threads, ZeroMQ's I/O thread too): a benchmark needs no polling
- * processes of its own on the cores the sink is measured on, and sees what the feeder
- * took of them. */
+ * them pending, as a ventilator's read would. The second pushes COUNT RESULT frames for
+ * those keys to the sink's result socket, M to a message (default CONFIG_TASKS_PER_MESSAGE:
+ * a worker sends the results of a task message back as one message, and under load the
+ * ventilator's messages hold that many tasks), then exits. Their 1280-float features are
+ * drawn from a low-rank model plus noise (so the PCA has a realistic spectrum to chase) and
+ * precomputed, so the feeder itself costs little next to the sink it measures. With --wait
+ * it then watches fs:counters' `stored` on one connection until the sink has stored all
+ * COUNT, and prints on stdout the seconds from the first send to the last store, then the
+ * CPU seconds the feeder itself used meanwhile (all its threads, ZeroMQ's I/O thread too):
+ * a benchmark needs no polling processes of its own on the cores the sink is measured on,
+ * and sees what the feeder took of them. */
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/keys.h"
 #include "common/options.h"
 #include "common/redis.h"
@@ -102,26 +104,40 @@ static double wait_stored(redis_t *redis, int64_t target)
     }
 }
 
+static int usage(void)
+{
+    fprintf(stderr, "usage: feed_results --pending REDIS_URL COUNT [FIRST]\n"
+                    "       feed_results [--wait REDIS_URL] [--per-message M] ENDPOINT COUNT "
+                    "[FIRST]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    int64_t count, first = 0;
-    bool pending = argc > 1 && strcmp(argv[1], "--pending") == 0;
-    bool wait = argc > 2 && strcmp(argv[1], "--wait") == 0;
-    int i = pending || wait ? 3 : 1; /* past the flag and its REDIS_URL */
+    int64_t count, first = 0, per_message = CONFIG_TASKS_PER_MESSAGE;
+    const char *pending = NULL, *wait = NULL;
+    int i = 1;
+    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) { /* flags and their values */
+        if (strcmp(argv[i], "--pending") == 0 && i == 1)
+            pending = argv[i + 1];
+        else if (strcmp(argv[i], "--wait") == 0 && !pending)
+            wait = argv[i + 1];
+        else if (strcmp(argv[i], "--per-message") != 0 || pending ||
+                 option_int64("--per-message", argv[i + 1], 1, CONFIG_MAX_TASKS_PER_MESSAGE,
+                              &per_message))
+            return usage();
+    }
     const char *endpoint = !pending && i < argc ? argv[i++] : NULL;
     if (argc < i + 1 || argc > i + 2 || option_int64("COUNT", argv[i], 1, INT64_MAX / 2, &count) ||
-        (argc == i + 2 && option_int64("FIRST", argv[i + 1], 0, INT64_MAX / 2, &first))) {
-        fprintf(stderr, "usage: feed_results --pending REDIS_URL COUNT [FIRST]\n"
-                        "       feed_results [--wait REDIS_URL] ENDPOINT COUNT [FIRST]\n");
-        return 2;
-    }
+        (argc == i + 2 && option_int64("FIRST", argv[i + 1], 0, INT64_MAX / 2, &first)))
+        return usage();
     if (pending)
-        return add_pending(argv[2], first, count);
+        return add_pending(pending, first, count);
     char err[512];
     redis_t *redis = NULL;
     int64_t target = 0;
     if (wait &&
-        (!(redis = redis_new(argv[2], err, sizeof err)) || (target = stored_count(redis)) < 0)) {
+        (!(redis = redis_new(wait, err, sizeof err)) || (target = stored_count(redis)) < 0)) {
         fprintf(stderr, "feed_results: %s\n", redis ? "Redis does not answer" : err);
         redis_destroy(&redis);
         return 1;
@@ -160,10 +176,11 @@ int main(int argc, char **argv)
         snprintf(r.label, sizeof r.label, "label%lld", (long long) i % 10);
         snprintf(r.worker, sizeof r.worker, "feeder");
         wire_encode_result(&buf, &r);
-        zmq_send(zsock_resolve(results), buf.data, buf.size, 0);
+        bool last = (i + 1) % per_message == 0 || i + 1 == count; /* of its message */
+        zmq_send(zsock_resolve(results), buf.data, buf.size, last ? 0 : ZMQ_SNDMORE);
     }
-    fprintf(stderr, "feed_results: %lld results sent in %.2f s\n", (long long) count,
-            clock_seconds() - t0);
+    fprintf(stderr, "feed_results: %lld results sent, %lld to a message, in %.2f s\n",
+            (long long) count, (long long) per_message, clock_seconds() - t0);
     msgpack_sbuffer_destroy(&buf);
     int rc = 0;
     if (wait) {

@@ -31,12 +31,18 @@
 # on a host whose page faults are dear is about a fifth of the sink's CPU over its first
 # 60,000 results. The warm-up's own rate is printed beside the run's, so that the cold start
 # stays in view.
+#
+# The feeder sends its results FS_BENCH_SINK_PER_MESSAGE to a ZeroMQ message (by default as
+# many as the ventilator's default --tasks-per-message, 4: a worker sends back the results
+# of one task message as one message, and under load every task message holds that many).
+# FS_BENCH_SINK_PER_MESSAGE=1 gives the sink of a ventilator run with --tasks-per-message 1.
 set -u
 . bench/redis.lib
 B=${FS_BUILD:-build}
 N=${FS_BENCH_SINK_VECTORS:-60000}
 WARMUP=${FS_BENCH_SINK_WARMUP:-30000}
 RUNS=${FS_BENCH_SINK_RUNS:-3}
+PER_MESSAGE=${FS_BENCH_SINK_PER_MESSAGE:+--per-message $FS_BENCH_SINK_PER_MESSAGE}
 PATHS=$("$B/bench/bench_pca" --paths) # the paths this CPU runs, as the sink decides it
 ISAS=${FS_BENCH_SINK_ISAS:-$(echo "$PATHS" | sed 's/ *portable//')}
 ISAS=${ISAS:-portable}
@@ -80,14 +86,14 @@ measure() {
     "$B/bench/feed_results" --pending "unix://$T/run/redis.sock" $((WARMUP + N))
     warmup=0
     if [ "$WARMUP" -gt 0 ]; then # keys after the timed run's, which start at 0
-        warmup=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" \
+        warmup=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" $PER_MESSAGE \
             "ipc://$T/run/results" "$WARMUP" "$N" 2>/dev/null | cut -d' ' -f1) ||
             { cat "$T/run/sink.log" >&2; exit 1; }
     fi
     sleep 0.5
     sink0=$(usage $SINK) redis0=$(usage $REDIS)
-    timed=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" "ipc://$T/run/results" \
-        "$N" 2>/dev/null) || { cat "$T/run/sink.log" >&2; exit 1; }
+    timed=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" $PER_MESSAGE \
+        "ipc://$T/run/results" "$N" 2>"$T/run/feeder.log") || { cat "$T/run/sink.log" >&2; exit 1; }
     seconds=${timed% *} feeder=${timed#* } # "seconds feeder-CPU-seconds"
     sink=$(per_vector "$sink0" "$(usage $SINK)") redis=$(per_vector "$redis0" "$(usage $REDIS)")
     kill -TERM $SINK
@@ -118,6 +124,8 @@ for ISA in $ISAS; do
         measure >>"$T/runs"
         i=$((i + 1))
     done
+    sed -n "s/^.* sent, \([0-9]*\) to a message.*/sink $ISA: the feeder's results \1 to a message/p" \
+        "$T/run/feeder.log"
     awk -v n="$N" -v isa="$ISA" -v w="$WARMUP" '{
         printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
             "CPU per vector: sink %d us, Redis %d us, feeder %s us; page faults per vector: " \

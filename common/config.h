@@ -29,6 +29,9 @@
 /* The most --max-image-bytes accepts (ventilator, serve, upload): the largest image a task
  * can carry, which a worker's task socket must still take. */
 #define CONFIG_MAX_IMAGE_BYTES_LIMIT (1L << 30)
+/* The ventilator's default --tasks-per-message. A worker sends the results of one task
+ * message back as one message, so a loaded sink receives results this many to a message. */
+#define CONFIG_TASKS_PER_MESSAGE 4
 /* The most tasks the ventilator puts in one ZeroMQ message (its --tasks-per-message); a
  * worker handles no more frames of one message than this. */
 #define CONFIG_MAX_TASKS_PER_MESSAGE 1024

@@ -141,7 +141,7 @@ static void parse_args(int argc, char **argv, ventilator_config_t *cfg)
                                  .consumer = "ventilator",
                                  .lease_ms = 30000,
                                  .max_in_flight = 64,
-                                 .tasks_per_message = 4,
+                                 .tasks_per_message = CONFIG_TASKS_PER_MESSAGE,
                                  .max_image_bytes = CONFIG_MAX_IMAGE_BYTES,
                                  .task_buffer = CONFIG_TASK_BUFFER};
     const option_t options[] = {
