@@ -1,10 +1,12 @@
-/* curve.c -- see curve.h. Certificates are read and written with CZMQ's zcert, clients are
- * checked by CZMQ's zauth actor against the certificates in DIR/workers (zcertstore, which
- * rereads the folder when it changes); this file adds what they leave to the caller: files
- * that must not be overwritten or left readable, errors that name the file, and the rule on
- * where a server may bind without keys. */
+/* curve.c -- see curve.h. Certificates are written with CZMQ's zcert and read back by a
+ * small reader of their two keys here (load_cert says why); clients are checked by CZMQ's
+ * zauth actor against the certificates in DIR/workers (zcertstore, which rereads the folder
+ * when it changes). This file adds what they leave to the caller: files that must not be
+ * overwritten or left readable, errors that name the file, and the rule on where a server
+ * may bind without keys. */
 #include "common/curve.h"
 
+#include "common/file.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -138,6 +140,47 @@ int curve_keys_add(const char *dir, const char *name, char *err, size_t errlen)
     return make_identity(dir, name, true, err, errlen);
 }
 
+/* The most a certificate file may hold: zcert_save writes a few hundred bytes. */
+#define CURVE_CERT_MAX 65536
+#define CURVE_Z85_KEY 40 /* characters of a 32-byte key in Z85 */
+
+/* The 32-byte key written as `name = "<Z85>"` (quoted with " or ', or not quoted) in the
+ * `curve` section of a zcert file's text, decoded into key: false when there is none or it
+ * is not 40 characters of Z85. zconfig's format: a line starting in column 0 names a
+ * section, the indented lines below it are its entries, '#' starts a comment. */
+static bool cert_key(const char *text, const char *name, byte *key)
+{
+    bool in_curve = false;
+    size_t name_len = strlen(name);
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *p = line + strspn(line, " \t"), *end = line + len;
+        if (p == line && p < end && *p != '#') /* a section */
+            in_curve = len >= 5 && strncmp(line, "curve", 5) == 0 &&
+                       line + 5 + strspn(line + 5, " \t\r") == end;
+        else if (in_curve && p < end && strncmp(p, name, name_len) == 0) {
+            p += name_len;
+            p += strspn(p, " \t");
+            if (*p == '=') {
+                p++;
+                p += strspn(p, " \t");
+                char quote = *p == '"' || *p == '\'' ? *p++ : 0;
+                char z85[CURVE_Z85_KEY + 1] = "";
+                if (end - p >= CURVE_Z85_KEY) {
+                    memcpy(z85, p, CURVE_Z85_KEY);
+                    p += CURVE_Z85_KEY;
+                }
+                if (quote && *p++ != quote)
+                    return false;
+                p += strspn(p, " \t\r");
+                return z85[0] && p == end && zmq_z85_decode(key, z85) != NULL;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    return false;
+}
+
 static bool all_zero(const byte *key)
 {
     for (int i = 0; i < 32; i++)
@@ -146,68 +189,40 @@ static bool all_zero(const byte *key)
     return true;
 }
 
-/* zcert_load, with nothing it prints let out. Its zconfig parser reports the offending line
- * of a damaged file (`E (zconfig): (10) invalid syntax '?= "<secret>"'`), which for a
- * secret-key file is the secret key itself. It does so with zclock_log, a printf to stdout
- * that no CZMQ log setting reaches (zsys_set_logstream(NULL) means stdout as well), so for
- * the load stdout's descriptor is pointed at /dev/null, and CZMQ's own log too, with syslog
- * off ($ZSYS_LOGSYSTEM=true would send it there). Afterwards all are put back as this
- * program has them: its stdout, CZMQ's stream unset (stdout), syslog as the environment
- * asks. The caller's error names the file, never its content. Keys load before the threads
- * that print start, except the server's zauth actor, which could at worst lose a line. */
-static zcert_t *load_quietly(const char *pub)
-{
-    fflush(stdout);
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    int saved = null >= 0 ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0) : -1;
-    FILE *sink = saved >= 0 ? fdopen(dup(null), "w") : NULL;
-    if (!sink || dup2(null, STDOUT_FILENO) < 0) {
-        if (sink)
-            fclose(sink);
-        if (saved >= 0)
-            close(saved);
-        if (null >= 0)
-            close(null);
-        return NULL; /* better no certificate than its secret on stdout */
-    }
-    zsys_set_logsystem(false);
-    zsys_set_logstream(sink);
-    zcert_t *cert = zcert_load(pub);
-    fflush(stdout);
-    zsys_set_logstream(NULL);
-    const char *syslog = getenv("ZSYS_LOGSYSTEM");
-    zsys_set_logsystem(syslog && strcmp(syslog, "true") == 0);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(null);
-    fclose(sink);
-    return cert;
-}
-
-/* Loads DIR/NAME.cert, with its secret key when need_secret (zcert_load reads the secret
- * file when it is there). Errors name the file that is missing, unreadable or damaged. */
+/* Loads DIR/NAME.cert, or with need_secret DIR/NAME.cert_secret, which holds both keys.
+ * The file is read here rather than by zcert_load: CZMQ's zconfig parser prints the line it
+ * chokes on to stdout (`E (zconfig): (10) invalid syntax '?= "<secret>"'`), for a damaged
+ * secret file the secret key itself, where no CZMQ log setting reaches. Errors name the
+ * file that is missing, unreadable or damaged, never its content. */
 static zcert_t *load_cert(const char *dir, const char *name, bool need_secret, char *err,
                           size_t errlen)
 {
     char pub[PATH_MAX], secret[PATH_MAX];
     cert_paths(dir, name, pub, secret);
     const char *file = need_secret ? secret : pub;
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read the certificate %s: %s", file, strerror(errno));
+    file_buffer_t text = {0};
+    if (file_read(file, &text, CURVE_CERT_MAX) != 0 || text.len == text.cap) {
+        snprintf(err, errlen, "cannot read the certificate %s: %s", file,
+                 errno == EFBIG ? "larger than any certificate" : strerror(errno));
+        file_buffer_free(&text);
         return NULL;
     }
-    fclose(f);
     struct stat st;
     if (need_secret && stat(secret, &st) == 0 && (st.st_mode & 077))
         log_warn("%s can be read by other users (mode %03o): chmod 600 it", secret,
                  (unsigned) (st.st_mode & 0777));
-    zcert_t *cert = load_quietly(pub);
-    if (!cert || all_zero(zcert_public_key(cert)) ||
-        (need_secret && all_zero(zcert_secret_key(cert)))) {
+    text.data[text.len] = '\0'; /* room checked above */
+    byte public_key[32], secret_key[32] = {0};
+    zcert_t *cert = NULL;
+    if (memchr(text.data, 0, text.len) == NULL && cert_key(text.data, "public-key", public_key) &&
+        !all_zero(public_key) &&
+        (!need_secret || (cert_key(text.data, "secret-key", secret_key) && !all_zero(secret_key))))
+        cert = zcert_new_from(public_key, secret_key);
+    else
         snprintf(err, errlen, "%s is not a CURVE certificate (zcert format)", file);
-        zcert_destroy(&cert);
-    }
+    explicit_bzero(secret_key, sizeof secret_key);
+    explicit_bzero(text.data, text.len);
+    file_buffer_free(&text);
     return cert;
 }
 

@@ -1,5 +1,6 @@
 /* test_curve.c -- `fruitstream keys`' files (which exist, what each holds, modes, no
- * overwrite), errors that name the file, which endpoints count as local, and a CURVE
+ * overwrite), errors that name the file, what the certificate reader takes and refuses,
+ * which endpoints count as local, and a CURVE
  * server that lets an authorised client in, keeps a plain and an unauthorised one out, and
  * refuses a key once it is removed from workers/. */
 #include "common/curve.h"
@@ -108,6 +109,76 @@ static void errors_name_the_file(void)
           "broken: %s", err);
 }
 
+static void write_file(const char *name, const char *text, size_t len)
+{
+    FILE *f = fopen(path_of(name), "w");
+    if (f) {
+        fwrite(text, 1, len, f);
+        fclose(f);
+    }
+    chmod(path_of(name), 0600);
+}
+
+/* The certificate reader takes zconfig's variations of the file zcert_save writes (CRLF
+ * line ends, either quote or none, spaces around '=') and refuses, naming the file, a key
+ * outside the curve section, of the wrong length or not Z85, a secret file without its
+ * secret key, a file holding a NUL byte, and one larger than any certificate. */
+static void cert_reader_takes_zconfig_and_refuses_the_rest(void)
+{
+    char pub[41], sec[41], text[512], err[512];
+    FILE *f = fopen(path_of("worker.cert_secret"), "r");
+    char line[256];
+    pub[0] = sec[0] = '\0';
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, " public-key = \"%40[^\"]\"", pub);
+        sscanf(line, " secret-key = \"%40[^\"]\"", sec);
+    }
+    if (f)
+        fclose(f);
+    CHECK(strlen(pub) == 40 && strlen(sec) == 40, "keys not found in worker.cert_secret");
+    const char *good[] = {
+        "# c\r\nmetadata\r\n    name = \"x\"\r\ncurve\r\n    public-key = '%s'\r\n"
+        "    secret-key=\"%s\"\r\n",
+        "curve\n  public-key =   %s\n\n  # comment\n  secret-key = \"%s\"   \n"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(text, sizeof text, good[i], pub, sec);
+        write_file("variant.cert_secret", text, strlen(text));
+        curve_t *client = curve_client_new(dir, "variant", err, sizeof err);
+        CHECK(client, "variant %zu refused: %s", i, err);
+        curve_destroy(&client);
+    }
+    const char *bad[] = {
+        "metadata\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",   /* no curve */
+        "curve\n    public-key = \"%.39s\"\n    secret-key = \"%s\"\n",   /* 39 */
+        "curve\n    public-key = \"%s\"\n    secret-key = \"%s,\"\n",     /* 41 */
+        "curve\n    public-key = \"%s\"\n    secret-key = \"%s\n",        /* unclosed */
+        "curve\n    public-key = \"%s\"\n    secret = \"%s\"\n",          /* no secret */
+        "curve\n    public-key = \"%s\"\n    secret-key ?= \"%s\"\n",     /* damaged */
+        "curves\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",     /* section */
+        "curve\n    public-key = \"%s\"\n    secret-key = \"%.39s,\"\n"}; /* not Z85 */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, bad[i], pub, sec);
+        write_file("bad.cert_secret", text, strlen(text));
+        CHECK(!curve_client_new(dir, "bad", err, sizeof err) &&
+                  strstr(err, "bad.cert_secret is not a CURVE certificate") && !strstr(err, sec) &&
+                  !strstr(err, pub),
+              "bad variant %zu: %s", i, err);
+    }
+    int n = snprintf(text, sizeof text, "curve\n    public-key = \"%s\"\n", pub);
+    text[n] = '\0'; /* a NUL byte, then the secret key's line */
+    n += 1 + snprintf(text + n + 1, sizeof text - (size_t) n - 1, "    secret-key = \"%s\"\n", sec);
+    write_file("bad.cert_secret", text, (size_t) n);
+    CHECK(!curve_client_new(dir, "bad", err, sizeof err) &&
+              strstr(err, "bad.cert_secret is not a CURVE certificate"),
+          "NUL byte: %s", err);
+    static char big[70000];
+    memset(big, '#', sizeof big);
+    write_file("bad.cert_secret", big, sizeof big);
+    CHECK(!curve_client_new(dir, "bad", err, sizeof err) &&
+              strstr(err, "bad.cert_secret: larger than any certificate"),
+          "large file: %s", err);
+}
+
 static void local_endpoints(void)
 {
     const char *local[] = {"ipc:///tmp/x",      "inproc://x",           "tcp://127.0.0.1:5557",
@@ -189,6 +260,7 @@ int main(void)
     RUN(keys_make_writes_the_files);
     RUN(keys_never_overwrite_a_secret);
     RUN(errors_name_the_file);
+    RUN(cert_reader_takes_zconfig_and_refuses_the_rest);
     RUN(local_endpoints);
     RUN(only_authorised_clients_get_in);
     if (test_tmpdir_remove(root) != 0)
