@@ -13,6 +13,7 @@
  * and the largest lag behind schedule. */
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/keys.h"
 #include "common/options.h"
 #include "common/redis.h"
@@ -28,24 +29,6 @@ typedef struct {
     char *path, *label, *bytes;
     size_t len;
 } image_t;
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = size >= 0 ? malloc((size_t) size + 1) : NULL;
-    if (data && fread(data, 1, (size_t) size, f) != (size_t) size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    *len = (size_t) size;
-    return data;
-}
 
 static void sleep_until(double t)
 {
@@ -122,7 +105,7 @@ int main(int argc, char **argv)
         uploads_label_from_path(line, label, sizeof label);
         im->path = realpath(line, NULL);
         im->label = strdup(label);
-        im->bytes = path_only ? NULL : read_all(line, &im->len);
+        im->bytes = path_only ? NULL : file_read_all(line, &im->len);
         if (!im->path || (!path_only && !im->bytes)) {
             fprintf(stderr, "feed_uploads: cannot read %s\n", line);
             return 1;

@@ -7,6 +7,7 @@
  * around (i + 0.5) * f, normalised to sum 1. (That the rule is torch's own was checked by
  * hand against torch.nn.functional.interpolate: see the commit that added this file.) */
 #include "common/clock.h"
+#include "common/file.h"
 #include "featurizer/image.h"
 #include "tests/test.h"
 
@@ -31,16 +32,7 @@ static unsigned char *read_shared(const char *relative, size_t *len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", test_shared_dir(), relative);
-    FILE *in = fopen(path, "rb");
-    if (!in)
-        return NULL;
-    fseek(in, 0, SEEK_END);
-    long size = ftell(in);
-    fseek(in, 0, SEEK_SET);
-    unsigned char *bytes = malloc(size > 0 ? (size_t) size : 1);
-    *len = bytes ? fread(bytes, 1, (size_t) size, in) : 0;
-    fclose(in);
-    return bytes;
+    return (unsigned char *) file_read_all(path, len);
 }
 
 static const char *fruit = "data/fruits-360/Test/Apple Braeburn/321_100.jpg";
