@@ -200,18 +200,27 @@ static zcert_t *load_cert(const char *dir, const char *name, bool need_secret, c
     char pub[PATH_MAX], secret[PATH_MAX];
     cert_paths(dir, name, pub, secret);
     const char *file = need_secret ? secret : pub;
+    /* Only a regular file: opening a FIFO planted there would wait for a writer for ever. */
+    struct stat st;
     file_buffer_t text = {0};
-    if (file_read(file, &text, CURVE_CERT_MAX) != 0 || text.len == text.cap) {
-        snprintf(err, errlen, "cannot read the certificate %s: %s", file,
-                 errno == EFBIG ? "larger than any certificate" : strerror(errno));
+    const char *why = NULL;
+    if (stat(file, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (file_read(file, &text, CURVE_CERT_MAX) != 0)
+        why = errno == EFBIG ? "larger than any certificate" : strerror(errno);
+    else if (text.len == text.cap) /* no room for the NUL the reader ends the text with */
+        why = "larger than any certificate";
+    if (why) {
+        snprintf(err, errlen, "cannot read the certificate %s: %s", file, why);
         file_buffer_free(&text);
         return NULL;
     }
-    struct stat st;
-    if (need_secret && stat(secret, &st) == 0 && (st.st_mode & 077))
+    if (need_secret && (st.st_mode & 077))
         log_warn("%s can be read by other users (mode %03o): chmod 600 it", secret,
                  (unsigned) (st.st_mode & 0777));
-    text.data[text.len] = '\0'; /* room checked above */
+    text.data[text.len] = '\0';
     byte public_key[32], secret_key[32] = {0};
     zcert_t *cert = NULL;
     if (memchr(text.data, 0, text.len) == NULL && cert_key(text.data, "public-key", public_key) &&

@@ -122,7 +122,8 @@ static void write_file(const char *name, const char *text, size_t len)
 /* The certificate reader takes zconfig's variations of the file zcert_save writes (CRLF
  * line ends, either quote or none, spaces around '=') and refuses, naming the file, a key
  * outside the curve section, of the wrong length or not Z85, a secret file without its
- * secret key, a file holding a NUL byte, and one larger than any certificate. */
+ * secret key, a file holding a NUL byte, one larger than any certificate, and a FIFO
+ * (without waiting for a writer). */
 static void cert_reader_takes_zconfig_and_refuses_the_rest(void)
 {
     char pub[41], sec[41], text[512], err[512];
@@ -171,6 +172,14 @@ static void cert_reader_takes_zconfig_and_refuses_the_rest(void)
     CHECK(!curve_client_new(dir, "bad", err, sizeof err) &&
               strstr(err, "bad.cert_secret is not a CURVE certificate"),
           "NUL byte: %s", err);
+    unlink(path_of("bad.cert_secret"));
+    alarm(10); /* a FIFO opened for reading would wait for a writer: fail, never hang */
+    CHECK(mkfifo(path_of("bad.cert_secret"), 0600) == 0 &&
+              !curve_client_new(dir, "bad", err, sizeof err) &&
+              strstr(err, "bad.cert_secret: not a regular file"),
+          "FIFO: %s", err);
+    alarm(0);
+    unlink(path_of("bad.cert_secret"));
     static char big[70000];
     memset(big, '#', sizeof big);
     write_file("bad.cert_secret", big, sizeof big);
