@@ -5,7 +5,8 @@
  * (sink/store.c), then add the newly stored vectors to the PCA in sequence order
  * (pca/pca_store.c explains why order makes restarts exact). A store thread stores each
  * batch while the loop receives the next one and adds the one before. The model is
- * refreshed every N vectors or T seconds and the running sums are checkpointed likewise.
+ * refreshed every N vectors (but no sooner than G seconds after the last refresh) or every T
+ * seconds, and the running sums are checkpointed with it.
  * Heartbeats from workers become expiring fs:worker:<id> hashes. A frame that does not
  * decode is dropped and counted in fs:counters. When Redis goes away the sink waits for
  * it, holding its batch; ZeroMQ's high-water marks then hold the workers back.
@@ -57,6 +58,7 @@ typedef struct {
     int gather_ms;
     int64_t refresh_every;
     double refresh_seconds;
+    int refresh_min_seconds;
     int heartbeat_ttl;
     int blas_threads;
     const char *keys;
@@ -138,6 +140,7 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
                            .gather_ms = 25,
                            .refresh_every = 20000,
                            .refresh_seconds = 30.0,
+                           .refresh_min_seconds = 10,
                            .heartbeat_ttl = 5,
                            .blas_threads = 1,
                            .metrics_length = METRICS_DEFAULT_LENGTH,
@@ -154,6 +157,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
                      "refresh the model and checkpoint the sums every N vectors..."),
         OPTION_REAL("refresh-seconds", &cfg->refresh_seconds, 0, 1000000000, "T",
                     "...or every T seconds"),
+        OPTION_INT("refresh-min-seconds", &cfg->refresh_min_seconds, 0, 1000000000, "G",
+                   "...but N vectors start one no sooner than G seconds after the last"),
         OPTION_INT("batch", &cfg->batch, 1, SINK_MAX_BATCH, "N",
                    "results stored per round trip, at most"),
         OPTION_INT("gather-ms", &cfg->gather_ms, 0, 60000, "MS",
@@ -519,7 +524,12 @@ static void finish_refresh(sink_t *self)
 }
 
 /* Every N vectors or T seconds a refresh starts; one finished is adopted. With `now`, the
- * refresh runs to the end before returning, and covers every vector applied. */
+ * refresh runs to the end before returning, and covers every vector applied. A refresh and
+ * its checkpoint cost the same at any rate (a few tenths of a second of CPU for the sink and
+ * Redis together, 13 MB written), so N vectors wait for G seconds since the last one: at
+ * 20,000 vectors a second, one every 20,000 would take a sixth of the 2 cores a sink and
+ * Redis may share, and send every reader of the model projecting all stored images again
+ * each second. The T seconds rule keeps a slow stream's model fresh and is not held back. */
 static void refresh_and_checkpoint(sink_t *self, bool now)
 {
     refresher_t *r = &self->refresher;
@@ -527,8 +537,10 @@ static void refresh_and_checkpoint(sink_t *self, bool now)
         finish_refresh(self);
     if (r->running || self->applied <= self->applied_at_refresh)
         return;
-    if (now || self->applied - self->applied_at_refresh >= self->cfg.refresh_every ||
-        clock_seconds() - self->refreshed_at >= self->cfg.refresh_seconds) {
+    double since = clock_seconds() - self->refreshed_at;
+    if (now || since >= self->cfg.refresh_seconds ||
+        (self->applied - self->applied_at_refresh >= self->cfg.refresh_every &&
+         since >= self->cfg.refresh_min_seconds)) {
         start_refresh(self);
         if (now && r->running)
             finish_refresh(self);

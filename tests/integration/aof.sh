@@ -5,7 +5,7 @@
 # Redis restarted from the rewritten file holds every result and the model.
 . tests/integration/lib.sh
 start_redis --auto-aof-rewrite-percentage 0 || { fail aof_redis "redis-server did not start"; exit 1; }
-start_sink --aof-limit 40 --refresh-every 100
+start_sink --aof-limit 40 --refresh-every 100 --refresh-min-seconds 0
 aof_mb() { du -sm "$T/appendonlydir" | cut -f1; }
 max=0
 feed_slowly() { # 100 at a time, so that each hundred gets its checkpoint

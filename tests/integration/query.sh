@@ -19,7 +19,7 @@ else
     fail query_without_model_fails "exit $rc: $(head -c 200 "$T/none.err")"
 fi
 
-start_sink --refresh-every 40
+start_sink --refresh-every 40 --refresh-min-seconds 0
 start_ventilator
 start_worker w1 --size $S
 for c in Banana Kiwi Limes; do ls "$DATA/$c"/*.jpg | head -n 30; done >"$T/list"

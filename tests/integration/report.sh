@@ -9,7 +9,7 @@
 S=100
 FS=$B/fruitstream
 start_redis || { fail report_redis "redis-server did not start"; exit 1; }
-start_sink --refresh-every 20
+start_sink --refresh-every 20 --refresh-min-seconds 0
 start_ventilator
 start_worker w1 --size $S
 mkdir -p "$T/Broken"
