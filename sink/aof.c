@@ -47,7 +47,7 @@ int aof_bound(redis_t *redis, int64_t limit)
               base = info_field(r->str, "aof_base_size");
     freeReplyObject(r);
     if (enabled != 1 || rewriting != 0 || scheduled > 0 || current < 0 || base < 0 ||
-        current - base <= limit)
+        current - base <= (limit > base ? limit : base))
         return 0;
     log_info("append-only file grew %lld MB past its last rewrite (%lld MB): asking Redis to "
              "rewrite it",

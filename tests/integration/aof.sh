@@ -2,7 +2,8 @@
 # Redis's own auto-rewrite off, a checkpoint (about 15 MB with the model) every 100 of 2,000
 # synthetic results would append some 300 MB; with --aof-limit 40 the sink asks for
 # rewrites and the file stays under its rewritten size + 40 MB + a checkpoint or two, and
-# Redis restarted from the rewritten file holds every result and the model.
+# Redis restarted from the rewritten file holds every result and the model. With
+# --aof-limit 1, rewrites wait for the file to double.
 . tests/integration/lib.sh
 start_redis --auto-aof-rewrite-percentage 0 || { fail aof_redis "redis-server did not start"; exit 1; }
 start_sink --aof-limit 40 --refresh-every 100 --refresh-min-seconds 0
@@ -40,3 +41,23 @@ if wait_for 20 "[ \"\$(redis-cli -s $T/redis.sock xlen fs:stored)\" = 2000 ]" &&
 else
     fail aof_rewritten_file_holds_everything "stored $(rcli xlen fs:stored), model n $(rcli hget fs:pca:model n), checkpoint seq $(rcli hget fs:pca:state seq)"
 fi
+
+# Past a limit smaller than the rewritten file, the file must also have grown by its own
+# size: with --aof-limit 1, every checkpoint (15 MB) would pass the limit, but a rewrite
+# (16 MB and more) is asked for only when the file has at least doubled, so at most about
+# every other checkpoint. A fixed step would rewrite a large data set over and over.
+kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
+rm -rf "$T/appendonlydir" "$T/sink.log"
+start_redis --auto-aof-rewrite-percentage 0 || { fail aof_redis_again "redis-server did not start"; exit 1; }
+start_sink --aof-limit 1 --refresh-every 100 --refresh-min-seconds 0
+feed_slowly
+wait_for 30 "[ \"\$(redis-cli -s $T/redis.sock hget fs:counters stored)\" = 2000 ]"
+kill -TERM $SINK_PID; wait $SINK_PID
+rewrites=$(grep -c "asking Redis to rewrite" "$T/sink.log")
+checkpoints=$(grep -c "PCA model" "$T/sink.log")
+if [ "$(counter stored)" = 2000 ] && [ "$rewrites" -ge 3 ] && [ $((rewrites * 3)) -lt $((checkpoints * 2)) ]; then
+    pass aof_rewrites_when_doubled
+else
+    fail aof_rewrites_when_doubled "stored $(counter stored), $rewrites rewrites asked over $checkpoints checkpoints"
+fi
+echo "aof: --aof-limit 1: $rewrites rewrites over $checkpoints checkpoints" >&2
