@@ -6,10 +6,9 @@
 # FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder,
 # sink and Redis share this machine's cores, so the figure is a lower bound for a sink on its
 # own machine (the feeder itself times the run, from its first send until Redis counts every
-# result stored, watching on one connection: no polling processes share the cores). One run
-# takes about 2.5 s, short enough for a passing slow phase of a shared machine to move it by a
-# fifth, so the section makes FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and sink, and
-# judges their median. It does so for each vector instruction set this CPU runs (the sink's
+# result stored, watching on one connection: no polling processes share the cores). A passing
+# slow phase of a shared machine can move one run by a fifth, so the section makes
+# FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and sink, and judges their median. It does so for each vector instruction set this CPU runs (the sink's
 # FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the AVX2 figure
 # too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time the sink (all
 # its threads) and Redis spent per vector: on a shared machine the rate moves with the load,
@@ -21,16 +20,21 @@
 # so that the refreshes' LAPACK runs OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
 #
 # The timed results come after FS_BENCH_SINK_WARMUP (30,000) results that are not timed: the
-# figure is the rate of a sink that has been running, as a deployed one has. With the sink's
-# default --refresh-every (20,000) the warm-up holds its first refresh and ends halfway to
-# the next, so that the 60,000 timed results hold three refreshes (at 40,000, 60,000 and
-# 80,000), each one's whole cost inside, as any 60,000 of a long run would (timed from its
-# start, the section held two, the third starting as the timing ended). A sink starting cold
-# first grows its heap to its working size (its first refresh's 13 MB snapshot and
-# checkpoint, LAPACK's work arrays, ZeroMQ's and hiredis's buffers), a cost paid once, which
-# on a host whose page faults are dear is about a fifth of the sink's CPU over its first
-# 60,000 results. The warm-up's own rate is printed beside the run's, so that the cold start
-# stays in view.
+# figure is the rate of a sink that has been running, as a deployed one has. A sink starting
+# cold first grows its heap to its working size (LAPACK's work arrays, ZeroMQ's and
+# hiredis's buffers), a cost paid once, which on a host whose page faults are dear is a
+# large share of the sink's CPU over its first results; the warm-up's own rate is printed
+# beside the run's, so that the cold start stays in view. The timed window, FS_BENCH_SINK_VECTORS
+# (200,000) results, is as long as the sink's refresh cycle at these rates: with its defaults
+# (--refresh-every 20,000 but --refresh-min-seconds 10) a sink taking 20,000 results a second
+# refreshes its model and checkpoints its sums every 10 s, so a window of about 10 s holds
+# one refresh (the first falls 10 s after the sink starts, inside it), as any 10 s of a long
+# run would; each run says how many it held. The window is also long enough for Redis to
+# pay what a long run costs it: its append-only file passes the 1 GB at which
+# deploy/redis.conf has Redis rewrite it, and memory this host has not lent the guest lately
+# comes dear (bench/RESULTS.md, "The Zen 5, session 36"). FS_BENCH_SINK_OPTS=
+# "--refresh-min-seconds 0" gives the sink of sessions 34 and 35, which refreshed every
+# 20,000 results however fast they came.
 #
 # The feeder sends its results FS_BENCH_SINK_PER_MESSAGE to a ZeroMQ message (by default as
 # many as the ventilator's default --tasks-per-message, 4: a worker sends back the results
@@ -39,7 +43,7 @@
 set -u
 . bench/redis.lib
 B=${FS_BUILD:-build}
-N=${FS_BENCH_SINK_VECTORS:-60000}
+N=${FS_BENCH_SINK_VECTORS:-200000}
 WARMUP=${FS_BENCH_SINK_WARMUP:-30000}
 RUNS=${FS_BENCH_SINK_RUNS:-3}
 PER_MESSAGE=${FS_BENCH_SINK_PER_MESSAGE:+--per-message $FS_BENCH_SINK_PER_MESSAGE}
@@ -51,13 +55,14 @@ SINK="" REDIS=""
 trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
 # What process $1 (all its threads) has used so far: "CPU-microseconds minor-faults", the CPU
-# being user + system time. A minor fault is memory touched for the first time, or again
+# being user + system time, its ended children's too (Redis forks one to rewrite its
+# append-only file, which takes a core's share while it runs). A minor fault is memory touched for the first time, or again
 # after handing it back. What one costs is measured below (page_fault_cost): well under a
 # microsecond on bare metal, tens of times more under some hypervisors, so the faults per
 # vector say how much of the CPU time per vector is the host's.
 usage() {
     sed 's/^.*) //' "/proc/$1/stat" |
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f %d\n", ($12 + $13) * 1e6 / hz, $8 }'
+        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f %d\n", ($12 + $13 + $14 + $15) * 1e6 / hz, $8 }'
 }
 
 # per_vector BEFORE AFTER: what a process used between two `usage` readings, per vector of
@@ -91,17 +96,20 @@ measure() {
             { cat "$T/run/sink.log" >&2; exit 1; }
     fi
     sleep 0.5
+    models0=$(grep -c "PCA model" "$T/run/sink.log")
     sink0=$(usage $SINK) redis0=$(usage $REDIS)
     timed=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" $PER_MESSAGE \
         "ipc://$T/run/results" "$N" 2>"$T/run/feeder.log") || { cat "$T/run/sink.log" >&2; exit 1; }
     seconds=${timed% *} feeder=${timed#* } # "seconds feeder-CPU-seconds"
     sink=$(per_vector "$sink0" "$(usage $SINK)") redis=$(per_vector "$redis0" "$(usage $REDIS)")
+    sleep 1 # a refresh started in the window is logged when it ends
+    refreshes=$(($(grep -c "PCA model" "$T/run/sink.log") - models0))
     kill -TERM $SINK
     wait $SINK
     kill $REDIS
     wait $REDIS 2>/dev/null
     SINK="" REDIS=""
-    awk -v n="$N" -v s="$seconds" -v r="$(grep -c "PCA model" "$T/run/sink.log")" \
+    awk -v n="$N" -v s="$seconds" -v r="$refreshes" \
         -v w="$WARMUP" -v ws="$warmup" -v f="$feeder" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
         -v sink="$sink" -v redis="$redis" 'BEGIN { split(sink, su, " "); split(redis, ru, " ")
@@ -127,7 +135,7 @@ for ISA in $ISAS; do
     sed -n "s/^.* sent, \([0-9]*\) to a message.*/sink $ISA: the feeder's results \1 to a message/p" \
         "$T/run/feeder.log"
     awk -v n="$N" -v isa="$ISA" -v w="$WARMUP" '{
-        printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes; " \
+        printf "sink %s run %d: %d vectors stored in %s s = %d vectors/s, %d PCA refreshes in it; " \
             "CPU per vector: sink %d us, Redis %d us, feeder %s us; page faults per vector: " \
             "sink %s, Redis %s", isa, NR, n, $2, $1, $3, $4, $5, $6, $7, $8
         if (w > 0) printf " (after %d untimed from a cold start, at %d vectors/s)", w, $9
