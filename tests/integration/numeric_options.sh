@@ -33,6 +33,7 @@ refused --help "takes no value" $W --help=1
 refused --id "longer than 127 bytes" $W --id "$(head -c 200 /dev/zero | tr '\0' a)"
 refused --refresh-seconds nan $S --refresh-seconds nan
 refused --gather-ms 2.5 $S --gather-ms 2.5
+refused --refresh-min-seconds -1 $S --refresh-min-seconds -1
 refused --workers 2x "$B/fruitstream" run --workers 2x "$T"
 refused --size 99999999999999999999 "$B/fruitstream" run --size 99999999999999999999 "$T"
 refused --size 0 "$B/fruitstream" featurize --size 0 "$T/none.jpg"
