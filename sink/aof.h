@@ -24,9 +24,8 @@
 
 /* Asks Redis to rewrite its append-only file when it has one that has grown more than
  * limit bytes, and more than its rewritten size, since its last rewrite, and no rewrite is
- * under way. Returns 1 when a rewrite
- * was asked for, 0 when none was needed (or limit is 0, or Redis keeps no such file), -1
- * when Redis failed. */
+ * under way. Returns 1 when a rewrite was asked for, 0 when none was needed (or limit is 0,
+ * or Redis keeps no such file), -1 when Redis failed. */
 int aof_bound(redis_t *redis, int64_t limit);
 
 #endif
