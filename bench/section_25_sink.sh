@@ -1,40 +1,41 @@
 #!/bin/sh
 # Bench section: how many vectors per second the whole sink absorbs -- decode, projection, the
 # store script with pipelined Redis writes, PCA update and refreshes amortised -- fed by
-# bench/feed_results.c, with Redis as `fruitstream run` starts it (bench/redis.lib: append-only
-# file fsynced every second, hash values of up to 8 KB in listpacks, huge pages;
-# FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder,
-# sink and Redis share this machine's cores, so the figure is a lower bound for a sink on its
-# own machine (the feeder itself times the run, from its first send until Redis counts every
+# bench/feed_results.c, with Redis as `fruitstream run` starts it (bench/redis.lib:
+# append-only file fsynced every second, hash values of up to 8 KB in listpacks, huge pages;
+# FS_BENCH_FSYNC=always to compare). Target: >= 20,000 vectors/s. Note that feeder, sink and
+# Redis share this machine's cores, so the figure is a lower bound for a sink on its own
+# machine (the feeder itself times the run, from its first send until Redis counts every
 # result stored, watching on one connection: no polling processes share the cores). A passing
 # slow phase of a shared machine can move one run by a fifth, so the section makes
-# FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and sink, and judges their median. It does so for each vector instruction set this CPU runs (the sink's
-# FRUITSTREAM_ISA, for its rank-k update), so that an AVX-512 machine gives the AVX2 figure
-# too; FS_BENCH_SINK_ISAS overrides the list. Each run also gives the CPU time the sink (all
-# its threads) and Redis spent per vector: on a shared machine the rate moves with the load,
-# and their sum says what the two would need on cores of their own; and the feeder's, whose
-# share of these cores a sink fed from other machines would not pay. It also counts the sink's
-# and Redis's minor page faults per vector, and times one on this machine
-# (bench/page_fault_cost): where a hypervisor makes them dear, that says how much of their
-# time is the host's. The AVX2 runs on a CPU with AVX-512 also set OPENBLAS_CORETYPE=Haswell,
-# so that the refreshes' LAPACK runs OpenBLAS's AVX2 kernels, as on a CPU without AVX-512.
+# FS_BENCH_SINK_RUNS (3) runs, each on a fresh Redis and sink, and judges their median. It
+# does so for each vector instruction set this CPU runs (the sink's FRUITSTREAM_ISA, for its
+# rank-k update), so that an AVX-512 machine gives the AVX2 figure too; FS_BENCH_SINK_ISAS
+# overrides the list. Each run also gives the CPU time the sink (all its threads) and Redis
+# spent per vector: on a shared machine the rate moves with the load, and their sum says what
+# the two would need on cores of their own; and the feeder's, whose share of these cores a
+# sink fed from other machines would not pay. It also counts the sink's and Redis's minor page
+# faults per vector, and times one on this machine (bench/page_fault_cost): where a hypervisor
+# makes them dear, that says how much of their time is the host's. The AVX2 runs on a CPU with
+# AVX-512 also set OPENBLAS_CORETYPE=Haswell, so that the refreshes' LAPACK runs OpenBLAS's
+# AVX2 kernels, as on a CPU without AVX-512.
 #
 # The timed results come after FS_BENCH_SINK_WARMUP (30,000) results that are not timed: the
 # figure is the rate of a sink that has been running, as a deployed one has. A sink starting
-# cold first grows its heap to its working size (LAPACK's work arrays, ZeroMQ's and
-# hiredis's buffers), a cost paid once, which on a host whose page faults are dear is a
-# large share of the sink's CPU over its first results; the warm-up's own rate is printed
-# beside the run's, so that the cold start stays in view. The timed window, FS_BENCH_SINK_VECTORS
-# (200,000) results, is as long as the sink's refresh cycle at these rates: with its defaults
+# cold first grows its heap to its working size (LAPACK's work arrays, ZeroMQ's and hiredis's
+# buffers), a cost paid once, which on a host whose page faults are dear is a large share of
+# the sink's CPU over its first results; the warm-up's own rate is printed beside the run's,
+# so that the cold start stays in view. The timed window, FS_BENCH_SINK_VECTORS (200,000)
+# results, is as long as the sink's refresh cycle at these rates: with its defaults
 # (--refresh-every 20,000 but --refresh-min-seconds 10) a sink taking 20,000 results a second
-# refreshes its model and checkpoints its sums every 10 s, so a window of about 10 s holds
-# one refresh (the first falls 10 s after the sink starts, inside it), as any 10 s of a long
-# run would; each run says how many it held. The window is also long enough for Redis to
-# pay what a long run costs it: its append-only file passes the 1 GB at which
-# deploy/redis.conf has Redis rewrite it, and memory this host has not lent the guest lately
-# comes dear (bench/RESULTS.md, "The Zen 5, session 36"). FS_BENCH_SINK_OPTS=
-# "--refresh-min-seconds 0" gives the sink of sessions 34 and 35, which refreshed every
-# 20,000 results however fast they came.
+# refreshes its model and checkpoints its sums every 10 s, so a window of about 10 s holds one
+# refresh (the first falls 10 s after the sink starts, inside it), as any 10 s of a long run
+# would; each run says how many it held. The window is also long enough for Redis to pay what
+# a long run costs it: its append-only file passes the 1 GB at which deploy/redis.conf has
+# Redis rewrite it, and memory this host has not lent the guest lately comes dear
+# (bench/RESULTS.md, "The Zen 5, session 36"). FS_BENCH_SINK_OPTS= "--refresh-min-seconds 0"
+# gives the sink of sessions 34 and 35, which refreshed every 20,000 results however fast they
+# came.
 #
 # The feeder sends its results FS_BENCH_SINK_PER_MESSAGE to a ZeroMQ message (by default as
 # many as the ventilator's default --tasks-per-message, 4: a worker sends back the results
@@ -56,8 +57,8 @@ trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
 # What process $1 (all its threads) has used so far: "CPU-microseconds minor-faults", the CPU
 # being user + system time, its ended children's too (Redis forks one to rewrite its
-# append-only file, which takes a core's share while it runs). A minor fault is memory touched for the first time, or again
-# after handing it back. What one costs is measured below (page_fault_cost): well under a
+# append-only file, which takes a core's share while it runs). A minor fault is memory
+# touched for the first time, or again after handing it back. What one costs is measured below (page_fault_cost): well under a
 # microsecond on bare metal, tens of times more under some hypervisors, so the faults per
 # vector say how much of the CPU time per vector is the host's.
 usage() {
