@@ -200,18 +200,23 @@ static zcert_t *load_cert(const char *dir, const char *name, bool need_secret, c
     char pub[PATH_MAX], secret[PATH_MAX];
     cert_paths(dir, name, pub, secret);
     const char *file = need_secret ? secret : pub;
-    /* Only a regular file: opening a FIFO planted there would wait for a writer for ever. */
+    /* Only a regular file, checked on what was opened (a check of the path before opening
+     * it could be answered by one file and the open by another swapped in between): opened
+     * without O_NONBLOCK, a FIFO planted there would wait for a writer for ever. */
     struct stat st;
     file_buffer_t text = {0};
     const char *why = NULL;
-    if (stat(file, &st) != 0)
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &st) != 0)
         why = strerror(errno);
     else if (!S_ISREG(st.st_mode))
         why = "not a regular file";
-    else if (file_read(file, &text, CURVE_CERT_MAX) != 0)
+    else if (file_read_fd(fd, &text, CURVE_CERT_MAX) != 0)
         why = errno == EFBIG ? "larger than any certificate" : strerror(errno);
     else if (text.len == text.cap) /* no room for the NUL the reader ends the text with */
         why = "larger than any certificate";
+    if (fd >= 0)
+        close(fd);
     if (why) {
         snprintf(err, errlen, "cannot read the certificate %s: %s", file, why);
         file_buffer_free(&text);

@@ -2,45 +2,57 @@
 #include "common/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-int file_read(const char *path, file_buffer_t *buf, size_t max)
+int file_read_fd(int fd, file_buffer_t *buf, size_t max)
 {
     buf->len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    for (;;) {
+    int failed = 0;
+    while (!failed && buf->len <= max) {
         if (buf->len == buf->cap) {
             size_t cap = buf->cap ? 2 * buf->cap : 1 << 16;
             char *data = realloc(buf->data, cap);
             if (!data) {
-                fclose(f);
-                buf->len = 0;
-                errno = ENOMEM;
-                return -1;
+                failed = ENOMEM;
+                break;
             }
             buf->data = data;
             buf->cap = cap;
         }
-        errno = 0;
-        size_t n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
-        buf->len += n;
-        if (n == 0 || buf->len > max)
+        ssize_t n = read(fd, buf->data + buf->len, buf->cap - buf->len);
+        if (n > 0)
+            buf->len += (size_t) n;
+        else if (n == 0)
             break;
+        else if (errno != EINTR)
+            failed = errno; /* EISDIR for a folder */
     }
-    /* the read's own errno (EISDIR for a folder), else EIO */
-    int failed = ferror(f) ? (errno ? errno : EIO) : buf->len > max ? EFBIG : 0;
-    fclose(f);
+    if (!failed && buf->len > max)
+        failed = EFBIG;
     if (failed) {
         buf->len = 0;
         errno = failed;
         return -1;
     }
     return 0;
+}
+
+int file_read(const char *path, file_buffer_t *buf, size_t max)
+{
+    buf->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = file_read_fd(fd, buf, max);
+    int why = errno;
+    close(fd);
+    errno = why;
+    return rc;
 }
 
 char *file_read_all(const char *path, size_t *len)

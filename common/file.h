@@ -19,6 +19,9 @@ typedef struct {
 /* Reads all of path into buf, refusing (EFBIG) a file of more than max bytes as soon as it
  * has read that much. Returns 0, or -1 with errno set (buf->len is then 0). */
 int file_read(const char *path, file_buffer_t *buf, size_t max);
+/* The same from an open descriptor, read from where it stands; the caller closes it. For a
+ * caller that must check what it opened (fstat) before reading it. */
+int file_read_fd(int fd, file_buffer_t *buf, size_t max);
 /* The whole file in memory the caller frees; NULL with errno set on failure. */
 char *file_read_all(const char *path, size_t *len);
 /* Frees the buffer's memory and empties it. */
