@@ -31,9 +31,11 @@
 # refreshes its model and checkpoints its sums every 10 s, so a window of about 10 s holds one
 # refresh (the first falls 10 s after the sink starts, inside it), as any 10 s of a long run
 # would; each run says how many it held. The window is also long enough for Redis to pay what
-# a long run costs it: its append-only file passes the 1 GB at which deploy/redis.conf has
-# Redis rewrite it, and memory this host has not lent the guest lately comes dear
-# (bench/RESULTS.md, "The Zen 5, session 36"). FS_BENCH_SINK_OPTS= "--refresh-min-seconds 0"
+# a long run costs it: its append-only file passes 1 GB (which Redis's own rule, off in
+# deploy/redis.conf since session 37, rewrote: the sink now asks for a rewrite only when the
+# file holds more waste than data, sink/aof.h), and memory this host has not lent the guest
+# lately comes dear (bench/RESULTS.md, "The Zen 5, session 36"; each run says how much Redis
+# grew, and page_fault_cost what fresh memory costs here). FS_BENCH_SINK_OPTS= "--refresh-min-seconds 0"
 # gives the sink of sessions 34 and 35, which refreshed every 20,000 results however fast they
 # came.
 #
@@ -56,14 +58,18 @@ SINK="" REDIS=""
 trap 'kill $SINK $REDIS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
 # What process $1 (all its threads) has used so far: "CPU-microseconds minor-faults", the CPU
-# being user + system time, its ended children's too (Redis forks one to rewrite its
-# append-only file, which takes a core's share while it runs). A minor fault is memory
-# touched for the first time, or again after handing it back. What one costs is measured below (page_fault_cost): well under a
-# microsecond on bare metal, tens of times more under some hypervisors, so the faults per
-# vector say how much of the CPU time per vector is the host's.
+# being user + system time, and its children's, ended or still running (Redis forks one to
+# rewrite its append-only file, which takes a core's share while it runs, and may run past the
+# end of a window). A minor fault is memory touched for the first time, or again after handing
+# it back. What one costs is measured below (page_fault_cost): well under a microsecond on bare
+# metal, tens of times more under some hypervisors, so the faults per vector say how much of
+# the CPU time per vector is the host's.
 usage() {
-    sed 's/^.*) //' "/proc/$1/stat" |
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f %d\n", ($12 + $13 + $14 + $15) * 1e6 / hz, $8 }'
+    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) .*) /\1 /' |
+        awk -v pid="$1" -v hz="$(getconf CLK_TCK)" '
+            $1 == pid { cpu += $13 + $14 + $15 + $16; faults += $9 + $11 }
+            $3 == pid { cpu += $13 + $14; faults += $9 }
+            END { printf "%.0f %d\n", cpu * 1e6 / hz, faults }'
 }
 
 # per_vector BEFORE AFTER: what a process used between two `usage` readings, per vector of
@@ -79,9 +85,15 @@ median() {
         END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# What process $1 holds in memory, in KB (its resident set).
+resident_kb() {
+    awk -v kb="$(($(getconf PAGESIZE) / 1024))" '{ print $2 * kb }' "/proc/$1/statm"
+}
+
 # One run: prints "vectors/s seconds refreshes sink-us redis-us feeder-us sink-faults
-# redis-faults warm-up-vectors/s final-model-line", the us being CPU time and the faults
-# minor page faults per vector over the timed part (the feeder counts its own CPU time).
+# redis-faults warm-up-vectors/s redis-growth-KB final-model-line", the us being CPU time,
+# the faults minor page faults and the growth Redis's resident memory, per vector over the
+# timed part (the feeder counts its own CPU time).
 measure() {
     rm -rf "$T/run" && mkdir "$T/run"
     redis_start "$T/run" || exit 1
@@ -98,11 +110,12 @@ measure() {
     fi
     sleep 0.5
     models0=$(grep -c "PCA model" "$T/run/sink.log")
-    sink0=$(usage $SINK) redis0=$(usage $REDIS)
+    sink0=$(usage $SINK) redis0=$(usage $REDIS) rss0=$(resident_kb $REDIS)
     timed=$("$B/bench/feed_results" --wait "unix://$T/run/redis.sock" $PER_MESSAGE \
         "ipc://$T/run/results" "$N" 2>"$T/run/feeder.log") || { cat "$T/run/sink.log" >&2; exit 1; }
     seconds=${timed% *} feeder=${timed#* } # "seconds feeder-CPU-seconds"
     sink=$(per_vector "$sink0" "$(usage $SINK)") redis=$(per_vector "$redis0" "$(usage $REDIS)")
+    grown=$(($(resident_kb $REDIS) - rss0))
     sleep 1 # a refresh started in the window is logged when it ends
     refreshes=$(($(grep -c "PCA model" "$T/run/sink.log") - models0))
     kill -TERM $SINK
@@ -113,13 +126,16 @@ measure() {
     awk -v n="$N" -v s="$seconds" -v r="$refreshes" \
         -v w="$WARMUP" -v ws="$warmup" -v f="$feeder" \
         -v m="$(grep "PCA model" "$T/run/sink.log" | tail -n 1 | sed 's/^.*info //')" \
-        -v sink="$sink" -v redis="$redis" 'BEGIN { split(sink, su, " "); split(redis, ru, " ")
-            printf "%.0f %.2f %d %.0f %.0f %.1f %.2f %.2f %.0f %s\n", n / s, s, r, su[1], ru[1],
-                f * 1e6 / n, su[2], ru[2], (ws > 0 ? w / ws : 0), m }'
+        -v sink="$sink" -v redis="$redis" -v g="$grown" 'BEGIN { split(sink, su, " ")
+            split(redis, ru, " ")
+            printf "%.0f %.2f %d %.0f %.0f %.1f %.2f %.2f %.0f %.2f %s\n", n / s, s, r, su[1],
+                ru[1], f * 1e6 / n, su[2], ru[2], (ws > 0 ? w / ws : 0), g / n, m }'
 }
 
+HUGE_US=$("$B/bench/page_fault_cost" --huge) # first, before the 4 KB rounds free memory
 FAULT_US=$("$B/bench/page_fault_cost")
-echo "this machine: $FAULT_US us per minor page fault (bench/page_fault_cost)"
+echo "this machine: $FAULT_US us per minor page fault; fresh memory in huge pages ${HUGE_US% *} us" \
+    "per MB on first touch, ${HUGE_US#* } us touched again (bench/page_fault_cost)"
 
 for ISA in $ISAS; do
     BLAS_CORE=""
@@ -153,5 +169,9 @@ for ISA in $ISAS; do
         -v r="$(cut -d' ' -f8 "$T/runs" | median)" 'BEGIN {
         printf "  page faults: median %.2f (sink) and %.2f (Redis) per vector, so %.0f us of the " \
             "CPU per vector at %s us each\n", s, r, (s + r) * f, f }'
-    tail -n 1 "$T/runs" | cut -d' ' -f10- | sed 's/^/  final model of the last run: /'
+    awk -v g="$(cut -d' ' -f10 "$T/runs" | median)" -v h="$HUGE_US" 'BEGIN { split(h, c, " ")
+        printf "  Redis grew by a median %.2f KB per vector, so %.0f us of its CPU per vector at " \
+            "%d us per MB of fresh memory (%.0f us, were the memory touched before)\n", g,
+            g * c[1] / 1024, c[1], g * c[2] / 1024 }'
+    tail -n 1 "$T/runs" | cut -d' ' -f11- | sed 's/^/  final model of the last run: /'
 done

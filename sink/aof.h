@@ -1,16 +1,20 @@
-/* aof.h -- keeps the sink's checkpoints from growing Redis's append-only file without bound.
+/* aof.h -- keeps Redis's append-only file from growing without bound, and from being
+ * rewritten for nothing.
  *
- * Every checkpoint rewrites fs:pca:state (13 MB of running sums) and every refresh
- * fs:pca:model (2 MB at k = 212): a Redis with an append-only file appends all of it, every
- * --refresh-seconds, though only the newest copy matters: 1.8 GB an hour at one checkpoint
- * each 30 s. Redis's own auto-rewrite may be off or set far higher on a shared server, so
- * after each checkpoint the sink reads INFO persistence and, when the file has grown more
- * than a limit past its last rewrite, and more than that rewrite's size, asks for one
- * (BGREWRITEAOF), which keeps only the current values. A rewrite writes the whole data set
- * again: with a fixed step alone, a 50 GB data set would be rewritten after every GB stored;
- * growing past its own size too, as Redis's auto-rewrite does at its default 100%, the file
- * is rewritten each time the data set has doubled at most. The file then stays under twice
- * its rewritten size, or that size plus the limit, plus one checkpoint. */
+ * What the file holds beyond the data is waste: every checkpoint rewrites fs:pca:state (13
+ * MB of running sums) and every refresh fs:pca:model (2 MB at k = 212), though only the
+ * newest copy matters (1.8 GB an hour at one checkpoint each 30 s); so do the blobs of
+ * uploads already stored, and the images --retain trimmed. A rewrite (BGREWRITEAOF) drops
+ * the waste, but writes the whole data set again. Redis's own rule, a rewrite each time the
+ * file has doubled since the last, counts growth, not waste: stored images are written once
+ * and never changed, so most of what the file gains is data, and each rewrite wrote it all
+ * again to drop little (bench/RESULTS.md, session 37: a rewrite of 1.2 GB of data took 5 to 9
+ * s of a core on our test host, and shrank the file by a tenth). deploy/redis.conf turns that
+ * rule off, and the sink bounds the file itself: after each checkpoint it reads INFO memory
+ * and INFO persistence and asks for a rewrite when the waste, the file's size less the data's
+ * (used_memory_dataset), is more than the limit and more than the data. Each rewrite then
+ * drops at least as much as it writes, and the file stays under twice the data plus the
+ * limit, plus a checkpoint. */
 #ifndef FS_AOF_H
 #define FS_AOF_H
 
@@ -18,14 +22,14 @@
 
 #include <stdint.h>
 
-/* Default growth allowed past the last rewrite: Redis's auto-rewrite minimum in
- * `fruitstream run`'s private server too. */
+/* Default waste allowed in the file. */
 #define AOF_DEFAULT_LIMIT (1024LL * 1024 * 1024)
 
-/* Asks Redis to rewrite its append-only file when it has one that has grown more than
- * limit bytes, and more than its rewritten size, since its last rewrite, and no rewrite is
- * under way. Returns 1 when a rewrite was asked for, 0 when none was needed (or limit is 0,
- * or Redis keeps no such file), -1 when Redis failed. */
+/* Asks Redis to rewrite its append-only file when it has one holding more than limit bytes
+ * beyond the data, and more than the data, and no rewrite is under way (a Redis that does not
+ * report used_memory_dataset: the size of the file's last rewrite stands for the data).
+ * Returns 1 when a rewrite was asked for, 0 when none was needed (or limit is 0, or Redis
+ * keeps no such file), -1 when Redis failed. */
 int aof_bound(redis_t *redis, int64_t limit);
 
 #endif

@@ -180,8 +180,8 @@ static int parse_args(int argc, char **argv, sink_config_t *cfg)
         OPTION_CALL("retain-age", take_retain_age, &cfg->retain.age_ms, "DURATION",
                     "keep only those stored within DURATION (90s, 15m, 24h, 7d)"),
         OPTION_INT64("aof-limit", &cfg->aof_limit_mb, 0, INT64_MAX >> 20, "MB",
-                     "ask Redis to rewrite its append-only file once it grew MB, and its "
-                     "rewritten size, past its last rewrite, 0 for never"),
+                     "ask Redis to rewrite its append-only file once it holds MB, and the "
+                     "data's size, beyond the data, 0 for never"),
         OPTION_END};
     const options_spec_t spec = {
         "fruitstream-sink", .about = about, .options = options,
