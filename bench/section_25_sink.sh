@@ -35,9 +35,9 @@
 # deploy/redis.conf since session 37, rewrote: the sink now asks for a rewrite only when the
 # file holds more waste than data, sink/aof.h), and memory this host has not lent the guest
 # lately comes dear (bench/RESULTS.md, "The Zen 5, session 36"; each run says how much Redis
-# grew, and page_fault_cost what fresh memory costs here). FS_BENCH_SINK_OPTS= "--refresh-min-seconds 0"
-# gives the sink of sessions 34 and 35, which refreshed every 20,000 results however fast they
-# came.
+# grew, and page_fault_cost what fresh memory costs here). FS_BENCH_SINK_OPTS=
+# "--refresh-min-seconds 0" gives the sink of sessions 34 and 35, which refreshed every 20,000
+# results however fast they came.
 #
 # The feeder sends its results FS_BENCH_SINK_PER_MESSAGE to a ZeroMQ message (by default as
 # many as the ventilator's default --tasks-per-message, 4: a worker sends back the results
@@ -134,8 +134,9 @@ measure() {
 
 HUGE_US=$("$B/bench/page_fault_cost" --huge) # first, before the 4 KB rounds free memory
 FAULT_US=$("$B/bench/page_fault_cost")
-echo "this machine: $FAULT_US us per minor page fault; fresh memory in huge pages ${HUGE_US% *} us" \
-    "per MB on first touch, ${HUGE_US#* } us touched again (bench/page_fault_cost)"
+echo "this machine: $FAULT_US us per minor page fault; fresh memory in huge pages" \
+    "${HUGE_US% *} us per MB on first touch, ${HUGE_US#* } us touched again" \
+    "(bench/page_fault_cost)"
 
 for ISA in $ISAS; do
     BLAS_CORE=""

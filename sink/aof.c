@@ -60,19 +60,16 @@ int aof_bound(redis_t *redis, int64_t limit)
     long long enabled = info_field(r->str, "aof_enabled"),
               rewriting = info_field(r->str, "aof_rewrite_in_progress"),
               scheduled = info_field(r->str, "aof_rewrite_scheduled"),
-              current = info_field(r->str, "aof_current_size"),
-              base = info_field(r->str, "aof_base_size");
+              current = info_field(r->str, "aof_current_size");
     freeReplyObject(r);
-    if (enabled != 1 || rewriting != 0 || scheduled > 0 || current < 0 || base < 0)
+    if (enabled != 1 || rewriting != 0 || scheduled > 0 || current < 0)
         return 0;
     if (!(r = info(redis, "memory", &rc)))
         return rc;
     long long data = info_field(r->str, "used_memory_dataset");
     freeReplyObject(r);
-    if (data < 0)
-        data = base;
     long long waste = current - data;
-    if (waste <= (limit > data ? limit : data))
+    if (data < 0 || waste <= (limit > data ? limit : data))
         return 0;
     log_info("append-only file (%lld MB) holds %lld MB beyond the data (%lld MB): asking Redis "
              "to rewrite it",
