@@ -5,8 +5,9 @@
  *
  * First, for each instruction set this CPU runs (only the one FRUITSTREAM_ISA names, when it
  * is set): pca_add throughput in batches of 256 (and of 1, 64, 1024 on the first set) with
- * the GFlop/s of its rank-k update, and their share of the set's double-precision FMA peak
- * (featurizer/peak.h, halved), measured first. Then, for OpenBLAS with 1 and then 2 threads
+ * the GFlop/s of its rank-k update, and their share of the set's single-precision FMA peak
+ * (featurizer/peak.h; the update's products are summed in float, pca/syrk.h), measured
+ * first. Then, for OpenBLAS with 1 and then 2 threads
  * (or only T): pca_refresh time for k = 128 and for 95% of the variance, projection cost,
  * checkpoint write/read time, and the overall rate of "add everything, refresh every R
  * vectors" on the first set. Last, per set, the sink's own PCA work per vector -- merge
@@ -114,14 +115,15 @@ static double add_rate(isa_t isa, const float *x, int n, int batch, double *cpu_
     return n / best;
 }
 
-/* peak: the set's multiply-add peak in doubles, measured in this run (half its float peak:
- * the same instructions on half as many lanes), so that a reader can tell a slow kernel
- * from a slow moment of a shared host. */
+/* peak: the set's multiply-add peak in floats, measured in this run, so that a reader can
+ * tell a slow kernel from a slow moment of a shared host. The update's flops: the upper
+ * triangle's n (n + 1) / 2 sums of a product and an addition per vector (the extra row of
+ * each block, in double, is a 256th more and not counted). */
 static void print_add_rate(isa_t isa, int batch, double rate, double cpu_rate, double peak)
 {
-    double gflops = cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) * (257.0 / 256) / 1e9;
+    double gflops = cpu_rate * FEATURE_DIM * (FEATURE_DIM + 1.0) / 1e9;
     printf("pca_add %-8s batches of %4d: %6.0f vectors/s, %6.0f per CPU second (rank-k "
-           "update %.1f GFlop per CPU second, %.0f%% of the double FMA peak %.1f)\n",
+           "update %.1f GFlop per CPU second, %.0f%% of the float FMA peak %.1f)\n",
            isa_name(isa), batch, rate, cpu_rate, gflops, 100 * gflops / peak, peak);
 }
 
@@ -287,7 +289,7 @@ int main(int argc, char **argv)
     double rates[ISA_COUNT], cpu_rates[ISA_COUNT], cpu_rate;
     static const int batches[] = {1, 64, 1024};
     for (int i = 0; i < nisas; i++) {
-        double peak = peak_gflops(isas[i], 0.5) / 2;
+        double peak = peak_gflops(isas[i], 0.5);
         rates[i] = add_rate(isas[i], x, n, 256, &cpu_rates[i]);
         print_add_rate(isas[i], 256, rates[i], cpu_rates[i], peak);
         for (int b = 0; i == 0 && b < 3; b++) {

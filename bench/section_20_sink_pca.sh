@@ -1,6 +1,6 @@
 #!/bin/sh
 # The sink's online PCA: pca_add throughput on each instruction set this CPU runs (the
-# rank-k update's, with its share of the set's double-precision FMA peak measured in the same
+# rank-k update's, with its share of the set's single-precision FMA peak measured in the same
 # run; FRUITSTREAM_ISA picks one), refresh and projection cost, checkpoint
 # cost, and the overall rate with a refresh every 10240 vectors, with OpenBLAS on 1 and 2
 # threads; then, per set, merge plus batched projection against the sink's target of

@@ -1,4 +1,4 @@
-/* pca.c -- online PCA that equals batch PCA of every vector seen.
+/* pca.c -- online PCA that equals batch PCA of every vector seen, to float rounding.
  *
  * Running sums. A pca_t keeps, in double precision, the number n of merged vectors, their
  * mean m and their co-moment M2 = sum_i (x_i - m)(x_i - m)^T (a dim x dim matrix of which
@@ -15,7 +15,10 @@
  * [Xc; sqrt(n b / n') delta^T] into M2. Centring on the block's own mean before multiplying
  * is what keeps this stable: no sum of squares of raw values is ever formed, so a large mean
  * does not cancel catastrophically, and the rank-1 correction is the exact algebraic
- * identity for pooling two groups' co-moments.
+ * identity for pooling two groups' co-moments. The update sums Xc^T Xc in float (the
+ * sink's one large cost, at twice the double rate) and adds it, and the correction, to M2 in
+ * double: each block's sums carry float rounding, about 1e-7 of them, which does not grow
+ * with the stream, since M2 and the mean accumulate in double (syrk.h).
  * Block boundaries fall at every PCA_BLOCK-th vector counted from the first, whatever the
  * caller's batch sizes, so the sums (and the model) are bit-identical however the stream is
  * batched (on one instruction set; another rounds differently). Pending rows are not lost:
@@ -30,7 +33,7 @@
  * O(dim^2), which fixes k (given, or the smallest k whose cumulative explained variance
  * reaches `variance`); dstemr computes only the top k eigenvectors of T (MRRR), and dormtr
  * applies Q to them. This is exactly what LAPACKE_dsyevr does with range 'I', minus a
- * second reduction when k depends on the spectrum, so the model is batch PCA to rounding.
+ * second reduction when k depends on the spectrum, so the model is batch PCA of these sums.
  * Eigenvalues are reported from dsterf, the same numbers the choice of k was made on.
  *
  * Signs. An eigenvector is defined only up to sign; each axis is flipped so that its entry
@@ -75,7 +78,7 @@ struct pca_t {
     int npending;
     double *block_mean; /* dim, the merge's scratch: the block's mean */
     double *correction; /* dim, and sqrt(n b / n') delta */
-    double *packed;     /* the block centred, as syrk_centred_add packs it */
+    float *packed;      /* the block centred, as syrk_centred_add packs it */
 
     /* The model of the last successful refresh. */
     uint64_t version;
@@ -108,7 +111,7 @@ pca_t *pca_new(const pca_options_t *options)
     self->pending = malloc(PCA_BLOCK * dim * sizeof *self->pending);
     self->block_mean = malloc(dim * sizeof *self->block_mean);
     self->correction = malloc(dim * sizeof *self->correction);
-    self->packed = malloc(syrk_pack_size(options->dim, PCA_BLOCK + 1) * sizeof *self->packed);
+    self->packed = malloc(syrk_pack_size(options->dim, PCA_BLOCK) * sizeof *self->packed);
     if (!self->mean || !self->m2 || !self->pending || !self->block_mean || !self->correction ||
         !self->packed)
         pca_destroy(&self);

@@ -4,7 +4,7 @@
 #include "pca/syrk_impl.h"
 
 void syrk_centred_add(isa_t isa, int n, int b, const float *rows, const double *centre,
-                      const double *extra, double *c, double *pack)
+                      const double *extra, double *c, float *pack)
 {
     switch (isa) {
 #if defined(__x86_64__)
@@ -19,7 +19,7 @@ void syrk_centred_add(isa_t isa, int n, int b, const float *rows, const double *
     }
 }
 
-size_t syrk_pack_size(int n, int k)
+size_t syrk_pack_size(int n, int b)
 {
-    return (size_t) (n + SYRK_PANEL_MAX - 1) / SYRK_PANEL_MAX * SYRK_PANEL_MAX * (size_t) k;
+    return (size_t) (n + SYRK_PANEL_MAX - 1) / SYRK_PANEL_MAX * SYRK_PANEL_MAX * (size_t) b;
 }

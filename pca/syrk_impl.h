@@ -8,18 +8,18 @@
 
 /* Columns are packed in panels of at most this many (zero-padded): syrk_pack_size
  * allows for the widest. */
-#define SYRK_PANEL_MAX 8
+#define SYRK_PANEL_MAX 16
 
 void syrk_centred_add_portable(int n, int b, const float *rows, const double *centre,
-                               const double *extra, double *c, double *pack);
+                               const double *extra, double *c, float *pack);
 #if defined(__x86_64__)
 void syrk_centred_add_avx2(int n, int b, const float *rows, const double *centre,
-                           const double *extra, double *c, double *pack);
+                           const double *extra, double *c, float *pack);
 void syrk_centred_add_avx512(int n, int b, const float *rows, const double *centre,
-                             const double *extra, double *c, double *pack);
+                             const double *extra, double *c, float *pack);
 #elif defined(__aarch64__)
 void syrk_centred_add_neon(int n, int b, const float *rows, const double *centre,
-                           const double *extra, double *c, double *pack);
+                           const double *extra, double *c, float *pack);
 #endif
 
 #endif

@@ -1,7 +1,7 @@
 # faults_sink.sh -- kill -9 the sink mid-stream and start it again: it reloads its PCA
 # checkpoint, rereads the results stored after it, and every key is stored exactly once.
 # The final model must equal that of an undisturbed run over the same images, made first
-# in this test on a fresh Redis (1e-9 relative).
+# in this test on a fresh Redis (1e-6 relative: stream.lib's models_equal says why).
 . tests/integration/lib.sh
 . tests/integration/stream.lib
 

@@ -6,7 +6,7 @@
  * well-separated eigenvalues plus near-degenerate pairs), and the real MobileNetV2 features of
  * ../shared/reference, both fed in shuffled order and uneven batches. Each comparison prints
  * its measured errors on a `#` line. The merges run on the best instruction set this CPU
- * has; test_syrk holds every set's rank-k update to dsyrk. */
+ * has; test_syrk holds every set's rank-k update to the error bound of its float sums. */
 #include "pca/pca.h"
 #include "tests/test.h"
 
@@ -223,6 +223,16 @@ static double dot(const double *a, const double *b, int d)
     return s;
 }
 
+/* The merges sum each block's products in float (pca/syrk.h), so the sums, and the total
+ * variance, eigenvalues, ratios and scales made of them, carry float rounding where merges in
+ * double agreed with the batch reference to 1e-9 and better. Measured here (the `#` lines,
+ * a Zen 5's AVX-512 path): total variance 5.6e-9 relative at most, eigenvalues and ratios
+ * 3.3e-7, scales 1.5e-7, projections per axis 1.6e-6 of their length. The bound leaves room
+ * for other data and other CPUs' orders; what it is there to catch, a row merged twice or
+ * left out, a block centred wrongly or rows centred in float (5e-5 on the synthetic data's
+ * mean of 1e4), is above it. */
+#define SUMS_ERR 1e-5
+
 /* Is eigenvalue i (of d, descending) at least `gap` (relative) away from its neighbours? */
 static bool separated(const double *v, int i, int d, double gap)
 {
@@ -274,25 +284,30 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
     int d = b->d, k = pca_k(pca);
     const double *axes = pca_axes(pca), *ratios = pca_variance_ratios(pca);
     CHECK(k > 0 && axes && ratios, "%s: no model", label);
-    CHECK(fabs(pca_total_variance(pca) - b->total) <= 1e-11 * b->total,
-          "%s: total variance %.17g vs %.17g", label, pca_total_variance(pca), b->total);
+    double total_err = fabs(pca_total_variance(pca) - b->total) / b->total;
+    CHECK(total_err <= SUMS_ERR, "%s: total variance %.17g vs %.17g", label,
+          pca_total_variance(pca), b->total);
 
-    double ratio_err = 0;
+    double ratio_err = 0, value_err = 0;
     for (int i = 0; i < k && i < nratios; i++) {
         double want = b->values[i] / b->total;
         double e = fabs(ratios[i] - want) / want;
-        CHECK(e <= 1e-9, "%s: ratio %d is %.17g, batch %.17g", label, i, ratios[i], want);
+        CHECK(e <= SUMS_ERR, "%s: ratio %d is %.17g, batch %.17g", label, i, ratios[i], want);
         ratio_err = fmax(ratio_err, e);
-        CHECK(fabs(pca_eigenvalues(pca)[i] - b->values[i]) <= 1e-9 * b->values[i],
-              "%s: eigenvalue %d", label, i);
+        e = fabs(pca_eigenvalues(pca)[i] - b->values[i]) / b->values[i];
+        CHECK(e <= SUMS_ERR, "%s: eigenvalue %d is %.17g, batch %.17g", label, i,
+              pca_eigenvalues(pca)[i], b->values[i]);
+        value_err = fmax(value_err, e);
     }
 
     CHECK(k == d || separated(b->values, k - 1, d, 1e-3),
           "%s: test bug, k = %d splits a "
           "near-degenerate pair",
           label, k);
+    /* The top-k subspace turns with the sums' rounding by that over the gap after eigenvalue
+     * k: sin 2e-7 to 4e-5 measured. A wrong subspace is off by far more than the bound. */
     double sin_max = subspace_sin(axes, b->axes, k, d);
-    CHECK(sin_max < 1e-6, "%s: largest principal angle sin %.3g", label, sin_max);
+    CHECK(sin_max < 1e-3, "%s: largest principal angle sin %.3g", label, sin_max);
 
     double axis_err = 0;
     int nsep = 0;
@@ -324,20 +339,22 @@ static void compare(const char *label, pca_t *pca, const batch_t *b, const float
     free(sep);
     free(p);
     CHECK(rc == 0, "%s: pca_project_many failed", label);
-    printf("# %s: k %d, max rel err of %d ratios %.2g, sin(largest angle) %.2g, "
-           "max 1-cos of %d separated axes %.2g, projections of %d rows one at a time: rel err "
-           "%.2g, length %.2g; of %d at once: %.2g, %.2g\n",
-           label, k, k < nratios ? k : nratios, ratio_err, sin_max, nsep, axis_err, nproj, one.axis,
-           one.length, b->n, many.axis, many.length);
-    /* Rounding in float, in the order of OpenBLAS's kernels for this CPU (sgemv one at a
-     * time, sgemm at once): on a Zen 3 its ZEN, Haswell, Sandybridge, Nehalem and Prescott
-     * kernels gave 4e-8 to 2.7e-7 one at a time and 1.2e-7 to 5e-7 at once, so the bound
-     * leaves room for other CPUs' orders. What it is there to catch is far above it: rows
-     * centred in float lose digits to the synthetic data's mean of 1e4 (5e-5), and a row or
-     * axis out of place is off by the whole length. */
-    CHECK(one.axis <= 1e-6, "%s: projection rel err %.3g", label, one.axis);
+    printf("# %s: k %d, rel err of the total variance %.2g, max rel err of %d eigenvalues %.2g "
+           "and ratios %.2g, sin(largest angle) %.2g, max 1-cos of %d separated axes %.2g, "
+           "projections of %d rows one at a time: rel err %.2g, length %.2g; of %d at once: "
+           "%.2g, %.2g\n",
+           label, k, total_err, k < nratios ? k : nratios, value_err, ratio_err, sin_max, nsep,
+           axis_err, nproj, one.axis, one.length, b->n, many.axis, many.length);
+    /* The length, which no rotation within the subspace changes, is rounding in float in the
+     * order of OpenBLAS's kernels for this CPU (sgemv one at a time, sgemm at once): on a Zen
+     * 3 its ZEN, Haswell, Sandybridge, Nehalem and Prescott kernels gave 4e-8 to 2.7e-7 one
+     * at a time and 1.2e-7 to 5e-7 at once, so the bound leaves room for other CPUs' orders.
+     * Per axis, the axes' own rounding (SUMS_ERR) adds to it. What the bounds are there to
+     * catch is far above them: rows centred in float lose digits to the synthetic data's mean
+     * of 1e4 (5e-5), and a row or axis out of place is off by the whole length. */
+    CHECK(one.axis <= SUMS_ERR, "%s: projection rel err %.3g", label, one.axis);
     CHECK(one.length <= 1e-6, "%s: projection length rel err %.3g", label, one.length);
-    CHECK(many.axis <= 1e-6, "%s: batched projection rel err %.3g", label, many.axis);
+    CHECK(many.axis <= SUMS_ERR, "%s: batched projection rel err %.3g", label, many.axis);
     CHECK(many.length <= 1e-6, "%s: batched projection length rel err %.3g", label, many.length);
 }
 
@@ -459,7 +476,7 @@ static void test_standardize(void)
     double scale_err = 0;
     for (int j = 0; j < d; j++)
         scale_err = fmax(scale_err, fabs(pca_scale(pca)[j] - b.scale[j]) / b.scale[j]);
-    CHECK(scale_err < 1e-12, "scale rel err %.3g", scale_err);
+    CHECK(scale_err < SUMS_ERR, "scale rel err %.3g", scale_err);
     pca_destroy(&pca);
     batch_free(&b);
     free(x);
