@@ -1,9 +1,10 @@
-/* pca.h -- online PCA of a stream of float vectors, exact at every moment.
+/* pca.h -- online PCA of a stream of float vectors, up to date at every moment.
  *
  * (Design notes live at the top of pca.c.) A pca_t holds the running count, mean and
- * co-moment matrix of every vector added, in double precision; its memory does not depend on
- * how many vectors it has seen. pca_refresh turns those sums into a model (principal axes,
- * eigenvalues, explained variance ratios) equal to batch PCA of all vectors added so far. */
+ * co-moment matrix of every vector added, in double precision (each block's products summed
+ * in float: pca/syrk.h); its memory does not depend on how many vectors it has seen.
+ * pca_refresh turns those sums into a model (principal axes, eigenvalues, explained variance
+ * ratios) equal to batch PCA of all vectors added so far, to float rounding. */
 #ifndef FS_PCA_H
 #define FS_PCA_H
 

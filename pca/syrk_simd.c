@@ -17,7 +17,7 @@
  *   loads from the column panels and R broadcasts, and are converted and added to C with the
  *   tile's only load and store of it. The vector width and the register budget set the
  *   shape: 8 x 48 with vectors of 16 floats (AVX-512, 24 accumulators of 32 registers),
- *   4 x 24 with 8 (AVX2, 12 of 16), 4 x 12 with 4 (NEON, and portable: 12 of 16).
+ *   4 x 24 with 8 (AVX2, 12 of 16), 4 x 12 with 4 (NEON, 12 of 32; portable, 12 of 16).
  * - Tiles cover, for each row tile, the columns from its diagonal panel to the end of the
  *   row (so within the diagonal panel they also write values just below the diagonal, which
  *   nobody reads). They go in column blocks of about BLOCK_BYTES of packed input, every row
