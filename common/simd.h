@@ -23,7 +23,8 @@
  * SIMD_ISA the isa_t of the set being compiled.
  *
  * Double precision (the sink's rank-k update) has vd, a GCC vector of SIMD_WD = SIMD_W / 2
- * doubles (as wide as vf), with vd_load and vd_store; a scalar operand is broadcast. */
+ * doubles (as wide as vf), with vd_load and vd_store, and vd_widen, half of a vf's lanes
+ * as doubles; a scalar operand is broadcast. */
 #ifndef FS_SIMD_H
 #define FS_SIMD_H
 
@@ -173,6 +174,20 @@ typedef double vd __attribute__((vector_size(SIMD_W * sizeof(float))));
     }
 SIMD_MEMORY_OPS(vf, float)
 SIMD_MEMORY_OPS(vd, double)
+
+/* Half h (0 or 1) of the SIMD_W floats of v, widened to a vd of doubles: how a kernel that
+ * sums in float adds its sums to doubles. */
+#if SIMD_WD == 8
+#define SIMD_HALF_LANES(h)                                                                         \
+    8 * (h), 8 * (h) + 1, 8 * (h) + 2, 8 * (h) + 3, 8 * (h) + 4, 8 * (h) + 5, 8 * (h) + 6,         \
+        8 * (h) + 7
+#elif SIMD_WD == 4
+#define SIMD_HALF_LANES(h) 4 * (h), 4 * (h) + 1, 4 * (h) + 2, 4 * (h) + 3
+#else
+#define SIMD_HALF_LANES(h) 2 * (h), 2 * (h) + 1
+#endif
+#define vd_widen(v, h)                                                                             \
+    __builtin_convertvector(__builtin_shufflevector(v, v, SIMD_HALF_LANES(h)), vd)
 
 /* The first n (< SIMD_W) lanes, the rest zero: for the last vector of a row. */
 static inline vf vf_load_part(const float *p, int n)

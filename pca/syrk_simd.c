@@ -59,18 +59,6 @@
 _Static_assert(PW <= SYRK_PANEL_MAX, "syrk_pack_size must allow for this panel width");
 _Static_assert(PW % R == 0, "a row tile lies within one panel");
 
-/* Half h of v's lanes, widened to doubles. */
-#if WD == 8
-#define HALF(h)                                                                                    \
-    8 * (h), 8 * (h) + 1, 8 * (h) + 2, 8 * (h) + 3, 8 * (h) + 4, 8 * (h) + 5, 8 * (h) + 6,         \
-        8 * (h) + 7
-#elif WD == 4
-#define HALF(h) 4 * (h), 4 * (h) + 1, 4 * (h) + 2, 4 * (h) + 3
-#else
-#define HALF(h) 2 * (h), 2 * (h) + 1
-#endif
-#define vd_widen(v, h) __builtin_convertvector(__builtin_shufflevector(v, v, HALF(h)), vd)
-
 /* The b rows centred (in double: (double) x - centre, exactly as the caller would), then
  * rounded to float, packed as the rows of A. */
 static void pack_panels(int n, int b, const float *rows, const double *centre, float *pack)
