@@ -26,8 +26,9 @@
 #define AOF_DEFAULT_LIMIT (1024LL * 1024 * 1024)
 
 /* Asks Redis to rewrite its append-only file when it has one holding more than limit bytes
- * beyond the data, and more than the data, and no rewrite is under way. Returns 1 when a rewrite was asked for, 0 when none was needed (or limit is 0, or Redis
- * keeps no such file), -1 when Redis failed. */
+ * beyond the data, and more than the data, and no rewrite is under way. Returns 1 when a
+ * rewrite was asked for, 0 when none was needed (or limit is 0, or Redis keeps no such file,
+ * or does not report the data's size), -1 when Redis failed. */
 int aof_bound(redis_t *redis, int64_t limit);
 
 #endif
