@@ -191,6 +191,18 @@ static void flush(pca_t *self)
     self->npending = 0;
 }
 
+int pca_row_check(const void *row, int dim)
+{
+    const unsigned char *bytes = row;
+    for (int i = 0; i < dim; i++) {
+        float v;
+        memcpy(&v, bytes + (size_t) i * sizeof v, sizeof v);
+        if (!(fabsf(v) <= PCA_VALUE_MAX)) /* NaN fails every comparison */
+            return i;
+    }
+    return -1;
+}
+
 void pca_add(pca_t *self, const float *rows, size_t n)
 {
     size_t dim = (size_t) self->dim;

@@ -28,7 +28,20 @@ typedef struct pca_t pca_t;
 pca_t *pca_new(const pca_options_t *options);
 void pca_destroy(pca_t **self_p);
 
-/* Merges n row-major vectors of dim floats into the running sums. */
+/* The largest magnitude pca_add takes. Each block's products are summed in float
+ * (syrk.h): a value this large, centred on its block's mean, gives products of at most
+ * 4e30 and sums of a block of 256 of at most about 1e33, far below float's 3.4e38, where a
+ * sum would become infinite and every later refresh fail. MobileNetV2's features lie in
+ * [0, 6]; only a forged vector comes near the limit. */
+#define PCA_VALUE_MAX 1e15
+
+/* The index of the first of dim floats at row (which may be unaligned: a frame's bytes)
+ * that pca_add cannot take, NaN, infinite or beyond +-PCA_VALUE_MAX; -1 when there is none.
+ * Callers check every vector from outside the process before adding it. */
+int pca_row_check(const void *row, int dim);
+
+/* Merges n row-major vectors of dim floats into the running sums; every value must pass
+ * pca_row_check. */
 void pca_add(pca_t *self, const float *rows, size_t n);
 
 /* A copy of the running sums (no model) whose next refresh makes model version

@@ -58,10 +58,12 @@ int pca_store_catch_up(redis_t *redis, pca_t *pca, int64_t *applied, int64_t upt
                 break;
             }
             int64_t seq = atoll(range->element[i]->element[0]->str);
-            if (r->type == REDIS_REPLY_STRING && r->len == (size_t) dim * sizeof(float))
+            if (r->type == REDIS_REPLY_STRING && r->len == (size_t) dim * sizeof(float) &&
+                pca_row_check(r->str, dim) < 0)
                 memcpy(rows + n++ * (size_t) dim, r->str, r->len);
             else
-                log_error("stored result #%lld has no features of %d floats; left out of the PCA",
+                log_error("stored result #%lld has no features of %d floats the PCA takes; "
+                          "left out of the PCA",
                           (long long) seq, dim);
             last = seq;
             freeReplyObject(r);

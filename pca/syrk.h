@@ -19,7 +19,9 @@
  * stream's blocks in C. Whatever the set, every element of C on or above the diagonal
  * becomes C + (double) (the float sum, in order, of A[kk][i] A[kk][j] over the b centred
  * rows) + e[i] e[j] for the extra row e (test_syrk holds every set to the bound of that sum,
- * and the extra row's products to double rounding). */
+ * and the extra row's products to double rounding). Float's range is the other cost: a
+ * block whose centred values reach about 1e17 overflows its sums, so pca_add's callers keep
+ * every value within PCA_VALUE_MAX (pca.h). */
 #ifndef FS_SYRK_H
 #define FS_SYRK_H
 

@@ -36,7 +36,6 @@
 #include <cblas.h>
 #include <czmq.h>
 #include <malloc.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -289,19 +288,9 @@ static int receive_batch(sink_t *self, batch_t *b, zsock_t *results, zpoller_t *
     return n;
 }
 
-static bool all_finite(const uint8_t *bytes, int dim)
-{
-    for (int i = 0; i < dim; i++) {
-        float v;
-        memcpy(&v, bytes + (size_t) i * sizeof v, sizeof v);
-        if (!isfinite(v))
-            return false;
-    }
-    return true;
-}
-
 /* Decodes frames into store items; heartbeats and malformed frames are handled here. A
- * result whose features hold NaN or Inf is stored as failed: it would poison the PCA sums. */
+ * result whose features hold NaN, Inf or a value no feature comes near is stored as failed:
+ * it would poison the PCA sums (pca_row_check). */
 static size_t prepare_items(sink_t *self, batch_t *b, int nframes)
 {
     size_t n = 0;
@@ -322,9 +311,14 @@ static size_t prepare_items(sink_t *self, batch_t *b, int nframes)
             count_malformed(self, err);
         } else {
             wire_result_t *r = &msg->result;
-            if (r->ok && !all_finite(r->features, dim)) {
+            int bad = r->ok ? pca_row_check(r->features, dim) : -1;
+            if (bad >= 0) {
+                float v;
+                memcpy(&v, r->features + (size_t) bad * sizeof v, sizeof v);
                 r->ok = false;
-                snprintf(r->error, sizeof r->error, "features contain NaN or Inf");
+                snprintf(r->error, sizeof r->error,
+                         "feature %d is %g, outside the PCA's range [-%g, %g]", bad, (double) v,
+                         PCA_VALUE_MAX, PCA_VALUE_MAX);
             }
             b->items[n] = (store_item_t){.result = r, .outcome = STORE_PENDING};
             b->frames[n] = frame; /* keep the frame: the item points into it */

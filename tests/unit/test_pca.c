@@ -398,6 +398,55 @@ static void test_synthetic(void)
     free(l);
 }
 
+/* pca_row_check finds the first value pca_add cannot take, in unaligned bytes too. */
+static void test_row_check(void)
+{
+    float limit = (float) PCA_VALUE_MAX; /* 1e15 rounds down to a float below it */
+    const float bad[] = {nextafterf(limit, INFINITY), 1e20f, 3e38f, INFINITY, -INFINITY, NAN,
+                         -nextafterf(limit, INFINITY)};
+    unsigned char bytes[1 + 8 * sizeof(float)];
+    float row[8] = {0, 6, -2.5f, limit, -limit, 1e-40f, 0, 0};
+    memcpy(bytes + 1, row, sizeof row);
+    CHECK(pca_row_check(row, 8) == -1, "a row of ordinary values and +-%g refused", limit);
+    CHECK(pca_row_check(bytes + 1, 8) == -1, "the same row unaligned refused");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        row[6] = bad[i];
+        memcpy(bytes + 1, row, sizeof row);
+        CHECK(pca_row_check(row, 8) == 6, "%g at 6: check says %d", bad[i], pca_row_check(row, 8));
+        CHECK(pca_row_check(bytes + 1, 8) == 6, "%g at 6, unaligned", bad[i]);
+        CHECK(pca_row_check(row, 6) == -1, "only the first 6 values are checked");
+    }
+}
+
+/* Values up to the limit pca_row_check allows, of mean zero: the largest products a
+ * block's float sums can meet (the synthetic spectrum, scaled so that its largest value is
+ * the limit). The sums stay finite and the model equals batch PCA's to SUMS_ERR; values 1e5
+ * times larger made every refresh fail before the sink checked them. */
+static void test_value_limit(void)
+{
+    const int n = 1500, d = 64;
+    float limit = (float) PCA_VALUE_MAX;
+    double *l = spectrum(d);
+    float *x = synthetic(n, d, l, 0);
+    double top = 0;
+    for (size_t i = 0; i < (size_t) n * d; i++)
+        top = fmax(top, fabs(x[i]));
+    for (size_t i = 0; i < (size_t) n * d; i++)
+        x[i] = fminf(fmaxf((float) (x[i] * (limit / top)), -limit), limit);
+    batch_t b;
+    batch_pca(x, n, d, false, &b);
+    pca_t *pca = pca_new(&(pca_options_t){.dim = d, .k = d / 2, .isa = isa_best()});
+    feed(pca, x, n, d);
+    CHECK(pca_refresh(pca) == 0, "refresh failed at values up to %g", limit);
+    CHECK(isfinite(pca_total_variance(pca)), "total variance %g", pca_total_variance(pca));
+    if (!test_failed_now)
+        compare("values up to 1e15", pca, &b, x, 100, d / 2);
+    pca_destroy(&pca);
+    batch_free(&b);
+    free(l);
+    free(x);
+}
+
 static float *read_features(const char *name, int *rows)
 {
     char path[512];
@@ -664,7 +713,9 @@ static void test_options(void)
 int main(void)
 {
     RUN(test_options);
+    RUN(test_row_check);
     RUN(test_synthetic);
+    RUN(test_value_limit);
     RUN(test_real_features);
     RUN(test_standardize);
     RUN(test_state_round_trip);
