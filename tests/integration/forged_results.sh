@@ -2,7 +2,8 @@
 # of its own. The sink stores a result only for a pending upload entry naming the same key:
 # a made-up entry, another upload's entry, an entry ID Redis refuses are each rejected and
 # counted, nothing of them is stored or deleted, and the real results in the same message
-# are stored. A refused ID does not make the sink retry forever.
+# are stored. A refused ID does not make the sink retry forever. A result whose features
+# the PCA cannot take (NaN, infinite, or finite beyond its range) is stored as failed.
 . tests/integration/lib.sh
 
 SEND=$B/tests/tools/send_frames
@@ -151,4 +152,31 @@ if [ "$(counter stored)" -eq $((stored0 + 2)) ] && [ "$(counter rejected)" -eq $
     pass forged_results_exclusive_range_entry_rejected
 else
     fail forged_results_exclusive_range_entry_rejected "stored +$(($(counter stored) - stored0)) rejected +$(($(counter rejected) - rejected0)) duplicates +$(($(counter duplicates) - dup0)) image:r1+blob:r1=$(rcli exists fs:image:r1 fs:blob:r1)"
+fi
+
+# Forged features: NaN, Inf, and a finite value no feature comes near (1e30, whose products
+# overflowed the PCA's float sums and made every later refresh fail) are each stored as
+# failed, naming the feature, and the PCA goes on with the good results: the next model is
+# published.
+kill "$SINK_PID"
+wait "$SINK_PID" 2>/dev/null
+RESULTS=tcp://127.0.0.1:$(free_port)
+bg sink2 "$B/fruitstream-sink" --results "$RESULTS" --refresh-every 2 --refresh-min-seconds 0
+for k in f1 f2 f3 f4 f5 f6; do "$B/fruitstream" upload --key "$k" "$JPEG" 2>/dev/null; done
+set -- $(deliver_uploads)
+stored0=$(counter stored) failed0=$(counter failed) version0=$(rcli hget fs:pca:model version)
+"$SEND" "$RESULTS" connect "result=1e30:f1@$1" "result=nan:f2@$2" "result=-inf:f3@$3" \
+    "result:f4@$4" "result:f5@$5" "result:f6@$6" 2>>"$T/send2.log"
+stored_is $((stored0 + 3))
+wait_for 10 "[ \"\$(redis-cli -s $T/redis.sock hget fs:pca:model version)\" -gt ${version0:-0} ]"
+version=$(rcli hget fs:pca:model version) total=$(rcli hget fs:pca:model total_variance)
+if [ "$(counter stored)" -eq $((stored0 + 3)) ] && [ "$(counter failed)" -eq $((failed0 + 3)) ] &&
+    rcli hget fs:image:f1 error | grep -q "^feature 0 is 1e+30, outside" &&
+    rcli hget fs:image:f2 error | grep -q "^feature 0 is -\{0,1\}nan, outside" &&
+    rcli hget fs:image:f3 error | grep -q "^feature 0 is -inf, outside" &&
+    [ "$(rcli hget fs:image:f4 status)" = ok ] && [ "${version:-0}" -gt "${version0:-0}" ] &&
+    awk -v t="$total" 'BEGIN { exit !(t + 0 > 0 && t + 0 < 1e6) }'; then
+    pass forged_results_out_of_range_features_failed_pca_goes_on
+else
+    fail forged_results_out_of_range_features_failed_pca_goes_on "stored +$(($(counter stored) - stored0)) failed +$(($(counter failed) - failed0)) f1: $(rcli hget fs:image:f1 error) f2: $(rcli hget fs:image:f2 error) model version $version0 -> $version total variance $total; $(tail -n 3 "$T/sink2.log")"
 fi

@@ -7,6 +7,7 @@
  * ITEM, then waits for it to leave. Items:
  *   task:PATH    a TASK for the JPEG at PATH (key PATH, entry N-1 for the N-th item)
  *   result:KEY   a good RESULT for KEY with 1280 features (entry N-1)
+ *   result=V:KEY such a RESULT whose first feature is V (1e30, nan, inf: a forged vector)
  *   garbage      a frame that is no message at all
  *   garbage:N    such a frame of N bytes (up to 2 GiB)
  *   N*ITEM       ITEM, N times over (N frames)
@@ -53,15 +54,23 @@ static int encode_item(const char *item, int n, msgpack_sbuffer *buf, char **ima
         task.image = (const uint8_t *) *image;
         task.image_len = len;
         wire_encode_task(buf, &task);
-    } else if (strncmp(item, "result:", 7) == 0) {
+    } else if (strncmp(item, "result:", 7) == 0 || strncmp(item, "result=", 7) == 0) {
         for (int i = 0; i < FEATURE_DIM; i++)
             features[i] = (float) ((i * 7 + n) % 11);
+        const char *key = item + 7;
+        if (item[6] == '=') {
+            char *end;
+            features[0] = strtof(key, &end);
+            if (*end != ':')
+                return -1;
+            key = end + 1;
+        }
         wire_result_t result = {.ok = true,
                                 .size = 224,
                                 .attempt = 1,
                                 .features = (const uint8_t *) features,
                                 .features_len = sizeof features};
-        split_entry(item + 7, n, what, sizeof what, entry, sizeof entry);
+        split_entry(key, n, what, sizeof what, entry, sizeof entry);
         snprintf(result.entry, sizeof result.entry, "%s", entry);
         snprintf(result.key, sizeof result.key, "%s", what);
         snprintf(result.worker, sizeof result.worker, "send_frames");
