@@ -428,9 +428,10 @@ static void test_value_limit(void)
     float limit = (float) PCA_VALUE_MAX;
     double *l = spectrum(d);
     float *x = synthetic(n, d, l, 0);
-    double top = 0;
+    float top = 0; /* (fmax over fabs here crashes Debian 12's aarch64 gcc) */
     for (size_t i = 0; i < (size_t) n * d; i++)
-        top = fmax(top, fabs(x[i]));
+        if (fabsf(x[i]) > top)
+            top = fabsf(x[i]);
     for (size_t i = 0; i < (size_t) n * d; i++)
         x[i] = fminf(fmaxf((float) (x[i] * (limit / top)), -limit), limit);
     batch_t b;
