@@ -31,8 +31,8 @@ void pca_destroy(pca_t **self_p);
 /* The largest magnitude pca_add takes. Each block's products are summed in float
  * (syrk.h): a value this large, centred on its block's mean, gives products of at most
  * 4e30 and sums of a block of 256 of at most about 1e33, far below float's 3.4e38, where a
- * sum would become infinite and every later refresh fail. MobileNetV2's features lie in
- * [0, 6]; only a forged vector comes near the limit. */
+ * sum would become infinite and spoil every later model (or its refresh). MobileNetV2's
+ * features lie in [0, 6]; only a forged vector comes near the limit. */
 #define PCA_VALUE_MAX 1e15
 
 /* The index of the first of dim floats at row (which may be unaligned: a frame's bytes)

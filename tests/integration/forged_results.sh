@@ -155,9 +155,9 @@ else
 fi
 
 # Forged features: NaN, Inf, and a finite value no feature comes near (1e30, whose products
-# overflowed the PCA's float sums and made every later refresh fail) are each stored as
-# failed, naming the feature, and the PCA goes on with the good results: the next model is
-# published.
+# overflowed the PCA's float sums: every later model had an infinite total variance) are
+# each stored as failed, naming the feature, and the PCA goes on with the good results: the
+# next model is published.
 kill "$SINK_PID"
 wait "$SINK_PID" 2>/dev/null
 RESULTS=tcp://127.0.0.1:$(free_port)

@@ -420,8 +420,8 @@ static void test_row_check(void)
 
 /* Values up to the limit pca_row_check allows, of mean zero: the largest products a
  * block's float sums can meet (the synthetic spectrum, scaled so that its largest value is
- * the limit). The sums stay finite and the model equals batch PCA's to SUMS_ERR; values 1e5
- * times larger made every refresh fail before the sink checked them. */
+ * the limit). The sums stay finite and the model equals batch PCA's to SUMS_ERR; the same
+ * data scaled to 1e19 made the refresh fail. */
 static void test_value_limit(void)
 {
     const int n = 1500, d = 64;
